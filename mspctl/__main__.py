@@ -1,0 +1,3 @@
+from mspctl.cli import main
+
+main()
