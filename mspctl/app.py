@@ -7,6 +7,7 @@ messages are decided here. Heavy modules (rich, sqlalchemy) load on first use on
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -67,7 +68,10 @@ class Application:
         from rich.console import Console
 
         no_color = None if self._color is None else not self._color
-        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+        console = Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+        if not console.is_terminal:  # logs and pipes: wide enough for tables, never wrapped ids
+            console.width = int(os.environ.get("COLUMNS") or 160)
+        return console
 
     @property
     def out(self) -> Console:

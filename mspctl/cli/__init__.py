@@ -6,6 +6,7 @@ Commands load lazily so ``mspctl --help`` does not import ansible, rich or SQLAl
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,4 +121,10 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
         code = ExitCode.ABORTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("MSPCTL_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} "
+                   "(set MSPCTL_DEBUG=1 for the traceback)", err=True)
+        code = ExitCode.FAILED
     sys.exit(int(code))

@@ -1,0 +1,300 @@
+"""The tier catalogue: ``tiers/<name>.yml`` files, each able to ``extends`` another.
+
+A tier is resolved by deep-merging its ancestors (root first), then validated as a whole. Each
+file is also validated on its own, so a wrong type is reported in the file that wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mspctl.errors import BadInput
+from mspctl.policies import HOST_CLASSES, POLICIES, RESERVED_KEYS, role_variables
+from mspctl.yamlio import deep_merge, dotted, first_error, load_yaml
+
+HostClass = Literal["servers", "workstations", "nas", "printers", "network"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Hours = Annotated[float, Field(gt=0, le=24 * 14)]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class FirstResponse(Strict):
+    """First-response SLA in hours: ``default`` plus optional per-host-class overrides."""
+
+    default: Hours
+    servers: Hours | None = None
+    workstations: Hours | None = None
+    nas: Hours | None = None
+    printers: Hours | None = None
+    network: Hours | None = None
+
+    def for_class(self, host_class: str) -> float:
+        value = getattr(self, host_class, None)
+        return float(value if value is not None else self.default)
+
+
+class SupportHours(Strict):
+    days: list[Weekday] = Field(min_length=1)
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"expected a quoted time like \"08:00\", got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SupportHours:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class ReviewMeetings(Strict):
+    per_year: Annotated[int, Field(ge=0, le=12)]
+    hours: Annotated[float, Field(ge=0, le=8)]
+
+
+class Contract(Strict):
+    first_response_hours: FirstResponse
+    support_hours: SupportHours
+    evening_weekend_support: Literal["none", "on_request", "scheduled"]
+    all_inclusive_assistance: bool
+    onsite_callout_discount_percent: Annotated[int, Field(ge=0, le=100)]
+    review_meetings: ReviewMeetings
+
+
+class Reporting(Strict):
+    cadence: Literal["none", "quarterly", "monthly"]
+
+
+class PolicyBlock(BaseModel):
+    """``enabled`` and ``hosts`` belong to mspctl; every other key is a role parameter."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    enabled: bool
+    hosts: list[HostClass] = Field(default_factory=list)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Tier(Strict):
+    name: str
+    extends: str | None = None
+    title: str
+    summary: str
+    contract: Contract
+    reporting: Reporting
+    policies: dict[str, PolicyBlock]
+
+    @field_validator("policies")
+    @classmethod
+    def _known_policies(cls, value: dict[str, PolicyBlock]) -> dict[str, PolicyBlock]:
+        for name in value:
+            if name not in POLICIES:
+                known = ", ".join(sorted(POLICIES))
+                raise ValueError(f"unknown policy {name!r} (known: {known})")
+        return value
+
+    @model_validator(mode="after")
+    def _enabled_have_hosts(self) -> Tier:
+        for name, block in self.policies.items():
+            if block.enabled and not block.hosts:
+                raise ValueError(f"policy {name!r} is enabled but targets no host class")
+        return self
+
+    @property
+    def enabled_policies(self) -> dict[str, PolicyBlock]:
+        return {name: block for name, block in self.policies.items() if block.enabled}
+
+    def role_vars(self) -> dict[str, Any]:
+        """Role variables of every enabled policy, prefixed with the role name."""
+        out: dict[str, Any] = {}
+        for name, block in self.enabled_policies.items():
+            out.update(role_variables(name, block.params))
+        return out
+
+    def host_pattern(self, policy: str) -> str:
+        """The Ansible host pattern a policy targets (its host classes), or '' when disabled."""
+        block = self.enabled_policies.get(policy)
+        return ":".join(block.hosts) if block else ""
+
+
+@dataclass(frozen=True)
+class ResolvedTier:
+    """A tier with inheritance applied, plus where it came from (root first)."""
+
+    tier: Tier
+    chain: tuple[str, ...]
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.tier.name
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.tier.model_dump(mode="json", exclude={"extends"}, exclude_none=True)
+        data["inherits"] = list(self.chain[:-1])
+        return data
+
+
+class Catalogue:
+    """Loads tier files on demand from one directory."""
+
+    def __init__(self, directory: Path, project_dir: Path | None = None) -> None:
+        self.directory = directory
+        self.project_dir = project_dir or directory.parent
+        self._raw: dict[str, dict[str, Any]] = {}
+        self._resolved: dict[str, ResolvedTier] = {}
+
+    @classmethod
+    def load(cls, directory: Path) -> Catalogue:
+        if not directory.is_dir():
+            raise BadInput("tier catalogue directory not found", file=directory)
+        return cls(directory)
+
+    @cached_property
+    def names(self) -> list[str]:
+        return sorted(
+            p.stem for p in self.directory.glob("*.yml") if not p.name.startswith(("_", "."))
+        )
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{name}.yml"
+
+    def _display(self, name: str) -> str:
+        try:
+            return str(self.path(name).relative_to(self.project_dir))
+        except ValueError:
+            return str(self.path(name))
+
+    def _read(self, name: str) -> dict[str, Any]:
+        if name in self._raw:
+            return self._raw[name]
+        file = self._display(name)
+        data = load_yaml(self.path(name), display=file)
+        if not isinstance(data, dict):
+            raise BadInput("a tier file must be a mapping", file=file)
+        try:
+            Tier.model_validate(data)
+        except ValidationError as exc:
+            # a file may leave keys to its ancestors; any other problem is reported here
+            problems = [e for e in exc.errors() if e["type"] != "missing"]
+            if problems:
+                raise first_error(_only(exc, problems), file=file) from None
+        if data.get("name") != name:
+            raise BadInput(f"must be {name!r} (the file name)", file=file, key="name")
+        self._raw[name] = data
+        return data
+
+    def chain(self, name: str) -> tuple[str, ...]:
+        """Ancestors of a tier, root first, ending with the tier itself."""
+        if name not in self.names:
+            raise BadInput(f"unknown tier {name!r} (known: {', '.join(self.names)})")
+        seen: list[str] = []
+        current: str | None = name
+        while current is not None:
+            if current in seen:
+                loop = " -> ".join([*seen[seen.index(current):], current])
+                raise BadInput(f"circular inheritance: {loop}", file=self._display(name),
+                               key="extends")
+            seen.append(current)
+            data = self._read(current)
+            parent = data.get("extends")
+            if parent is not None and parent not in self.names:
+                raise BadInput(f"extends unknown tier {parent!r}", file=self._display(current),
+                               key="extends")
+            current = parent
+        return tuple(reversed(seen))
+
+    def get(self, name: str) -> ResolvedTier:
+        if name in self._resolved:
+            return self._resolved[name]
+        chain = self.chain(name)
+        merged: dict[str, Any] = {}
+        for member in chain:
+            merged = deep_merge(merged, self._read(member))
+        try:
+            tier = Tier.model_validate(merged)
+        except ValidationError as exc:
+            raise first_error(exc, file=self._display(name)) from None
+        self._check_role_parameters(tier, chain)
+        resolved = ResolvedTier(tier=tier, chain=chain, data=merged)
+        self._resolved[name] = resolved
+        return resolved
+
+    def _check_role_parameters(self, tier: Tier, chain: tuple[str, ...]) -> None:
+        from mspctl.policies import validate_parameters
+
+        for policy, block in tier.enabled_policies.items():
+            for key, value in block.params.items():
+                # name the nearest file that set the key
+                origin = next(
+                    m for m in reversed(chain)
+                    if key in (self._raw[m].get("policies", {}).get(policy) or {})
+                )
+                validate_parameters(
+                    self.project_dir, policy, {key: value}, file=self._display(origin)
+                )
+
+    def all(self) -> list[ResolvedTier]:
+        """Every tier, roots first (bronze, silver, ...)."""
+        return sorted((self.get(name) for name in self.names), key=lambda r: (len(r.chain), r.name))
+
+
+def _only(exc: ValidationError, errors: list[Any]) -> ValidationError:
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
+def diff_tiers(a: ResolvedTier, b: ResolvedTier) -> list[dict[str, Any]]:
+    """What changes moving a client from tier a to tier b, as flat key changes."""
+    left = _flatten(a.as_dict())
+    right = _flatten(b.as_dict())
+    changes: list[dict[str, Any]] = []
+    for key in sorted(set(left) | set(right), key=_policy_first):
+        if key in ("name", "title", "summary", "inherits"):
+            continue
+        before, after = left.get(key), right.get(key)
+        if before != after:
+            changes.append({"key": key, "from": before, "to": after, "kind": _kind(before, after)})
+    return changes
+
+
+def _policy_first(key: str) -> tuple[int, str]:
+    return (0 if key.startswith("contract") else 1 if key.startswith("policies") else 2, key)
+
+
+def _kind(before: Any, after: Any) -> str:
+    if before in (None, False, 0, "none", []) and after not in (None, False, 0, "none", []):
+        return "gained"
+    if after in (None, False, 0, "none", []) and before not in (None, False, 0, "none", []):
+        return "lost"
+    return "changed"
+
+
+def _flatten(data: Any, prefix: tuple[Any, ...] = ()) -> dict[str, Any]:
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    return {dotted(prefix): data}
+
+
+__all__ = ["HOST_CLASSES", "RESERVED_KEYS", "Catalogue", "ResolvedTier", "Tier", "diff_tiers"]

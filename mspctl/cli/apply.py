@@ -1,0 +1,79 @@
+"""``mspctl apply``: bring a client's hosts to its tier's policies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from mspctl.errors import EXIT_CODES_HELP
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+ENGINES = ("mitogen", "tuned", "stock")
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("client")
+@click.option("--tier", help="Tier to apply [default: the client's effective tier].")
+@click.option("--check", is_flag=True, help="Change nothing; report what would change (drift).")
+@click.option("--diff", is_flag=True, help="Show the differences of changed files and settings.")
+@click.option("--limit", "limit", metavar="PATTERN", help="Ansible host pattern to restrict to.")
+@click.option("--policy", "policies", multiple=True, metavar="NAME",
+              help="Only this policy (repeatable) [default: every policy of the tier].")
+@click.option("--engine", type=click.Choice(ENGINES), default="mitogen", show_default=True,
+              envvar="MSPCTL_ENGINE", show_envvar=True,
+              help="mitogen (fastest), tuned (SSH pipelining), stock (ansible defaults).")
+@click.option("--forks", type=click.IntRange(1, 200), default=10, show_default=True,
+              envvar="MSPCTL_FORKS", show_envvar=True, help="Hosts handled in parallel.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.pass_obj
+def apply(
+    app: Application,
+    client: str,
+    tier: str | None,
+    check: bool,
+    diff: bool,
+    limit: str | None,
+    policies: tuple[str, ...],
+    engine: str,
+    forks: int,
+    as_json: bool,
+) -> int:
+    """Apply CLIENT's tier policies to its hosts, live, and record the run."""
+    from mspctl import engine as jobs
+    from mspctl.display import LiveProgress, recap_table
+    from mspctl.runner import Engine
+
+    request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
+                                policies=policies, engine=Engine(engine), forks=forks)
+    planned = jobs.plan(app, request)
+    for warning in planned.warnings:
+        app.warn(warning)
+    verb = "checking" if check else "applying"
+    title = f"{verb} {planned.tier.name} on {client}"
+    if as_json or app.quiet:
+        outcome = jobs.execute(app, planned)
+    else:
+        app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
+        with LiveProgress(app.err, title) as progress:
+            outcome = jobs.execute(app, planned, on_progress=progress)
+    result = outcome.result
+    hosts = {h: s.as_dict() for h, s in result.hosts.items()}
+    if as_json:
+        app.print_json({
+            "run_id": outcome.run_id, "client": client, "tier": planned.tier.name,
+            "tier_source": planned.tier_source, "mode": planned.mode, "status": result.status,
+            "exit_code": int(outcome.exit_code), "policies": planned.policies,
+            "changed": result.changed, "hosts": hosts,
+        })
+    else:
+        app.out.print(recap_table(f"run {outcome.run_id} — {result.status}", hosts))
+        if result.failed_hosts:
+            app.error(f"failed or unreachable: {', '.join(result.failed_hosts)}")
+        elif check and result.changed:
+            app.warn(f"drift: {result.changed} change(s) pending; see mspctl runs show "
+                     f"{outcome.run_id}")
+        app.info(f"run id: {outcome.run_id}")
+    return int(outcome.exit_code)

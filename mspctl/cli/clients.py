@@ -1,0 +1,87 @@
+"""``mspctl clients``: list, show and scaffold client inventories."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group()
+def clients() -> None:
+    """Client inventories (inventories/<client>/)."""
+
+
+@clients.command("list")
+@json_option
+@click.pass_obj
+def list_(app: Application, as_json: bool) -> None:
+    """List clients with their contracted and effective tier."""
+    rows = []
+    for slug in app.clients.names():
+        client = app.clients.get(slug)
+        effective = client.effective_tier()
+        rows.append({
+            "client": slug, "name": client.data.name, "tier": client.data.contract.tier,
+            "effective_tier": effective.name, "reason": effective.reason,
+            "hosts": len(client.hosts),
+        })
+    if as_json:
+        app.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("client", "name", "contract", "effective tier", "hosts", title="Clients")
+    for row in rows:
+        effective = row["effective_tier"]
+        if row["reason"] != "contract":
+            effective = f"{effective} ({row['reason']})"
+        table.add_row(row["client"], row["name"], row["tier"], effective, str(row["hosts"]))
+    app.out.print(table)
+
+
+@clients.command()
+@click.argument("client")
+@json_option
+@click.pass_obj
+def show(app: Application, client: str, as_json: bool) -> None:
+    """Show a client's contract, effective tier and hosts."""
+    data = app.clients.get(client).as_dict()
+    if as_json:
+        app.print_json(data)
+        return
+    from rich.table import Table
+
+    contract = data["contract"]
+    app.out.print(f"[bold]{data['name']}[/bold] ({client}) — time zone {data['timezone']}")
+    app.out.print(f"contract tier: {contract['tier']} since {contract['start']}")
+    if "trial" in contract:
+        trial = contract["trial"]
+        app.out.print(f"trial: {trial['tier']} from {trial['start']} to {trial['end']}")
+    effective = data["effective_tier"]
+    app.out.print(f"effective tier: [bold]{effective['name']}[/bold] ({effective['reason']})")
+    for contact in data.get("contacts", []):
+        app.out.print(f"contact: {contact['name']} ({contact['role']}) "
+                      f"{contact.get('email', '')} {contact.get('phone', '')}".rstrip())
+    table = Table("host", "classes", "platform", "address", title="Hosts")
+    for host in data["hosts"]:
+        table.add_row(host["name"], ", ".join(host["classes"]) or "-", host["platform"],
+                      host["address"] or "-")
+    app.out.print(table)
+
+
+@clients.command()
+@click.argument("client")
+@click.option("--tier", required=True, help="Contracted tier.")
+@click.option("--name", help="Display name [default: the client id].")
+@click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
+@click.pass_obj
+def new(app: Application, client: str, tier: str, name: str | None, timezone: str) -> None:
+    """Scaffold a valid, empty client folder."""
+    created = app.clients.create(client, tier, name=name, timezone=timezone)
+    app.success(f"created {created.display_dir}/ (tier {tier}); add hosts to hosts.yml")

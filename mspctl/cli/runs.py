@@ -1,0 +1,78 @@
+"""``mspctl runs``: browse the run store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group()
+def runs() -> None:
+    """Recorded runs: who applied what, when, and with which result."""
+
+
+@runs.command("list")
+@click.argument("client", required=False)
+@click.option("-n", "--last", "limit", type=click.IntRange(1, 10000), default=20,
+              show_default=True, help="How many runs.")
+@json_option
+@click.pass_obj
+def list_(app: Application, client: str | None, limit: int, as_json: bool) -> None:
+    """List recent runs, newest first, optionally of one CLIENT."""
+    from mspctl.store import run_as_dict
+
+    rows = [run_as_dict(r, tasks=False) for r in app.store.runs(client, limit)]
+    if as_json:
+        app.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("run", "client", "tier", "mode", "status", "started", "user", "hosts",
+                  "changed", "failed", title="Runs")
+    for row in rows:
+        stats = row["hosts"].values()
+        failed = sum(s["failed"] + s["unreachable"] for s in stats)
+        tier = row["tier"] + ("*" if row["tier_source"] == "override" else "")
+        table.add_row(row["id"], row["client"], tier, row["mode"], row["status"],
+                      row["started_at"][:19].replace("T", " "), row["user"],
+                      str(len(row["hosts"])), str(sum(s["changed"] for s in stats)), str(failed))
+    app.out.print(table)
+    if any(r["tier_source"] == "override" for r in rows):
+        app.info("* tier differs from the client's effective tier")
+
+
+@runs.command()
+@click.argument("run_id")
+@json_option
+@click.pass_obj
+def show(app: Application, run_id: str, as_json: bool) -> None:
+    """Show one run (a unique prefix of the id is enough): recap and task results."""
+    from mspctl.display import recap_table
+    from mspctl.store import run_as_dict
+
+    data = run_as_dict(app.store.run(run_id))
+    if as_json:
+        app.print_json(data)
+        return
+    from rich.table import Table
+
+    app.out.print(
+        f"[bold]run {data['id']}[/bold]: {data['mode']} of tier {data['tier']} "
+        f"({data['tier_source']}) on {data['client']} by {data['user']} — {data['status']}"
+    )
+    app.out.print(f"started {data['started_at']}, ended {data['ended_at'] or '-'}; "
+                  f"artifacts: {data['artifacts_dir']}", markup=False)
+    app.out.print(recap_table("hosts", data["hosts"]))
+    interesting = [t for t in data["tasks"] if t["status"] in ("changed", "failed", "unreachable")]
+    if interesting:
+        table = Table("host", "policy", "task", "status", "details", title="Changes and failures")
+        for t in interesting:
+            table.add_row(t["host"], t["policy"] or "-", t["task"], t["status"],
+                          t["diff_summary"] or t["message"] or "")
+        app.out.print(table)

@@ -1,0 +1,102 @@
+"""``mspctl tiers``: browse and compare the tier catalogue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group()
+def tiers() -> None:
+    """Browse and compare the tier catalogue (tiers/*.yml)."""
+
+
+@tiers.command("list")
+@json_option
+@click.pass_obj
+def list_(app: Application, as_json: bool) -> None:
+    """List tiers with their parent and enabled policies."""
+    resolved = app.catalogue.all()
+    rows = [
+        {
+            "name": r.name,
+            "extends": r.tier.extends,
+            "title": r.tier.title,
+            "policies": sorted(r.tier.enabled_policies),
+            "first_response_hours": r.tier.contract.first_response_hours.model_dump(
+                exclude_none=True
+            ),
+        }
+        for r in resolved
+    ]
+    if as_json:
+        app.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("tier", "extends", "first response", "policies", title="Tier catalogue")
+    for row in rows:
+        sla = ", ".join(f"{k} {v:g} h" for k, v in row["first_response_hours"].items())
+        table.add_row(row["name"], row["extends"] or "-", sla, ", ".join(row["policies"]))
+    app.out.print(table)
+
+
+@tiers.command()
+@click.argument("tier")
+@json_option
+@click.pass_obj
+def show(app: Application, tier: str, as_json: bool) -> None:
+    """Show a tier fully resolved (inheritance applied)."""
+    resolved = app.catalogue.get(tier)
+    data = resolved.as_dict()
+    if as_json:
+        app.print_json(data)
+        return
+    import yaml
+
+    app.out.print(f"[bold]{resolved.tier.title}[/bold]  (inherits: "
+                  f"{' -> '.join(resolved.chain)})")
+    app.out.print(resolved.tier.summary, markup=False)
+    app.out.print(yaml.safe_dump(
+        {k: data[k] for k in ("contract", "reporting", "policies")}, sort_keys=False
+    ), markup=False)
+
+
+@tiers.command()
+@click.argument("tier_a")
+@click.argument("tier_b")
+@json_option
+@click.pass_obj
+def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
+    """What a client gains or loses moving from TIER_A to TIER_B."""
+    from mspctl.catalogue import diff_tiers
+
+    changes = diff_tiers(app.catalogue.get(tier_a), app.catalogue.get(tier_b))
+    if as_json:
+        app.print_json({"from": tier_a, "to": tier_b, "changes": changes})
+        return
+    if not changes:
+        app.info(f"{tier_a} and {tier_b} are identical")
+        return
+    from rich.table import Table
+
+    table = Table("", "setting", tier_a, tier_b, title=f"Moving from {tier_a} to {tier_b}")
+    marks = {"gained": "[green]+[/green]", "lost": "[red]-[/red]", "changed": "[yellow]~[/yellow]"}
+    for change in changes:
+        table.add_row(marks[change["kind"]], change["key"], _fmt(change["from"]),
+                      _fmt(change["to"]))
+    app.out.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return str(value)

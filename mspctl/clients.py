@@ -1,0 +1,236 @@
+"""Client inventories: ``inventories/<client>/`` holds an Ansible inventory and the contract.
+
+- ``client.yml``: contract (tier, optional time-boxed trial), contacts, sites, time zone;
+- ``hosts.yml``: a standard Ansible YAML inventory, hosts grouped by class (servers,
+  workstations, nas, printers, network); ``group_vars/`` and ``host_vars/`` beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mspctl.catalogue import Catalogue
+from mspctl.errors import BadInput
+from mspctl.policies import HOST_CLASSES
+from mspctl.yamlio import first_error, load_yaml
+
+CLIENT_FILE = "client.yml"
+HOSTS_FILE = "hosts.yml"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+Date = Annotated[dt.date, Field(strict=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Trial(Strict):
+    """A time-boxed trial of a higher tier (the MSP offers Platinum free for 60 days)."""
+
+    tier: str
+    start: Date
+    end: Date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Trial:
+        if self.end < self.start:
+            raise ValueError(f"trial end {self.end} is before its start {self.start}")
+        return self
+
+    def active(self, today: dt.date) -> bool:
+        return self.start <= today <= self.end
+
+
+class ContractTerms(Strict):
+    tier: str
+    start: Date
+    end: Date | None = None
+    trial: Trial | None = None
+
+
+class Contact(Strict):
+    name: str
+    role: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class Site(Strict):
+    name: str
+    address: str | None = None
+
+
+class ClientFile(Strict):
+    name: str
+    timezone: str
+    contract: ContractTerms
+    contacts: list[Contact] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list)
+    notes: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    classes: tuple[str, ...]
+    platform: Literal["linux", "windows", "network"]
+    address: str | None
+
+
+@dataclass(frozen=True)
+class EffectiveTier:
+    name: str
+    reason: str  # "contract" or "trial until YYYY-MM-DD"
+    trial: bool
+
+
+@dataclass
+class Client:
+    slug: str
+    directory: Path
+    data: ClientFile
+    display_dir: str
+
+    @property
+    def inventory(self) -> Path:
+        return self.directory / HOSTS_FILE
+
+    def effective_tier(self, today: dt.date | None = None) -> EffectiveTier:
+        today = today or dt.datetime.now(ZoneInfo(self.data.timezone)).date()
+        trial = self.data.contract.trial
+        if trial is not None and trial.active(today):
+            return EffectiveTier(trial.tier, f"trial until {trial.end}", True)
+        return EffectiveTier(self.data.contract.tier, "contract", False)
+
+    @cached_property
+    def hosts(self) -> list[Host]:
+        return _read_hosts(self.inventory, f"{self.display_dir}/{HOSTS_FILE}")
+
+    def as_dict(self, today: dt.date | None = None) -> dict[str, Any]:
+        effective = self.effective_tier(today)
+        return {
+            "client": self.slug,
+            **self.data.model_dump(mode="json", exclude_none=True),
+            "effective_tier": {"name": effective.name, "reason": effective.reason},
+            "hosts": [
+                {"name": h.name, "classes": list(h.classes), "platform": h.platform,
+                 "address": h.address}
+                for h in self.hosts
+            ],
+        }
+
+
+class ClientRegistry:
+    def __init__(self, directory: Path, catalogue: Catalogue) -> None:
+        self.directory = directory
+        self.catalogue = catalogue
+
+    def names(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.directory.glob(f"*/{CLIENT_FILE}"))
+
+    def _display(self, slug: str) -> str:
+        return f"{self.directory.name}/{slug}"
+
+    def get(self, slug: str) -> Client:
+        directory = self.directory / slug
+        if not _SLUG.match(slug) or not (directory / CLIENT_FILE).is_file():
+            known = ", ".join(self.names()) or "none"
+            raise BadInput(f"unknown client {slug!r} (known: {known})")
+        display = self._display(slug)
+        file = f"{display}/{CLIENT_FILE}"
+        raw = load_yaml(directory / CLIENT_FILE, display=file)
+        if not isinstance(raw, dict):
+            raise BadInput("a client file must be a mapping", file=file)
+        try:
+            data = ClientFile.model_validate(raw)
+        except ValidationError as exc:
+            raise first_error(exc, file=file) from None
+        for key, tier in (("contract.tier", data.contract.tier),
+                          ("contract.trial.tier", data.contract.trial and data.contract.trial.tier)):
+            if tier and tier not in self.catalogue.names:
+                raise BadInput(f"unknown tier {tier!r}", file=file, key=key)
+        client = Client(slug=slug, directory=directory, data=data, display_dir=display)
+        client.hosts  # noqa: B018 - validate the inventory now, before anything runs
+        return client
+
+    def create(self, slug: str, tier: str, *, name: str | None, timezone: str) -> Client:
+        """Scaffold a valid, empty client."""
+        if not _SLUG.match(slug):
+            raise BadInput("client names are lower-case letters, digits and '-'", key=slug)
+        self.catalogue.get(tier)
+        directory = self.directory / slug
+        if directory.exists():
+            raise BadInput("client already exists", file=self._display(slug))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadInput(f"unknown time zone {timezone!r}", key="--timezone") from None
+        from mspctl.scaffold import write_client
+
+        write_client(directory, slug=slug, tier=tier, name=name or slug, timezone=timezone)
+        return self.get(slug)
+
+
+def _read_hosts(path: Path, display: str) -> list[Host]:
+    """Hosts of a YAML inventory with their classes and platform (from connection vars)."""
+    data = load_yaml(path, display=display) or {}
+    if not isinstance(data, dict):
+        raise BadInput("an inventory must be a mapping", file=display)
+    hosts: dict[str, dict[str, Any]] = {}
+    classes: dict[str, set[str]] = {}
+
+    def walk(group: str, body: Any, key: str, inherited: dict[str, Any]) -> None:
+        if body is None:
+            return
+        if not isinstance(body, dict):
+            raise BadInput("a group must be a mapping", file=display, key=key)
+        unknown = set(body) - {"hosts", "children", "vars"}
+        if unknown:
+            raise BadInput("unknown key", file=display, key=f"{key}.{sorted(unknown)[0]}")
+        group_vars = {**inherited, **(body.get("vars") or {})}
+        for host, hvars in (body.get("hosts") or {}).items():
+            if hvars is not None and not isinstance(hvars, dict):
+                raise BadInput("host variables must be a mapping", file=display,
+                               key=f"{key}.hosts.{host}")
+            merged = {**group_vars, **hosts.get(host, {}), **(hvars or {})}
+            hosts[host] = merged
+            if group in HOST_CLASSES:
+                classes.setdefault(host, set()).add(group)
+            else:
+                classes.setdefault(host, set())
+        for child, child_body in (body.get("children") or {}).items():
+            walk(child, child_body, f"{key}.children.{child}", group_vars)
+
+    for top, body in data.items():
+        walk(top, body, top, {})
+    result = []
+    for host, hvars in sorted(hosts.items()):
+        connection = str(hvars.get("ansible_connection", "ssh"))
+        if "winrm" in connection or "psrp" in connection:
+            platform: Literal["linux", "windows", "network"] = "windows"
+        elif "network_cli" in connection or "netconf" in connection or "ansible_network_os" in hvars:
+            platform = "network"
+        else:
+            platform = "linux"
+        ordered = tuple(c for c in HOST_CLASSES if c in classes[host])
+        result.append(Host(host, ordered, platform, hvars.get("ansible_host")))
+    return result

@@ -1,0 +1,266 @@
+"""Applying a client's tier: plan (pure validation), then execute (ansible + run store).
+
+``plan`` checks every input and touches nothing, so bad input changes nothing and records
+nothing. ``execute`` records the run before ansible starts (status ``running``) and completes
+it afterwards, also when the run is interrupted (status ``aborted``, with what finished).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import getpass
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mspctl import __version__
+from mspctl.errors import BadInput, ExitCode
+from mspctl.policies import POLICIES
+from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, TaskResult, run_playbook
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+    from mspctl.catalogue import ResolvedTier
+    from mspctl.clients import Client
+
+SITE_PLAYBOOK = "site.yml"
+_ROLE_TO_POLICY = {spec.role: name for name, spec in POLICIES.items()}
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    client: str
+    tier: str | None = None
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    policies: tuple[str, ...] = ()
+    engine: Engine = Engine.MITOGEN
+    forks: int = 10
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: ApplyRequest
+    client: Client
+    tier: ResolvedTier
+    tier_source: str  # contract | trial | override
+    policies: dict[str, str]  # policy -> ansible host pattern
+    warnings: tuple[str, ...] = ()
+    extravars: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return "check" if self.request.check else "apply"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    result: RunResult
+    plan: Plan
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.result.status == "aborted":
+            return ExitCode.ABORTED
+        if self.result.failed_hosts or self.result.status != "successful":
+            return ExitCode.FAILED
+        if self.plan.request.check and self.result.changed:
+            return ExitCode.DRIFT
+        return ExitCode.OK
+
+
+def plan(app: Application, request: ApplyRequest) -> Plan:
+    """Validate the request against the client, its contract and the catalogue. No side effects."""
+    client = app.clients.get(request.client)
+    effective = client.effective_tier()
+    tier_name = request.tier or effective.name
+    resolved = app.catalogue.get(tier_name)
+    warnings: list[str] = []
+    if tier_name != effective.name:
+        source = "override"
+        warnings.append(
+            f"applying tier {tier_name} to {client.slug}, whose effective tier is "
+            f"{effective.name} ({effective.reason}); the run records the override"
+        )
+    else:
+        source = "trial" if effective.trial else "contract"
+    enabled = resolved.tier.enabled_policies
+    for name in request.policies:
+        if name not in POLICIES:
+            raise BadInput(f"unknown policy {name!r} (known: {', '.join(sorted(POLICIES))})",
+                           key="--policy")
+        if name not in enabled:
+            raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
+    chosen = request.policies or tuple(enabled)
+    project = app.config.project_dir
+    missing = [p for p in chosen if not POLICIES[p].role_dir(project).is_dir()]
+    if missing:
+        warnings.append(f"no role yet for policy {', '.join(missing)}: skipped")
+        chosen = tuple(p for p in chosen if p not in missing)
+    policies = {name: resolved.tier.host_pattern(name) for name in chosen}
+    contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
+    extravars = {
+        "mspctl_client": client.slug,
+        "mspctl_tier": tier_name,
+        "mspctl_timezone": client.data.timezone,
+        "mspctl_contract": contract,
+        "mspctl_policies": policies,
+    }
+    return Plan(request, client, resolved, source, policies, tuple(warnings), extravars)
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def execute(
+    app: Application,
+    planned: Plan,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    playbook: str = SITE_PLAYBOOK,
+) -> Outcome:
+    """Run the plan through ansible-runner and record it in the store."""
+    from mspctl.store.models import Run
+
+    config = app.config
+    started = dt.datetime.now(dt.UTC)
+    run_id = new_run_id(started)
+    private_dir = config.runs_dir / run_id
+    tier_inventory = _write_tier_inventory(private_dir, planned.tier)
+    request = planned.request
+    store = app.store
+    store.add_run(Run(
+        id=run_id, client=planned.client.slug, tier=planned.tier.name,
+        contract_tier=planned.client.data.contract.tier, tier_source=planned.tier_source,
+        mode=planned.mode, diff=request.diff, user=os.environ.get("SUDO_USER") or _user(),
+        controller=socket.gethostname(), started_at=started, status="running",
+        limit=request.limit, policies=sorted(planned.policies), engine=request.engine.value,
+        artifacts_dir=str(private_dir), mspctl_version=__version__,
+    ))
+    spec = PlaybookSpec(
+        playbook=config.playbooks_dir / playbook,
+        inventories=(tier_inventory, planned.client.inventory),
+        private_data_dir=private_dir,
+        ident=run_id,
+        project_dir=config.project_dir,
+        extravars=planned.extravars,
+        limit=request.limit,
+        check=request.check,
+        diff=request.diff or request.check,
+        engine=request.engine,
+        forks=request.forks,
+        fact_cache_dir=config.home / "facts",
+    )
+    with _interruptible() as interrupted:
+        result = run_playbook(spec, on_progress=on_progress, cancelled=interrupted)
+    if interrupted():
+        result.status = "aborted"
+    store.finish_run(run_id, status=result.status, rc=result.rc,
+                     hosts=_host_rows(result), tasks=_task_rows(result))
+    return Outcome(run_id, result, planned)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _write_tier_inventory(private_dir: Path, tier: ResolvedTier) -> Path:
+    """The tier's role variables as ``all`` group vars: the lowest inventory precedence, so the
+    client's group_vars and host_vars override them."""
+    import yaml
+
+    target = private_dir / "mspctl" / "tier.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# Role variables of tier {tier.name} ({' -> '.join(tier.chain)}), written by mspctl\n"
+    body = yaml.safe_dump({"all": {"vars": tier.tier.role_vars()}}, sort_keys=True)
+    target.write_text(header + body, encoding="utf-8")
+    return target
+
+
+@contextmanager
+def _interruptible() -> Iterator[Callable[[], bool]]:
+    """SIGINT and SIGTERM ask ansible-runner to stop instead of killing mspctl mid-write."""
+    flag = {"set": False}
+
+    def handler(signum: int, _frame: Any) -> None:
+        flag["set"] = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: flag["set"]
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _host_rows(result: RunResult) -> list[Any]:
+    from mspctl.store.models import RunHost
+
+    return [RunHost(host=host, **stats.as_dict()) for host, stats in sorted(result.hosts.items())]
+
+
+def _task_rows(result: RunResult) -> list[Any]:
+    from mspctl.store.models import TaskRecord
+
+    rows = []
+    for task in result.tasks:
+        rows.append(TaskRecord(
+            host=task.host, policy=policy_of(task), role=task.role, task=task.task,
+            action=task.action, status=task.status, changed=task.changed,
+            message=_message(task), diff_summary=summarize_diff(task),
+        ))
+    return rows
+
+
+def policy_of(task: TaskResult) -> str | None:
+    return _ROLE_TO_POLICY.get(task.role or "")
+
+
+def _message(task: TaskResult) -> str | None:
+    if task.status not in ("failed", "unreachable") or _censored(task):
+        return None
+    return (task.message or "")[:2000] or None
+
+
+def _censored(task: TaskResult) -> bool:
+    return "censored" in task.result or bool(task.result.get("_ansible_no_log"))
+
+
+def summarize_diff(task: TaskResult) -> str | None:
+    """One line per changed item: ``path: +added -removed``. Nothing for a no_log task."""
+    if not task.diff or _censored(task):
+        return None
+    parts = []
+    for entry in task.diff:
+        if "prepared" in entry:
+            lines = str(entry["prepared"]).splitlines()
+            added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
+            removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
+            parts.append(f"+{added} -{removed}")
+            continue
+        before, after = entry.get("before", ""), entry.get("after", "")
+        label = entry.get("after_header") or entry.get("before_header") or "state"
+        if isinstance(before, dict) or isinstance(after, dict):
+            keys = sorted(k for k in set(before or {}) | set(after or {})
+                          if (before or {}).get(k) != (after or {}).get(k))
+            parts.append(f"{label}: {', '.join(map(str, keys))}")
+            continue
+        delta = list(difflib.unified_diff(str(before).splitlines(), str(after).splitlines(),
+                                          lineterm="", n=0))
+        added = sum(1 for x in delta if x.startswith("+") and not x.startswith("+++"))
+        removed = sum(1 for x in delta if x.startswith("-") and not x.startswith("---"))
+        parts.append(f"{label}: +{added} -{removed}")
+    return "; ".join(parts)[:1000] or None

@@ -1,0 +1,287 @@
+"""The one typed wall around ansible-runner. Nothing else in mspctl imports ``ansible_runner``.
+
+``run_playbook`` takes a :class:`PlaybookSpec`, runs it in its own private data directory (kept
+as the run's audit trail, in ansible-runner's artifact layout) and returns a :class:`RunResult`
+built from structured events only — never from console text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+
+class Engine(str, Enum):
+    """How ansible talks to hosts. ``mitogen`` is fastest; ``stock`` is ansible's defaults."""
+
+    MITOGEN = "mitogen"  # mitogen_free strategy + everything in TUNED
+    TUNED = "tuned"  # SSH pipelining, ControlPersist, free strategy, fact cache, more forks
+    STOCK = "stock"  # ansible-playbook as shipped (the benchmark baseline)
+
+
+@dataclass(frozen=True)
+class PlaybookSpec:
+    playbook: Path
+    inventories: Sequence[Path]
+    private_data_dir: Path
+    ident: str
+    project_dir: Path
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    limit: str | None = None
+    check: bool = False
+    diff: bool = False
+    tags: Sequence[str] = ()
+    forks: int = 10
+    engine: Engine = Engine.MITOGEN
+    fact_cache_dir: Path | None = None
+    vault_password_file: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The outcome of one task on one host."""
+
+    host: str
+    task: str
+    role: str | None
+    action: str
+    status: str  # ok | changed | failed | unreachable | skipped
+    changed: bool
+    message: str | None
+    diff: list[dict[str, Any]]  # as ansible returns it, already censored by no_log
+    result: dict[str, Any]  # the module's return value (res), censored by no_log
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What the live display needs: who, which task, and the outcome when there is one."""
+
+    kind: str  # task_start | result | play_start | stats
+    host: str | None
+    task: str | None
+    status: str | None = None
+
+
+@dataclass
+class RunResult:
+    status: str  # successful | failed | aborted | timeout
+    rc: int
+    hosts: dict[str, HostStats]
+    tasks: list[TaskResult]
+    artifacts_dir: Path
+
+    @property
+    def changed(self) -> int:
+        return sum(s.changed for s in self.hosts.values())
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h for h, s in self.hosts.items() if s.failed or s.unreachable)
+
+
+_RESULT_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+def engine_env(engine: Engine, *, forks: int, fact_cache_dir: Path | None) -> dict[str, str]:
+    """Environment that tunes ansible for an engine (on top of the project's ansible.cfg)."""
+    if engine is Engine.STOCK:
+        return {}
+    env = {
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_STRATEGY": "free",
+        "ANSIBLE_GATHERING": "smart",
+    }
+    if fact_cache_dir is not None:
+        env |= {
+            "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache_dir),
+            "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600",
+        }
+    if engine is Engine.MITOGEN:
+        strategy_dir = mitogen_strategy_dir()
+        if strategy_dir is not None:
+            env |= {"ANSIBLE_STRATEGY_PLUGINS": str(strategy_dir), "ANSIBLE_STRATEGY": "mitogen_free"}
+    return env
+
+
+def mitogen_strategy_dir() -> Path | None:
+    """Mitogen's strategy plugins, or None when mitogen is not installed (tuned fallback)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "plugins" / "strategy"
+
+
+def _command_line(spec: PlaybookSpec) -> list[str]:
+    args: list[str] = []
+    if spec.check:
+        args.append("--check")
+    if spec.diff:
+        args.append("--diff")
+    if spec.tags:
+        args += ["--tags", ",".join(spec.tags)]
+    if spec.vault_password_file is not None:
+        args += ["--vault-password-file", str(spec.vault_password_file)]
+    return args
+
+
+def run_playbook(
+    spec: PlaybookSpec,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> RunResult:
+    """Run a playbook and collect per-host stats and per-task results from runner events."""
+    import ansible_runner
+
+    spec.private_data_dir.mkdir(parents=True, exist_ok=True)
+    tasks: list[TaskResult] = []
+    stats: dict[str, HostStats] = {}
+
+    def handle(event: dict[str, Any]) -> bool:
+        name = event.get("event", "")
+        data = event.get("event_data", {})
+        if name == "playbook_on_task_start" and on_progress:
+            on_progress(ProgressEvent("task_start", None, data.get("task")))
+        elif name in _RESULT_EVENTS:
+            result = _task_result(name, data)
+            tasks.append(result)
+            if on_progress:
+                on_progress(ProgressEvent("result", result.host, result.task, result.status))
+        elif name == "playbook_on_stats":
+            stats.update(_stats(data))
+        return True  # keep ansible-runner's own job_events/*.json audit trail
+
+    venv_bin = str(Path(sys.executable).parent)
+    envvars = {
+        "ANSIBLE_CONFIG": str(spec.project_dir / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        **engine_env(spec.engine, forks=spec.forks, fact_cache_dir=spec.fact_cache_dir),
+        **spec.extra_env,
+    }
+    runner = ansible_runner.run(
+        private_data_dir=str(spec.private_data_dir),
+        project_dir=str(spec.project_dir),
+        playbook=str(spec.playbook),
+        inventory=[str(p) for p in spec.inventories],
+        extravars=dict(spec.extravars),
+        envvars=envvars,
+        cmdline=" ".join(_command_line(spec)) or None,
+        limit=spec.limit,
+        forks=spec.forks if spec.engine is not Engine.STOCK else None,
+        ident=spec.ident,
+        quiet=True,
+        event_handler=handle,
+        cancel_callback=cancelled or (lambda: False),
+        settings={"suppress_ansible_output": True, "pexpect_timeout": 0.5},
+    )
+    status = {"canceled": "aborted"}.get(runner.status, runner.status)
+    for host in {t.host for t in tasks} - set(stats):
+        stats[host] = _stats_from_tasks(host, tasks)
+    return RunResult(
+        status=status,
+        rc=int(runner.rc if runner.rc is not None else 1),
+        hosts=stats,
+        tasks=tasks,
+        artifacts_dir=Path(runner.config.artifact_dir),
+    )
+
+
+def _task_result(event: str, data: dict[str, Any]) -> TaskResult:
+    res = data.get("res") or {}
+    if not isinstance(res, dict):
+        res = {}
+    status = _RESULT_EVENTS[event]
+    changed = bool(res.get("changed")) and status == "ok"
+    if changed:
+        status = "changed"
+    if status == "failed" and data.get("ignore_errors"):
+        status = "ignored"
+    diff = res.get("diff") or []
+    if isinstance(diff, dict):
+        diff = [diff]
+    message = res.get("msg")
+    return TaskResult(
+        host=str(data.get("host", "")),
+        task=str(data.get("task", "")),
+        role=data.get("role") or None,
+        action=str(data.get("task_action", "")),
+        status=status,
+        changed=changed,
+        message=str(message) if message is not None else None,
+        diff=[d for d in diff if isinstance(d, dict)],
+        result=res,
+        start=data.get("start"),
+        end=data.get("end"),
+    )
+
+
+def _stats(data: dict[str, Any]) -> dict[str, HostStats]:
+    keys = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+            "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+    out: dict[str, HostStats] = {}
+    for source, target in keys.items():
+        for host, count in (data.get(source) or {}).items():
+            setattr(out.setdefault(host, HostStats()), target, int(count))
+    return out
+
+
+def _stats_from_tasks(host: str, tasks: list[TaskResult]) -> HostStats:
+    """Stats of a host when ansible stopped before printing them (an aborted run)."""
+    stats = HostStats()
+    for task in tasks:
+        if task.host != host:
+            continue
+        if task.status in ("ok", "changed"):
+            stats.ok += 1
+        if task.status == "changed":
+            stats.changed += 1
+        elif task.status == "failed":
+            stats.failed += 1
+        elif task.status == "unreachable":
+            stats.unreachable += 1
+        elif task.status == "skipped":
+            stats.skipped += 1
+        elif task.status == "ignored":
+            stats.ignored += 1
+    return stats
+
+
+__all__ = [
+    "Engine", "HostStats", "PlaybookSpec", "ProgressEvent", "RunResult",
+    "TaskResult", "engine_env", "run_playbook",
+]

@@ -1,0 +1,110 @@
+"""Tables of the run store. Changes to them need an Alembic migration in ``migrations/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored as UTC and read back time-zone aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the run store")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Run(Base):
+    """One apply or check of a client's tier."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(32))
+    contract_tier: Mapped[str] = mapped_column(String(32))
+    tier_source: Mapped[str] = mapped_column(String(16))  # contract | trial | override
+    mode: Mapped[str] = mapped_column(String(8))  # apply | check
+    diff: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[str] = mapped_column(String(64))
+    controller: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | successful | failed | aborted
+    rc: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limit: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    policies: Mapped[list[Any]] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(16))
+    artifacts_dir: Mapped[str] = mapped_column(Text)
+    mspctl_version: Mapped[str] = mapped_column(String(32))
+
+    hosts: Mapped[list[RunHost]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="RunHost.host"
+    )
+    tasks: Mapped[list[TaskRecord]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="TaskRecord.id"
+    )
+
+    __table_args__ = (Index("ix_runs_client_started", "client", "started_at"),)
+
+
+class RunHost(Base):
+    """Per-host play recap of a run."""
+
+    __tablename__ = "run_hosts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rescued: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+
+    run: Mapped[Run] = relationship(back_populates="hosts")
+
+
+class TaskRecord(Base):
+    """One task's outcome on one host. ``diff_summary`` never holds a no_log task's content."""
+
+    __tablename__ = "task_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    host: Mapped[str] = mapped_column(String(255))
+    policy: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    task: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    changed: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    diff_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    run: Mapped[Run] = relationship(back_populates="tasks")
+
+    __table_args__ = (Index("ix_task_results_run_host", "run_id", "host"),)
