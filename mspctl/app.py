@@ -98,7 +98,7 @@ class Application:
         self.err.print(f"[red]error:[/red] {_escape(message)}")
 
     def print_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
     def abort(self, message: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:

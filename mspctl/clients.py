@@ -206,6 +206,9 @@ def _read_hosts(path: Path, display: str) -> list[Host]:
         unknown = set(body) - {"hosts", "children", "vars"}
         if unknown:
             raise BadInput("unknown key", file=display, key=f"{key}.{sorted(unknown)[0]}")
+        for part in ("hosts", "children", "vars"):
+            if not isinstance(body.get(part) or {}, dict):
+                raise BadInput("must be a mapping", file=display, key=f"{key}.{part}")
         group_vars = {**inherited, **(body.get("vars") or {})}
         for host, hvars in (body.get("hosts") or {}).items():
             if hvars is not None and not isinstance(hvars, dict):

@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -27,7 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when invoked."""
+    """A group whose subcommands are imported only when invoked, and which maps every outcome
+    (results, usage errors, mspctl errors, interrupts) to the documented exit codes."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -44,6 +46,50 @@ class LazyGroup(click.Group):
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = _run(lambda: super(LazyGroup, self).main(
+            args, prog_name, complete_var, standalone_mode=False, **extra
+        ))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run(invoke: Callable[[], Any]) -> int:
+    code: int = ExitCode.OK
+    try:
+        rv = invoke()
+        if isinstance(rv, int):
+            code = rv
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        code = ExitCode.ABORTED
+    except click.ClickException as exc:  # usage errors included: bad input, exit 3
+        exc.show()
+        code = ExitCode.BAD_INPUT
+    except MspctlError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Aborted.", err=True)
+        code = ExitCode.ABORTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("MSPCTL_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} "
+                   "(set MSPCTL_DEBUG=1 for the traceback)", err=True)
+        code = ExitCode.FAILED
+    return int(code)
 
 
 @click.group(
@@ -100,31 +146,6 @@ def mspctl(
     )
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point: runs the group and turns every outcome into a documented exit code."""
-    code: int = ExitCode.OK
-    try:
-        rv = mspctl.main(args=argv, prog_name="mspctl", standalone_mode=False)
-        if isinstance(rv, int):
-            code = rv
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        code = ExitCode.ABORTED
-    except click.ClickException as exc:  # usage errors included: bad input, exit 3
-        exc.show()
-        code = ExitCode.BAD_INPUT
-    except MspctlError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Aborted.", err=True)
-        code = ExitCode.ABORTED
-    except Exception as exc:  # a bug: one line, the traceback on request
-        if os.environ.get("MSPCTL_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                   "(set MSPCTL_DEBUG=1 for the traceback)", err=True)
-        code = ExitCode.FAILED
-    sys.exit(int(code))
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    mspctl.main(args=argv, prog_name="mspctl")

@@ -1,0 +1,153 @@
+"""Every bad input: one line naming the file and the key, exit 3, nothing run or recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _assert_bad(result, *fragments):
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def _nothing_recorded(cli):
+    assert not (cli.home / "mspctl.db").exists()
+    assert not (cli.home / "runs").exists()
+
+
+def test_unknown_client(cli):
+    _assert_bad(cli("apply", "nobody"), "unknown client 'nobody'", "demo")
+    _nothing_recorded(cli)
+
+
+def test_unknown_tier(cli):
+    _assert_bad(cli("apply", "demo", "--tier", "diamond"), "unknown tier 'diamond'")
+    _assert_bad(cli("tiers", "show", "diamond"), "unknown tier 'diamond'")
+    _nothing_recorded(cli)
+
+
+def test_usage_error_is_bad_input(cli):
+    result = cli("apply")
+    assert result.exit_code == 3, result.output
+    assert "Missing argument 'CLIENT'" in result.output
+
+
+def test_unknown_policy(cli):
+    _assert_bad(cli("apply", "demo", "--policy", "coffee"), "--policy", "unknown policy 'coffee'")
+    _assert_bad(cli("apply", "demo", "--tier", "bronze", "--policy", "printers"),
+                "not part of tier bronze")
+    _nothing_recorded(cli)
+
+
+def test_malformed_yaml_in_client(cli):
+    (cli.project / "inventories/demo/client.yml").write_text("name: [unclosed\n")
+    _assert_bad(cli("apply", "demo"), "inventories/demo/client.yml", "invalid YAML", "line 2")
+    _nothing_recorded(cli)
+
+
+def test_malformed_yaml_in_tier(cli):
+    path = cli.project / "tiers/gold.yml"
+    path.write_text(path.read_text() + "\n  bad: : indent\n")
+    _assert_bad(cli("apply", "demo", "--tier", "platinum"), "tiers/gold.yml", "invalid YAML")
+    _nothing_recorded(cli)
+
+
+def test_unknown_key_in_client(cli):
+    path = cli.project / "inventories/demo/client.yml"
+    path.write_text(path.read_text().replace("timezone:", "colour: blue\ntimezone:"))
+    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/client.yml", "colour",
+                "unknown key")
+
+
+def test_unknown_key_in_tier(cli):
+    path = cli.project / "tiers/silver.yml"
+    path.write_text(path.read_text().replace("  onsite_callout_discount_percent: 10",
+                                             "  onsite_callout_discount_percent: 10\n  free_lunch: true"))
+    _assert_bad(cli("tiers", "show", "gold"), "tiers/silver.yml", "contract.free_lunch",
+                "unknown key")
+
+
+def test_unknown_role_parameter_in_tier(cli):
+    path = cli.project / "tiers/gold.yml"
+    path.write_text(path.read_text().replace("    warranty_tracking: true",
+                                             "    warranty_tracking: true\n    colour: red"))
+    _assert_bad(cli("tiers", "show", "platinum"), "tiers/gold.yml", "policies.assets.colour",
+                "unknown parameter")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("  onsite_callout_discount_percent: 50", "  onsite_callout_discount_percent: half",
+         "contract.onsite_callout_discount_percent"),
+        ("  all_inclusive_assistance: true", "  all_inclusive_assistance: \"yes\"",
+         "contract.all_inclusive_assistance"),
+        ("    servers: 1\n", "    servers: soon\n", "contract.first_response_hours.servers"),
+        ("  printers:\n    enabled: true", "  printers:\n    enabled: 1",
+         "policies.printers.enabled"),
+    ],
+)
+def test_wrong_types_in_tier(cli, old, new, key):
+    path = cli.project / "tiers/platinum.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    _assert_bad(cli("apply", "demo", "--tier", "platinum"), "tiers/platinum.yml", key)
+    _nothing_recorded(cli)
+
+
+def test_wrong_role_parameter_type(cli):
+    path = cli.project / "tiers/bronze.yml"
+    path.write_text(path.read_text().replace("collect_packages: true", "collect_packages: [1]"))
+    _assert_bad(cli("tiers", "show", "bronze"), "tiers/bronze.yml", "policies.assets")
+
+
+def test_extends_missing_tier(cli):
+    path = cli.project / "tiers/gold.yml"
+    path.write_text(path.read_text().replace("extends: silver", "extends: copper"))
+    _assert_bad(cli("tiers", "show", "platinum"), "tiers/gold.yml", "extends",
+                "unknown tier 'copper'")
+
+
+def test_circular_extends(cli):
+    path = cli.project / "tiers/bronze.yml"
+    path.write_text(path.read_text().replace("name: bronze", "name: bronze\nextends: gold"))
+    _assert_bad(cli("tiers", "show", "silver"), "extends", "circular inheritance")
+    _assert_bad(cli("apply", "demo", "--tier", "gold"), "circular inheritance")
+    _nothing_recorded(cli)
+
+
+def test_trial_ending_before_start(cli):
+    path = cli.project / "inventories/demo/client.yml"
+    path.write_text(path.read_text().replace("end: 2026-12-30", "end: 2026-10-01"))
+    _assert_bad(cli("apply", "demo"), "inventories/demo/client.yml", "contract.trial",
+                "before its start")
+    _nothing_recorded(cli)
+
+
+def test_trial_of_unknown_tier(cli):
+    path = cli.project / "inventories/demo/client.yml"
+    path.write_text(path.read_text().replace("    tier: platinum", "    tier: diamond"))
+    _assert_bad(cli("clients", "show", "demo"), "contract.trial.tier", "unknown tier")
+
+
+def test_unknown_time_zone(cli):
+    path = cli.project / "inventories/demo/client.yml"
+    path.write_text(path.read_text().replace("Europe/Paris", "Mars/Olympus"))
+    _assert_bad(cli("apply", "demo"), "client.yml", "timezone", "unknown time zone")
+
+
+def test_broken_inventory(cli):
+    path = cli.project / "inventories/demo/hosts.yml"
+    path.write_text("all:\n  children:\n    servers:\n      hosts: [a, b]\n")
+    _assert_bad(cli("apply", "demo"), "inventories/demo/hosts.yml")
+    _nothing_recorded(cli)
+
+
+def test_invalid_database_url(cli):
+    cli.env["MSPCTL_DB_URL"] = "nosuchdb://x"
+    _assert_bad(cli("runs", "list"), "MSPCTL_DB_URL")
