@@ -50,8 +50,20 @@ def generate_lab_key(state: LabState) -> str:
     """The lab's root SSH key pair; returns the public key."""
     state.ssh_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not state.ssh_key.exists():
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"mspctl-lab-{state.name}",
-             "-f", str(state.ssh_key)])
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"mspctl-lab-{state.name}",
+                "-f",
+                str(state.ssh_key),
+            ]
+        )
     return state.ssh_key.with_suffix(".pub").read_text().strip()
 
 
@@ -77,11 +89,17 @@ def prepare_root(
     base = state.host_dir(host)
     for sub in ("upper", "work", "root", "apt"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    run([
-        "mount", "-t", "overlay", "overlay",
-        "-o", f"lowerdir={image.root},upperdir={base / 'upper'},workdir={base / 'work'}",
-        str(base / "root"),
-    ])
+    run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={image.root},upperdir={base / 'upper'},workdir={base / 'work'}",
+            str(base / "root"),
+        ]
+    )
     root = base / "root"
     (root / "etc/hostname").write_text(host.name + "\n")
     (root / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
@@ -96,8 +114,7 @@ def prepare_root(
     authorized.write_text(public_key + "\n")
     authorized.chmod(0o600)
     key = root / "etc/ssh/ssh_host_ed25519_key"
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}",
-         "-f", str(key)])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f", str(key)])
     host_key = " ".join(key.with_suffix(".pub").read_text().split()[:2])
     return f"{host.name},{host.ip} {host_key}"
 
@@ -133,13 +150,23 @@ def start(state: LabState, host: LabHost) -> int:
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     pidfile.unlink(missing_ok=True)
     command = [
-        sys.executable, "-m", SUPERVISOR_MODULE,
-        "--lab", state.name, "--host", host.name,
-        "--pidfile", str(pidfile), "--log", str(log),
-        "--", *nspawn_command(state, host),
+        sys.executable,
+        "-m",
+        SUPERVISOR_MODULE,
+        "--lab",
+        state.name,
+        "--host",
+        host.name,
+        "--pidfile",
+        str(pidfile),
+        "--log",
+        str(log),
+        "--",
+        *nspawn_command(state, host),
     ]
-    proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          check=False, timeout=30)
+    proc = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=30
+    )
     if proc.returncode != 0 or not pidfile.exists():
         raise LabError(f"could not start {host.name}: {proc.stderr.strip() or proc.returncode}")
     return int(pidfile.read_text())
@@ -165,14 +192,23 @@ def ssh_banner(ip: str, timeout: float = 0.5) -> bool:
 
 def ssh_command(state: LabState, host: LabHost, *remote: str) -> list[str]:
     return [
-        tool("ssh"), "-F", "/dev/null",
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", f"IdentityFile={state.ssh_key}",
-        "-o", f"UserKnownHostsFile={state.known_hosts}",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "ConnectTimeout=5",
-        f"root@{host.ip}", *remote,
+        tool("ssh"),
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"IdentityFile={state.ssh_key}",
+        "-o",
+        f"UserKnownHostsFile={state.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "ConnectTimeout=5",
+        f"root@{host.ip}",
+        *remote,
     ]
 
 
@@ -185,8 +221,13 @@ def wait_ready(state: LabState, timeout: float) -> None:
             if not pid_alive(host.supervisor_pid):
                 raise LabError(f"{host.name} stopped while booting: {log_tail(state, host)}")
             if ssh_banner(host.ip):
-                proc = subprocess.run(ssh_command(state, host, "true"), capture_output=True,
-                                      text=True, check=False, timeout=30)
+                proc = subprocess.run(
+                    ssh_command(state, host, "true"),
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=30,
+                )
                 if proc.returncode == 0:
                     return
             if time.monotonic() > deadline:

@@ -129,8 +129,21 @@ def create_bridge(state: LabState) -> None:
 
 def create_host_network(state: LabState, host: LabHost) -> None:
     run(["ip", "netns", "add", host.netns])
-    run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0",
-         "netns", host.netns])
+    run(
+        [
+            "ip",
+            "link",
+            "add",
+            host.veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            host.netns,
+        ]
+    )
     run(["ip", "link", "set", host.veth, "master", state.bridge, "up"])
     batch = "\n".join(
         [
@@ -260,7 +273,7 @@ def teardown(name: str, slot: int | None) -> None:
         prefix = f"mspl{slot}v"
         for link in _ip_json("link", "show", "type", "veth"):
             ifname = str(link.get("ifname", ""))
-            if ifname.startswith(prefix) and ifname[len(prefix):].isdigit():
+            if ifname.startswith(prefix) and ifname[len(prefix) :].isdigit():
                 run(["ip", "link", "del", ifname], check=False)
         owner = lab_bridges().get(bridge_name(slot), name)
         if owner == name and Path(f"/sys/class/net/{bridge_name(slot)}").exists():

@@ -316,8 +316,18 @@ def customise(root: Path, distro: str) -> None:
 
 def _pack(root: Path, dest: Path) -> None:
     tar = subprocess.Popen(
-        [tool("tar"), "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
-         "-C", str(root), "-cf", "-", "."],
+        [
+            tool("tar"),
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--acls",
+            "-C",
+            str(root),
+            "-cf",
+            "-",
+            ".",
+        ],
         stdout=subprocess.PIPE,
     )
     assert tar.stdout is not None
@@ -341,8 +351,17 @@ def _unpack(image: Image) -> None:
     )
     assert zstd.stdout is not None
     tar = subprocess.run(
-        [tool("tar"), "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
-         "-C", str(work), "-xpf", "-"],
+        [
+            tool("tar"),
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--acls",
+            "-C",
+            str(work),
+            "-xpf",
+            "-",
+        ],
         stdin=zstd.stdout,
         check=False,
     )

@@ -1,0 +1,127 @@
+"""The ``lab`` client that ``mspctl lab up`` writes: an Ansible inventory and a contract.
+
+``inventories/<lab>/hosts.yml`` is a standard YAML inventory of the lab hosts and
+``inventories/<lab>/client.yml`` the client's contract, so ``mspctl apply lab --tier gold``
+works like for any client. ``down`` removes both (only files that carry the header below).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mspctl.lab.state import LabState
+
+HEADER = "# Written by `mspctl lab up`"
+CONTRACT_TIER = "gold"
+
+
+def groups_for(index: int) -> list[str]:
+    """Groups of lab host ``index`` (1-based). Change the lab's shape here and only here.
+
+    Host 1 is a server and also the MSP-side host: it runs the MSP monitoring (Prometheus),
+    holds the restic repositories over SFTP and listens as a test printer. Host 2 is a second
+    server; hosts 3 and up are workstations.
+    """
+    if index == 1:
+        return ["servers", "msp_monitoring", "backup_repository"]
+    if index == 2:
+        return ["servers"]
+    return ["workstations"]
+
+
+def host_vars(state: LabState, ip: str) -> dict[str, Any]:
+    ssh_args = shlex.join(
+        [
+            "-o",
+            f"UserKnownHostsFile={state.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ]
+    )
+    return {
+        "ansible_host": ip,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(state.ssh_key),
+        # The lab's host keys are in the lab's own known_hosts; checking stays on. Mitogen
+        # (mspctl's default strategy) honours these arguments as the ssh plugin does.
+        "ansible_ssh_common_args": ssh_args,
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
+
+
+def hosts_document(state: LabState) -> dict[str, Any]:
+    children: dict[str, dict[str, Any]] = {}
+    for host in state.hosts:
+        for group in host.groups:
+            children.setdefault(group, {"hosts": {}})["hosts"][host.name] = {}
+    return {
+        "all": {
+            "vars": {
+                "mspctl_lab_name": state.name,
+                "mspctl_lab_distro": state.distro,
+            },
+            "hosts": {host.name: host_vars(state, host.ip) for host in state.hosts},
+            "children": children,
+        }
+    }
+
+
+def client_document(today: dt.date | None = None) -> str:
+    start = (today or dt.date.today()).isoformat()
+    return (
+        f"{HEADER}: a rehearsal client made of local lab hosts.\n"
+        "name: Lab rehearsal client\n"
+        "timezone: Europe/Paris\n"
+        "contract:\n"
+        f"  tier: {CONTRACT_TIER}\n"
+        f"  start: {start}\n"
+        "contacts:\n"
+        "  - name: Lab technician\n"
+        "    role: technical\n"
+        "    email: lab@example.invalid\n"
+        "sites:\n"
+        "  - name: Lab\n"
+        "    address: this machine\n"
+    )
+
+
+def write(state: LabState, inventories_dir: Path) -> Path:
+    """Write ``<inventories_dir>/<lab>/{hosts,client}.yml``; returns that directory."""
+    directory = inventories_dir / state.name
+    directory.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"{HEADER} (lab {state.name!r}, {state.distro}, {state.subnet}); "
+        "`mspctl lab down` removes it.\n"
+    )
+    body = yaml.safe_dump(hosts_document(state), sort_keys=False, default_flow_style=False)
+    _write_atomic(directory / "hosts.yml", header + body)
+    _write_atomic(directory / "client.yml", client_document())
+    return directory
+
+
+def remove(directory: Path) -> None:
+    """Remove the files ``write`` made (never a file someone else wrote), then the dir."""
+    for name in ("hosts.yml", "client.yml"):
+        path = directory / name
+        try:
+            first = path.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            continue
+        if first.startswith(HEADER):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
