@@ -164,8 +164,9 @@ class ClientRegistry:
             data = ClientFile.model_validate(raw)
         except ValidationError as exc:
             raise first_error(exc, file=file) from None
-        for key, tier in (("contract.tier", data.contract.tier),
-                          ("contract.trial.tier", data.contract.trial and data.contract.trial.tier)):
+        trial_tier = data.contract.trial.tier if data.contract.trial else None
+        tiers = (("contract.tier", data.contract.tier), ("contract.trial.tier", trial_tier))
+        for key, tier in tiers:
             if tier and tier not in self.catalogue.names:
                 raise BadInput(f"unknown tier {tier!r}", file=file, key=key)
         client = Client(slug=slug, directory=directory, data=data, display_dir=display)
@@ -230,7 +231,9 @@ def _read_hosts(path: Path, display: str) -> list[Host]:
         connection = str(hvars.get("ansible_connection", "ssh"))
         if "winrm" in connection or "psrp" in connection:
             platform: Literal["linux", "windows", "network"] = "windows"
-        elif "network_cli" in connection or "netconf" in connection or "ansible_network_os" in hvars:
+        elif any(c in connection for c in ("network_cli", "netconf")) or (
+            "ansible_network_os" in hvars
+        ):
             platform = "network"
         else:
             platform = "linux"

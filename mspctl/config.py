@@ -17,7 +17,7 @@ def _is_project(path: Path) -> bool:
 
 
 def find_project_dir(start: Path | None = None) -> Path:
-    """The project tree: MSPCTL_PROJECT_DIR, else an ancestor of the cwd, else the source checkout."""
+    """The project tree: an ancestor of the cwd, else the source checkout."""
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if _is_project(candidate):

@@ -184,7 +184,8 @@ def _write_tier_inventory(private_dir: Path, tier: ResolvedTier) -> Path:
 
     target = private_dir / "mspctl" / "tier.yml"
     target.parent.mkdir(parents=True, exist_ok=True)
-    header = f"# Role variables of tier {tier.name} ({' -> '.join(tier.chain)}), written by mspctl\n"
+    chain = " -> ".join(tier.chain)
+    header = f"# Role variables of tier {tier.name} ({chain}), written by mspctl\n"
     body = yaml.safe_dump({"all": {"vars": tier.tier.role_vars()}}, sort_keys=True)
     target.write_text(header + body, encoding="utf-8")
     return target

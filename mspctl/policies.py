@@ -63,10 +63,10 @@ def _relax(options: dict[str, Any]) -> dict[str, Any]:
     """A tier sets some of a role's inputs; the inventory may set the rest, so none is required."""
     relaxed = {}
     for name, option in options.items():
-        option = {k: v for k, v in option.items() if k not in ("required", "description")}
-        if "options" in option:
-            option["options"] = _relax(option["options"])
-        relaxed[name] = option
+        kept = {k: v for k, v in option.items() if k not in ("required", "description")}
+        if "options" in kept:
+            kept["options"] = _relax(kept["options"])
+        relaxed[name] = kept
     return relaxed
 
 

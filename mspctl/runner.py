@@ -11,13 +11,12 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 
-
-class Engine(str, Enum):
+class Engine(StrEnum):
     """How ansible talks to hosts. ``mitogen`` is fastest; ``stock`` is ansible's defaults."""
 
     MITOGEN = "mitogen"  # mitogen_free strategy + everything in TUNED
@@ -130,7 +129,8 @@ def engine_env(engine: Engine, *, forks: int, fact_cache_dir: Path | None) -> di
     if engine is Engine.MITOGEN:
         strategy_dir = mitogen_strategy_dir()
         if strategy_dir is not None:
-            env |= {"ANSIBLE_STRATEGY_PLUGINS": str(strategy_dir), "ANSIBLE_STRATEGY": "mitogen_free"}
+            env |= {"ANSIBLE_STRATEGY_PLUGINS": str(strategy_dir),
+                    "ANSIBLE_STRATEGY": "mitogen_free"}
     return env
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,7 +22,7 @@ def clients() -> None:
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List clients with their contracted and effective tier."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for slug in app.clients.names():
         client = app.clients.get(slug)
         effective = client.effective_tier()
@@ -38,10 +38,10 @@ def list_(app: Application, as_json: bool) -> None:
 
     table = Table("client", "name", "contract", "effective tier", "hosts", title="Clients")
     for row in rows:
-        effective = row["effective_tier"]
+        shown = row["effective_tier"]
         if row["reason"] != "contract":
-            effective = f"{effective} ({row['reason']})"
-        table.add_row(row["client"], row["name"], row["tier"], effective, str(row["hosts"]))
+            shown = f"{shown} ({row['reason']})"
+        table.add_row(row["client"], row["name"], row["tier"], shown, str(row["hosts"]))
     app.out.print(table)
 
 

@@ -23,7 +23,7 @@ def tiers() -> None:
 def list_(app: Application, as_json: bool) -> None:
     """List tiers with their parent and enabled policies."""
     resolved = app.catalogue.all()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": r.name,
             "extends": r.tier.extends,
@@ -41,9 +41,11 @@ def list_(app: Application, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table("tier", "extends", "first response", "policies", title="Tier catalogue")
-    for row in rows:
-        sla = ", ".join(f"{k} {v:g} h" for k, v in row["first_response_hours"].items())
-        table.add_row(row["name"], row["extends"] or "-", sla, ", ".join(row["policies"]))
+    for r in resolved:
+        hours = r.tier.contract.first_response_hours.model_dump(exclude_none=True)
+        sla = ", ".join(f"{k} {v:g} h" for k, v in hours.items())
+        policies = ", ".join(sorted(r.tier.enabled_policies))
+        table.add_row(r.name, r.tier.extends or "-", sla, policies)
     app.out.print(table)
 
 

@@ -44,7 +44,7 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = create_engine(url)
-        except Exception as exc:  # noqa: BLE001 - any URL problem is bad input
+        except Exception as exc:  # any URL problem is bad input
             raise BadInput(f"invalid database URL ({exc})", key="MSPCTL_DB_URL") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)

@@ -65,8 +65,8 @@ def test_unknown_key_in_client(cli):
 
 def test_unknown_key_in_tier(cli):
     path = cli.project / "tiers/silver.yml"
-    path.write_text(path.read_text().replace("  onsite_callout_discount_percent: 10",
-                                             "  onsite_callout_discount_percent: 10\n  free_lunch: true"))
+    old = "  onsite_callout_discount_percent: 10"
+    path.write_text(path.read_text().replace(old, old + "\n  free_lunch: true"))
     _assert_bad(cli("tiers", "show", "gold"), "tiers/silver.yml", "contract.free_lunch",
                 "unknown key")
 
