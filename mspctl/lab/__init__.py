@@ -56,11 +56,13 @@ __all__ = [
     "DEFAULT_NAME",
     "DISTROS",
     "MAX_HOSTS",
+    "RUNTIME_TOOLS",
     "HostStatus",
     "LabError",
     "LabHost",
     "LabState",
     "LabStatus",
+    "all_lab_names",
     "down",
     "down_all",
     "leftovers",
@@ -78,11 +80,11 @@ def _quiet(_: str) -> None:
 
 
 def _lab_lock(name: str) -> contextlib.AbstractContextManager[None]:
-    return file_lock(run_root() / "locks" / f"{name}.lock")
+    return file_lock(run_root() / ".locks" / f"{name}.lock")
 
 
 def _global_lock() -> contextlib.AbstractContextManager[None]:
-    return file_lock(run_root() / "locks" / ".global.lock")
+    return file_lock(run_root() / ".locks" / "global.lock")
 
 
 # -- up ---------------------------------------------------------------------------------------
@@ -218,17 +220,22 @@ def down(name: str, *, progress: Progress | None = None) -> bool:
 def down_all(*, progress: Progress | None = None) -> list[str]:
     """Take every lab down (and every leftover of one); returns their names."""
     require_root("down")
-    names = sorted(
-        set(recorded_labs())
-        | network.lab_names_in_network()
-        | hosts.lab_names_in_processes()
-        | _names_in(var_root())
-    )
+    names = all_lab_names()
     for name in names:
         down(name, progress=progress)
     with _global_lock():
         network.restore_forwarding_if_idle()
     return names
+
+
+def all_lab_names() -> list[str]:
+    """Every lab on this machine, up or left over (found by its files, network, processes)."""
+    return sorted(
+        set(recorded_labs())
+        | network.lab_names_in_network()
+        | hosts.lab_names_in_processes()
+        | _names_in(var_root())
+    )
 
 
 def _names_in(directory: Path) -> set[str]:

@@ -101,7 +101,9 @@ def write(state: LabState, inventories_dir: Path) -> Path:
         f"{HEADER} (lab {state.name!r}, {state.distro}, {state.subnet}); "
         "`mspctl lab down` removes it.\n"
     )
-    body = yaml.safe_dump(hosts_document(state), sort_keys=False, default_flow_style=False)
+    body = yaml.safe_dump(
+        hosts_document(state), sort_keys=False, default_flow_style=False, width=1000
+    )
     _write_atomic(directory / "hosts.yml", header + body)
     _write_atomic(directory / "client.yml", client_document())
     return directory

@@ -54,8 +54,10 @@ def validate_name(name: str) -> str:
 
 
 def host_name(lab: str, index: int) -> str:
-    """``lab01``, ``lab02`` for the default lab; ``<name>NN`` for others (valid DNS labels)."""
-    return f"{lab}{index:02d}"
+    """``lab01``, ``lab02`` for the default lab: ``<name>NN``, or ``<name>-NN`` when the name
+    ends with a digit (``pytest-4242-01``). Always a valid DNS label, never two labs' alike."""
+    separator = "-" if lab[-1].isdigit() else ""
+    return f"{lab}{separator}{index:02d}"
 
 
 def netns_name(lab: str, index: int) -> str:
