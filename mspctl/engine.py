@@ -44,6 +44,7 @@ class ApplyRequest:
     policies: tuple[str, ...] = ()
     engine: Engine = Engine.MITOGEN
     forks: int = 10
+    vault_password_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Plan:
     policies: dict[str, str]  # policy -> ansible host pattern
     warnings: tuple[str, ...] = ()
     extravars: dict[str, Any] = field(default_factory=dict)
+    vault_password_file: Path | None = None
 
     @property
     def mode(self) -> str:
@@ -107,6 +109,8 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         warnings.append(f"no role yet for policy {', '.join(missing)}: skipped")
         chosen = tuple(p for p in chosen if p not in missing)
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
+    vault_file = vault_password_file(app, client.slug, request.vault_password_file)
+    _check_inventory(app, client, resolved, policies, request.limit, vault_file, warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
     extravars = {
         "mspctl_client": client.slug,
@@ -115,7 +119,42 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         "mspctl_contract": contract,
         "mspctl_policies": policies,
     }
-    return Plan(request, client, resolved, source, policies, tuple(warnings), extravars)
+    return Plan(request, client, resolved, source, policies, tuple(warnings), extravars,
+                vault_file)
+
+
+def vault_password_file(app: Application, client: str, given: Path | None) -> Path | None:
+    """The vault password file: given (option or MSPCTL_VAULT_PASSWORD_FILE), else
+    ``$MSPCTL_HOME/vault/<client>.pass`` when it exists."""
+    if given is not None:
+        if not given.is_file():
+            raise BadInput("vault password file not found", file=given,
+                           key="--vault-password-file")
+        return given
+    default = app.config.home / "vault" / f"{client}.pass"
+    return default if default.is_file() else None
+
+
+def _check_inventory(
+    app: Application,
+    client: Client,
+    tier: ResolvedTier,
+    policies: dict[str, str],
+    limit: str | None,
+    vault_file: Path | None,
+    warnings: list[str],
+) -> None:
+    """What only the evaluated inventory tells: the limit matches, secrets are defined."""
+    from mspctl.inventory import InventoryView, secrets_of
+
+    view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
+    if limit and not view.hosts("all", limit):
+        raise BadInput(f"matches no host of client {client.slug}", key=f"--limit {limit}")
+    targets = {name: view.hosts(pattern, limit) for name, pattern in policies.items()}
+    idle = sorted(name for name, hosts in targets.items() if not hosts)
+    if idle:
+        warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
+    view.check_secrets(secrets_of(app.config.project_dir, policies), targets)
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -160,6 +199,7 @@ def execute(
         engine=request.engine,
         forks=request.forks,
         fact_cache_dir=config.home / "facts",
+        vault_password_file=planned.vault_password_file,
     )
     with _interruptible() as interrupted:
         result = run_playbook(spec, on_progress=on_progress, cancelled=interrupted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -27,6 +28,9 @@ ENGINES = ("mitogen", "tuned", "stock")
               help="mitogen (fastest), tuned (SSH pipelining), stock (ansible defaults).")
 @click.option("--forks", type=click.IntRange(1, 200), default=10, show_default=True,
               envvar="MSPCTL_FORKS", show_envvar=True, help="Hosts handled in parallel.")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
+              help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.pass_obj
 def apply(
@@ -39,6 +43,7 @@ def apply(
     policies: tuple[str, ...],
     engine: str,
     forks: int,
+    vault_password_file: Path | None,
     as_json: bool,
 ) -> int:
     """Apply CLIENT's tier policies to its hosts, live, and record the run."""
@@ -47,7 +52,8 @@ def apply(
     from mspctl.runner import Engine
 
     request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
-                                policies=policies, engine=Engine(engine), forks=forks)
+                                policies=policies, engine=Engine(engine), forks=forks,
+                                vault_password_file=vault_password_file)
     planned = jobs.plan(app, request)
     for warning in planned.warnings:
         app.warn(warning)

@@ -151,3 +151,53 @@ def test_broken_inventory(cli):
 def test_invalid_database_url(cli):
     cli.env["MSPCTL_DB_URL"] = "nosuchdb://x"
     _assert_bad(cli("runs", "list"), "MSPCTL_DB_URL")
+
+
+def test_limit_matching_no_host(cli):
+    _assert_bad(cli("apply", "demo", "--limit", "nosuchhost"), "--limit nosuchhost",
+                "matches no host")
+    _nothing_recorded(cli)
+
+
+def _declare_secret(project):
+    spec = project / "roles/assets/meta/argument_specs.yml"
+    spec.write_text(spec.read_text() + (
+        "      assets_api_token:\n"
+        "        type: str\n"
+        "        no_log: true\n"
+        "        description: A secret, for this test.\n"
+    ))
+
+
+def test_missing_secret(cli):
+    _declare_secret(cli.project)
+    _assert_bad(cli("apply", "demo"), "inventories/demo/", "assets_api_token",
+                "missing secret for demo-server")
+    _nothing_recorded(cli)
+
+
+def test_vaulted_secret_without_vault_password(cli, tmp_path):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    _declare_secret(cli.project)
+    vault = VaultLib([("default", VaultSecret(b"correct horse"))])
+    target = cli.project / "inventories/demo/group_vars/all"
+    target.mkdir(parents=True)
+    (target / "vault.yml").write_bytes(vault.encrypt("assets_api_token: s3cr3t-value\n"))
+    _assert_bad(cli("apply", "demo"), "inventories/demo/", "no vault password")
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("battery staple\n")
+    _assert_bad(cli("apply", "demo", "--vault-password-file", str(wrong)),
+                "wrong vault password")
+    _assert_bad(cli("apply", "demo", "--vault-password-file", str(tmp_path / "none")),
+                "vault password file not found")
+    _nothing_recorded(cli)
+    good = cli.home / "vault" / "demo.pass"
+    good.parent.mkdir(parents=True)
+    good.write_text("correct horse\n")
+    result = cli("apply", "demo", "--json")
+    assert result.exit_code == 0, result.output
+    runs_dir = cli.home / "runs"
+    leaked = [p for p in runs_dir.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]
+    assert leaked == []
+    assert b"s3cr3t-value" not in (cli.home / "mspctl.db").read_bytes()
