@@ -34,6 +34,7 @@ POLICIES: dict[str, PolicySpec] = {
         PolicySpec("backup_agent", "backup_agent", "restic backups with restore tests."),
         PolicySpec("monitoring", "monitoring", "Node exporter, health metrics, MSP alert hook."),
         PolicySpec("printers", "printers", "CUPS queues from the client inventory."),
+        PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
     )
 }
 
