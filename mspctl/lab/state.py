@@ -55,8 +55,9 @@ def validate_name(name: str) -> str:
 
 def host_name(lab: str, index: int) -> str:
     """``lab01``, ``lab02`` for the default lab: ``<name>NN``, or ``<name>-NN`` when the name
-    ends with a digit (``pytest-4242-01``). Always a valid DNS label, never two labs' alike."""
-    separator = "-" if lab[-1].isdigit() else ""
+    has a '-' or ends with a digit (``pytest-4242-01``). Valid DNS labels, never two labs'
+    alike (a '-' before the number appears only in names that have one)."""
+    separator = "-" if "-" in lab or lab[-1].isdigit() else ""
     return f"{lab}{separator}{index:02d}"
 
 
