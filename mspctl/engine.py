@@ -57,10 +57,18 @@ class Plan:
     warnings: tuple[str, ...] = ()
     extravars: dict[str, Any] = field(default_factory=dict)
     vault_password_file: Path | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    secret_values: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @property
     def mode(self) -> str:
         return "check" if self.request.check else "apply"
+
+    @property
+    def full(self) -> bool:
+        """Every host and every policy of the tier: the run speaks for the whole client."""
+        return not self.request.limit and not self.request.policies
+
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         chosen = tuple(p for p in chosen if p not in missing)
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
     vault_file = vault_password_file(app, client.slug, request.vault_password_file)
-    _check_inventory(app, client, resolved, policies, request.limit, vault_file, warnings)
+    secret_values = _check_inventory(app, client, policies, request.limit, vault_file, warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
     extravars = {
         "mspctl_client": client.slug,
@@ -119,8 +127,41 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         "mspctl_contract": contract,
         "mspctl_policies": policies,
     }
+    fingerprints = policy_fingerprints(project, client, resolved, policies)
     return Plan(request, client, resolved, source, policies, tuple(warnings), extravars,
-                vault_file)
+                vault_file, fingerprints, secret_values)
+
+
+def policy_fingerprints(
+    project: Path, client: Client, tier: ResolvedTier, policies: dict[str, str]
+) -> dict[str, str]:
+    """Per policy, a hash of what decides its desired state: the tier's values and host
+    classes, the role's files, the playbook and the client's inventory (not its contract,
+    contacts or waivers). Unchanged since the last apply means a change found now is drift."""
+    import hashlib
+    import json
+
+    def tree_digest(paths: list[Path]) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(paths):
+            if path.is_file():
+                digest.update(str(path.relative_to(project if path.is_relative_to(project)
+                                                   else path.anchor)).encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    inventory = [p for p in client.directory.rglob("*")
+                 if p.name not in ("client.yml", "waivers.yml")]
+    shared = tree_digest([*inventory, project / "playbooks" / SITE_PLAYBOOK,
+                          *(project / "plugins").rglob("*.py")])
+    out = {}
+    for name in policies:
+        role_files = list(POLICIES[name].role_dir(project).rglob("*"))
+        block = tier.tier.policies[name].model_dump(mode="json")
+        payload = json.dumps({"tier": block, "role": tree_digest(role_files), "shared": shared},
+                             sort_keys=True)
+        out[name] = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return out
 
 
 def vault_password_file(app: Application, client: str, given: Path | None) -> Path | None:
@@ -138,13 +179,13 @@ def vault_password_file(app: Application, client: str, given: Path | None) -> Pa
 def _check_inventory(
     app: Application,
     client: Client,
-    tier: ResolvedTier,
     policies: dict[str, str],
     limit: str | None,
     vault_file: Path | None,
     warnings: list[str],
-) -> None:
-    """What only the evaluated inventory tells: the limit matches, secrets are defined."""
+) -> frozenset[str]:
+    """What only the evaluated inventory tells: the limit matches, secrets are defined.
+    Returns the secrets' values, so they can be masked in anything mspctl records."""
     from mspctl.inventory import InventoryView, secrets_of
 
     view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
@@ -154,7 +195,7 @@ def _check_inventory(
     idle = sorted(name for name, hosts in targets.items() if not hosts)
     if idle:
         warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
-    view.check_secrets(secrets_of(app.config.project_dir, policies), targets)
+    return view.check_secrets(secrets_of(app.config.project_dir, policies), targets)
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -185,6 +226,7 @@ def execute(
         controller=socket.gethostname(), started_at=started, status="running",
         limit=request.limit, policies=sorted(planned.policies), engine=request.engine.value,
         artifacts_dir=str(private_dir), mspctl_version=__version__,
+        fingerprints=planned.fingerprints, full=planned.full,
     ))
     spec = PlaybookSpec(
         playbook=config.playbooks_dir / playbook,
@@ -205,8 +247,10 @@ def execute(
         result = run_playbook(spec, on_progress=on_progress, cancelled=interrupted)
     if interrupted():
         result.status = "aborted"
+    mask = _masker(planned.secret_values)
     store.finish_run(run_id, status=result.status, rc=result.rc,
-                     hosts=_host_rows(result), tasks=_task_rows(result))
+                     hosts=_host_rows(result), tasks=_task_rows(result, mask),
+                     findings=collect_findings(result, mask), assets=collect_assets(result))
     return Outcome(run_id, result, planned)
 
 
@@ -253,7 +297,27 @@ def _host_rows(result: RunResult) -> list[Any]:
     return [RunHost(host=host, **stats.as_dict()) for host, stats in sorted(result.hosts.items())]
 
 
-def _task_rows(result: RunResult) -> list[Any]:
+def _masker(secrets: frozenset[str]) -> Callable[[Any], Any]:
+    """Replace every secret value in text or JSON-like data by ********."""
+    values = sorted((v for v in secrets if len(v) >= 4), key=len, reverse=True)
+
+    def mask(data: Any) -> Any:
+        if not values:
+            return data
+        if isinstance(data, str):
+            for value in values:
+                data = data.replace(value, "********")
+            return data
+        if isinstance(data, dict):
+            return {k: mask(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [mask(v) for v in data]
+        return data
+
+    return mask
+
+
+def _task_rows(result: RunResult, mask: Callable[[Any], Any]) -> list[Any]:
     from mspctl.store.models import TaskRecord
 
     rows = []
@@ -261,9 +325,35 @@ def _task_rows(result: RunResult) -> list[Any]:
         rows.append(TaskRecord(
             host=task.host, policy=policy_of(task), role=task.role, task=task.task,
             action=task.action, status=task.status, changed=task.changed,
-            message=_message(task), diff_summary=summarize_diff(task),
+            message=mask(_message(task)), diff_summary=mask(summarize_diff(task)),
         ))
     return rows
+
+
+def collect_findings(result: RunResult, mask: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    """Findings returned by status modules (``res.findings``), tagged with their host."""
+    out = []
+    for task in result.tasks:
+        if task.status in ("failed", "unreachable", "skipped") or _censored(task):
+            continue
+        for item in task.result.get("findings") or []:
+            if isinstance(item, dict) and {"control_id", "status", "policy"} <= set(item):
+                out.append({**mask(item), "host": task.host, "title": str(item.get("title", ""))})
+    return out
+
+
+def collect_assets(result: RunResult) -> dict[str, dict[str, Any]]:
+    """Asset records returned by the assets module, without fields that change every day."""
+    out = {}
+    for task in result.tasks:
+        asset = task.result.get("asset")
+        if task.action.endswith("mspctl_asset_facts") and isinstance(asset, dict):
+            record = dict(asset)
+            if isinstance(record.get("warranty"), dict):
+                record["warranty"] = {k: v for k, v in record["warranty"].items()
+                                      if k != "days_left"}
+            out[task.host] = record
+    return out
 
 
 def policy_of(task: TaskResult) -> str | None:

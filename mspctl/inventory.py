@@ -81,16 +81,37 @@ class InventoryView:
                     f"({message})", file=self.display_dir) from None
             raise BadInput(message, file=self.display_dir) from None
 
-    def check_secrets(self, secrets: Iterable[Secret], targets: dict[str, list[str]]) -> None:
-        """Every secret of a policy is defined for every host that policy targets."""
+    def _resolved(self, host: str, variable: str) -> Any:
+        """A variable's value, templated (``"{{ vault_x }}"`` indirections resolved)."""
+        from ansible.errors import AnsibleError
+        from ansible.template import Templar
+
+        hostvars = self.host_vars(host)
+        value = hostvars.get(variable)
+        if isinstance(value, str) and "{{" in value:
+            try:
+                value = Templar(loader=self._loader, variables=hostvars).template(value)
+            except AnsibleError as exc:
+                raise BadInput(f"cannot resolve ({_first_line(exc)})", file=self.display_dir,
+                               key=variable) from None
+        return value
+
+    def check_secrets(
+        self, secrets: Iterable[Secret], targets: dict[str, list[str]]
+    ) -> frozenset[str]:
+        """Every secret of a policy is defined for every host that policy targets; returns
+        their values (to mask them in what mspctl records)."""
+        values: set[str] = set()
         for secret in secrets:
-            missing = [h for h in targets.get(secret.policy, [])
-                       if self.host_vars(h).get(secret.variable) in (None, "")]
+            found = {h: self._resolved(h, secret.variable) for h in targets.get(secret.policy, [])}
+            values |= {str(v) for v in found.values() if v not in (None, "")}
+            missing = [h for h, v in found.items() if v in (None, "")]
             if missing:
                 raise BadInput(
                     f"missing secret for {', '.join(missing)} (policy {secret.policy}; put it in "
                     "an ansible-vault file such as group_vars/all/vault.yml)",
                     file=self.display_dir, key=secret.variable)
+        return frozenset(values)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -42,6 +42,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)  # global order of runs (unique index)
     client: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(32))
     contract_tier: Mapped[str] = mapped_column(String(32))
@@ -59,6 +60,12 @@ class Run(Base):
     engine: Mapped[str] = mapped_column(String(16))
     artifacts_dir: Mapped[str] = mapped_column(Text)
     mspctl_version: Mapped[str] = mapped_column(String(32))
+    # policy -> hash of everything that decides its desired state (tier values, role files,
+    # client inventory); a check run's change is drift when its policy's hash is unchanged
+    # since the last apply, else a pending intentional change
+    fingerprints: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # no --limit and no --policy: the run speaks for the whole client
+    full: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
     hosts: Mapped[list[RunHost]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunHost.host"
@@ -67,7 +74,10 @@ class Run(Base):
         back_populates="run", cascade="all, delete-orphan", order_by="TaskRecord.id"
     )
 
-    __table_args__ = (Index("ix_runs_client_started", "client", "started_at"),)
+    __table_args__ = (
+        Index("ix_runs_client_started", "client", "started_at"),
+        Index("ux_runs_seq", "seq", unique=True),
+    )
 
 
 class RunHost(Base):
@@ -108,3 +118,66 @@ class TaskRecord(Base):
     run: Mapped[Run] = relationship(back_populates="tasks")
 
     __table_args__ = (Index("ix_task_results_run_host", "run_id", "host"),)
+
+
+class Finding(Base):
+    """A change of a control's state: written only when the status differs from the state the
+    control had before this run, so a night without changes costs no rows. The state of every
+    control at run R is the newest row with ``run_seq <= R.seq`` (``absent`` = gone)."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    control_id: Mapped[str] = mapped_column(String(128))
+    run_seq: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    policy: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))  # pass | fail | error | absent
+    previous_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    title: Mapped[str] = mapped_column(Text)
+    expected: Mapped[Any] = mapped_column(JSON, nullable=True)
+    actual: Mapped[Any] = mapped_column(JSON, nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_findings_state", "client", "host", "control_id", "run_seq"),
+        Index("ix_findings_run", "run_seq"),
+    )
+
+
+class ControlState(Base):
+    """The newest state of each control, with the evidence of the last run that evaluated it."""
+
+    __tablename__ = "control_states"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    control_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    expected: Mapped[Any] = mapped_column(JSON, nullable=True)
+    actual: Mapped[Any] = mapped_column(JSON, nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    since_run_seq: Mapped[int] = mapped_column(Integer)
+    last_run_seq: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_control_states_status", "client", "status"),)
+
+
+class AssetRecord(Base):
+    """A host's asset record, written when it differs from the previous one (by digest)."""
+
+    __tablename__ = "asset_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    run_seq: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(80))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_asset_records_host", "client", "host", "run_seq"),)
