@@ -153,13 +153,15 @@ class Lab:
         engine: str = "mitogen",
         inventory: Path | None = None,
         timeout: float = 1800,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ansible-playbook (from this Python's environment) on the lab, tuned as
         ``mspctl apply --engine <engine>`` tunes it (``mitogen``, ``tuned`` or ``stock``)."""
         from mspctl.runner import Engine, engine_env
 
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
-        env |= engine_env(Engine(engine), forks=10, fact_cache_dir=None)
+        full_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+        full_env |= engine_env(Engine(engine), forks=10, fact_cache_dir=None)
+        full_env |= env or {}
         command: Sequence[str] = [
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
@@ -168,5 +170,5 @@ class Lab:
             *args,
         ]
         return subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+            command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
         )

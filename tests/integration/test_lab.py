@@ -133,7 +133,16 @@ def test_ansible_over_mitogen_checks_the_lab_host_keys(lab: Lab, tmp_path: Path)
         empty.write_text("")
         wrong = tmp_path / f"wrong-{engine}.yml"
         wrong.write_text(lab.inventory.read_text().replace(str(lab.state.known_hosts), str(empty)))
-        refused = lab.playbook(playbook, engine=engine, inventory=wrong)
+        # (with its own SSH control sockets: a master left by the run above would let
+        # ssh skip the host key check)
+        control = tmp_path / f"cp-{engine}"
+        control.mkdir()
+        refused = lab.playbook(
+            playbook,
+            engine=engine,
+            inventory=wrong,
+            env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)},
+        )
         assert refused.returncode != 0
         assert "host key" in (refused.stdout + refused.stderr).lower()
 
