@@ -1,0 +1,811 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Declarative compliance controls: validation and read-only evaluation.
+
+A control is a mapping ``{id, title?, type, <type-specific expectations>}`` with ``type`` one of
+``package``, ``service``, ``file``, ``sysctl``, ``command`` (the keys of each are in ``SPECS``
+and documented in ``docs/controls.md``). ``normalize`` checks a list of controls and fills the
+defaults, raising ``ControlError`` (naming the control and the key) on the first bad one;
+``Checker`` evaluates normalized controls and returns one outcome per control
+``{status, expected, actual, evidence}`` with status ``pass``, ``fail`` or ``error`` (``error``:
+the control could not be evaluated, e.g. an unreadable file or a missing tool).
+
+Nothing here changes the host: files are only stat'ed and read, packages and services are only
+queried, and ``command`` controls run the commands they are given (which must be read-only).
+Standard library only; it runs on the managed host's Python.
+
+Usage in a module::
+
+    from ansible.module_utils.mspctl_checks import Checker, ControlError, normalize
+
+    controls = normalize(module.params["controls"])        # ControlError -> fail_json
+    checker = Checker(ModuleRunner(module))
+    for control, outcome in zip(controls, checker.evaluate_all(controls)):
+        ...
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import grp
+import json
+import os
+import pwd
+import re
+import stat
+import time
+
+PASS = "pass"
+FAIL = "fail"
+ERROR = "error"
+
+TYPES = ("package", "service", "file", "sysctl", "command")
+COMMON_KEYS = ("id", "title", "type")
+
+EVIDENCE_LIMIT = 2048  # bytes of JSON per control, at most
+LINE_LIMIT = 200  # characters of one quoted line (a matched line, a value)
+STDOUT_HEAD = (10, 1024)  # first lines / characters of a command's stdout kept as evidence
+STDERR_HEAD = (5, 512)
+READ_LIMIT = 8 * 1024 * 1024  # a file content check reads at most this much (else: error)
+KILL_AFTER = 5  # seconds between TERM and KILL when a command times out
+LOCALE = {"LC_ALL": "C.UTF-8"}  # stable messages for regexes and parsing
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?$")
+_UNIT = re.compile(r"^[A-Za-z0-9_.:@\\][A-Za-z0-9_.:@\\-]*$")
+_MODE = re.compile(r"^0?[0-7]{3,4}$")
+_SYSCTL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$")
+_VERSION = re.compile(r"^\s*(<<|<=|=|>=|>>)?\s*(\S+)\s*$")
+_VERSION_OPS = {
+    "<<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
+    "=": lambda c: c == 0,
+    ">=": lambda c: c >= 0,
+    ">>": lambda c: c > 0,
+}
+# `systemctl is-enabled` exits 0 for these unit file states: the unit starts when its target
+# is reached (or cannot be disabled at all, for static units)
+_ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias",
+                   "transient")
+_RUNNING_STATES = ("active", "reloading", "refreshing")
+
+
+class ControlError(ValueError):
+    """An invalid control definition: which control, which key, what is wrong."""
+
+    def __init__(self, control_id, key, message, position=None):
+        ValueError.__init__(self, message)
+        self.control_id = control_id  # None when the control has no usable id
+        self.position = position  # 1-based place in the list
+        self.key = key
+        self.message = message
+
+    def __str__(self):
+        if self.control_id is not None:
+            where = "control %r" % self.control_id
+        else:
+            where = "control #%s" % self.position
+        if self.key:
+            where += ", key %r" % self.key
+        return "%s: %s" % (where, self.message)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _v_str(value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string, got %r" % (value,))
+    return value
+
+
+def _v_bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no",
+                                                    "off", "0"):
+        return value.lower() in ("true", "yes", "on", "1")
+    raise ValueError("expected a boolean, got %r" % (value,))
+
+
+def _v_int(low, high):
+    def check(value):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not _is_int(value) or not low <= value <= high:
+            raise ValueError("expected an integer %d..%d, got %r" % (low, high, value))
+        return value
+    return check
+
+
+def _v_choice(*choices):
+    def check(value):
+        if value not in choices:
+            raise ValueError("expected one of %s, got %r" % (", ".join(choices), value))
+        return value
+    return check
+
+
+def _v_pattern(pattern, what):
+    def check(value):
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError("expected %s, got %r" % (what, value))
+        return value
+    return check
+
+
+def _v_regex(value):
+    _v_str(value)
+    try:
+        re.compile(value, re.MULTILINE)
+    except re.error as exc:
+        raise ValueError("invalid regular expression %r: %s" % (value, exc))
+    return value
+
+
+def _v_mode(value):
+    if _is_int(value):
+        raise ValueError("quote the mode (\"0640\"): YAML reads an unquoted 0640 as the "
+                         "number %d" % value)
+    if not isinstance(value, str) or not _MODE.match(value):
+        raise ValueError("expected an octal mode string like \"0640\", got %r" % (value,))
+    return "%04o" % int(value, 8)
+
+
+def _v_owner(value):
+    if _is_int(value) and value >= 0:
+        return str(value)
+    return _v_pattern(re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$"), "a user/group name or id")(
+        value)
+
+
+def _v_path(value):
+    if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
+        raise ValueError("expected an absolute path, got %r" % (value,))
+    return os.path.normpath(value)
+
+
+def _v_scalar(value):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError("expected a string or a number, got %r" % (value,))
+    return str(value)
+
+
+def _v_argv(value):
+    if isinstance(value, str):
+        raise ValueError("expected a list of arguments (argv, never a shell line), got a string")
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a non-empty list of arguments, got %r" % (value,))
+    argv = []
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValueError("argv[%d]: expected a string, got %r" % (index, item))
+        argv.append(str(item))
+    if not argv[0].strip():
+        raise ValueError("argv[0]: the program is empty")
+    return argv
+
+
+def _v_rc(value):
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ValueError("expected an exit code or a list of exit codes, got []")
+    check = _v_int(0, 255)
+    try:
+        codes = [check(v) for v in values]
+    except ValueError:
+        raise ValueError("expected an exit code 0..255 or a list of them, got %r" % (value,))
+    return codes if isinstance(value, list) else codes[0]
+
+
+def _v_version(value):
+    value = _v_scalar(value)
+    if not _VERSION.match(value):
+        raise ValueError("expected a Debian version, optionally after <<, <=, =, >= or >>, "
+                         "got %r" % (value,))
+    return value
+
+
+# type -> key -> (validator, default); a default of None means optional without default
+SPECS = {
+    "package": {
+        "name": (_v_pattern(_PACKAGE, "a Debian package name (name or name:arch)"), "required"),
+        "state": (_v_choice("present", "absent"), "present"),
+        "version": (_v_version, None),
+    },
+    "service": {
+        "name": (_v_pattern(_UNIT, "a systemd unit name"), "required"),
+        "running": (_v_bool, None),
+        "enabled": (_v_bool, None),
+    },
+    "file": {
+        "path": (_v_path, "required"),
+        "state": (_v_choice("file", "directory", "absent"), "file"),
+        "mode": (_v_mode, None),
+        "max_mode": (_v_mode, None),
+        "owner": (_v_owner, None),
+        "group": (_v_owner, None),
+        "contains": (_v_regex, None),
+        "not_contains": (_v_regex, None),
+    },
+    "sysctl": {
+        "key": (_v_pattern(_SYSCTL, "a sysctl key like kernel.randomize_va_space"), "required"),
+        "value": (_v_scalar, "required"),
+    },
+    "command": {
+        "argv": (_v_argv, "required"),
+        "rc": (_v_rc, 0),
+        "stdout_regex": (_v_regex, None),
+        "stdout_not_regex": (_v_regex, None),
+        "timeout": (_v_int(1, 3600), 30),
+    },
+}
+
+
+def _semantics(control):
+    """Checks between keys, once each key is valid on its own. Returns (key, message) or None."""
+    kind = control["type"]
+    if kind == "package" and control["state"] == "absent" and control.get("version") is not None:
+        return "version", "a version only applies to state: present"
+    if kind == "service" and control.get("running") is None and control.get("enabled") is None:
+        return "running", "give running, enabled or both"
+    if kind == "file":
+        if control["state"] == "absent":
+            extra = [k for k in ("mode", "max_mode", "owner", "group", "contains", "not_contains")
+                     if control.get(k) is not None]
+            if extra:
+                return extra[0], "does not apply to state: absent"
+        if control["state"] == "directory":
+            for key in ("contains", "not_contains"):
+                if control.get(key) is not None:
+                    return key, "content checks apply to state: file only"
+    if kind == "sysctl" and ".." in control["key"].replace(".", "/").split("/"):
+        return "key", "must not contain '..'"
+    return None
+
+
+def normalize_one(raw, position):
+    """One control definition, checked and with its defaults; ControlError if it is invalid."""
+    def problem(key, message, control_id=None):
+        return ControlError(control_id, key, message, position)
+
+    if not isinstance(raw, dict):
+        raise problem(None, "expected a mapping, got %r" % (raw,))
+    if "id" not in raw:
+        raise problem("id", "required key is missing")
+    try:
+        control_id = _v_pattern(_ID, "an id of letters, digits and _ . : / -")(raw["id"])
+    except ValueError as exc:
+        raise problem("id", str(exc))
+    kind = raw.get("type")
+    if kind is None:
+        raise problem("type", "required key is missing", control_id)
+    if kind not in SPECS:
+        raise problem("type", "expected one of %s, got %r" % (", ".join(TYPES), kind), control_id)
+    spec = SPECS[kind]
+    unknown = sorted(str(k) for k in raw if k not in COMMON_KEYS and k not in spec)
+    if unknown:
+        raise problem(unknown[0], "unknown key for a %s control (known: %s)"
+                      % (kind, ", ".join(sorted(spec))), control_id)
+    control = {"id": control_id, "type": kind}
+    title = raw.get("title")
+    if title is not None:
+        try:
+            control["title"] = _v_str(title)
+        except ValueError as exc:
+            raise problem("title", str(exc), control_id)
+    for key, (check, default) in spec.items():
+        value = raw.get(key)
+        if value is None:
+            if default == "required":
+                raise problem(key, "required key is missing", control_id)
+            control[key] = default
+            continue
+        try:
+            control[key] = check(value)
+        except ValueError as exc:
+            raise problem(key, str(exc), control_id)
+    semantic = _semantics(control)
+    if semantic:
+        raise problem(semantic[0], semantic[1], control_id)
+    control.setdefault("title", default_title(control))
+    return control
+
+
+def normalize(controls):
+    """Check a list of control definitions; ids must be unique. Raises ControlError."""
+    if controls is None:
+        return []
+    if not isinstance(controls, list):
+        raise ControlError(None, None, "controls must be a list, got %r" % (controls,), "-")
+    result, seen = [], {}
+    for position, raw in enumerate(controls, 1):
+        control = normalize_one(raw, position)
+        if control["id"] in seen:
+            raise ControlError(control["id"], "id", "duplicate id (controls #%d and #%d)"
+                               % (seen[control["id"]], position), position)
+        seen[control["id"]] = position
+        result.append(control)
+    return result
+
+
+def expectations(control):
+    """The checked keys of a normalized control and their expected values."""
+    keys = [k for k in SPECS[control["type"]] if k not in ("name", "path", "key", "argv",
+                                                             "timeout")]
+    return dict((k, control[k]) for k in keys if control.get(k) is not None)
+
+
+def default_title(control):
+    kind = control["type"]
+    if kind == "package":
+        title = "Package %s is %s" % (control["name"], control["state"])
+        if control.get("version"):
+            title += " (version %s)" % control["version"]
+        return title
+    if kind == "service":
+        parts = []
+        if control.get("running") is not None:
+            parts.append("running" if control["running"] else "stopped")
+        if control.get("enabled") is not None:
+            parts.append("enabled" if control["enabled"] else "disabled")
+        return "Service %s is %s" % (control["name"], " and ".join(parts))
+    if kind == "file":
+        if control["state"] == "absent":
+            return "%s is absent" % control["path"]
+        parts = [k + " " + control[k] for k in ("mode", "owner", "group") if control.get(k)]
+        if control.get("max_mode"):
+            parts.append("mode at most " + control["max_mode"])
+        title = "%s is a %s" % (control["path"], control["state"])
+        return title + (" (%s)" % ", ".join(parts) if parts else "")
+    if kind == "sysctl":
+        return "Sysctl %s = %s" % (control["key"], control["value"])
+    return "Command %s succeeds" % " ".join(control["argv"])[:80]
+
+
+# ---------------------------------------------------------------------------------------------
+# evidence
+
+
+def clip(text, limit=LINE_LIMIT):
+    """At most ``limit`` characters, saying how many were cut."""
+    if text is None:
+        return None
+    text = text_of(text)
+    if len(text) <= limit:
+        return text
+    return "%s...[%d more chars]" % (text[:limit], len(text) - limit)
+
+
+def head(text, lines_chars):
+    """The first lines of an output, bounded in lines and characters."""
+    lines, chars = lines_chars
+    text = text_of(text or "")
+    split = text.splitlines()
+    kept = "\n".join(split[:lines])
+    if len(split) > lines:
+        kept += "\n...[%d more lines]" % (len(split) - lines)
+    return clip(kept, chars)
+
+
+def text_of(value):
+    """Text that JSON can carry: undecodable bytes (surrogate escapes) become U+FFFD."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def bounded(evidence, limit=EVIDENCE_LIMIT):
+    """Shrink the longest strings of an evidence dict until its JSON fits in ``limit`` bytes."""
+    def size():
+        return len(json.dumps(evidence, sort_keys=True, default=str).encode("utf-8"))
+
+    budget = 512
+    while size() > limit and budget >= 16:
+        for key, value in list(evidence.items()):
+            if isinstance(value, str) and len(value) > budget:
+                evidence[key] = clip(value, budget)
+            elif isinstance(value, dict):
+                evidence[key] = bounded(dict(value), limit // 2)
+            elif isinstance(value, list) and len(json.dumps(value, default=str)) > budget:
+                evidence[key] = clip(json.dumps(value, default=str), budget)
+        budget //= 2
+    if size() > limit:
+        evidence = {"truncated": "evidence exceeded %d bytes" % limit}
+    return evidence
+
+
+def first_match(regex, text):
+    """(line number, the whole line) of the first match of a multi-line regex, or None."""
+    match = re.compile(regex, re.MULTILINE).search(text)
+    if match is None:
+        return None
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.start())
+    line = text[start:] if end < 0 else text[start:end]
+    return {"line": text.count("\n", 0, match.start()) + 1, "text": clip(line)}
+
+
+def outcome(checks, evidence, error=None):
+    """Status from (key, expected, actual, ok) checks: any failed check -> fail, else an
+    evaluation error -> error, else pass. ``expected``/``actual`` hold the checked keys."""
+    expected = dict((key, exp) for key, exp, _act, _ok in checks)
+    actual = dict((key, act) for key, _exp, act, _ok in checks)
+    failed = [key for key, _exp, _act, ok in checks if ok is False]
+    if failed:
+        status = FAIL
+        evidence["failed"] = failed
+    elif error is not None:
+        status = ERROR
+    else:
+        status = PASS
+    if error is not None:
+        evidence["error"] = clip(error, 400)
+    return {"status": status, "expected": expected, "actual": actual,
+            "evidence": bounded(evidence)}
+
+
+def error_outcome(message, evidence=None):
+    return outcome([], dict(evidence or {}), error=message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Debian versions (dpkg's algorithm, so no process per comparison)
+
+
+_DIGITS = "0123456789"
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _order(char):
+    if char == "" or char in _DIGITS:
+        return 0
+    if char in _LETTERS:
+        return ord(char)
+    if char == "~":
+        return -1
+    return ord(char) + 256
+
+
+def _verrevcmp(a, b):
+    i = j = 0
+    while i < len(a) or j < len(b):
+        first_diff = 0
+        while (i < len(a) and a[i] not in _DIGITS) or (j < len(b) and b[j] not in _DIGITS):
+            ac = _order(a[i] if i < len(a) else "")
+            bc = _order(b[j] if j < len(b) else "")
+            if ac != bc:
+                return ac - bc
+            i += 1
+            j += 1
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        while i < len(a) and a[i] in _DIGITS and j < len(b) and b[j] in _DIGITS:
+            if not first_diff:
+                first_diff = ord(a[i]) - ord(b[j])
+            i += 1
+            j += 1
+        if i < len(a) and a[i] in _DIGITS:
+            return 1
+        if j < len(b) and b[j] in _DIGITS:
+            return -1
+        if first_diff:
+            return first_diff
+    return 0
+
+
+def _split_version(version):
+    epoch, _, rest = version.partition(":") if ":" in version else ("0", "", version)
+    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return int(epoch) if epoch.isdigit() else 0, upstream, revision
+
+
+def compare_versions(a, b):
+    """<0, 0 or >0 as dpkg --compare-versions orders two Debian versions."""
+    ea, ua, ra = _split_version(a.strip())
+    eb, ub, rb = _split_version(b.strip())
+    if ea != eb:
+        return ea - eb
+    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
+
+
+def version_matches(installed, constraint):
+    """Does an installed version satisfy ``[op] version`` (op: << <= = >= >>, default =)?"""
+    op, wanted = _VERSION.match(constraint).groups()
+    return _VERSION_OPS[op or "="](compare_versions(installed, wanted))
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+class ModuleRunner:
+    """Runs argv lists through ``AnsibleModule.run_command``: no shell, no ~/$VAR expansion,
+    LC_ALL=C.UTF-8, and an optional timeout (coreutils ``timeout``)."""
+
+    def __init__(self, module):
+        self.module = module
+        self._timeout_bin = False
+
+    def which(self, program):
+        if os.path.isabs(program):
+            return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
+        return self.module.get_bin_path(program)
+
+    def run(self, argv, timeout=None):
+        """(rc, stdout, stderr, timed_out). OSError propagates (the caller makes it an error)."""
+        command = list(argv)
+        if timeout:
+            if self._timeout_bin is False:
+                self._timeout_bin = self.module.get_bin_path("timeout")
+            if self._timeout_bin:
+                command = [self._timeout_bin, "--kill-after=%d" % KILL_AFTER, str(timeout)]
+                command += argv
+        started = time.monotonic()
+        rc, out, err = self.module.run_command(
+            command, check_rc=False, environ_update=dict(LOCALE), expand_user_and_vars=False,
+            errors="surrogate_or_replace", handle_exceptions=False, cwd="/")
+        elapsed = time.monotonic() - started
+        timed_out = bool(timeout) and rc in (124, 137) and elapsed >= timeout
+        return rc, out, err, timed_out
+
+
+class Checker:
+    """Evaluates normalized controls; read-only. ``runner`` is a ``ModuleRunner`` (or a fake
+    with the same ``run``/``which``); ``proc_sys`` is where sysctl keys are read."""
+
+    def __init__(self, runner, proc_sys="/proc/sys"):
+        self.runner = runner
+        self.proc_sys = proc_sys
+        self._packages = None
+
+    def evaluate_all(self, controls):
+        names = [c["name"] for c in controls if c["type"] == "package"]
+        if names:
+            self._packages = self._query_packages(names)
+        return [self.evaluate(control) for control in controls]
+
+    def evaluate(self, control):
+        method = getattr(self, "check_" + control["type"])
+        try:
+            result = method(control)
+        except Exception as exc:  # one broken evaluation is a finding, not a failed play
+            result = error_outcome("%s: %s" % (type(exc).__name__, exc))
+        if not result["expected"]:  # an error: still say what was expected
+            result["expected"] = expectations(control)
+        return result
+
+    # package -------------------------------------------------------------------------------
+    def _query_packages(self, names):
+        """{requested name: [(arch, status, version)]} or an error message (str)."""
+        dpkg = self.runner.which("dpkg-query")
+        if not dpkg:
+            return "dpkg-query not found: package controls need a Debian host"
+        fmt = "${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n"
+        try:
+            rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--"] + sorted(set(names)),
+                                               timeout=60)
+        except OSError as exc:
+            return "dpkg-query: %s" % exc
+        if rc not in (0, 1):
+            return "dpkg-query exited %d: %s" % (rc, clip((err or "").strip()))
+        rows = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 4:
+                rows.append(parts)
+        found = {}
+        for name in names:
+            base, _, arch = name.partition(":")
+            found[name] = [(a, s.split()[-1] if s.split() else "", v) for p, a, s, v in rows
+                           if p == base and (not arch or a == arch)]
+        return found
+
+    def check_package(self, control):
+        known = self._packages
+        if not isinstance(known, dict) or control["name"] not in known:
+            # not prefetched by evaluate_all (or the prefetch failed): ask for this one
+            known = self._query_packages([control["name"]])
+        if isinstance(known, str):
+            return error_outcome(known)
+        rows = known[control["name"]]
+        installed = [(arch, version) for arch, status, version in rows if status == "installed"]
+        other = sorted(set(status for _a, status, _v in rows)
+                       - set(("installed", "not-installed", "config-files")))
+        if installed:
+            state = "present"
+        elif other:
+            state = other[0]  # half-installed, unpacked, half-configured...
+        else:
+            state = "absent"
+        base = control["name"].split(":")[0]
+        records = [" ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
+                   for a, s, v in rows]
+        evidence = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
+        checks = [("state", control["state"], state, state == control["state"])]
+        if control.get("version") is not None and control["state"] == "present":
+            versions = sorted(set(v for _a, v in installed))
+            ok = bool(versions) and all(version_matches(v, control["version"]) for v in versions)
+            checks.append(("version", control["version"],
+                           versions[0] if len(versions) == 1 else (versions or None), ok))
+        return outcome(checks, evidence)
+
+    # service -------------------------------------------------------------------------------
+    def check_service(self, control):
+        systemctl = self.runner.which("systemctl")
+        if not systemctl:
+            return error_outcome("systemctl not found: service controls need systemd")
+        props = "Id,LoadState,ActiveState,SubState,UnitFileState"
+        rc, out, err, timed_out = self.runner.run(
+            [systemctl, "show", "--property=" + props, control["name"]], timeout=30)
+        if rc != 0 or timed_out:
+            return error_outcome("systemctl show exited %d: %s" % (rc, clip((err or "").strip())))
+        state = {}
+        for line in out.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                state[key] = value
+        evidence = {
+            "unit": state.get("Id") or control["name"],
+            "load_state": state.get("LoadState"),
+            "active_state": "%s (%s)" % (state.get("ActiveState"), state.get("SubState")),
+            "unit_file_state": state.get("UnitFileState") or None,
+        }
+        running = state.get("ActiveState") in _RUNNING_STATES
+        enabled = state.get("UnitFileState") in _ENABLED_STATES
+        checks = []
+        if control.get("running") is not None:
+            checks.append(("running", control["running"], running, running == control["running"]))
+        if control.get("enabled") is not None:
+            checks.append(("enabled", control["enabled"], enabled, enabled == control["enabled"]))
+        return outcome(checks, evidence)
+
+    # file ----------------------------------------------------------------------------------
+    def check_file(self, control):
+        path = control["path"]
+        evidence = {"path": path}
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                return error_outcome("cannot stat %s: %s" % (path, exc.strerror), evidence)
+            st = None
+        if os.path.islink(path):
+            try:
+                evidence["link_to"] = clip(os.readlink(path))
+            except OSError:
+                pass
+        if st is None:
+            kind = "absent"
+        elif stat.S_ISREG(st.st_mode):
+            kind = "file"
+        elif stat.S_ISDIR(st.st_mode):
+            kind = "directory"
+        else:
+            kind = "other"
+        checks = [("state", control["state"], kind, kind == control["state"])]
+        if st is None or kind != control["state"]:
+            return outcome(checks, evidence)
+
+        mode = "%04o" % stat.S_IMODE(st.st_mode)
+        owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
+        evidence.update(mode=mode, owner="%s (%d)" % (owner, st.st_uid),
+                        group="%s (%d)" % (group, st.st_gid))
+        if control.get("mode"):
+            checks.append(("mode", control["mode"], mode, mode == control["mode"]))
+        if control.get("max_mode"):
+            extra = stat.S_IMODE(st.st_mode) & ~int(control["max_mode"], 8)
+            checks.append(("max_mode", control["max_mode"], mode, extra == 0))
+        if control.get("owner"):
+            want = control["owner"]
+            ok = str(st.st_uid) == want if want.isdigit() else owner == want
+            checks.append(("owner", want, owner, ok))
+        if control.get("group"):
+            want = control["group"]
+            ok = str(st.st_gid) == want if want.isdigit() else group == want
+            checks.append(("group", want, group, ok))
+
+        error = None
+        if control.get("contains") or control.get("not_contains"):
+            text, error = _read_text(path, st.st_size)
+            if text is not None:
+                if control.get("contains"):
+                    match = first_match(control["contains"], text)
+                    evidence["contains_match"] = match or "no line matches"
+                    checks.append(("contains", control["contains"],
+                                   match["text"] if match else None, match is not None))
+                if control.get("not_contains"):
+                    match = first_match(control["not_contains"], text)
+                    evidence["not_contains_match"] = match or "no line matches"
+                    checks.append(("not_contains", control["not_contains"],
+                                   match["text"] if match else None, match is None))
+        return outcome(checks, evidence, error=error)
+
+    # sysctl --------------------------------------------------------------------------------
+    def sysctl_path(self, key):
+        # sysctl(8): with a '/' in the key, '/' separates and '.' is literal
+        relative = key if "/" in key else key.replace(".", "/")
+        return os.path.join(self.proc_sys, relative.strip("/"))
+
+    def check_sysctl(self, control):
+        path = self.sysctl_path(control["key"])
+        evidence = {"path": path}
+        want = " ".join(control["value"].split())
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(4096)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                evidence["present"] = False
+                return outcome([("value", want, None, False)], evidence)
+            return error_outcome("cannot read %s: %s" % (path, exc.strerror), evidence)
+        value = " ".join(text_of(raw).split())
+        return outcome([("value", want, clip(value), value == want)], evidence)
+
+    # command -------------------------------------------------------------------------------
+    def check_command(self, control):
+        argv = list(control["argv"])
+        evidence = {"argv": [clip(a, 100) for a in argv][:20]}
+        program = self.runner.which(argv[0])
+        if not program:
+            return error_outcome("command not found: %s" % argv[0], evidence)
+        argv[0] = program
+        try:
+            rc, out, err, timed_out = self.runner.run(argv, timeout=control["timeout"])
+        except OSError as exc:
+            return error_outcome("cannot run %s: %s" % (program, exc), evidence)
+        evidence.update(rc=rc, stdout=head(out, STDOUT_HEAD), stderr=head(err, STDERR_HEAD))
+        if timed_out:
+            return error_outcome("timed out after %d s" % control["timeout"], evidence)
+        codes = control["rc"] if isinstance(control["rc"], list) else [control["rc"]]
+        checks = [("rc", control["rc"], rc, rc in codes)]
+        text = text_of(out or "")
+        if control.get("stdout_regex"):
+            match = first_match(control["stdout_regex"], text)
+            evidence["stdout_match"] = match or "no line matches"
+            checks.append(("stdout_regex", control["stdout_regex"],
+                           match["text"] if match else None, match is not None))
+        if control.get("stdout_not_regex"):
+            match = first_match(control["stdout_not_regex"], text)
+            evidence["stdout_not_match"] = match or "no line matches"
+            checks.append(("stdout_not_regex", control["stdout_not_regex"],
+                           match["text"] if match else None, match is None))
+        return outcome(checks, evidence)
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _read_text(path, size):
+    """(text, None) or (None, error message). Undecodable bytes become U+FFFD."""
+    if size > READ_LIMIT:
+        return None, "%s is %d bytes: content checks read at most %d" % (path, size, READ_LIMIT)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(READ_LIMIT + 1)
+    except OSError as exc:
+        return None, "cannot read %s: %s" % (path, exc.strerror)
+    if len(data) > READ_LIMIT:
+        return None, "%s is over %d bytes: content checks read at most that" % (path, READ_LIMIT)
+    return data.decode("utf-8", "replace"), None
