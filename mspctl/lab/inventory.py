@@ -18,6 +18,9 @@ import yaml
 from mspctl.lab.state import LabState
 
 HEADER = "# Written by `mspctl lab up`"
+# Policy settings the lab needs (one file per policy, e.g. monitoring.yml): copied into the lab
+# client's group_vars/all/, so `mspctl apply <lab>` works without hand-written inventory files.
+GROUP_VARS_DIR = Path(__file__).resolve().parent / "group_vars"
 CONTRACT_TIER = "gold"
 
 
@@ -106,21 +109,29 @@ def write(state: LabState, inventories_dir: Path) -> Path:
     )
     _write_atomic(directory / "hosts.yml", header + body)
     _write_atomic(directory / "client.yml", client_document())
+    sources = sorted(GROUP_VARS_DIR.glob("*.yml")) if GROUP_VARS_DIR.is_dir() else []
+    if sources:
+        (directory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        note = f"{HEADER} from mspctl/lab/group_vars/{source.name}; `mspctl lab down` removes it.\n"
+        _write_atomic(directory / "group_vars" / "all" / source.name, note + source.read_text())
     return directory
 
 
 def remove(directory: Path) -> None:
-    """Remove the files ``write`` made (never a file someone else wrote), then the dir."""
-    for name in ("hosts.yml", "client.yml"):
-        path = directory / name
+    """Remove the files ``write`` made (never a file someone else wrote), then the dirs."""
+    group_vars = directory / "group_vars" / "all"
+    written = sorted(group_vars.glob("*.yml")) if group_vars.is_dir() else []
+    for path in [directory / "hosts.yml", directory / "client.yml", *written]:
         try:
             first = path.read_text().splitlines()[0]
         except (OSError, IndexError):
             continue
         if first.startswith(HEADER):
             path.unlink()
-    with contextlib.suppress(OSError):
-        directory.rmdir()
+    for folder in (group_vars, group_vars.parent, directory):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _write_atomic(path: Path, text: str) -> None:
