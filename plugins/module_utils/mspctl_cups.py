@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the queues of the local CUPS scheduler, for mspctl_cups_queue and mspctl_printer_status.
+
+The state is read over IPP from the scheduler's local socket (one CUPS-Get-Printers request for
+every queue), not parsed from ``lpstat``/``lpoptions`` output: the answer is exact whatever the
+locale, and a location or description holding quotes or spaces cannot be misread (``lpoptions``
+quotes such values without escaping them). Changes are made with the CUPS tools (``lpadmin``,
+``cupsctl``) by the modules. Standard library only: this runs on the managed host's Python.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import socket
+import struct
+
+try:  # Python 3
+    import http.client as http_client
+    from urllib.parse import urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not a target
+    import httplib as http_client  # type: ignore[no-redef]
+    from urlparse import urlsplit, urlunsplit  # type: ignore[no-redef]
+
+SOCKET_PATH = "/run/cups/cups.sock"
+
+# what CUPS reports as the make and model of a queue without a driver (raw queue)
+RAW_MAKE_AND_MODEL = "Local Raw Printer"
+# `lpadmin -m everywhere` names the PPD it generates "<printer model> - IPP Everywhere"
+EVERYWHERE_SUFFIX = " - IPP Everywhere"
+RAW = "raw"
+EVERYWHERE = "everywhere"
+
+# printer-type bits (cups/cups.h)
+PRINTER_DEFAULT = 0x20000
+# printer-state enum
+STATE_STOPPED = 5
+
+ERROR_POLICIES = ("abort-job", "retry-current-job", "retry-job", "stop-printer")
+
+# CUPS queue names (lpadmin's validate_name): 1-127 printable characters, none of space, '/',
+# '\', '?', "'", '"', '#' or '@'; ',' is refused too, as `lpstat` lists names comma-separated.
+# The scheduler compares names case-insensitively.
+NAME_RE = re.compile(r"^[^\s/\\?'\"#@,\x00-\x1f\x7f]{1,127}$")
+
+OP_CUPS_GET_PRINTERS = 0x4002
+STATUS_NOT_FOUND = 0x0406  # client-error-not-found: the scheduler has no queue at all
+
+REQUESTED = (
+    "printer-name",
+    "device-uri",
+    "printer-info",
+    "printer-location",
+    "printer-make-and-model",
+    "printer-state",
+    "printer-is-accepting-jobs",
+    "printer-is-shared",
+    "printer-is-temporary",
+    "printer-type",
+    "printer-error-policy",
+)
+
+
+class CupsUnavailable(Exception):
+    """The scheduler cannot be reached (not installed, not started)."""
+
+
+# -- IPP encoding (RFC 8010), only what CUPS-Get-Printers needs --------------------------------
+def _attribute(tag, name, value):
+    name_b = name.encode("utf-8")
+    value_b = value.encode("utf-8")
+    return struct.pack(">BH", tag, len(name_b)) + name_b + struct.pack(">H", len(value_b)) + value_b
+
+
+def encode_request(operation, requested, request_id=1):
+    """An IPP/2.0 request with the standard operation attributes and requested-attributes."""
+    body = struct.pack(">BBHI", 2, 0, operation, request_id) + b"\x01"
+    body += _attribute(0x47, "attributes-charset", "utf-8")
+    body += _attribute(0x48, "attributes-natural-language", "en")
+    for index, name in enumerate(requested):
+        body += _attribute(0x44, "requested-attributes" if index == 0 else "", name)
+    return body + b"\x03"
+
+
+def _value(tag, raw):
+    if tag in (0x21, 0x23):  # integer, enum
+        return struct.unpack(">i", raw)[0] if len(raw) == 4 else None
+    if tag == 0x22:  # boolean
+        return raw != b"\x00"
+    if tag in (0x35, 0x36):  # textWithLanguage, nameWithLanguage
+        lang_len = struct.unpack(">H", raw[:2])[0]
+        start = 2 + lang_len + 2
+        return raw[start:].decode("utf-8", "replace")
+    if 0x10 <= tag <= 0x1F:  # out-of-band: unknown, no-value...
+        return None
+    if 0x40 <= tag <= 0x4F:  # character-string types
+        return raw.decode("utf-8", "replace")
+    return raw  # octetString, dateTime, resolution, range...: not interpreted
+
+
+def decode_response(data):
+    """(status-code, [(group-tag, {name: [values]})]) of an IPP response."""
+    if len(data) < 8:
+        raise ValueError("short IPP response (%d bytes)" % len(data))
+    status = struct.unpack(">H", data[2:4])[0]
+    groups = []
+    current = None
+    last = None
+    pos = 8
+    while pos < len(data):
+        tag = data[pos] if isinstance(data[pos], int) else ord(data[pos])
+        pos += 1
+        if tag == 0x03:  # end-of-attributes
+            break
+        if tag < 0x10:  # a new attribute group
+            current = {}
+            groups.append((tag, current))
+            last = None
+            continue
+        name_len = struct.unpack(">H", data[pos:pos + 2])[0]
+        name = data[pos + 2:pos + 2 + name_len].decode("utf-8", "replace")
+        pos += 2 + name_len
+        value_len = struct.unpack(">H", data[pos:pos + 2])[0]
+        raw = data[pos + 2:pos + 2 + value_len]
+        pos += 2 + value_len
+        if current is None:
+            raise ValueError("IPP attribute outside a group")
+        value = _value(tag, raw)
+        if name:
+            current[name] = [value]
+            last = name
+        elif last is not None:  # an additional value of the previous attribute
+            current[last].append(value)
+    return status, groups
+
+
+# -- transport ----------------------------------------------------------------------------------
+class _UnixHTTPConnection(http_client.HTTPConnection):
+    def __init__(self, path, timeout):
+        http_client.HTTPConnection.__init__(self, "localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
+    """POST an IPP request to the local scheduler; the raw response body."""
+    connection = _UnixHTTPConnection(socket_path, timeout)
+    try:
+        connection.request("POST", "/", body, {"Content-Type": "application/ipp"})
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise CupsUnavailable("CUPS answered HTTP %d %s" % (response.status, response.reason))
+        return data
+    except (socket.error, OSError, http_client.HTTPException) as exc:
+        raise CupsUnavailable("cannot reach the CUPS scheduler at %s: %s" % (socket_path, exc))
+    finally:
+        connection.close()
+
+
+# -- the queues ---------------------------------------------------------------------------------
+def _first(attrs, name, default=None):
+    values = attrs.get(name)
+    return values[0] if values else default
+
+
+def queue_from_attributes(attrs):
+    """One queue's state, in the terms the modules compare."""
+    printer_type = _first(attrs, "printer-type", 0) or 0
+    return {
+        "uri": _first(attrs, "device-uri"),
+        "make_and_model": _first(attrs, "printer-make-and-model") or "",
+        "description": _first(attrs, "printer-info") or "",
+        "location": _first(attrs, "printer-location") or "",
+        "enabled": _first(attrs, "printer-state") != STATE_STOPPED,
+        "accepting": bool(_first(attrs, "printer-is-accepting-jobs", False)),
+        "shared": bool(_first(attrs, "printer-is-shared", False)),
+        "temporary": bool(_first(attrs, "printer-is-temporary", False)),
+        "default": bool(printer_type & PRINTER_DEFAULT),
+        "error_policy": _first(attrs, "printer-error-policy"),
+    }
+
+
+def parse_printers(data):
+    """{name: queue} from a CUPS-Get-Printers response body."""
+    status, groups = decode_response(data)
+    if status == STATUS_NOT_FOUND:
+        return {}
+    if status > 0x00FF:
+        raise CupsUnavailable("CUPS-Get-Printers failed with IPP status 0x%04x" % status)
+    queues = {}
+    for tag, attrs in groups:
+        name = _first(attrs, "printer-name")
+        if tag == 0x04 and name:
+            queues[name] = queue_from_attributes(attrs)
+    return queues
+
+
+def read_queues(socket_path=SOCKET_PATH):
+    """Every queue of the local scheduler; CupsUnavailable when it cannot be reached."""
+    return parse_printers(ipp_request(encode_request(OP_CUPS_GET_PRINTERS, REQUESTED), socket_path))
+
+
+def default_of(queues):
+    for name, queue in sorted(queues.items()):
+        if queue["default"]:
+            return name
+    return None
+
+
+# -- comparing with the inventory ---------------------------------------------------------------
+def sanitize_uri(uri):
+    """The device URI as CUPS reports it: without user name and password."""
+    if not uri or "@" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def default_driver(uri):
+    """IPP Everywhere for ipp/ipps URIs, a raw queue otherwise."""
+    scheme = (uri or "").split(":", 1)[0].lower()
+    return EVERYWHERE if scheme in ("ipp", "ipps") else RAW
+
+
+def model_scheme(model):
+    """The cups-driverd scheme of a model name: lpinfo --include-schemes narrows the listing."""
+    return model.split(":", 1)[0] if ":" in model else "file"
+
+
+def parse_models(output):
+    """{ppd-name: make-and-model} from `lpinfo -m`."""
+    models = {}
+    for line in output.splitlines():
+        name, _sep, description = line.strip().partition(" ")
+        if name:
+            models[name] = description.strip()
+    return models
+
+
+def observed_driver(make_and_model, wanted=None, models=None):
+    """The driver a queue runs, named as the inventory names it when that can be told.
+
+    ``raw`` and ``everywhere`` are recognised from the make and model CUPS reports; a PPD model
+    is recognised when its `lpinfo -m` description equals it. Otherwise the make and model.
+    """
+    if not make_and_model or make_and_model == RAW_MAKE_AND_MODEL:
+        return RAW
+    if make_and_model.endswith(EVERYWHERE_SUFFIX):
+        return EVERYWHERE
+    if wanted and models and models.get(wanted) == make_and_model:
+        return wanted
+    return make_and_model
+
+
+def parse_cupsctl(output):
+    """{setting: value} from `cupsctl` without arguments."""
+    settings = {}
+    for line in output.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+# -- the inventory's queues ---------------------------------------------------------------------
+def normalize_queues(queues, default=None):
+    """Validate the inventory's queue list; ([queue], default name or None, [errors]).
+
+    Each queue gets its driver (``default_driver`` when not given); ``default`` names the
+    default queue, else the one queue flagged ``default: true``.
+    """
+    errors = []
+    result = []
+    seen = {}
+    flagged = []
+    for index, item in enumerate(queues or []):
+        queue = dict(item)
+        name = queue.get("name") or ""
+        where = "queues[%d] (%s)" % (index, name or "no name")
+        if not NAME_RE.match(name):
+            errors.append("%s: invalid queue name %r: 1-127 printable characters, no space or "
+                          "any of / \\ ? ' \" # @ ," % (where, name))
+            continue
+        if name.lower() in seen:
+            errors.append("%s: queue listed twice (CUPS names ignore case: %s)"
+                          % (where, seen[name.lower()]))
+            continue
+        seen[name.lower()] = name
+        state = queue.get("state") or "present"
+        queue["state"] = state
+        if state == "present":
+            if not queue.get("uri"):
+                errors.append("%s: a present queue needs a device uri" % where)
+                continue
+            queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
+            scheme = queue["uri"].split(":", 1)[0].lower()
+            if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
+                errors.append("%s: driver 'everywhere' needs an ipp:// or ipps:// uri, got %s "
+                              "(use 'raw' or a PPD model for %s://)"
+                              % (where, sanitize_uri(queue["uri"]), scheme))
+                continue
+            if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
+                errors.append("%s: error_policy must be one of %s" % (where, ", ".join(ERROR_POLICIES)))
+                continue
+            queue["shared"] = bool(queue.get("shared"))
+        if queue.get("default"):
+            if state != "present":
+                errors.append("%s: an absent queue cannot be the default" % where)
+                continue
+            flagged.append(name)
+        result.append(queue)
+    if len(flagged) > 1:
+        errors.append("more than one queue is flagged default: %s" % ", ".join(flagged))
+    chosen = default or (flagged[0] if flagged else None)
+    if chosen:
+        present = {q["name"].lower(): q["name"] for q in result if q["state"] == "present"}
+        if chosen.lower() not in present:
+            errors.append("default queue %r is not a present queue of the list" % chosen)
+        else:
+            chosen = present[chosen.lower()]
+    return result, chosen, errors
+
+
+def find(queues, name):
+    """The name of the existing queue ``name`` designates (CUPS ignores case), or None."""
+    if name in queues:
+        return name
+    lowered = name.lower()
+    for existing in sorted(queues):
+        if existing.lower() == lowered:
+            return existing
+    return None
+
+
+def enabled_text(queue):
+    return "%s, %s" % ("enabled" if queue["enabled"] else "disabled",
+                       "accepting jobs" if queue["accepting"] else "rejecting jobs")

@@ -1,0 +1,410 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mspctl_cups_queue
+short_description: Bring the CUPS print queues of a host to a list, in one call
+description:
+  - Compares the queues of the local CUPS scheduler with the list given and adds, changes or
+    removes queues with C(lpadmin) so they match in device URI, driver, description, location,
+    sharing, error policy, enabled and accepting jobs. Sets the server's default queue
+    (C(lpadmin -d)) and, when O(sharing) is given, whether CUPS publishes shared queues to the
+    network (C(cupsctl --[no-]share-printers)).
+  - Queues the list does not name are left alone unless O(remove_unlisted=true); a queue with
+    O(queues[].state=absent) is always removed. Temporary queues CUPS makes for printers it
+    discovers are never touched.
+  - The state is read over IPP from the scheduler's local socket, before and after; C(changed)
+    and the diff come from that one before/after pair. After a change the module reads the
+    state again and fails if CUPS did not take it.
+  - CUPS 2.4 warns that raw queues and PPD drivers are deprecated; both still work and are the
+    way to reach C(socket://) and C(lpd://) printers. Prefer C(everywhere) for IPP printers.
+version_added: "0.1.0"
+author: mspctl contributors
+options:
+  queues:
+    description: The queues the host should have.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - Queue name. CUPS compares names ignoring case; an existing queue keeps its case.
+        type: str
+        required: true
+      uri:
+        description:
+          - Device URI, for example V(socket://10.0.0.20:9100), V(ipp://printer.lan/ipp/print)
+            or V(lpd://10.0.0.21/queue). Required when O(queues[].state=present).
+          - CUPS never reports the user name or password of a URI, so they are compared without
+            them (a changed password alone is not seen).
+        type: str
+      driver:
+        description:
+          - V(everywhere) (IPP Everywhere, the driver is made from the printer's own
+            description; the printer must answer at setup time and the URI must be
+            C(ipp://)/C(ipps://)), V(raw) (bytes are passed unchanged, so the job must already be
+            in the printer's language), or a model name from C(lpinfo -m), for example
+            V(drv:///sample.drv/generic.ppd).
+          - Default V(everywhere) for C(ipp://)/C(ipps://) URIs, V(raw) otherwise.
+        type: str
+      description:
+        description: Human-readable description (C(printer-info)). Left alone when not given.
+        type: str
+      location:
+        description: Where the printer is (C(printer-location)). Left alone when not given.
+        type: str
+      shared:
+        description:
+          - Share the queue. Only has an effect when the server publishes shared queues
+            (O(sharing=true)).
+        type: bool
+        default: false
+      default:
+        description: Make this queue the server's default. At most one queue may say so.
+        type: bool
+        default: false
+      error_policy:
+        description: What CUPS does when the printer fails. Left alone when not given.
+        type: str
+        choices: [abort-job, retry-current-job, retry-job, stop-printer]
+      state:
+        description: V(absent) removes the queue.
+        type: str
+        choices: [present, absent]
+        default: present
+  default:
+    description:
+      - Name of the default queue; wins over the O(queues[].default) flags. Must be a present
+        queue of O(queues). When no queue is named, the default is left alone.
+    type: str
+  remove_unlisted:
+    description: Remove the queues that O(queues) does not name.
+    type: bool
+    default: false
+  sharing:
+    description:
+      - V(true) publishes shared queues to the local network (CUPS listens on every interface),
+        V(false) keeps CUPS local-only. Not given, the setting is left alone.
+    type: bool
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - CUPS (C(cups-daemon), C(cups-client)); C(cups-filters) for PPD and IPP Everywhere drivers.
+notes:
+  - In check mode on a host without a running CUPS, every present queue is reported as to be
+    added.
+  - Printer options (paper size, duplex) are not managed.
+"""
+
+EXAMPLES = r"""
+- name: Configure the print queues
+  mspctl_cups_queue:
+    queues:
+      - name: office
+        uri: ipp://10.0.0.20/ipp/print
+        driver: everywhere
+        location: 1st floor, copy room
+        description: Office MFP
+        default: true
+      - name: labels
+        uri: socket://10.0.0.21:9100
+        driver: raw
+      - name: old-laser
+        state: absent
+    remove_unlisted: false
+    sharing: false
+"""
+
+RETURN = r"""
+queues:
+  description:
+    - The queues after the run (planned ones in check mode), by name, in the terms compared.
+      Only the fields the list manages are given for a listed queue.
+  returned: always
+  type: dict
+  sample:
+    office:
+      uri: ipp://10.0.0.20/ipp/print
+      driver: everywhere
+      description: Office MFP
+      location: 1st floor, copy room
+      shared: false
+      enabled: true
+default:
+  description: The server's default queue after the run.
+  returned: always
+  type: str
+  sample: office
+sharing:
+  description: Whether CUPS publishes shared queues after the run; null when not managed.
+  returned: always
+  type: bool
+  sample: false
+commands:
+  description: The commands run (or that would run in check mode), passwords of URIs removed.
+  returned: always
+  type: list
+  elements: list
+  sample: [["lpadmin", "-p", "office", "-E", "-v", "ipp://10.0.0.20/ipp/print", "-m", "everywhere"]]
+diff:
+  description: The before and after state, as compared.
+  returned: changed and diff mode
+  type: dict
+"""
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mspctl_cups import (
+    EVERYWHERE,
+    RAW,
+    CupsUnavailable,
+    default_of,
+    find,
+    model_scheme,
+    normalize_queues,
+    observed_driver,
+    parse_cupsctl,
+    parse_models,
+    read_queues,
+    sanitize_uri,
+)
+
+ENV = {"LC_ALL": "C", "LANG": "C"}
+# fields of a listed queue that are always managed; description, location and error_policy
+# only when the list gives them
+ALWAYS = ("uri", "driver", "shared", "enabled")
+OPTIONAL = ("description", "location", "error_policy")
+UNLISTED = ("uri", "driver", "description", "location", "shared", "enabled")
+
+
+def view(queue, fields, wanted_driver=None, models=None):
+    """An existing queue in the terms compared, limited to ``fields``."""
+    full = {
+        "uri": queue["uri"],
+        "driver": observed_driver(queue["make_and_model"], wanted_driver, models),
+        "description": queue["description"],
+        "location": queue["location"],
+        "shared": queue["shared"],
+        "enabled": queue["enabled"] and queue["accepting"],
+        "error_policy": queue["error_policy"],
+    }
+    return dict((key, full[key]) for key in fields)
+
+
+def wanted(queue):
+    """A listed present queue as the list wants it, and the fields it manages."""
+    fields = ALWAYS + tuple(key for key in OPTIONAL if queue.get(key) is not None)
+    want = {"uri": sanitize_uri(queue["uri"]), "driver": queue["driver"],
+            "shared": queue["shared"], "enabled": True}
+    for key in OPTIONAL:
+        if queue.get(key) is not None:
+            want[key] = queue[key]
+    return fields, want
+
+
+def model_argument(driver):
+    return driver  # 'raw', 'everywhere' and model names are what `lpadmin -m` takes
+
+
+def queue_command(name, queue, want, changed, new):
+    """The lpadmin command that brings queue ``name`` to ``want`` (``changed``: fields)."""
+    command = ["lpadmin", "-p", name]
+    if new or "enabled" in changed:
+        command.append("-E")
+    if new or "uri" in changed or "driver" in changed:
+        command += ["-v", queue["uri"]]  # the URI as given, with its credentials
+    if new or "driver" in changed:
+        command += ["-m", model_argument(want["driver"])]
+    if "description" in changed:
+        command += ["-D", want["description"]]
+    if "location" in changed:
+        command += ["-L", want["location"]]
+    if new or "shared" in changed:
+        command += ["-o", "printer-is-shared=%s" % ("true" if want["shared"] else "false")]
+    if "error_policy" in changed:
+        command += ["-o", "printer-error-policy=%s" % want["error_policy"]]
+    return command
+
+
+def plan(current, desired, default, remove_unlisted, sharing_now, sharing, models=None):
+    """(before, after, commands) for the scheduler's ``current`` queues and the list.
+
+    ``current`` is {name: queue} as read by ``read_queues``; ``desired`` and ``default`` come
+    from ``normalize_queues``. Pure: nothing runs here.
+    """
+    persistent = dict((name, queue) for name, queue in current.items() if not queue["temporary"])
+    listed = dict((q["name"].lower(), q) for q in desired)
+    before = {"queues": {}, "default": default_of(persistent)}
+    for name, queue in persistent.items():
+        item = listed.get(name.lower())
+        if item is not None and item["state"] == "present":
+            fields, _want = wanted(item)
+            before["queues"][name] = view(queue, fields, item["driver"], models)
+        else:
+            before["queues"][name] = view(queue, UNLISTED)
+    if sharing is not None:
+        before["sharing"] = sharing_now
+    after = copy.deepcopy(before)
+    removals, changes = [], []
+
+    for name in sorted(persistent):
+        item = listed.get(name.lower())
+        if (item is None and remove_unlisted) or (item is not None and item["state"] == "absent"):
+            removals.append(["lpadmin", "-x", name])
+            del after["queues"][name]
+            if after["default"] == name:
+                after["default"] = None
+
+    for item in desired:
+        if item["state"] != "present":
+            continue
+        existing = find(persistent, item["name"])
+        fields, want = wanted(item)
+        if existing is None:
+            after["queues"][item["name"]] = want
+            changes.append(queue_command(item["name"], item, want, fields, True))
+            continue
+        have = before["queues"][existing]
+        changed = [key for key in fields if have.get(key) != want[key]]
+        if changed:
+            after["queues"][existing] = want
+            changes.append(queue_command(existing, item, want, changed, False))
+
+    if default is not None:
+        target = find(after["queues"], default) or default
+        if after["default"] != target:
+            after["default"] = target
+            changes.append(["lpadmin", "-d", target])
+
+    if sharing is not None and sharing_now != sharing:
+        after["sharing"] = sharing
+        changes.append(["cupsctl", "--share-printers" if sharing else "--no-share-printers"])
+    return before, after, removals + changes
+
+
+def display(command):
+    """A command as shown to the user: URIs without their credentials."""
+    shown = list(command)
+    for index in range(1, len(shown)):
+        if shown[index - 1] == "-v":
+            shown[index] = sanitize_uri(shown[index])
+    return shown
+
+
+def read_models(module, desired):
+    """{model: make and model} of the PPD models the list uses; None when CUPS cannot say."""
+    used = sorted(set(q["driver"] for q in desired
+                      if q["state"] == "present" and q["driver"] not in (RAW, EVERYWHERE)))
+    if not used:
+        return {}
+    schemes = sorted(set(model_scheme(model) for model in used))
+    rc, out, err = module.run_command(
+        ["lpinfo", "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV)
+    if rc != 0:
+        if module.check_mode:
+            return None
+        module.fail_json(msg="cannot list the CUPS models (lpinfo -m): %s" % (err or out).strip())
+    models = parse_models(out)
+    unknown = [model for model in used if model not in models]
+    if unknown:
+        module.fail_json(msg="driver %s is not a model CUPS knows on this host (see `lpinfo -m`; "
+                             "install its driver package)" % ", ".join(unknown))
+    return models
+
+
+def read_sharing(module):
+    rc, out, err = module.run_command(["cupsctl"], environ_update=ENV)
+    if rc != 0:
+        raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
+    return parse_cupsctl(out).get("_share_printers") == "1"
+
+
+def read_state(module, sharing):
+    """(queues, sharing now); empty in check mode when CUPS is not there yet."""
+    try:
+        queues = read_queues()
+        sharing_now = read_sharing(module) if sharing is not None else None
+        return queues, sharing_now
+    except CupsUnavailable as exc:
+        if module.check_mode:
+            return {}, None
+        module.fail_json(msg=str(exc))
+
+
+def run(module):
+    params = module.params
+    desired, default, errors = normalize_queues(params["queues"], params["default"])
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    current, sharing_now = read_state(module, params["sharing"])
+    models = read_models(module, desired)
+    before, after, commands = plan(current, desired, default, params["remove_unlisted"],
+                                   sharing_now, params["sharing"], models)
+    changed = before != after
+    result = {
+        "changed": changed,
+        "queues": after["queues"],
+        "default": after["default"],
+        "sharing": after.get("sharing"),
+        "commands": [display(command) for command in commands],
+    }
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    if not changed or module.check_mode:
+        return result
+
+    failures = []
+    for command in commands:
+        rc, out, err = module.run_command(command, environ_update=ENV)
+        if rc != 0:
+            failures.append("%s: %s" % (" ".join(display(command)), (err or out).strip()))
+    if failures:
+        module.fail_json(msg="CUPS refused: " + "; ".join(failures), **result)
+    # read back: the result is what CUPS holds now, and must be what was planned
+    current, sharing_now = read_state(module, params["sharing"])
+    actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
+                                      sharing_now, params["sharing"], models)
+    if actual != after:
+        module.fail_json(msg="CUPS did not take every change", expected=after, actual=actual,
+                         **result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            queues=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                uri=dict(type="str"),
+                driver=dict(type="str"),
+                description=dict(type="str"),
+                location=dict(type="str"),
+                shared=dict(type="bool", default=False),
+                default=dict(type="bool", default=False),
+                error_policy=dict(type="str", choices=["abort-job", "retry-current-job",
+                                                       "retry-job", "stop-printer"]),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+            )),
+            default=dict(type="str"),
+            remove_unlisted=dict(type="bool", default=False),
+            sharing=dict(type="bool"),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mspctl_printer_status
+short_description: Report the printers policy's compliance findings of a host
+description:
+  - Reads the local CUPS scheduler's queues over IPP and compares them with the inventory's
+    list; returns one finding per control and queue in the schema of mspctl's
+    C(mspctl_findings) module utility, and a C(status) summary.
+  - "Controls (the queue name ends the control id of per-queue controls):
+    C(printers.scheduler) CUPS answers;
+    C(printers.queue_present.<queue>) a listed queue exists;
+    C(printers.queue_enabled.<queue>) it is enabled and accepts jobs;
+    C(printers.device_uri.<queue>) its device URI is the inventory's;
+    C(printers.queue_absent.<queue>) a queue listed as absent does not exist;
+    C(printers.default) the default queue is the inventory's (when one is named);
+    C(printers.unlisted) no queue outside the list (with O(remove_unlisted=true));
+    C(printers.sharing) CUPS publishes shared queues only when told (when O(sharing) is given)."
+  - Read-only; never reports a change. A failing control is a finding with status C(fail),
+    never a failed task; a control that cannot be evaluated has status C(error).
+version_added: "0.1.0"
+author: mspctl contributors
+options:
+  queues:
+    description:
+      - The inventory's queues, as given to M(mspctl_cups_queue); only C(name), C(uri),
+        C(default) and C(state) are read, the other keys are accepted and ignored.
+    type: list
+    elements: dict
+    default: []
+  default:
+    description: Name of the default queue; wins over the queues' C(default) flags.
+    type: str
+  remove_unlisted:
+    description: Report queues outside the list as a failing C(printers.unlisted) control.
+    type: bool
+    default: false
+  sharing:
+    description: Whether CUPS should publish shared queues; not given, not checked.
+    type: bool
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Report the printers policy status
+  mspctl_printer_status:
+    queues: "{{ printers_queues }}"
+    default: "{{ printers_default | default(omit, true) }}"
+    remove_unlisted: "{{ printers_remove_unlisted }}"
+    sharing: "{{ printers_sharing }}"
+  register: printers_status_result
+"""
+
+RETURN = r"""
+findings:
+  description: One finding per control (and per queue for the per-queue controls).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - policy: printers
+      control_id: printers.queue_enabled.office
+      title: Queue office is enabled and accepts jobs
+      status: pass
+      expected: enabled, accepting jobs
+      actual: enabled, accepting jobs
+      evidence: {queue: office}
+status:
+  description: The policy's figures on this host.
+  returned: always
+  type: dict
+  sample:
+    scheduler: running
+    queues_expected: 2
+    queues_present: 2
+    queues_enabled: 2
+    queues: [office, labels]
+    default: office
+    sharing: false
+    unlisted: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mspctl_cups import (
+    CupsUnavailable,
+    default_of,
+    enabled_text,
+    find,
+    parse_cupsctl,
+    read_queues,
+    sanitize_uri,
+)
+from ansible.module_utils.mspctl_findings import Findings
+
+ENV = {"LC_ALL": "C", "LANG": "C"}
+ENABLED = "enabled, accepting jobs"
+
+
+def wanted_default(queues, default):
+    if default:
+        return default
+    for queue in queues:
+        if queue.get("default") and (queue.get("state") or "present") == "present":
+            return queue["name"]
+    return None
+
+
+def sharing_text(value):
+    if value is None:
+        return "unknown"
+    return "published to the network" if value else "local only"
+
+
+def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, error=None):
+    """(findings, status) for the inventory's list and the scheduler's ``current`` queues.
+
+    ``error`` says why the scheduler could not be read: every control is then an error.
+    """
+    findings = Findings("printers")
+    findings.check("printers.scheduler", "The CUPS scheduler answers", ok=error is None,
+                   expected="running", actual="running" if error is None else error)
+    persistent = dict((n, q) for n, q in (current or {}).items() if not q["temporary"])
+    listed = set()
+    present_count = enabled_count = expected = 0
+    for queue in queues:
+        name = queue["name"]
+        listed.add(name.lower())
+        evidence = {"queue": name}
+        existing = find(persistent, name) if error is None else None
+        state = queue.get("state") or "present"
+        if state == "absent":
+            control = "printers.queue_absent.%s" % name
+            title = "Queue %s is removed" % name
+            if error:
+                findings.error(control, title, error, evidence)
+            else:
+                findings.check(control, title, ok=existing is None, expected="absent",
+                               actual="present" if existing else "absent", evidence=evidence)
+            continue
+        expected += 1
+        controls = (
+            ("printers.queue_present.%s" % name, "Queue %s is present" % name),
+            ("printers.queue_enabled.%s" % name, "Queue %s is enabled and accepts jobs" % name),
+            ("printers.device_uri.%s" % name, "Queue %s prints to the inventory's device" % name),
+        )
+        if error:
+            for control, title in controls:
+                findings.error(control, title, error, evidence)
+            continue
+        have = persistent.get(existing) if existing else None
+        want_uri = sanitize_uri(queue.get("uri"))
+        findings.check(controls[0][0], controls[0][1], ok=have is not None, expected="present",
+                       actual="present" if have else "absent", evidence=evidence)
+        if have is None:
+            findings.check(controls[1][0], controls[1][1], ok=False, expected=ENABLED,
+                           actual="absent", evidence=evidence)
+            findings.check(controls[2][0], controls[2][1], ok=False, expected=want_uri,
+                           actual="absent", evidence=evidence)
+            continue
+        present_count += 1
+        enabled = have["enabled"] and have["accepting"]
+        enabled_count += 1 if enabled else 0
+        findings.check(controls[1][0], controls[1][1], ok=enabled, expected=ENABLED,
+                       actual=enabled_text(have), evidence=evidence)
+        findings.check(controls[2][0], controls[2][1], ok=have["uri"] == want_uri,
+                       expected=want_uri, actual=have["uri"], evidence=evidence)
+
+    default_now = default_of(persistent) if error is None else None
+    want_default = wanted_default(queues, default)
+    if want_default:
+        title = "The default queue is %s" % want_default
+        if error:
+            findings.error("printers.default", title, error)
+        else:
+            findings.check("printers.default", title,
+                           ok=(default_now or "").lower() == want_default.lower(),
+                           expected=want_default, actual=default_now or "none")
+    unlisted = sorted(n for n in persistent if n.lower() not in listed)
+    if remove_unlisted:
+        title = "No queue outside the inventory"
+        if error:
+            findings.error("printers.unlisted", title, error)
+        else:
+            findings.check("printers.unlisted", title, ok=not unlisted, expected=[],
+                           actual=unlisted)
+    if sharing is not None:
+        title = "CUPS publishes shared queues only when told to"
+        if error:
+            findings.error("printers.sharing", title, error)
+        else:
+            findings.check("printers.sharing", title, ok=sharing_now == sharing,
+                           expected=sharing_text(sharing), actual=sharing_text(sharing_now))
+    status = {
+        "scheduler": "running" if error is None else "unreachable",
+        "queues_expected": expected,
+        "queues_present": present_count,
+        "queues_enabled": enabled_count,
+        "queues": sorted(persistent),
+        "default": default_now,
+        "sharing": sharing_now,
+        "unlisted": unlisted,
+    }
+    return findings.as_list(), status
+
+
+def run(module):
+    params = module.params
+    queues = [q for q in params["queues"] or [] if isinstance(q, dict) and q.get("name")]
+    current, sharing_now, error = None, None, None
+    try:
+        current = read_queues()
+        if params["sharing"] is not None:
+            rc, out, err = module.run_command(["cupsctl"], environ_update=ENV)
+            if rc != 0:
+                raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
+            sharing_now = parse_cupsctl(out).get("_share_printers") == "1"
+    except CupsUnavailable as exc:
+        error = str(exc)
+    findings, status = evaluate(queues, params["default"], params["remove_unlisted"],
+                                params["sharing"], current, sharing_now, error)
+    return {"changed": False, "findings": findings, "status": status}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            queues=dict(type="list", elements="dict", default=[]),
+            default=dict(type="str"),
+            remove_unlisted=dict(type="bool", default=False),
+            sharing=dict(type="bool"),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

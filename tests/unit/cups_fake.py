@@ -1,0 +1,168 @@
+"""A scheduler in memory for the CUPS modules' unit tests, and their loader.
+
+``FakeCups`` answers what the modules ask a host (the IPP queue list, ``lpinfo -m``,
+``cupsctl``) and applies what they run (``lpadmin``, ``cupsctl --[no-]share-printers``) the
+way CUPS 2.4 does, as observed on Debian lab hosts: a new queue is shared and disabled unless
+told otherwise, its description is its name, a raw queue's make and model is "Local Raw
+Printer", an IPP Everywhere one ends in " - IPP Everywhere", user info leaves the device URI.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+
+
+def load(name: str, path: Path) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_module(name: str) -> ModuleType:
+    """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
+    for util in ("mspctl_cups", "mspctl_findings"):
+        load(f"ansible.module_utils.{util}", PLUGINS / "module_utils" / f"{util}.py")
+    return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
+
+
+cups = load("ansible.module_utils.mspctl_cups", PLUGINS / "module_utils" / "mspctl_cups.py")
+
+MODELS = {
+    "drv:///sample.drv/generic.ppd": "Generic PostScript Printer",
+    "drv:///sample.drv/generpcl.ppd": "Generic PCL Laser Printer",
+    "lsb/usr/cupsfilters/Generic-PDF_Printer-PDF.ppd": "Generic PDF Printer",
+}
+
+
+def queue(uri: str = "socket://10.0.0.1:9101", **fields: Any) -> dict[str, Any]:
+    """A queue as ``read_queues`` returns it."""
+    base = {
+        "uri": uri, "make_and_model": "Local Raw Printer", "description": "", "location": "",
+        "enabled": True, "accepting": True, "shared": False, "temporary": False,
+        "default": False, "error_policy": "retry-job",
+    }
+    base.update(fields)
+    return base
+
+
+class FakeCups:
+    def __init__(self, queues: dict[str, dict[str, Any]] | None = None, *,
+                 sharing: bool = False, running: bool = True) -> None:
+        self.queues = copy.deepcopy(queues or {})
+        self.sharing = sharing
+        self.running = running
+        self.calls: list[list[str]] = []
+        self.refuse: set[str] = set()  # queue names lpadmin -p fails for
+
+    # -- what the modules read --------------------------------------------------------------
+    def read_queues(self, socket_path: str = cups.SOCKET_PATH) -> dict[str, dict[str, Any]]:
+        if not self.running:
+            raise cups.CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}")
+        return copy.deepcopy(self.queues)
+
+    def writes(self) -> list[list[str]]:
+        read_only = {"lpinfo"}
+        return [c for c in self.calls if c[0] not in read_only and c != ["cupsctl"]]
+
+    # -- AnsibleModule.run_command ----------------------------------------------------------
+    def run_command(self, argv: list[str], **_: Any) -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        if not self.running:
+            return 1, "", f"{argv[0]}: Unable to connect to server"
+        tool = argv[0]
+        if tool == "lpinfo":
+            schemes = argv[argv.index("--include-schemes") + 1].split(",")
+            lines = [f"{name} {text}" for name, text in MODELS.items()
+                     if cups.model_scheme(name) in schemes]
+            return 0, "\n".join(lines) + "\n", ""
+        if tool == "cupsctl":
+            if len(argv) == 1:
+                return 0, f"_remote_admin=0\n_share_printers={int(self.sharing)}\n", ""
+            self.sharing = argv[1] == "--share-printers"
+            return 0, "", ""
+        if tool == "lpadmin":
+            return self._lpadmin(argv[1:])
+        raise AssertionError(f"unexpected command {argv}")
+
+    def _lpadmin(self, args: list[str]) -> tuple[int, str, str]:
+        flag, name, rest = args[0], args[1], args[2:]
+        existing = cups.find(self.queues, name)
+        if flag == "-x":
+            if existing is None:
+                return 1, "", "lpadmin: The printer or class does not exist."
+            del self.queues[existing]
+            return 0, "", ""
+        if flag == "-d":
+            if existing is None:
+                return 1, "", "lpadmin: The printer or class does not exist."
+            for item in self.queues.values():
+                item["default"] = False
+            self.queues[existing]["default"] = True
+            return 0, "", ""
+        assert flag == "-p", args
+        if name in self.refuse:
+            return 1, "", "lpadmin: Unable to connect to printer"
+        if existing is None:
+            existing = name
+            self.queues[name] = queue(description=name, shared=True, enabled=False,
+                                      accepting=False)
+        item = self.queues[existing]
+        words = iter(rest)
+        for word in words:
+            if word == "-E":
+                item["enabled"] = item["accepting"] = True
+            elif word == "-v":
+                item["uri"] = cups.sanitize_uri(next(words))
+            elif word == "-m":
+                model = next(words)
+                item["make_and_model"] = {
+                    "raw": "Local Raw Printer", "everywhere": "Printer - IPP Everywhere",
+                }.get(model) or MODELS[model]
+            elif word == "-D":
+                item["description"] = next(words)
+            elif word == "-L":
+                item["location"] = next(words)
+            elif word == "-o":
+                key, _sep, value = next(words).partition("=")
+                if key == "printer-is-shared":
+                    item["shared"] = value == "true"
+                elif key == "printer-error-policy":
+                    item["error_policy"] = value
+                else:
+                    raise AssertionError(f"unexpected option {key}")
+            else:
+                raise AssertionError(f"unexpected lpadmin argument {word}")
+        return 0, "", ""
+
+
+def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str], args: dict[str, Any], *,
+               check: bool = False, diff: bool = True) -> dict[str, Any]:
+    """Run the module's main() as Ansible would; its JSON result (``failed`` on fail_json)."""
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+
+    monkeypatch.setattr(module, "read_queues", fake.read_queues)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command",
+                        lambda _self, argv, **kw: fake.run_command(argv, **kw))
+    capsys.readouterr()
+    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
+          pytest.raises(SystemExit)):
+        module.main()
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return result
