@@ -267,8 +267,11 @@ def _semantics(control):
             for key in ("contains", "not_contains"):
                 if control.get(key) is not None:
                     return key, "content checks apply to state: file only"
-    if kind == "sysctl" and ".." in control["key"].replace(".", "/").split("/"):
-        return "key", "must not contain '..'"
+    if kind == "sysctl":
+        key = control["key"]
+        parts = key.split("/") if "/" in key else key.split(".")
+        if any(part in ("", ".", "..") for part in parts):
+            return "key", "must not contain '..', '.' or empty components"
     return None
 
 
