@@ -41,10 +41,6 @@ from mspctl.lab.state import LabHost, LabState, netns_re
 SUPERVISOR_MODULE = "mspctl.lab.supervisor"
 
 
-def apt_pool(distro: str) -> Path:
-    return Path(os.environ.get("MSPCTL_LAB_APT_POOL", "/var/cache/mspctl/apt-archives")) / distro
-
-
 # -- preparing a host's root ----------------------------------------------------------------
 def generate_lab_key(state: LabState) -> str:
     """The lab's root SSH key pair; returns the public key."""
@@ -121,7 +117,7 @@ def prepare_root(
 
 def nspawn_command(state: LabState, host: LabHost) -> list[str]:
     base = state.host_dir(host)
-    pool = apt_pool(state.distro)
+    pool = rootfs.apt_pool(state.distro)
     pool.mkdir(parents=True, exist_ok=True)
     return [
         tool("systemd-nspawn"),
@@ -298,7 +294,7 @@ def harvest_packages(state_dir: Path, distro: str | None) -> int:
     """Add the packages the hosts downloaded to the shared pool; returns how many."""
     if distro is None or not state_dir.is_dir():
         return 0
-    pool = apt_pool(distro)
+    pool = rootfs.apt_pool(distro)
     pool.mkdir(parents=True, exist_ok=True)
     added = 0
     for deb in state_dir.glob("*/apt/*.deb"):

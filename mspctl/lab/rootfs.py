@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mspctl.lab._system import LabError, file_lock, require_tools, run, tool
-from mspctl.lab.state import DISTROS
+from mspctl.lab.state import DISTROS, recorded_labs
 
 Progress = Callable[[str], None]
 
@@ -206,8 +206,23 @@ def list_images() -> list[dict[str, Any]]:
     return rows
 
 
+def apt_pool(distro: str) -> Path:
+    """Packages the lab hosts downloaded, kept between labs (see :mod:`mspctl.lab.hosts`)."""
+    return apt_pool_root() / distro
+
+
+def apt_pool_root() -> Path:
+    return Path(os.environ.get("MSPCTL_LAB_APT_POOL", "/var/cache/mspctl/apt-archives"))
+
+
 def clean(*, keep_current: bool = True) -> list[str]:
-    """Remove cached images (by default only those an older recipe made)."""
+    """Remove cached images (by default only those an older recipe made); with
+    ``keep_current=False`` everything, the shared apt package pool included."""
+    if not keep_current and recorded_labs():
+        raise LabError(
+            f"labs are up ({', '.join(recorded_labs())}): take them down before removing "
+            "every image and the package pool"
+        )
     current = {image_for(d).stem for d in DISTROS} if keep_current else set()
     removed: list[str] = []
     directory = cache_dir()
@@ -224,6 +239,9 @@ def clean(*, keep_current: bool = True) -> list[str]:
         else:
             path.unlink()
         removed.append(path.name)
+    if not keep_current and apt_pool_root().is_dir():
+        shutil.rmtree(apt_pool_root(), ignore_errors=True)
+        removed.append(str(apt_pool_root()))
     return removed
 
 
