@@ -118,6 +118,32 @@ def write(state: LabState, inventories_dir: Path) -> Path:
     return directory
 
 
+def write_vault(directory: Path, password_file: Path) -> Path:
+    """The lab's secrets: ``group_vars/all/vault.yml`` with values encrypted by ansible-vault
+    (a new random restic password per ``up``), under the vault password in ``password_file``
+    (made once, mode 0600; ``mspctl apply <lab>`` finds it in ``$MSPCTL_HOME/vault/``)."""
+    import secrets
+
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not password_file.is_file() or not password_file.read_text().strip():
+        tmp = password_file.with_name(f".{password_file.name}.tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(secrets.token_urlsafe(32) + "\n")
+        tmp.replace(password_file)
+    vault = VaultLib([("default", VaultSecret(password_file.read_text().strip().encode()))])
+    lines = [f"{HEADER}: the lab's secrets, encrypted with {password_file}; `mspctl lab down` "
+             "removes it."]
+    for name in ("backup_agent_password",):
+        cipher = vault.encrypt(secrets.token_urlsafe(32)).decode().strip()
+        lines += [f"{name}: !vault |", *(f"  {line}" for line in cipher.splitlines())]
+    target = directory / "group_vars" / "all" / "vault.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, "\n".join(lines) + "\n")
+    return target
+
+
 def remove(directory: Path) -> None:
     """Remove the files ``write`` made (never a file someone else wrote), then the dirs."""
     group_vars = directory / "group_vars" / "all"
