@@ -1,0 +1,697 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""restic for mspctl's backup_agent policy: one implementation for the modules and the service.
+
+The ``mspctl_restore_test`` and ``mspctl_backup_status`` modules import this file as module_utils;
+the ``backup_agent`` role also installs it on the host as
+``/usr/local/lib/mspctl/mspctl_restic.py``, where ``mspctl-backup.service`` runs it as a program
+(``python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json``): backup, retention
+(``forget --prune``) and, when due, a restore test. Standard library only: it runs on Debian's
+python3 of the managed host.
+
+Secrets: the repository password never appears on a command line. restic reads it from
+``RESTIC_PASSWORD_FILE`` (the service: a root-only file) or ``RESTIC_PASSWORD`` (the modules: an
+environment variable of the restic process only, readable by root alone).
+
+The restore test (:func:`restore_test`) restores a random sample of files of the latest snapshot
+into a fresh private scratch directory (``/var/tmp/mspctl-restore-*``, mode 0700) with
+``restic restore --target <scratch> --include <file>... --verify``, then compares the SHA-256 of
+each restored file with the file on disk. Only files unchanged since the snapshot (same size and
+same mtime to the nanosecond as recorded in ``restic ls --json``) are sampled, so a file edited
+after the backup is never reported as a mismatch. Two independent checks therefore back a
+``pass``: restic authenticates every blob it reads (a tampered pack fails the restore) and
+``--verify`` re-reads the restored files against the snapshot's recorded content hashes; our own
+comparison then proves the snapshot holds what production holds. The scratch directory is always
+removed; nothing is ever written outside it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import calendar
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import time
+
+STATE_DIR = "/var/lib/mspctl/backup"
+RESULT_FILE = STATE_DIR + "/restore-test.json"
+STATUS_FILE = STATE_DIR + "/status.json"
+CONFIG_FILE = "/etc/mspctl/backup/config.json"
+LOCK_FILE = "/run/lock/mspctl-backup.lock"
+SCRATCH_PARENT = "/var/tmp"
+SCRATCH_PREFIX = "mspctl-restore-"
+DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_MISMATCHES = 20
+MAX_ERROR_CHARS = 600
+# characters restic's --include reads as a pattern: files whose path has one are never sampled
+PATTERN_CHARS = frozenset("*?[]\\")
+
+# restic backup exit code 3: "snapshot created, but some source files could not be read"
+BACKUP_INCOMPLETE = 3
+
+
+class ResticError(Exception):
+    """A restic command failed; ``kind`` classifies why (see :func:`classify`)."""
+
+    def __init__(self, message, rc=None, stderr=""):
+        super(ResticError, self).__init__(message)
+        self.message = message
+        self.rc = rc
+        self.stderr = stderr
+        self.kind = classify(stderr, rc)
+
+    def evidence(self):
+        return {"error": self.message, "kind": self.kind, "rc": self.rc,
+                "stderr": tail(self.stderr)}
+
+
+def classify(stderr, rc=None):
+    """What a restic failure means, from its exit code and message (restic 0.14 to 0.18)."""
+    text = (stderr or "").lower()
+    if rc == 10 or "is there a repository at the following location" in text \
+            or "repository does not exist" in text or "unable to open config file" in text:
+        return "no_repository"
+    if rc == 12 or "wrong password" in text or "no key found" in text:
+        return "wrong_password"
+    if rc == 11 or "repository is already locked" in text:
+        return "locked"
+    if "ciphertext verification failed" in text or "hash mismatch" in text \
+            or "invalid data returned" in text or "checksum" in text:
+        return "corrupt"
+    if "ssh command exited" in text or "unable to start the sftp session" in text \
+            or ("connection" in text and "ssh" in text):
+        return "unreachable"
+    if rc == 127 or "no such file or directory: 'restic'" in text:
+        return "no_restic"
+    return "error"
+
+
+def tail(text, limit=MAX_ERROR_CHARS):
+    """restic's message without Go stack traces, cut to ``limit`` characters."""
+    lines = [line.rstrip() for line in (text or "").splitlines()
+             if line.strip() and not line.startswith(("\t", " ", "github.com/", "main.",
+                                                      "runtime.", "golang.org/"))]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# time
+
+def parse_time(value):
+    """restic's RFC 3339 time (nanoseconds, any offset) as (epoch seconds, nanoseconds).
+
+    Python's datetime stops at microseconds, so the fraction is kept apart, exact.
+    """
+    match = re.match(
+        r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or "")
+    if not match:
+        raise ValueError("not an RFC 3339 time: %r" % (value,))
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zone = match.group(7) or "", match.group(8)
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    nanos = int((fraction + "000000000")[:9]) if fraction else 0
+    return seconds, nanos
+
+
+def epoch(value):
+    seconds, nanos = parse_time(value)
+    return seconds + nanos / 1e9
+
+
+def mtime_ns(value):
+    seconds, nanos = parse_time(value)
+    return seconds * 1000000000 + nanos
+
+
+def iso(timestamp):
+    """Epoch seconds as an RFC 3339 UTC string (seconds precision)."""
+    moment = datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hours_between(earlier, later):
+    return round((later - earlier) / 3600.0, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# repository location
+
+def parse_sftp(repository):
+    """``sftp:[user@]host:/path`` or ``sftp://[user@]host[:port]//path`` as a dict, else None."""
+    match = re.match(r"^sftp://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/(.*)$", repository or "")
+    if match:
+        user, host, port, path = match.groups()
+        return {"user": user, "host": host, "port": int(port) if port else None,
+                "path": path if path.startswith("/") else "~/" + path}
+    match = re.match(r"^sftp:(?:([^@/:]+)@)?([^:/]+):(.*)$", repository or "")
+    if match:
+        user, host, path = match.groups()
+        return {"user": user, "host": host, "port": None, "path": path}
+    return None
+
+
+def sftp_command(repository, ssh_config):
+    """restic's ``sftp.command`` using our own ssh client configuration, or None.
+
+    The configuration file (identity, known hosts, batch mode) is used by restic's connections
+    only: the host's own ssh settings are left alone.
+    """
+    location = parse_sftp(repository)
+    if location is None or not ssh_config:
+        return None
+    target = location["host"] if not location["user"] else "%s@%s" % (location["user"],
+                                                                      location["host"])
+    words = ["ssh", "-F", ssh_config]
+    if location["port"]:
+        words += ["-p", str(location["port"])]
+    return " ".join(words + [target, "-s", "sftp"])
+
+
+# ---------------------------------------------------------------------------------------------
+# restic
+
+class Restic(object):
+    """restic commands through ``run(argv, env) -> (rc, stdout, stderr)``.
+
+    ``run`` is ``module.run_command`` in the modules (via :func:`module_runner`) and
+    ``subprocess`` in the service (:func:`process_runner`), so tests can give a fake.
+    """
+
+    def __init__(self, run, repository, password=None, password_file=None, ssh_config=None,
+                 cache_dir=None, binary="restic"):
+        self._run = run
+        self.repository = repository
+        self.binary = binary
+        self.env = {"RESTIC_REPOSITORY": repository, "RESTIC_PROGRESS_FPS": "0.016"}
+        if password is not None:
+            self.env["RESTIC_PASSWORD"] = password
+        elif password_file:
+            self.env["RESTIC_PASSWORD_FILE"] = password_file
+        if cache_dir:
+            self.env["RESTIC_CACHE_DIR"] = cache_dir
+        self.options = []
+        command = sftp_command(repository, ssh_config)
+        if command:
+            self.options += ["-o", "sftp.command=%s" % command]
+
+    def call(self, *args, **kwargs):
+        ok = kwargs.get("ok", (0,))
+        argv = [self.binary] + list(args) + self.options
+        rc, out, err = self._run(argv, self.env)
+        if rc not in ok:
+            raise ResticError("restic %s failed (rc %s)" % (args[0], rc), rc, err)
+        return rc, out, err
+
+    def version(self):
+        _rc, out, _err = self.call("version")
+        match = re.search(r"restic (\d+(?:\.\d+)+)", out)
+        return match.group(1) if match else None
+
+    def initialised(self):
+        """True when the repository exists and opens; False when there is none yet."""
+        try:
+            self.call("cat", "config", "--no-lock")
+        except ResticError as exc:
+            if exc.kind == "no_repository":
+                return False
+            raise
+        return True
+
+    def init(self):
+        self.call("init")
+
+    def snapshots(self, host=None):
+        args = ["snapshots", "--json", "--no-lock"]
+        if host:
+            args += ["--host", host]
+        _rc, out, _err = self.call(*args)
+        data = json.loads(out or "[]") or []
+        return sorted(data, key=lambda snap: epoch(snap["time"]))
+
+    def latest(self, host=None):
+        snaps = self.snapshots(host)
+        return snaps[-1] if snaps else None
+
+    def ls(self, snapshot_id):
+        """Nodes of a snapshot (``restic ls --json``): dicts with path, type, size, mtime."""
+        _rc, out, _err = self.call("ls", "--json", "--no-lock", snapshot_id)
+        nodes = []
+        for line in out.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            item = json.loads(line)
+            if item.get("struct_type", "node") == "node" and "path" in item:
+                nodes.append(item)
+        return nodes
+
+    def restore(self, snapshot_id, target, includes):
+        args = ["restore", snapshot_id, "--target", target, "--verify"]
+        for path in includes:
+            args += ["--include", path]
+        return self.call(*args)
+
+    def backup(self, paths, host, excludes=(), tags=("mspctl",)):
+        """A backup; returns (snapshot id or None, complete?) — rc 3 still made a snapshot."""
+        args = ["backup", "--json", "--host", host, "--exclude-caches"]
+        for tag in tags:
+            args += ["--tag", tag]
+        for pattern in excludes:
+            args += ["--exclude", pattern]
+        rc, out, _err = self.call(*(args + ["--"] + list(paths)), ok=(0, BACKUP_INCOMPLETE))
+        snapshot = None
+        for line in out.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict) and item.get("message_type") == "summary":
+                snapshot = item.get("snapshot_id")
+        return snapshot, rc == 0
+
+    def forget(self, host, retention):
+        args = ["forget", "--prune", "--host", host, "--group-by", "host"]
+        for period in ("daily", "weekly", "monthly"):
+            if retention.get(period):
+                args += ["--keep-%s" % period, str(int(retention[period]))]
+        if len(args) == 7:  # no retention: keep everything rather than forget everything
+            return None
+        return self.call(*args)
+
+
+def module_runner(module):
+    def run(argv, env):
+        return module.run_command(argv, environ_update=env)
+    return run
+
+
+def process_runner(argv, env):
+    import subprocess
+
+    full_env = dict(os.environ)
+    full_env.update(env)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                                universal_newlines=True)
+    except OSError as exc:
+        return 127, "", str(exc)
+    out, err = proc.communicate()
+    return proc.returncode, out, err
+
+
+# ---------------------------------------------------------------------------------------------
+# restore test
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def unchanged_on_disk(node, lstat=os.lstat):
+    """True when the file at the node's path is a regular file with the node's size and mtime."""
+    try:
+        info = lstat(node["path"])
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size != node.get("size", 0):
+        return False
+    try:
+        return info.st_mtime_ns == mtime_ns(node["mtime"])
+    except (KeyError, ValueError):
+        return False
+
+
+def candidates(nodes, lstat=os.lstat, max_file_bytes=DEFAULT_MAX_FILE_BYTES):
+    """Files of a snapshot a restore test may compare; returns (eligible, changed_since)."""
+    eligible, changed = [], 0
+    for node in nodes:
+        if node.get("type") != "file":
+            continue
+        size = node.get("size", 0)
+        if size <= 0 or size > max_file_bytes or PATTERN_CHARS & set(node["path"]):
+            continue
+        if unchanged_on_disk(node, lstat):
+            eligible.append(node)
+        else:
+            changed += 1
+    return eligible, changed
+
+
+def due(last, interval_days, now):
+    """A restore test is due when none is recorded, the last did not pass, or it is too old."""
+    if not last or last.get("result") != "pass" or not last.get("at"):
+        return True
+    try:
+        age = now - epoch(last["at"])
+    except ValueError:
+        return True
+    return age >= interval_days * 86400
+
+
+def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PARENT,
+                 max_file_bytes=DEFAULT_MAX_FILE_BYTES, rng=None, lstat=os.lstat):
+    """Restore a sample of the latest snapshot of ``host`` into scratch and compare checksums.
+
+    Returns the result record: ``result`` is ``pass`` only when the restore succeeded and every
+    sampled file matched. Never raises for a failing repository: the failure is the evidence.
+    """
+    started = time.time()
+    now = started if now is None else now
+    rng = rng or random.SystemRandom()
+    result = {
+        "result": "fail",
+        "at": iso(now),
+        "host": host,
+        "snapshot": None,
+        "snapshot_time": None,
+        "files": 0,
+        "bytes": 0,
+        "checksums_match": False,
+        "mismatches": [],
+        "sample": [],
+        "changed_since_snapshot": 0,
+        "error": None,
+    }
+    scratch = None
+    try:
+        snap = restic.latest(host)
+        if snap is None:
+            result["error"] = "no snapshot of host %s in the repository" % host
+            return result
+        result["snapshot"] = snap.get("short_id") or snap["id"][:8]
+        result["snapshot_id"] = snap["id"]
+        result["snapshot_time"] = snap["time"]
+        nodes = restic.ls(snap["id"])
+        eligible, result["changed_since_snapshot"] = candidates(nodes, lstat, max_file_bytes)
+        if not eligible:
+            result["error"] = ("no file of snapshot %s is unchanged on disk: nothing to compare"
+                               % result["snapshot"])
+            return result
+        sample = rng.sample(eligible, min(sample_size, len(eligible)))
+        sample.sort(key=lambda node: node["path"])
+        result["sample"] = [node["path"] for node in sample]
+        scratch = make_scratch(scratch_parent)
+        try:
+            restic.restore(snap["id"], scratch, result["sample"])
+        except ResticError as exc:  # what did get restored is compared all the same
+            compare(sample, scratch, result)
+            result.update(exc.evidence(), result="fail")
+        else:
+            compare(sample, scratch, result)
+    except ResticError as exc:
+        result.update(exc.evidence())
+    except (OSError, ValueError) as exc:
+        result["error"] = "%s: %s" % (type(exc).__name__, exc)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        result["scratch_removed"] = scratch is None or not os.path.exists(scratch)
+        result["duration_seconds"] = round(time.time() - started, 2)
+    return result
+
+
+def make_scratch(parent):
+    """A new private directory under ``parent``: the only place a restore test writes to."""
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent)
+    os.chmod(scratch, 0o700)
+    return scratch
+
+
+def restored_path(scratch, path):
+    """Where ``restic restore --target scratch`` puts ``path``; never outside ``scratch``."""
+    candidate = os.path.normpath(os.path.join(scratch, path.lstrip("/")))
+    if not candidate.startswith(os.path.normpath(scratch) + os.sep):
+        raise ValueError("path escapes the scratch directory: %r" % path)
+    return candidate
+
+
+def compare(sample, scratch, result):
+    mismatches = []
+    compared = total = 0
+    for node in sample:
+        path = node["path"]
+        target = restored_path(scratch, path)
+        expected = sha256_file(path)
+        if not unchanged_on_disk(node):  # edited while we read it: not evidence either way
+            result["changed_since_snapshot"] += 1
+            continue
+        if not os.path.isfile(target):
+            mismatches.append({"path": path, "reason": "not restored"})
+            continue
+        actual = sha256_file(target)
+        compared += 1
+        total += os.path.getsize(target)
+        if actual != expected:
+            mismatches.append({"path": path, "reason": "content differs",
+                               "expected_sha256": expected, "actual_sha256": actual})
+    result["files"] = compared
+    result["bytes"] = total
+    result["mismatches"] = mismatches[:MAX_MISMATCHES]
+    result["checksums_match"] = compared > 0 and not mismatches
+    if result["checksums_match"]:
+        result["result"] = "pass"
+    elif compared == 0 and not mismatches:
+        result["error"] = "every sampled file changed during the test: nothing compared"
+
+
+# ---------------------------------------------------------------------------------------------
+# state files
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json(path, data, mode=0o644):
+    """Write ``data`` atomically (temp file in the same directory, fsync, rename)."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, mode)
+        os.rename(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def restore_summary(result):
+    if not result:
+        return None
+    return {key: result.get(key) for key in ("result", "at", "snapshot", "files", "bytes",
+                                             "checksums_match", "error")}
+
+
+def record_restore_test(result, result_file=RESULT_FILE, status_file=STATUS_FILE):
+    """Keep a restore test's record (root only: it names files) and its summary in the status."""
+    write_json(result_file, result, mode=0o600)
+    update_status(status_file, restore_test=restore_summary(result))
+
+
+def update_status(status_file, **parts):
+    """Merge ``parts`` into the world-readable status file (no secret, no file name).
+
+    Monitoring reads it without the repository password: ``last_success`` (epoch seconds of
+    the latest snapshot) and ``max_age_hours`` give the backup age and its limit,
+    ``restore_test.result`` and ``restore_test.at`` the last restore test.
+    """
+    status = read_json(status_file) or {}
+    status.update(parts)
+    status["version"] = 1
+    status["written_at"] = iso(time.time())
+    write_json(status_file, status, mode=0o644)
+    return status
+
+
+class Lock(object):
+    """One restic job per host at a time (the timer's run and a converge's restore test)."""
+
+    def __init__(self, path=LOCK_FILE, timeout=1800):
+        self.path = path
+        self.timeout = timeout
+        self.handle = None
+
+    def __enter__(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        self.handle = open(self.path, "a")
+        deadline = time.time() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() > deadline:
+                    self.handle.close()
+                    raise
+                time.sleep(1)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the service: python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json
+
+def snapshot_record(snap):
+    if not snap:
+        return None
+    return {"id": snap.get("short_id") or snap["id"][:8], "time": snap["time"]}
+
+
+def backup_run(config, restic, now=None, force_restore_test=False, only_if_older_hours=None,
+               dry_run=False, log=None):
+    """The service's job. Returns (exit code, report); the exit code is 0 when all is well,
+    1 when the backup or retention failed, 2 when the restore test failed."""
+    log = log or (lambda message: None)
+    now = time.time() if now is None else now
+    host = config["host"]
+    report = {"ran": False, "at": iso(now), "host": host}
+    if only_if_older_hours is not None:
+        try:
+            latest = restic.latest(host) if restic.initialised() else None
+        except ResticError as exc:
+            latest = None
+            log("cannot read the repository (%s): running the backup" % exc.kind)
+        if latest and now - epoch(latest["time"]) < only_if_older_hours * 3600:
+            report["latest"] = snapshot_record(latest)
+            return 0, report
+    report["ran"] = True
+    if dry_run:
+        return 0, report
+    status_file = config.get("status_file", STATUS_FILE)
+    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
+    code = 0
+    try:
+        if not restic.initialised():
+            log("initialising repository %s" % restic.repository)
+            restic.init()
+            report["initialised"] = True
+        paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
+        missing = sorted(set(config.get("paths", [])) - set(paths))
+        if missing:
+            log("not on this host, skipped: %s" % ", ".join(missing))
+        if not paths:
+            raise ResticError("none of the backup paths exists on this host", 1, "")
+        run["snapshot"], run["complete"] = restic.backup(paths, host, config.get("excludes", []))
+        log("snapshot %s (%s)" % (run["snapshot"], "complete" if run["complete"]
+                                  else "some files could not be read"))
+        restic.forget(host, config.get("retention", {}))
+        run["result"] = "ok" if run["complete"] else "incomplete"
+    except ResticError as exc:
+        run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
+        log("backup failed: %s: %s" % (exc.message, tail(exc.stderr)))
+        code = 1
+    latest = None
+    try:
+        latest = restic.latest(host)
+    except ResticError as exc:
+        log("cannot list snapshots: %s" % exc.message)
+    parts = {"last_run": run, "repository": restic.repository, "host": host,
+             "max_age_hours": config.get("max_age_hours")}
+    if latest is not None:  # an unreadable repository does not erase what was known
+        parts.update(last_snapshot=snapshot_record(latest),
+                     last_success=round(epoch(latest["time"]), 3),
+                     last_success_at=iso(epoch(latest["time"])))
+    restore = config.get("restore_test", {})
+    result_file = config.get("result_file", RESULT_FILE)
+    last = read_json(result_file)
+    if force_restore_test or due(last, restore.get("interval_days", 7), now):
+        result = restore_test(restic, host, int(restore.get("sample_size", 10)),
+                              scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
+        write_json(result_file, result, mode=0o600)
+        last = result
+        report["restore_test"] = restore_summary(result)
+        log("restore test: %s (%s files, %s bytes)%s" % (
+            result["result"], result["files"], result["bytes"],
+            "" if result["result"] == "pass" else ": %s" % (result.get("error") or
+                                                             result.get("mismatches"))))
+    parts["restore_test"] = restore_summary(last)
+    report["status"] = update_status(status_file, **parts)
+    if code == 0 and last and last.get("result") != "pass":
+        code = 2
+    return code, report
+
+
+def cli(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="mspctl_restic.py",
+        description="mspctl backup_agent: restic backup, retention and restore test.")
+    parser.add_argument("command", choices=("run", "restore-test", "status"))
+    parser.add_argument("--config", default=CONFIG_FILE)
+    parser.add_argument("--if-older-than-hours", type=float, default=None,
+                        help="run: only when the latest snapshot is older (or missing)")
+    parser.add_argument("--dry-run", action="store_true", help="run: only say whether it would")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    with open(args.config) as handle:
+        config = json.load(handle)
+    if args.command == "status":
+        print(json.dumps(read_json(config.get("status_file", STATUS_FILE)) or {}, indent=2))
+        return 0
+
+    def log(message):
+        if not args.json:
+            print(message)
+            sys.stdout.flush()
+
+    restic = Restic(process_runner, config["repository"], password_file=config["password_file"],
+                    ssh_config=config.get("ssh_config"), cache_dir=config.get("cache_dir"))
+    if args.dry_run:
+        code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
+                                  dry_run=True, log=log)
+        print(json.dumps(report, sort_keys=True))
+        return code
+    with Lock(config.get("lock_file", LOCK_FILE)):
+        if args.command == "restore-test":
+            restore = config.get("restore_test", {})
+            result = restore_test(restic, config["host"], int(restore.get("sample_size", 10)),
+                                  scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
+            record_restore_test(result, config.get("result_file", RESULT_FILE),
+                                config.get("status_file", STATUS_FILE))
+            code, report = (0 if result["result"] == "pass" else 2), result
+        else:
+            code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
+                                      dry_run=args.dry_run, log=log)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
