@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mspctl.catalogue import Catalogue
-    from mspctl.clients import ClientRegistry
+    from mspctl.clients import Client, ClientRegistry
     from mspctl.store import Store
+    from mspctl.waivers import Waivers
 
 
 class Application:
@@ -62,6 +63,13 @@ class Application:
         from mspctl.store import Store
 
         return Store.open(self.config.db_url)
+
+    def waivers(self, client: Client) -> Waivers:
+        """A client's waivers (bad input if the file is invalid)."""
+        from mspctl.waivers import Waivers
+
+        classes = {host.name: host.classes for host in client.hosts}
+        return Waivers.load(client.directory, client.display_dir, classes)
 
     # -- output -----------------------------------------------------------------------------
     def _make_console(self, stderr: bool) -> Console:

@@ -247,7 +247,7 @@ def execute(
         result = run_playbook(spec, on_progress=on_progress, cancelled=interrupted)
     if interrupted():
         result.status = "aborted"
-    mask = _masker(planned.secret_values)
+    mask = masker(planned.secret_values)
     store.finish_run(run_id, status=result.status, rc=result.rc,
                      hosts=_host_rows(result), tasks=_task_rows(result, mask),
                      findings=collect_findings(result, mask), assets=collect_assets(result))
@@ -297,7 +297,7 @@ def _host_rows(result: RunResult) -> list[Any]:
     return [RunHost(host=host, **stats.as_dict()) for host, stats in sorted(result.hosts.items())]
 
 
-def _masker(secrets: frozenset[str]) -> Callable[[Any], Any]:
+def masker(secrets: frozenset[str]) -> Callable[[Any], Any]:
     """Replace every secret value in text or JSON-like data by ********."""
     values = sorted((v for v in secrets if len(v) >= 4), key=len, reverse=True)
 

@@ -21,7 +21,10 @@ from mspctl.errors import EXIT_CODES_HELP, ExitCode, MspctlError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("mspctl.cli.apply", "apply", "Apply a client's tier policies to its hosts."),
     "clients": ("mspctl.cli.clients", "clients", "List, show and scaffold client inventories."),
+    "diff": ("mspctl.cli.diff", "diff", "Compliance changes between two runs, or fleet-wide."),
+    "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
+    "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
     "tiers": ("mspctl.cli.tiers", "tiers", "Browse and compare the tier catalogue."),
 }

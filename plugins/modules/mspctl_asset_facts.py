@@ -44,6 +44,12 @@ options:
     description: Count and digest the installed packages.
     type: bool
     default: true
+  warranty_tracking:
+    description:
+      - Evaluate the warranty controls (C(assets.warranty_recorded), C(assets.warranty_valid)).
+      - Without it only C(assets.inventory_collected) is reported.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -64,6 +70,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+findings:
+  description: Compliance findings of the assets policy, in mspctl's finding schema.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - policy: assets
+      control_id: assets.warranty_valid
+      title: Hardware is under warranty
+      status: fail
+      expected: warranty end in the future
+      actual: "expired 2025-01-31"
+      evidence: {warranty_end: "2025-01-31", vendor_contract: "DELL-PS-1234"}
 asset:
   description: The asset record.
   returned: always
@@ -89,6 +108,7 @@ import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mspctl_findings import Findings
 
 
 def read(path, default=None):
@@ -214,6 +234,29 @@ def warranty(module, data, warn_days):
     return result
 
 
+def evaluate(asset, warranty_tracking):
+    findings = Findings("assets")
+    collected = bool(asset.get("os", {}).get("name")) and asset.get("memory_mb") is not None
+    findings.check("assets.inventory_collected", "Hardware and software inventory collected",
+                   collected, expected="os, memory, disks, interfaces",
+                   actual="collected" if collected else "incomplete",
+                   evidence={"serial": asset.get("serial"), "model": asset.get("model"),
+                             "packages": (asset.get("packages") or {}).get("count")})
+    if warranty_tracking:
+        data = asset["warranty"]
+        findings.check("assets.warranty_recorded", "Warranty end date is recorded",
+                       data.get("warranty_end") is not None, expected="warranty_end set",
+                       actual=data.get("warranty_end") or "missing",
+                       evidence={"vendor_contract": data.get("vendor_contract")})
+        if data.get("warranty_end") is not None:
+            findings.check("assets.warranty_valid", "Hardware is under warranty",
+                           data["status"] != "expired", expected="warranty end in the future",
+                           actual="%s until %s" % (data["status"], data["warranty_end"]),
+                           evidence={"warranty_end": data["warranty_end"],
+                                     "vendor_contract": data.get("vendor_contract")})
+    return findings.as_list()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -224,6 +267,7 @@ def main():
             )),
             warranty_warn_days=dict(type="int", default=90),
             collect_packages=dict(type="bool", default=True),
+            warranty_tracking=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -239,7 +283,8 @@ def main():
         warranty=warranty(module, module.params["warranty"] or {},
                           module.params["warranty_warn_days"]),
     )
-    module.exit_json(changed=False, asset=asset)
+    module.exit_json(changed=False, asset=asset,
+                     findings=evaluate(asset, module.params["warranty_tracking"]))
 
 
 if __name__ == "__main__":

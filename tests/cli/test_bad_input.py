@@ -195,7 +195,7 @@ def test_vaulted_secret_without_vault_password(cli, tmp_path):
     good = cli.home / "vault" / "demo.pass"
     good.parent.mkdir(parents=True)
     good.write_text("correct horse\n")
-    result = cli("apply", "demo", "--json")
+    result = cli("apply", "demo", "--json", "--policy", "assets")
     assert result.exit_code == 0, result.output
     runs_dir = cli.home / "runs"
     leaked = [p for p in runs_dir.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]

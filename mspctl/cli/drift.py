@@ -1,0 +1,78 @@
+"""``mspctl drift``: run the client's tier in check + diff mode and show what moved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mspctl.errors import EXIT_CODES_HELP
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("client")
+@click.option("--tier", help="Tier to check against [default: the client's effective tier].")
+@click.option("--limit", metavar="PATTERN", help="Ansible host pattern to restrict to.")
+@click.option("--policy", "policies", multiple=True, metavar="NAME",
+              help="Only this policy (repeatable).")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
+              help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_obj
+def drift(app: Application, client: str, tier: str | None, limit: str | None,
+          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool) -> int:
+    """Show, per host and policy, what would change (drift vs pending intentional change),
+    with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
+    from mspctl import engine
+    from mspctl.display import LiveProgress
+    from mspctl.drift import analyse, last_applied_fingerprints
+
+    request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
+                                  policies=policies, vault_password_file=vault_password_file)
+    planned = engine.plan(app, request)
+    waivers = app.waivers(planned.client)
+    for warning in planned.warnings:
+        app.warn(warning)
+    applied = last_applied_fingerprints(app.store, planned.client.slug)
+    if as_json or app.quiet:
+        outcome = engine.execute(app, planned)
+    else:
+        with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
+            outcome = engine.execute(app, planned, on_progress=progress)
+    report = analyse(outcome, applied, waivers, engine.masker(planned.secret_values))
+    if as_json:
+        app.print_json(report.as_dict())
+        return int(report.exit_code)
+    _render(app, report)
+    return int(report.exit_code)
+
+
+def _render(app: Application, report: object) -> None:
+    from rich.table import Table
+
+    from mspctl.drift import DriftReport
+
+    assert isinstance(report, DriftReport)
+    if report.failed_hosts:
+        app.error(f"failed or unreachable: {', '.join(report.failed_hosts)}")
+    if not report.changes and not report.failing:
+        app.success(f"{report.client}: no drift, no failing control (run {report.run_id})")
+        return
+    table = Table("host", "policy", "kind", "what", title=f"Drift of {report.client}")
+    for c in report.changes:
+        table.add_row(c["host"], c["policy"] or "-", c["kind"], c["task"])
+    for f in report.failing:
+        kind = "failing control" + (" (waiver expired)" if f["waiver_expired"] else "")
+        table.add_row(f["host"], f["policy"], kind,
+                      f"{f['control_id']}: expected {f['expected']}, got {f['actual']}")
+    app.out.print(table)
+    for c in report.changes:
+        if c["diff"]:
+            app.out.print(f"[bold]--- {c['host']} · {c['policy']} · {c['task']}[/bold]")
+            app.out.print(c["diff"], markup=False, highlight=False)
+    app.info(f"run id: {report.run_id}")

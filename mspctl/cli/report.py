@@ -1,0 +1,39 @@
+"""``mspctl report``: the compliance report of a client's run, in five formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mspctl.reports import FORMATS
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+
+
+@click.command()
+@click.argument("client")
+@click.option("--run", "run_ref", metavar="ID|DATE",
+              help="Run id (or prefix) or date YYYY-MM-DD [default: the newest run].")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@click.pass_obj
+def report(app: Application, client: str, run_ref: str | None, fmt: str,
+           output: Path | None) -> None:
+    """Compliance score per policy and host, failing and waived controls with evidence, drift
+    and the tier's contract terms. JSON carries format_version and validates against
+    mspctl/reports/schema/report-v1.json."""
+    from mspctl.reports import build, render
+
+    found = app.clients.get(client)
+    waivers = app.waivers(found)
+    data = build(app.store, found, app.catalogue, waivers, run_ref)
+    text = render(data, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        app.success(f"wrote {output} ({fmt}, run {data['run']['id']})")

@@ -1,0 +1,366 @@
+"""Compliance as read from the run store: control states at a run, scores, waivers, diffs.
+
+Findings are stored as a change log (see ``store.models.Finding``); the state of a client's
+controls at run R is the newest change with ``run_seq <= R.seq``. Waivers are applied here, on
+the controller, with the run's date: a waived failing control is ``waived``, never ``pass``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, select
+
+from mspctl.errors import BadInput
+from mspctl.store.models import AssetRecord, ControlState, Finding, Run, TaskRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from mspctl.store import Store
+    from mspctl.waivers import Waivers
+
+REPORT_FORMAT_VERSION = 1
+FAILING = ("fail", "error")
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    host: str
+    policy: str
+    control_id: str
+    title: str
+    status: str  # effective: pass | fail | error | waived
+    raw_status: str  # as the host reported it
+    expected: Any
+    actual: Any
+    evidence: dict[str, Any]
+    since_run_seq: int
+    waiver: dict[str, Any] | None
+    waiver_expired: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "policy": self.policy, "control_id": self.control_id,
+            "title": self.title, "status": self.status, "raw_status": self.raw_status,
+            "expected": self.expected, "actual": self.actual, "evidence": self.evidence,
+            "since_run_seq": self.since_run_seq, "waiver": self.waiver,
+            "waiver_expired": self.waiver_expired,
+        }
+
+
+# -- resolving runs --------------------------------------------------------------------------
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def resolve_run(session: Session, client: str, ref: str | None, *, offset: int = 0) -> Run:
+    """A run of a client by id (or unique prefix), by date (the last run that day or before),
+    or the newest one; ``offset=1`` with no ref gives the one before the newest."""
+    completed = (Run.client == client) & Run.status.in_(("successful", "failed"))
+    query = select(Run).where(completed)
+    if ref is None:
+        run = session.scalars(query.order_by(Run.seq.desc()).offset(offset).limit(1)).first()
+        if run is None:
+            needed = "two completed runs" if offset else "a completed run"
+            raise BadInput(f"client {client!r} needs {needed} in the store")
+        return run
+    if _DATE.match(ref):
+        try:
+            day = dt.date.fromisoformat(ref)
+        except ValueError:
+            raise BadInput(f"invalid date {ref!r}") from None
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        run = session.scalars(
+            query.where(Run.started_at < end).order_by(Run.seq.desc()).limit(1)
+        ).first()
+        if run is None:
+            raise BadInput(f"no run of {client!r} on or before {ref}")
+        return run
+    matches = session.scalars(query.where(Run.id.startswith(ref, autoescape=True))).all()
+    if len(matches) != 1:
+        raise BadInput(f"{'no' if not matches else 'ambiguous'} run {ref!r} of client {client!r}")
+    return matches[0]
+
+
+# -- state at a run --------------------------------------------------------------------------
+def state_at(session: Session, client: str, seq: int) -> list[Finding]:
+    """The newest change of every control of a client at run ``seq`` (absent ones left out)."""
+    newest = (
+        select(Finding.host, Finding.control_id, func.max(Finding.run_seq).label("seq"))
+        .where(Finding.client == client, Finding.run_seq <= seq)
+        .group_by(Finding.host, Finding.control_id)
+        .subquery()
+    )
+    query = select(Finding).join(newest, and_(
+        Finding.client == client, Finding.host == newest.c.host,
+        Finding.control_id == newest.c.control_id, Finding.run_seq == newest.c.seq,
+    )).where(Finding.status != "absent").order_by(Finding.host, Finding.control_id)
+    return list(session.scalars(query))
+
+
+def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[ControlResult]:
+    out = []
+    for f in findings:
+        verdict = waivers.verdict(f.host, f.control_id, f.status, on)
+        out.append(ControlResult(
+            host=f.host, policy=f.policy, control_id=f.control_id, title=f.title,
+            status=verdict.status, raw_status=f.status, expected=f.expected, actual=f.actual,
+            evidence=f.evidence or {},
+            since_run_seq=_since(f),
+            waiver=verdict.waiver.as_dict() if verdict.waiver else None,
+            waiver_expired=verdict.expired,
+        ))
+    return out
+
+
+def _since(finding: Any) -> int:
+    """Run seq at which the state began: a ControlState's since_run_seq, a Finding's run_seq."""
+    value: Any = getattr(finding, "since_run_seq", None)
+    if value is None:
+        value = getattr(finding, "run_seq", 0)
+    return int(value)
+
+
+def results_at(store: Store, session: Session, run: Run, waivers: Waivers) -> list[ControlResult]:
+    """Control results of a run. For the client's newest run, the current states carry the
+    newest evidence; older runs show the evidence recorded when the state began."""
+    newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
+    day = run.started_at.date()
+    if newest_seq == run.seq:
+        states = session.scalars(
+            select(ControlState).where(ControlState.client == run.client,
+                                       ControlState.status != "absent")
+            .order_by(ControlState.host, ControlState.control_id)
+        ).all()
+        return evaluate(states, waivers, day)
+    return evaluate(state_at(session, run.client, run.seq), waivers, day)
+
+
+def score(results: Iterable[ControlResult]) -> dict[str, Any]:
+    counts = Counter(r.status for r in results)
+    considered = counts["pass"] + counts["fail"] + counts["error"]
+    return {
+        "score": round(100.0 * counts["pass"] / considered, 1) if considered else 100.0,
+        "pass": counts["pass"], "fail": counts["fail"], "error": counts["error"],
+        "waived": counts["waived"], "total": sum(counts.values()),
+    }
+
+
+def grouped_scores(results: list[ControlResult], key: str) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[ControlResult]] = defaultdict(list)
+    for r in results:
+        groups[getattr(r, key)].append(r)
+    return {name: score(items) for name, items in sorted(groups.items())}
+
+
+def drift_of(session: Session, run: Run) -> list[dict[str, Any]]:
+    """Tasks a check run found would change (the drift), with their diff summaries."""
+    if run.mode != "check":
+        return []
+    rows = session.scalars(
+        select(TaskRecord).where(TaskRecord.run_id == run.id, TaskRecord.changed.is_(True))
+        .order_by(TaskRecord.host, TaskRecord.id)
+    ).all()
+    return [{"host": t.host, "policy": t.policy, "task": t.task, "diff_summary": t.diff_summary}
+            for t in rows]
+
+
+# -- assets --------------------------------------------------------------------------------
+def assets_at(session: Session, client: str, seq: int) -> dict[str, dict[str, Any]]:
+    newest = (
+        select(AssetRecord.host, func.max(AssetRecord.run_seq).label("seq"))
+        .where(AssetRecord.client == client, AssetRecord.run_seq <= seq)
+        .group_by(AssetRecord.host).subquery()
+    )
+    rows = session.scalars(select(AssetRecord).join(newest, and_(
+        AssetRecord.client == client, AssetRecord.host == newest.c.host,
+        AssetRecord.run_seq == newest.c.seq,
+    ))).all()
+    return {r.host: r.record for r in rows}
+
+
+def asset_changes(before: dict[str, dict[str, Any]],
+                  after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    changes = []
+    for host in sorted(set(before) & set(after)):
+        a, b = _flatten(before[host]), _flatten(after[host])
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                changes.append({"host": host, "field": key, "from": a.get(key), "to": b.get(key)})
+    return changes
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
+        out = {}
+        for i, item in enumerate(data):
+            name = item.get("name", i)
+            out.update(_flatten(item, f"{prefix}[{name}]"))
+        return out
+    return {prefix: data}
+
+
+# -- comparing two runs --------------------------------------------------------------------
+def compare(
+    before: list[ControlResult], after: list[ControlResult]
+) -> dict[str, list[dict[str, Any]]]:
+    """Newly failing, fixed, still failing, newly waived and expired waivers between two runs."""
+    a = {(r.host, r.control_id): r for r in before}
+    b = {(r.host, r.control_id): r for r in after}
+    out: dict[str, list[dict[str, Any]]] = {
+        "newly_failing": [], "fixed": [], "still_failing": [], "newly_waived": [],
+        "waivers_expired": [],
+    }
+    for key in sorted(set(a) | set(b)):
+        old, new = a.get(key), b.get(key)
+        if new is None:
+            continue
+        entry = {"host": new.host, "policy": new.policy, "control_id": new.control_id,
+                 "title": new.title, "from": old.status if old else None, "to": new.status,
+                 "actual": new.actual, "evidence": new.evidence}
+        was_failing = old is not None and old.status in FAILING
+        if new.status in FAILING:
+            if new.waiver_expired and (old is None or old.status == "waived" or not was_failing):
+                out["waivers_expired"].append({**entry, "waiver": new.waiver})
+            elif was_failing:
+                out["still_failing"].append(entry)
+            else:
+                out["newly_failing"].append(entry)
+        elif new.status == "waived" and (old is None or old.status != "waived"):
+            out["newly_waived"].append({**entry, "waiver": new.waiver})
+        elif new.status == "pass" and (was_failing or (old is not None and old.status == "waived")):
+            out["fixed"].append(entry)
+    return out
+
+
+# -- mspctl diff -----------------------------------------------------------------------------
+def previous_run(session: Session, run: Run) -> Run:
+    prev = session.scalars(
+        select(Run).where(Run.client == run.client, Run.seq < run.seq,
+                          Run.status.in_(("successful", "failed")))
+        .order_by(Run.seq.desc()).limit(1)
+    ).first()
+    if prev is None:
+        raise BadInput(f"client {run.client!r} has no completed run before {run.id}")
+    return prev
+
+
+def _run_hosts(run: Run) -> set[str]:
+    return {h.host for h in run.hosts}
+
+
+def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | None,
+                to_ref: str | None) -> dict[str, Any]:
+    """What changed in a client's compliance between two runs (default: the last two)."""
+    with store.session() as session:
+        to_run = resolve_run(session, client, to_ref)
+        from_run = resolve_run(session, client, from_ref) if from_ref else previous_run(
+            session, to_run)
+        before = results_at(store, session, from_run, waivers)
+        after = results_at(store, session, to_run, waivers)
+        hosts_before, hosts_after = _run_hosts(from_run), _run_hosts(to_run)
+        assets = asset_changes(assets_at(session, client, from_run.seq),
+                               assets_at(session, client, to_run.seq))
+        runs = {"from": _run_ref(from_run), "to": _run_ref(to_run)}
+    changes = compare(before, after)
+    return {
+        "client": client,
+        **runs,
+        **changes,
+        "hosts_added": sorted(hosts_after - hosts_before) if from_run.full and to_run.full else [],
+        "hosts_removed": sorted(hosts_before - hosts_after)
+        if from_run.full and to_run.full else [],
+        "asset_changes": assets,
+        "summary": {"from": score(before), "to": score(after)},
+    }
+
+
+def _run_ref(run: Run) -> dict[str, Any]:
+    return {"id": run.id, "seq": run.seq, "mode": run.mode,
+            "started_at": run.started_at.isoformat(), "tier": run.tier}
+
+
+def fleet_diff(store: Store, waivers_of: dict[str, Waivers]) -> list[dict[str, Any]]:
+    """Every client's last run against the run before it, for a morning summary.
+
+    Built from the change log in a handful of set-based queries (no per-client state
+    reconstruction), so it stays fast for a fleet: only the last run's changes are read."""
+    from sqlalchemy import literal_column
+
+    from mspctl.store.models import RunHost
+
+    ranked = (
+        select(Run.client, Run.seq, Run.full, Run.started_at,
+               func.row_number().over(partition_by=Run.client, order_by=Run.seq.desc())
+               .label("rank"))
+        .where(Run.status.in_(("successful", "failed")))
+        .subquery()
+    )
+    with store.session() as session:
+        pairs: dict[str, dict[str, Any]] = {}
+        for client, seq, full, started, rank in session.execute(
+            select(ranked).where(ranked.c.rank <= 2)
+        ):
+            entry = pairs.setdefault(client, {})
+            entry["last" if rank == 1 else "previous"] = (seq, full, started)
+        pairs = {c: e for c, e in pairs.items() if "previous" in e}
+        last_seqs = [e["last"][0] for e in pairs.values()]
+        changes = session.execute(
+            select(Finding.client, Finding.host, Finding.control_id, Finding.status,
+                   Finding.previous_status)
+            .where(Finding.run_seq.in_(last_seqs))
+        ).all() if last_seqs else []
+        failing = dict(session.execute(
+            select(ControlState.client, func.count(literal_column("*")))
+            .where(ControlState.status.in_(FAILING)).group_by(ControlState.client)
+        ).all())
+        all_seqs = [e[k][0] for e in pairs.values() for k in ("last", "previous")]
+        hosts: dict[int, set[str]] = defaultdict(set)
+        for seq_, host in session.execute(
+            select(Run.seq, RunHost.host).join(RunHost, RunHost.run_id == Run.id)
+            .where(Run.seq.in_(all_seqs))
+        ):
+            hosts[seq_].add(host)
+        asset_changed = Counter(client for (client,) in session.execute(
+            select(AssetRecord.client).where(AssetRecord.run_seq.in_(last_seqs))
+        ))
+    by_client: dict[str, list[Any]] = defaultdict(list)
+    for row in changes:
+        by_client[row.client].append(row)
+    out = []
+    for client, entry in sorted(pairs.items()):
+        last_seq, last_full, started = entry["last"]
+        prev_seq, prev_full, _ = entry["previous"]
+        waivers = waivers_of.get(client)
+        day = started.date()
+        counts: Counter[str] = Counter()
+        for row in by_client.get(client, []):
+            now_failing = row.status in FAILING
+            was_failing = row.previous_status in FAILING
+            waived = waivers is not None and now_failing and waivers.verdict(
+                row.host, row.control_id, row.status, day).status == "waived"
+            if now_failing and not was_failing:
+                counts["newly_waived" if waived else "newly_failing"] += 1
+            elif was_failing and row.status == "pass":
+                counts["fixed"] += 1
+        both_full = bool(last_full and prev_full)
+        out.append({
+            "client": client, "from_seq": prev_seq, "to_seq": last_seq,
+            "newly_failing": counts["newly_failing"], "fixed": counts["fixed"],
+            "newly_waived": counts["newly_waived"],
+            "failing_now": failing.get(client, 0),
+            "hosts_added": sorted(hosts[last_seq] - hosts[prev_seq]) if both_full else [],
+            "hosts_removed": sorted(hosts[prev_seq] - hosts[last_seq]) if both_full else [],
+            "asset_changes": asset_changed.get(client, 0),
+        })
+    return out

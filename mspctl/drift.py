@@ -1,0 +1,129 @@
+"""Drift: the client's tier run in check + diff mode, and what it found, classified.
+
+A change found by a check run is **drift** when the policy's desired state did not change since
+the last successful apply of that policy (same fingerprint: tier values, role files, inventory):
+the host moved away. Otherwise it is a **pending intentional change** (the tier or the inventory
+changed and was not applied yet), as Puppet separates corrective from intentional changes.
+Failing controls (not waived) are reported with them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from mspctl.engine import Outcome, policy_of
+from mspctl.errors import ExitCode
+from mspctl.store.models import Run
+
+if TYPE_CHECKING:
+    from mspctl.runner import TaskResult
+    from mspctl.store import Store
+    from mspctl.waivers import Waivers
+
+DRIFT = "drift"
+INTENTIONAL = "pending change"
+
+
+@dataclass
+class DriftReport:
+    run_id: str
+    client: str
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    failing: list[dict[str, Any]] = field(default_factory=list)
+    failed_hosts: list[str] = field(default_factory=list)
+    status: str = "successful"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.status == "aborted":
+            return ExitCode.ABORTED
+        if self.failed_hosts or self.status != "successful":
+            return ExitCode.FAILED
+        if self.changes or self.failing:
+            return ExitCode.DRIFT
+        return ExitCode.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "client": self.client, "status": self.status,
+            "exit_code": int(self.exit_code),
+            "drift": [c for c in self.changes if c["kind"] == DRIFT],
+            "pending_changes": [c for c in self.changes if c["kind"] == INTENTIONAL],
+            "failing_controls": self.failing, "failed_hosts": self.failed_hosts,
+        }
+
+
+def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
+    """Per policy, the fingerprint of its last successful apply (newest first wins)."""
+    with store.session() as session:
+        runs = session.scalars(
+            select(Run).where(Run.client == client, Run.mode == "apply",
+                              Run.status == "successful").order_by(Run.seq.desc()).limit(200)
+        ).all()
+    out: dict[str, str] = {}
+    for run in runs:
+        for policy, fingerprint in (run.fingerprints or {}).items():
+            out.setdefault(policy, fingerprint)
+    return out
+
+
+def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers,
+            mask: Any) -> DriftReport:
+    from mspctl.engine import collect_findings
+
+    result = outcome.result
+    plan = outcome.plan
+    report = DriftReport(run_id=outcome.run_id, client=plan.client.slug,
+                         failed_hosts=result.failed_hosts, status=result.status)
+    for task in result.tasks:
+        if not task.changed:
+            continue
+        policy = policy_of(task)
+        same = policy is not None and applied.get(policy) == plan.fingerprints.get(policy)
+        report.changes.append({
+            "kind": DRIFT if same else INTENTIONAL,
+            "host": task.host, "policy": policy, "task": task.task,
+            "diff": mask(render_diff(task)),
+        })
+    today = dt.datetime.now(dt.UTC).date()
+    for item in collect_findings(result, mask):
+        if item["status"] == "pass":
+            continue
+        verdict = waivers.verdict(item["host"], item["control_id"], item["status"], today)
+        if verdict.status == "waived":
+            continue
+        report.failing.append({
+            "host": item["host"], "policy": item["policy"], "control_id": item["control_id"],
+            "title": item["title"], "status": item["status"], "expected": item.get("expected"),
+            "actual": item.get("actual"), "evidence": item.get("evidence"),
+            "waiver_expired": verdict.expired,
+        })
+    return report
+
+
+def render_diff(task: TaskResult) -> str:
+    """The task's diff as unified text; nothing of a no_log task."""
+    if "censored" in task.result or task.result.get("_ansible_no_log"):
+        return "(hidden: the task handles a secret)"
+    chunks = []
+    for entry in task.diff:
+        if "prepared" in entry:
+            chunks.append(str(entry["prepared"]).rstrip())
+            continue
+        before, after = entry.get("before", ""), entry.get("after", "")
+        if isinstance(before, dict) or isinstance(after, dict):
+            keys = sorted(set(before or {}) | set(after or {}))
+            chunks += [f"{k}: {(before or {}).get(k)!r} -> {(after or {}).get(k)!r}"
+                       for k in keys if (before or {}).get(k) != (after or {}).get(k)]
+            continue
+        chunks.append("\n".join(difflib.unified_diff(
+            str(before).splitlines(), str(after).splitlines(),
+            fromfile=str(entry.get("before_header", "before")),
+            tofile=str(entry.get("after_header", "after")), lineterm="",
+        )))
+    return "\n".join(c for c in chunks if c)

@@ -1,0 +1,91 @@
+"""Compliance reports of one run: the data (a versioned JSON document) and its renderings.
+
+``build`` assembles the data from the store; each format module renders it:
+``json`` (schema: ``schema/report-v1.json``), ``html`` (one self-contained file), ``md``,
+``junit`` (one testcase per host x control) and ``sarif`` (SARIF 2.1.0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mspctl import __version__
+from mspctl.compliance import (
+    REPORT_FORMAT_VERSION,
+    drift_of,
+    grouped_scores,
+    resolve_run,
+    results_at,
+    score,
+)
+
+if TYPE_CHECKING:
+    from mspctl.catalogue import Catalogue
+    from mspctl.clients import Client
+    from mspctl.store import Store
+    from mspctl.waivers import Waivers
+
+FORMATS = ("json", "html", "md", "junit", "sarif")
+SCHEMA = Path(__file__).parent / "schema" / "report-v1.json"
+
+
+def build(store: Store, client: Client, catalogue: Catalogue, waivers: Waivers,
+          run_ref: str | None) -> dict[str, Any]:
+    """The report of a client's run (default: the newest), with the contract of its tier."""
+    from mspctl.store import run_as_dict
+
+    with store.session() as session:
+        run = resolve_run(session, client.slug, run_ref)
+        results = results_at(store, session, run, waivers)
+        drift = drift_of(session, run)
+        run_data = run_as_dict(run, tasks=False)
+    on = run.started_at.date()
+    failing = [r.as_dict() for r in results if r.status in ("fail", "error")]
+    waived = [r.as_dict() for r in results if r.status == "waived"]
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "generator": f"mspctl {__version__}",
+        "client": {
+            "id": client.slug, "name": client.data.name, "timezone": client.data.timezone,
+            "contract_tier": client.data.contract.tier,
+        },
+        "run": {k: run_data[k] for k in ("id", "seq", "mode", "status", "tier", "tier_source",
+                                         "user", "started_at", "ended_at", "full", "hosts")},
+        "contract": (catalogue.get(run.tier).tier.contract.model_dump(mode="json",
+                                                                      exclude_none=True)
+                     if run.tier in catalogue.names else None),
+        "summary": score(results),
+        "policies": grouped_scores(results, "policy"),
+        "hosts": grouped_scores(results, "host"),
+        "failing": failing,
+        "waived": waived,
+        "drift": drift,
+        "waivers_expired": [w.as_dict() for w in waivers.expired(on)],
+        "controls": [r.as_dict() for r in results],
+    }
+
+
+def render(data: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "md":
+        from mspctl.reports.markdown import render_markdown
+
+        return render_markdown(data)
+    if fmt == "html":
+        from mspctl.reports.html import render_html
+
+        return render_html(data)
+    if fmt == "junit":
+        from mspctl.reports.junit import render_junit
+
+        return render_junit(data)
+    if fmt == "sarif":
+        from mspctl.reports.sarif import render_sarif
+
+        return render_sarif(data)
+    raise ValueError(fmt)
