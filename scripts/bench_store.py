@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Benchmark of the run store at fleet scale (issue: compliance and drift).
+
+Builds a synthetic store of CLIENTS x HOSTS x CONTROLS x RUNS nightly runs (default
+1,000 x 10 x 50 x 30) in a throw-away project, then measures, in process and end to end
+(the real `mspctl` command, including Python start-up):
+  - `mspctl diff CLIENT` for one client,
+  - `mspctl diff --all` for the fleet,
+  - `mspctl report CLIENT --format json`,
+and prints the store size per run. Each nightly run flips about FLIP of the controls.
+
+    .venv/bin/python scripts/bench_store.py [--clients 1000] [--runs 30] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+POLICIES = ("assets", "patching", "backup_agent", "monitoring", "baseline")
+
+
+def build(project: Path, home: Path, clients: int, hosts: int, controls: int, runs: int,
+          flip: float) -> None:
+    from sqlalchemy import insert
+
+    from mspctl.store import Store
+    from mspctl.store.models import AssetRecord, ControlState, Finding, Run, RunHost
+
+    rng = random.Random(42)
+    shutil.copytree(ROOT / "tiers", project / "tiers")
+    shutil.copytree(ROOT / "playbooks", project / "playbooks")
+    (project / "inventories").mkdir()
+    for c in range(clients):
+        d = project / "inventories" / f"client-{c:04d}"
+        d.mkdir()
+        (d / "client.yml").write_text(
+            f"name: Client {c}\ntimezone: Europe/Paris\ncontract: {{tier: gold, start: 2026-01-01}}\n")
+        body = "".join(f"        h{h:02d}:\n" for h in range(hosts))
+        (d / "hosts.yml").write_text(f"all:\n  children:\n    servers:\n      hosts:\n{body}")
+        (d / "waivers.yml").write_text("waivers: []\n")
+    store = Store.open(f"sqlite:///{home / 'mspctl.db'}")
+    start = dt.datetime(2026, 10, 1, 1, 0, tzinfo=dt.UTC)
+    control_ids = [f"{POLICIES[i % len(POLICIES)]}.control_{i:02d}" for i in range(controls)]
+    state = {}
+    seq = 0
+    with store.engine.begin() as conn:
+        for night in range(runs):
+            run_rows, host_rows, finding_rows, asset_rows = [], [], [], []
+            for c in range(clients):
+                seq += 1
+                client = f"client-{c:04d}"
+                run_id = f"{night:02d}-{c:04d}"
+                started = start + dt.timedelta(days=night, seconds=c)
+                run_rows.append({
+                    "id": run_id, "seq": seq, "client": client, "tier": "gold",
+                    "contract_tier": "gold", "tier_source": "contract", "mode": "apply",
+                    "diff": False, "user": "ci", "controller": "bench", "started_at": started,
+                    "ended_at": started + dt.timedelta(minutes=3), "status": "successful",
+                    "rc": 0, "limit": None, "policies": list(POLICIES), "engine": "mitogen",
+                    "artifacts_dir": "-", "mspctl_version": "bench", "fingerprints": {},
+                    "full": True})
+                for h in range(hosts):
+                    host = f"h{h:02d}"
+                    host_rows.append({"run_id": run_id, "host": host, "ok": 40, "changed": 0,
+                                      "failed": 0, "unreachable": 0, "skipped": 2,
+                                      "rescued": 0, "ignored": 0})
+                    if night == 0 or rng.random() < 0.01:
+                        asset_rows.append({"client": client, "host": host, "run_seq": seq,
+                                           "run_id": run_id, "digest": f"{seq}-{h}",
+                                           "record": {"memory_mb": 2048 + night, "serial": host}})
+                    for control in control_ids:
+                        key = (client, host, control)
+                        old = state.get(key)
+                        if old is None:
+                            new = "pass" if rng.random() > 0.05 else "fail"
+                        elif rng.random() < flip:
+                            new = "fail" if old == "pass" else "pass"
+                        else:
+                            continue
+                        state[key] = (new, seq)
+                        finding_rows.append({
+                            "client": client, "host": host, "control_id": control,
+                            "run_seq": seq, "run_id": run_id, "policy": control.split(".")[0],
+                            "status": new, "previous_status": old[0] if old else None,
+                            "title": f"Control {control}", "expected": "ok", "actual": new,
+                            "evidence": {"night": night}})
+            conn.execute(insert(Run), run_rows)
+            conn.execute(insert(RunHost), host_rows)
+            conn.execute(insert(Finding), finding_rows)
+            if asset_rows:
+                conn.execute(insert(AssetRecord), asset_rows)
+            print(f"  night {night + 1}/{runs}: {len(finding_rows)} finding changes", flush=True)
+        conn.execute(insert(ControlState), [
+            {"client": c, "host": h, "control_id": k, "policy": k.split(".")[0], "status": s,
+             "title": f"Control {k}", "expected": "ok", "actual": s, "evidence": {},
+             "since_run_seq": since, "last_run_seq": seq}
+            for (c, h, k), (s, since) in state.items()])
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples), min(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--controls", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--flip", type=float, default=0.01)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="build in (and keep) this directory")
+    args = parser.parse_args()
+
+    base = args.keep or Path(tempfile.mkdtemp(prefix="mspctl-bench-"))
+    project, home = base / "project", base / "home"
+    if not (home / "mspctl.db").exists():
+        project.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
+        print(f"building {args.clients} clients x {args.hosts} hosts x {args.controls} controls "
+              f"x {args.runs} runs in {base}")
+        t0 = time.perf_counter()
+        build(project, home, args.clients, args.hosts, args.controls, args.runs, args.flip)
+        print(f"built in {time.perf_counter() - t0:.1f} s")
+
+    os.environ.update(MSPCTL_PROJECT_DIR=str(project), MSPCTL_HOME=str(home))
+    from mspctl.app import Application
+    from mspctl.compliance import client_diff, fleet_diff
+    from mspctl.reports import build as build_report
+    from mspctl.store.models import Finding, Run
+
+    app = Application(project_dir=project, home=home)
+    client = app.clients.get("client-0042")
+    waivers = app.waivers(client)
+    with app.store.session() as session:
+        runs = session.query(Run).count()
+        findings = session.query(Finding).count()
+    size = (home / "mspctl.db").stat().st_size
+    all_waivers = {name: app.waivers(app.clients.get(name)) for name in app.clients.names()}
+
+    rows = [
+        ("diff one client (in process)",
+         timed(lambda: client_diff(app.store, "client-0042", waivers, None, None), args.repeat),
+         0.100),
+        ("diff --all (in process, store only)",
+         timed(lambda: fleet_diff(app.store, all_waivers), args.repeat), 1.0),
+        ("report json one client (in process)",
+         timed(lambda: build_report(app.store, client, app.catalogue, waivers, None),
+               args.repeat), 0.100),
+    ]
+    mspctl = [sys.executable, "-m", "mspctl"]
+    env = {**os.environ, "MSPCTL_PROJECT_DIR": str(project), "MSPCTL_HOME": str(home)}
+
+    def cli(*argv: str) -> None:
+        subprocess.run([*mspctl, *argv], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    rows += [
+        ("mspctl diff client-0042 --json (end to end)",
+         timed(lambda: cli("diff", "client-0042", "--json"), args.repeat), None),
+        ("mspctl diff --all --json (end to end)",
+         timed(lambda: cli("diff", "--all", "--json"), args.repeat), None),
+        ("mspctl report client-0042 --format json (end to end)",
+         timed(lambda: cli("report", "client-0042", "--format", "json"), args.repeat), None),
+        ("mspctl --help (start-up floor)", timed(lambda: cli("--help"), args.repeat), None),
+    ]
+    print(f"\nstore: {runs} runs, {findings} finding changes, {size / 1e6:.1f} MB "
+          f"= {size / runs / 1024:.1f} KiB per run")
+    print(f"{'measure':55} {'median':>9} {'best':>9} {'goal':>7} {'ratio':>7}")
+    for name, (median, best), goal in rows:
+        ratio = f"{median / goal:.2f}" if goal else "-"
+        goal_s = f"{goal * 1000:.0f} ms" if goal else "-"
+        print(f"{name:55} {median * 1000:7.1f}ms {best * 1000:7.1f}ms {goal_s:>7} {ratio:>7}")
+    if not args.keep:
+        shutil.rmtree(base)
+
+
+if __name__ == "__main__":
+    main()
