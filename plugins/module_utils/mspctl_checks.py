@@ -367,6 +367,10 @@ def default_title(control):
         parts = [k + " " + control[k] for k in ("mode", "owner", "group") if control.get(k)]
         if control.get("max_mode"):
             parts.append("mode at most " + control["max_mode"])
+        if control.get("contains"):
+            parts.append("a line matches /%s/" % clip(control["contains"], 40))
+        if control.get("not_contains"):
+            parts.append("no line matches /%s/" % clip(control["not_contains"], 40))
         title = "%s is a %s" % (control["path"], control["state"])
         return title + (" (%s)" % ", ".join(parts) if parts else "")
     if kind == "sysctl":
