@@ -47,7 +47,8 @@ def build(project: Path, home: Path, clients: int, hosts: int, controls: int, ru
         d = project / "inventories" / f"client-{c:04d}"
         d.mkdir()
         (d / "client.yml").write_text(
-            f"name: Client {c}\ntimezone: Europe/Paris\ncontract: {{tier: gold, start: 2026-01-01}}\n")
+            f"name: Client {c}\ntimezone: Europe/Paris\n"
+            "contract: {tier: gold, start: 2026-01-01}\n")
         body = "".join(f"        h{h:02d}:\n" for h in range(hosts))
         (d / "hosts.yml").write_text(f"all:\n  children:\n    servers:\n      hosts:\n{body}")
         (d / "waivers.yml").write_text("waivers: []\n")
