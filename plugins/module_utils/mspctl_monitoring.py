@@ -1,0 +1,550 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host health checks of the monitoring policy, and their Prometheus text rendering.
+
+One implementation, two callers:
+
+* the collector (``roles/monitoring/files/mspctl-monitoring-collect``), run every minute by a
+  systemd timer on each monitored host, imports this file (deployed next to it with
+  ``patch_window.py``) and writes the node exporter's textfile ``mspctl.prom``;
+* the status module ``mspctl_monitoring_status`` imports it as
+  ``ansible.module_utils.mspctl_monitoring`` to evaluate the same controls.
+
+Standard library only (the targets run Debian's python3, 3.11 and later). Commands are run through
+a ``run(argv) -> (rc, stdout, stderr)`` callable, so tests and the module can supply their own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import math
+import os
+import re
+
+CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot_required", "smart")
+
+# File systems that hold data. Everything else (tmpfs, proc, cgroup, overlay of an apt cache...)
+# is ignored, except the root file system whatever its type (a container's root is an overlay).
+DISK_FSTYPES = frozenset((
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "nilfs2",
+    "vfat", "exfat", "ntfs", "ntfs3", "fuseblk", "bcachefs",
+))
+# Mount trees of the OS itself (and of a container's host, /run/host): never data disks.
+PSEUDO_TREES = ("/proc", "/sys", "/dev", "/run")
+# Block devices that never carry SMART data.
+NON_SMART_PREFIXES = ("loop", "ram", "zram", "dm-", "sr", "md", "nbd", "fd", "rbd", "drbd")
+
+
+def command_runner():
+    """A ``run`` callable built on subprocess, for the collector (modules use run_command)."""
+    import subprocess
+
+    def run(argv):
+        env = dict(os.environ, LC_ALL="C", LANG="C")
+        try:
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, timeout=120, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return 127, "", str(exc)
+        return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                proc.stderr.decode("utf-8", "replace"))
+
+    return run
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def failed_units(run):
+    """Names of the systemd units in the ``failed`` state (raises OSError if systemctl fails)."""
+    rc, out, err = run(["systemctl", "list-units", "--state=failed", "--all", "--plain",
+                        "--no-legend", "--no-pager"])
+    if rc != 0:
+        raise OSError("systemctl list-units failed: %s" % (err.strip() or rc))
+    units = []
+    for line in out.splitlines():
+        fields = line.split()
+        if fields:
+            units.append(fields[0].lstrip("\u25cf*").strip() or fields[1])
+    return sorted(set(units))
+
+
+def _unescape_mount(path):
+    # /proc/self/mounts escapes space, tab, newline and backslash as octal
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def mounts(text):
+    """``(device, mountpoint, fstype)`` of each line of a ``/proc/self/mounts`` text."""
+    result = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            result.append((_unescape_mount(fields[0]), _unescape_mount(fields[1]), fields[2]))
+    return result
+
+
+def _under(path, tree):
+    return path == tree or path.startswith(tree.rstrip("/") + "/")
+
+
+def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
+    """Usage of each data file system, one entry per device (its shortest mount point).
+
+    ``used_ratio`` is computed as ``df`` does: used / (used + available to unprivileged users),
+    so a file system is "full" when ordinary processes can no longer write.
+    """
+    seen = {}
+    for device, mountpoint, fstype in mounts(mounts_text):
+        if mountpoint != "/" and (fstype not in DISK_FSTYPES
+                                  or any(_under(mountpoint, t) for t in PSEUDO_TREES)):
+            continue
+        if any(_under(mountpoint, t) for t in exclude):
+            continue
+        try:
+            key = stat(mountpoint).st_dev
+            vfs = statvfs(mountpoint)
+        except OSError:
+            continue
+        if vfs.f_blocks == 0:
+            continue
+        used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+        available = vfs.f_bavail * vfs.f_frsize
+        total = used + available
+        entry = {
+            "mountpoint": mountpoint,
+            "device": device,
+            "fstype": fstype,
+            "size_bytes": vfs.f_blocks * vfs.f_frsize,
+            "used_ratio": round(float(used) / total, 4) if total else 0.0,
+        }
+        kept = seen.get(key)
+        if kept is None or len(mountpoint) < len(kept["mountpoint"]):
+            seen[key] = entry
+    return sorted(seen.values(), key=lambda e: e["mountpoint"])
+
+
+def _version_key(name):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-required"),
+                    boot_dir="/boot", running_kernel=None):
+    """``(required, reason)``: a flag file says so, or a newer kernel is installed than running.
+
+    A container boots no kernel of its own (nothing in /boot): only the flag file counts there.
+    """
+    for path in flag_files:
+        if os.path.exists(path):
+            return True, "flag file %s" % path
+    if running_kernel is None:
+        running_kernel = os.uname()[2]
+    try:
+        kernels = [n[len("vmlinuz-"):] for n in os.listdir(boot_dir) if n.startswith("vmlinuz-")]
+    except OSError:
+        kernels = []
+    if kernels:
+        newest = max(kernels, key=_version_key)
+        if newest != running_kernel and _version_key(newest) > _version_key(running_kernel):
+            return True, "kernel %s installed, %s running" % (newest, running_kernel)
+    return False, None
+
+
+_INST_RE = re.compile(r"^Inst (\S+)(?: \[[^\]]*\])? \((.*)\)")
+
+
+def parse_simulated_upgrade(text):
+    """``{"security": n, "other": m}`` from the output of ``apt-get -s dist-upgrade``."""
+    security, other = set(), set()
+    for line in text.splitlines():
+        match = _INST_RE.match(line)
+        if not match:
+            continue
+        name, origin = match.groups()
+        if "-security" in origin or "Debian-Security" in origin:
+            security.add(name)
+        else:
+            other.add(name)
+    return {"security": len(security), "other": len(other - security)}
+
+
+def pending_updates(run):
+    """Upgradable packages by kind, from apt's own resolver (no download, no lock, no cache file)."""
+    rc, out, err = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=true",
+                        "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+                        "dist-upgrade"])
+    if rc != 0:
+        raise OSError("apt-get -s dist-upgrade failed: %s" % (err.strip() or rc))
+    return parse_simulated_upgrade(out)
+
+
+def smart_devices(block_dir="/sys/block"):
+    """Whole disks that may support SMART: physical (a ``device`` link), not loop/dm/md..."""
+    try:
+        names = sorted(os.listdir(block_dir))
+    except OSError:
+        return []
+    return [n for n in names if not n.startswith(NON_SMART_PREFIXES)
+            and os.path.exists(os.path.join(block_dir, n, "device"))]
+
+
+def smart_health(run, devices, smartctl="smartctl"):
+    """``{device: healthy}`` for the devices whose SMART status smartctl can read.
+
+    A device without SMART (virtual disks, USB bridges without pass-through) is left out. Disks
+    in standby are not spun up (``-n standby``) and are left out of this pass.
+    """
+    result = {}
+    for name in devices:
+        rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", "/dev/%s" % name])
+        try:
+            data = json.loads(out or "{}")
+        except ValueError:
+            continue
+        status = data.get("smart_status") if isinstance(data, dict) else None
+        if rc & 0x03 or not isinstance(status, dict) or "passed" not in status:
+            continue
+        result[name] = bool(status["passed"])
+    return result
+
+
+def _timestamp(value):
+    """Epoch seconds from a number or an ISO 8601 string with an offset; None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        import datetime
+
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            instant = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if instant.tzinfo is None:
+            return None
+        return instant.timestamp()
+    return None
+
+
+BACKUP_SUCCESS_KEYS = ("last_success", "last_success_at")
+
+
+def backup_status(path):
+    """What the backup role reports in ``status.json``: None when there is no backup here.
+
+    The monitoring role never reads the backup role's variables; this file is the interface
+    (written by mspctl_restic.update_status, world-readable, no secret): ``last_success`` (epoch
+    seconds, or ISO 8601 with an offset) of the latest snapshot, ``max_age_hours`` the age the
+    backup policy tolerates, ``restore_test.result`` (``pass``...) and ``restore_test.at``.
+    """
+    empty = {"valid": False, "last_success": None, "max_age_hours": None, "restore_test": None}
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError):
+        return None
+    except ValueError:
+        return empty
+    if not isinstance(data, dict):
+        return empty
+    last = None
+    for key in BACKUP_SUCCESS_KEYS:
+        if data.get(key) is not None:
+            last = _timestamp(data[key])
+            break
+    max_age = data.get("max_age_hours")
+    if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age <= 0:
+        max_age = None
+    restore = data.get("restore_test")
+    restore_test = None
+    if isinstance(restore, dict) and restore.get("result"):
+        restore_test = {"passed": restore.get("result") == "pass",
+                        "at": _timestamp(restore.get("at"))}
+    return {"valid": True, "last_success": last, "max_age_hours": max_age,
+            "restore_test": restore_test}
+
+
+def maintenance(windows, now_utc, engine):
+    """Whether a maintenance (patch) window is open now, using the shared window engine.
+
+    Returns ``{"active", "end", "next_start"}`` with epoch seconds (``end`` of the open occurrence
+    that closes last, ``next_start`` of the next occurrence of any window), or Nones.
+    """
+    active, end, next_start = False, None, None
+    for spec in windows:
+        window = engine.parse_window(spec)
+        occurrence = engine.current_or_next_occurrence(window, now_utc)
+        if occurrence is None:
+            continue
+        if occurrence.contains(now_utc):
+            active = True
+            stop = occurrence.end_utc.timestamp()
+            end = stop if end is None else max(end, stop)
+            following = engine.current_or_next_occurrence(window, occurrence.end_utc)
+            if following is not None and following.start_utc > now_utc:
+                start = following.start_utc.timestamp()
+                next_start = start if next_start is None else min(next_start, start)
+        else:
+            start = occurrence.start_utc.timestamp()
+            next_start = start if next_start is None else min(next_start, start)
+    return {"active": active, "end": end, "next_start": next_start}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+class Metrics(object):
+    """Metric families in the Prometheus text exposition format, in insertion order."""
+
+    def __init__(self):
+        self._families = []
+        self._index = {}
+
+    def add(self, name, value, labels=None, help_text="", kind="gauge"):
+        family = self._index.get(name)
+        if family is None:
+            family = {"name": name, "help": help_text, "type": kind, "samples": []}
+            self._index[name] = family
+            self._families.append(family)
+        family["samples"].append((dict(labels or {}), value))
+
+    def names(self):
+        return [f["name"] for f in self._families]
+
+    def render(self):
+        lines = []
+        for family in self._families:
+            lines.append("# HELP %s %s" % (family["name"], _escape_help(family["help"])))
+            lines.append("# TYPE %s %s" % (family["name"], family["type"]))
+            for labels, value in family["samples"]:
+                lines.append("%s%s %s" % (family["name"], _labels(labels), _number(value)))
+        return "\n".join(lines) + "\n"
+
+
+def _escape_help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _escape_label(text):
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels):
+    if not labels:
+        return ""
+    return "{%s}" % ",".join('%s="%s"' % (k, _escape_label(v)) for k, v in sorted(labels.items()))
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_exposition(text, prefix=""):
+    """``[(name, labels, value)]`` of the samples in a text exposition whose name starts with
+    ``prefix`` (enough of the format for node exporter output: no exemplars, no timestamps)."""
+    samples = []
+    for line in text.split("\n"):  # the format's only line break (label values may hold others)
+        if not line or line.startswith("#") or not line.startswith(prefix):
+            continue
+        match = _SAMPLE_RE.match(line.strip())
+        if not match:
+            continue
+        name, raw_labels, raw_value = match.groups()
+        labels = {}
+        for key, value in _LABEL_RE.findall(raw_labels or ""):
+            labels[key] = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+        try:
+            value = float(raw_value)
+        except ValueError:
+            continue
+        samples.append((name, labels, value))
+    return samples
+
+
+# --------------------------------------------------------------------------- the collector
+
+
+def collect(config, run, now_utc, engine=None, state=None, read=None):
+    """Evaluate the configured checks and return ``Metrics``.
+
+    ``config`` is the role's ``monitoring.json``; ``state`` a dict the caller persists between
+    runs (costly checks are cached in it); ``engine`` the patch window module (needed only when
+    maintenance windows are configured); ``read(path)`` reads a text file.
+    """
+    import time
+
+    state = {} if state is None else state
+    read = read or _read_text
+    started = time.time()
+    checks = [c for c in config.get("checks", []) if c in CHECKS]
+    metrics = Metrics()
+    errors = {}
+    for check in CHECKS:
+        metrics.add("mspctl_check_enabled", 1 if check in checks else 0, {"check": check},
+                    "Whether the monitoring policy enables this check on the host.")
+
+    def guarded(check, function):
+        if check not in checks:
+            return
+        try:
+            function()
+        except Exception as exc:  # a broken check must not hide the others
+            errors[check] = str(exc)
+
+    disk = config.get("disk", {})
+
+    def do_disk():
+        usage = disk_usage(read("/proc/self/mounts"), exclude=disk.get("exclude_mountpoints", ()))
+        for entry in usage:
+            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
+                      "fstype": entry["fstype"]}
+            metrics.add("mspctl_disk_used_ratio", entry["used_ratio"], labels,
+                        "Used fraction of a data file system, as df computes it.")
+        for entry in usage:
+            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
+                      "fstype": entry["fstype"]}
+            metrics.add("mspctl_disk_size_bytes", entry["size_bytes"], labels,
+                        "Size of a data file system.")
+        metrics.add("mspctl_disk_warn_ratio", disk.get("warn_percent", 85) / 100.0, None,
+                    "Disk usage above which the policy warns.")
+        metrics.add("mspctl_disk_crit_ratio", disk.get("crit_percent", 95) / 100.0, None,
+                    "Disk usage above which the disk is considered full.")
+
+    def do_units():
+        units = failed_units(run)
+        metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
+        for unit in units:
+            metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
+
+    backup = config.get("backup", {})
+
+    def do_backup():
+        status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
+        metrics.add("mspctl_backup_status_present", 0 if status is None else 1, None,
+                    "Whether the backup policy reports a status on this host.")
+        if status is None:
+            return
+        if not status["valid"]:
+            raise ValueError("%s is not a JSON object" % backup.get("status_file"))
+        hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
+        metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
+                    "Backup age the backup policy tolerates.")
+        if status["last_success"] is not None:
+            metrics.add("mspctl_backup_last_success_timestamp_seconds", status["last_success"],
+                        None, "Time of the last successful backup.")
+        restore = status["restore_test"]
+        if restore is not None:
+            metrics.add("mspctl_backup_restore_test_passed", 1 if restore["passed"] else 0, None,
+                        "Whether the last restore test of the backups passed.")
+            if restore["at"] is not None:
+                metrics.add("mspctl_backup_restore_test_timestamp_seconds", restore["at"], None,
+                            "Time of the last restore test.")
+
+    def do_updates():
+        key = "%s:%s" % (_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
+        cached = state.get("pending_updates")
+        if not cached or cached.get("key") != key:
+            cached = {"key": key, "counts": pending_updates(run)}
+            state["pending_updates"] = cached
+        for kind in ("security", "other"):
+            metrics.add("mspctl_pending_updates", cached["counts"][kind], {"kind": kind},
+                        "Upgradable packages (apt), security or other.")
+
+    def do_reboot():
+        required, _reason = reboot_required()
+        metrics.add("mspctl_reboot_required", 1 if required else 0, None,
+                    "Whether the host needs a reboot to finish its updates.")
+
+    smart = config.get("smart", {})
+
+    def do_smart():
+        cached = state.get("smart")
+        if not cached or started - cached.get("at", 0) >= smart.get("cache_seconds", 900):
+            devices = smart_devices()
+            health = smart_health(run, devices) if devices and _which("smartctl") else {}
+            cached = {"at": started, "health": health}
+            state["smart"] = cached
+        health = cached["health"]
+        metrics.add("mspctl_smart_supported", 1 if health else 0, None,
+                    "Whether at least one disk of the host reports SMART health.")
+        for device in sorted(health):
+            metrics.add("mspctl_smart_healthy", 1 if health[device] else 0, {"device": device},
+                        "SMART overall health of a disk (1 passed, 0 failing).")
+
+    guarded("disk_usage", do_disk)
+    guarded("failed_units", do_units)
+    guarded("backup_age", do_backup)
+    guarded("pending_updates", do_updates)
+    guarded("reboot_required", do_reboot)
+    guarded("smart", do_smart)
+
+    window_config = config.get("maintenance", {})
+    enabled = bool(window_config.get("enabled")) and bool(window_config.get("windows"))
+    status = {"active": False, "end": None, "next_start": None}
+    if enabled:
+        try:
+            status = maintenance(window_config["windows"], now_utc, engine)
+        except Exception as exc:
+            errors["maintenance"] = str(exc)
+    metrics.add("mspctl_maintenance_mode", 1 if enabled else 0, None,
+                "Whether alerts are silenced during the host's maintenance windows.")
+    metrics.add("mspctl_maintenance", 1 if status["active"] else 0, None,
+                "Whether the host is inside a maintenance window now.")
+    metrics.add("mspctl_maintenance_end_timestamp_seconds", status["end"] or 0, None,
+                "End of the open maintenance window (0 when none is open).")
+    if status["next_start"] is not None:
+        metrics.add("mspctl_maintenance_next_start_timestamp_seconds", status["next_start"],
+                    None, "Start of the next maintenance window.")
+
+    for check in sorted(errors):
+        metrics.add("mspctl_check_error", 1, {"check": check},
+                    "A check that could not be evaluated on the last run.")
+    metrics.add("mspctl_collector_duration_seconds", round(time.time() - started, 3), None,
+                "Time the last collector run took.")
+    metrics.add("mspctl_collector_last_run_timestamp_seconds", int(now_utc.timestamp()), None,
+                "Time of the last collector run.")
+    metrics.errors = errors
+    return metrics
+
+
+def _read_text(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def _mtime(path):
+    try:
+        return int(os.stat(path).st_mtime_ns)
+    except OSError:
+        return 0
+
+
+def _which(name):
+    for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep):
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    for directory in ("/usr/sbin", "/sbin"):
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
