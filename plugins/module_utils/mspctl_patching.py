@@ -1,0 +1,480 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Debian patching, shared by ``mspctl_apt_upgrade`` (applies) and ``mspctl_patch_status``.
+
+Pure functions (selection, parsing of ``apt-get -s``, reboot decision, run records) plus one
+:class:`AptBackend` that talks to apt (python3-apt for reading, ``apt-get``/``apt-mark`` through
+``module.run_command`` for everything else). Unit tests replace the backend with a fake.
+
+State kept on the host, in ``STATE_DIR`` (bookkeeping, never reported as a change):
+
+``last-run.json``
+    the last patch run that was allowed to change the host (inside its window or forced):
+    ``last_run``, ``last_upgrade`` (last time packages changed), ``upgraded`` (that run's
+    packages, before/after), ``scope``, ``holds`` (the holds mspctl manages), ``forced``.
+``pending-seen.json``
+    when each pending update (name=version) was first seen, for the deferral control.
+
+Runs on the managed host's Python (Debian 12: 3.11); standard library plus python3-apt.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import fnmatch
+import glob
+import json
+import os
+import re
+import tempfile
+
+STATE_DIR = "/var/lib/mspctl/patching"
+LAST_RUN = "last-run.json"
+SEEN = "pending-seen.json"
+LISTS_STAMP = "apt-lists.stamp"
+REBOOT_REQUIRED_FILE = "/run/reboot-required"
+REBOOT_REQUIRED_PKGS = "/run/reboot-required.pkgs"
+REBOOT_REQUEST_FILE = "last-reboot-request"
+SCOPES = ("security", "all")
+REBOOT_POLICIES = ("never", "if_required", "always")
+# Upgrading these needs a reboot to take effect (kernel, C library, init, message bus,
+# CPU microcode). The apply module writes /run/reboot-required for them, as Debian's
+# kernel hooks and Ubuntu's update-notifier do, so every reader (monitoring included) agrees.
+DEFAULT_REBOOT_PACKAGES = (
+    "linux-image-*",
+    "libc6",
+    "systemd",
+    "dbus",
+    "dbus-broker",
+    "intel-microcode",
+    "amd64-microcode",
+)
+APT_ENV = {
+    "DEBIAN_FRONTEND": "noninteractive",
+    "APT_LISTCHANGES_FRONTEND": "none",
+    "NEEDRESTART_MODE": "l",
+    "LC_ALL": "C",
+}
+DPKG_OPTIONS = (
+    "-o", "Dpkg::Options::=--force-confdef",
+    "-o", "Dpkg::Options::=--force-confold",
+    "-o", "DPkg::Lock::Timeout=300",
+)
+_INST_RE = re.compile(r"^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) (.*)\)")
+_REMV_RE = re.compile(r"^Remv (\S+)(?: \[([^\]]*)\])?")
+
+
+class PatchingError(Exception):
+    """apt could not be read or driven; the message says what failed."""
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def iso(instant):
+    return instant.astimezone(datetime.timezone.utc).isoformat() if instant else None
+
+
+def parse_iso(text):
+    if not text:
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+# --------------------------------------------------------------------------- package model
+
+
+class Update(object):
+    """An installed package with a newer version available.
+
+    ``candidate`` is apt's candidate (pinning applied); ``security`` the highest version newer
+    than the installed one and not newer than the candidate that comes from a ``-security``
+    suite, or None.
+    """
+
+    __slots__ = ("name", "installed", "candidate", "security", "held")
+
+    def __init__(self, name, installed, candidate, security=None, held=False):
+        self.name = name
+        self.installed = installed
+        self.candidate = candidate
+        self.security = security
+        self.held = held
+
+    @property
+    def kind(self):
+        return "security" if self.security else "other"
+
+    def as_dict(self):
+        return {
+            "name": self.name,
+            "installed": self.installed,
+            "candidate": self.candidate,
+            "security": self.security,
+            "kind": self.kind,
+            "held": self.held,
+        }
+
+    def __repr__(self):
+        return "Update(%r, %r -> %r, security=%r, held=%r)" % (
+            self.name, self.installed, self.candidate, self.security, self.held)
+
+
+def is_security_origin(archive, codename, label):
+    """Whether a package file comes from a security suite (``bookworm-security``...)."""
+    return (archive or "").endswith("-security") or (codename or "").endswith("-security") \
+        or label == "Debian-Security"
+
+
+def matches(name, patterns):
+    """Whether package ``name`` (``pkg`` or ``pkg:arch``) matches one of the glob patterns."""
+    bare = name.split(":", 1)[0]
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
+
+
+def expand(patterns, names):
+    """The names among ``names`` matched by ``patterns``, sorted."""
+    return sorted(n for n in names if matches(n, patterns))
+
+
+def select(updates, scope, held, exclusions):
+    """Target versions ``{name: version}`` of a run: in scope, not held, not excluded."""
+    if scope not in SCOPES:
+        raise ValueError("scope must be one of %s, got %r" % (SCOPES, scope))
+    targets = {}
+    for update in updates:
+        if update.name in held or matches(update.name, exclusions):
+            continue
+        version = update.security if scope == "security" else update.candidate
+        if version:
+            targets[update.name] = version
+    return targets
+
+
+def split_pending(updates):
+    """Pending updates by kind: ``{security: [...], other: [...], held: [...]}`` (names)."""
+    result = {"security": [], "other": [], "held": []}
+    for update in sorted(updates, key=lambda u: u.name):
+        result["held" if update.held else update.kind].append(update.name)
+    return result
+
+
+def parse_simulation(text):
+    """Changes of an ``apt-get -s`` transaction: ``({name: [before, after]}, [removed])``.
+
+    ``before`` is None for a new package.
+    """
+    changes = {}
+    removed = []
+    for line in text.splitlines():
+        match = _INST_RE.match(line)
+        if match:
+            changes[match.group(1)] = [match.group(2) or None, match.group(3)]
+            continue
+        match = _REMV_RE.match(line)
+        if match:
+            removed.append(match.group(1))
+    return changes, sorted(removed)
+
+
+# --------------------------------------------------------------------------- run records
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return default
+    return data if isinstance(data, dict) else default
+
+
+def write_json(module, path, data):
+    """Write ``data`` to ``path`` atomically (temp file + atomic_move), mode 0644."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, path)
+
+
+def update_seen(seen, pending, now):
+    """First-seen times of pending ``name=version`` updates; updates gone are forgotten."""
+    result = {}
+    for update in pending:
+        key = "%s=%s" % (update.name, update.candidate)
+        result[key] = (seen or {}).get(key) or iso(now)
+    return result
+
+
+def oldest_seen(seen, updates, now):
+    """Age (timedelta) of the oldest of ``updates`` by first-seen time; now if never seen."""
+    oldest = now
+    for update in updates:
+        first = parse_iso((seen or {}).get("%s=%s" % (update.name, update.candidate)))
+        if first is not None and first < oldest:
+            oldest = first
+    return now - oldest
+
+
+# --------------------------------------------------------------------------- reboots
+
+
+def boot_time(now=None):
+    """When this host (or container) booted: the start of its PID 1, approximately.
+
+    /proc/uptime and a process's start time (clock ticks since the kernel booted) count on the
+    same clock, so ``now - (uptime - start of PID 1)`` is right for a container as well (the
+    kernel's ``btime`` is not: it is the host's boot and drifts from the wall clock). For
+    "did the host reboot since X" use :func:`boot_id`, which is exact.
+    """
+    try:
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        with open("/proc/1/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start = int(fields[19]) / float(os.sysconf("SC_CLK_TCK"))  # field 22 of proc(5)
+    except (IOError, OSError, IndexError, ValueError):
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now - datetime.timedelta(seconds=max(uptime - start, 0.0))
+
+
+def boot_id():
+    """The current boot's random ID (systemd-nspawn gives each container boot its own)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def kernel_pending(boot):
+    """A kernel image installed after boot and not the running one (a VM/metal host), or None."""
+    running = "/boot/vmlinuz-" + os.uname()[2]
+    if boot is None:
+        return None
+    for path in sorted(glob.glob("/boot/vmlinuz-*")):
+        try:
+            installed = os.stat(path).st_ctime
+        except OSError:
+            continue
+        if path != running and installed > boot.timestamp():
+            return os.path.basename(path)
+    return None
+
+
+def reboot_state(policy, record, required_file=REBOOT_REQUIRED_FILE,
+                 pkgs_file=REBOOT_REQUIRED_PKGS, boot=None, kernel=None, current_boot_id=None):
+    """Whether a reboot is required, and due under ``policy``.
+
+    Required: ``/run/reboot-required`` exists (Debian's hooks and the apply module write it) or
+    a new kernel was installed since boot. Due: ``if_required`` when required; ``always`` also
+    when the patch runs upgraded packages during the current boot (the run ``record`` keeps the
+    boot ID of its last upgrade); ``never`` never.
+    """
+    if policy not in REBOOT_POLICIES:
+        raise ValueError("reboot policy must be one of %s, got %r" % (REBOOT_POLICIES, policy))
+    packages = []
+    try:
+        with open(pkgs_file) as handle:
+            packages = sorted(set(line.strip() for line in handle if line.strip()))
+    except (IOError, OSError):
+        pass
+    required = os.path.exists(required_file) or kernel is not None
+    record = record or {}
+    last_upgrade = parse_iso(record.get("last_upgrade"))
+    if not last_upgrade:
+        upgraded_since_boot = False
+    elif record.get("upgrade_boot_id") and current_boot_id:
+        upgraded_since_boot = record["upgrade_boot_id"] == current_boot_id
+    else:
+        upgraded_since_boot = bool(boot and last_upgrade > boot)
+    if policy == "never":
+        due = False
+    elif policy == "if_required":
+        due = required
+    else:
+        due = required or upgraded_since_boot
+    return {
+        "required": required,
+        "packages": packages + ([kernel] if kernel else []),
+        "boot_time": iso(boot),
+        "upgraded_since_boot": upgraded_since_boot,
+        "policy": policy,
+        "due": due,
+    }
+
+
+def mark_reboot_required(module, upgraded, patterns, required_file=REBOOT_REQUIRED_FILE,
+                         pkgs_file=REBOOT_REQUIRED_PKGS):
+    """Write /run/reboot-required(.pkgs) for upgraded packages that need a reboot."""
+    names = expand(patterns, upgraded)
+    if not names:
+        return []
+    with open(required_file, "w") as handle:
+        handle.write("*** System restart required ***\n")
+    existing = []
+    try:
+        with open(pkgs_file) as handle:
+            existing = [line.strip() for line in handle if line.strip()]
+    except (IOError, OSError):
+        pass
+    with open(pkgs_file, "w") as handle:
+        for name in sorted(set(existing) | set(n.split(":", 1)[0] for n in names)):
+            handle.write(name + "\n")
+    return names
+
+
+# --------------------------------------------------------------------------- apt
+
+
+class Installed(object):
+    __slots__ = ("version", "held", "auto")
+
+    def __init__(self, version, held=False, auto=False):
+        self.version = version
+        self.held = held
+        self.auto = auto
+
+
+class AptBackend(object):
+    """apt on this host: python3-apt to read, apt-get/apt-mark to act."""
+
+    def __init__(self, module, state_dir=STATE_DIR, install_python_apt=False):
+        self.module = module
+        self.state_dir = state_dir
+        self.install_python_apt = install_python_apt
+
+    # ---- package lists
+    def lists_age(self, now):
+        """Seconds since the package lists were last refreshed (by us or by apt's hook)."""
+        stamps = [os.path.join(self.state_dir, LISTS_STAMP),
+                  "/var/lib/apt/periodic/update-success-stamp"]
+        latest = 0
+        for path in stamps:
+            try:
+                latest = max(latest, os.stat(path).st_mtime)
+            except OSError:
+                continue
+        return now.timestamp() - latest
+
+    def refresh_lists(self):
+        rc, out, err = self._run(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
+        if rc != 0:
+            raise PatchingError("apt-get update failed: %s" % (err or out).strip())
+        stamp = os.path.join(self.state_dir, LISTS_STAMP)
+        if not os.path.isdir(self.state_dir):
+            os.makedirs(self.state_dir, 0o755)
+        with open(stamp, "w") as handle:
+            handle.write("")
+
+    # ---- reading
+    def packages(self):
+        """``(installed, updates)``: ``{name: Installed}`` and the list of :class:`Update`."""
+        apt_pkg = self._apt_pkg()
+        apt_pkg.init_config()
+        apt_pkg.init_system()
+        try:
+            cache = apt_pkg.Cache(None)
+            depcache = apt_pkg.DepCache(cache)
+        except SystemError as exc:
+            raise PatchingError("cannot read the apt cache: %s" % exc)
+        hold = apt_pkg.SELSTATE_HOLD
+        installed = {}
+        updates = []
+        for pkg in cache.packages:
+            current = pkg.current_ver
+            if current is None:
+                continue
+            name = pkg.get_fullname(True)
+            held = pkg.selected_state == hold
+            installed[name] = Installed(current.ver_str, held, depcache.is_auto_installed(pkg))
+            candidate = depcache.get_candidate_ver(pkg)
+            if candidate is None or apt_pkg.version_compare(candidate.ver_str,
+                                                            current.ver_str) <= 0:
+                continue
+            security = None
+            for version in pkg.version_list:
+                if apt_pkg.version_compare(version.ver_str, current.ver_str) <= 0:
+                    continue
+                if apt_pkg.version_compare(version.ver_str, candidate.ver_str) > 0:
+                    continue  # pinned away: never above the candidate
+                if not any(is_security_origin(f.archive, f.codename, f.label)
+                           for f, _index in version.file_list):
+                    continue
+                if security is None or apt_pkg.version_compare(version.ver_str, security) > 0:
+                    security = version.ver_str
+            updates.append(Update(name, current.ver_str, candidate.ver_str, security, held))
+        return installed, updates
+
+    def _apt_pkg(self):
+        try:
+            import apt_pkg
+            return apt_pkg
+        except ImportError:
+            if not self.install_python_apt:
+                raise PatchingError("python3-apt is not installed (apt-get install python3-apt)")
+        # as ansible.builtin.apt does: install the library it reads apt with, then import it
+        rc, out, err = self._run(["apt-get", "install", "-q", "-y", "--no-install-recommends",
+                                  "python3-apt"] + list(DPKG_OPTIONS))
+        if rc != 0:
+            raise PatchingError("cannot install python3-apt: %s" % (err or out).strip())
+        import importlib
+        importlib.invalidate_caches()
+        try:
+            import apt_pkg
+        except ImportError:
+            raise PatchingError("python3-apt was installed but this Python cannot import it")
+        return apt_pkg
+
+    # ---- acting
+    def simulate(self, targets):
+        rc, out, err = self._run(self._install_command(targets, simulate=True))
+        if rc != 0:
+            raise PatchingError("apt-get cannot plan the upgrade: %s" % (err or out).strip())
+        return parse_simulation(out)
+
+    def install(self, targets):
+        rc, out, err = self._run(self._install_command(targets, simulate=False))
+        if rc != 0:
+            raise PatchingError("apt-get install failed (rc %d): %s" % (rc, (err or out).strip()))
+        return out
+
+    def mark(self, action, names):
+        """``apt-mark hold|unhold|auto`` for ``names``."""
+        if not names:
+            return
+        rc, out, err = self._run(["apt-mark", action] + list(names))
+        if rc != 0:
+            raise PatchingError("apt-mark %s failed: %s" % (action, (err or out).strip()))
+
+    def run_hook(self, command):
+        rc, out, err = self.module.run_command(["/bin/sh", "-c", command],
+                                               environ_update=dict(APT_ENV))
+        return {"command": command, "rc": rc, "stdout": out[-2000:], "stderr": err[-2000:]}
+
+    def _install_command(self, targets, simulate):
+        command = ["apt-get", "install", "-q", "-y", "--only-upgrade", "--no-install-recommends"]
+        if simulate:
+            command[2:2] = ["-s", "-o", "Debug::NoLocking=true"]
+        command.extend(DPKG_OPTIONS)
+        command.extend("%s=%s" % (name, version) for name, version in sorted(targets.items()))
+        return command
+
+    def _run(self, command):
+        return self.module.run_command(command, environ_update=dict(APT_ENV))
