@@ -181,7 +181,9 @@ def _bring_up(
     say(f"booting {len(state.hosts)} {state.distro} hosts on {state.subnet}")
     hosts.wait_ready(state, timeout)
     if inventories_dir is not None:
-        state.inventory_dir = str(inventory.write(state, inventories_dir))
+        state.inventory_dir = str(inventories_dir / state.name)
+        state.save()  # recorded first, so `down` removes even a half-written inventory
+        inventory.write(state, inventories_dir)
 
 
 # -- down -------------------------------------------------------------------------------------
