@@ -83,7 +83,8 @@ def validate_parameters(
 
     validator = ArgumentSpecValidator(_relax(options))
     result = validator.validate(role_variables(policy, params))
-    unsupported = sorted(str(p[0] if isinstance(p, tuple) else p)
+    # names of unknown parameters; nested ones come as (parent, ..., name) tuples
+    unsupported = sorted(".".join(map(str, p)) if isinstance(p, tuple) else str(p)
                          for p in result.unsupported_parameters)
     if unsupported:
         key = unsupported[0].removeprefix(f"{spec.role}_")

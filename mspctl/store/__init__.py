@@ -187,15 +187,16 @@ def _record_findings(session: Session, run: Run, findings: Sequence[dict[str, An
         state.actual = item.get("actual")
         state.evidence = item.get("evidence") or {}
         state.last_run_seq = run.seq
-    if not run.full or run.status not in ("successful", "failed"):
+    if run.status not in ("successful", "failed"):
         return
-    # a complete run retires the controls it no longer reports: those of a policy a host
-    # reported on, and every control of a host that left the inventory
+    # a run retires the controls it no longer reports: those of a policy a host reported on
+    # (a control removed from the tier), and, for a run of the whole client, every control of
+    # a host that left the inventory
     run_hosts = {h.host for h in run.hosts}
     for key, state in states.items():
         if key in seen or state.status == "absent":
             continue
-        host_left = state.host not in run_hosts and run.status == "successful"
+        host_left = run.full and run.status == "successful" and state.host not in run_hosts
         if (state.host, state.policy) in reported_policies or host_left:
             session.add(Finding(
                 client=run.client, host=state.host, control_id=state.control_id,

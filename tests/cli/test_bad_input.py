@@ -201,3 +201,13 @@ def test_vaulted_secret_without_vault_password(cli, tmp_path):
     leaked = [p for p in runs_dir.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]
     assert leaked == []
     assert b"s3cr3t-value" not in (cli.home / "mspctl.db").read_bytes()
+
+
+def test_unknown_key_inside_a_list_of_role_parameters(cli):
+    path = cli.project / "tiers/bronze.yml"
+    text = path.read_text()
+    assert "        name: openssh-server\n" in text
+    path.write_text(text.replace("        name: openssh-server\n",
+                                 "        name: openssh-server\n        colour: red\n", 1))
+    _assert_bad(cli("tiers", "show", "bronze"), "tiers/bronze.yml",
+                "policies.baseline.controls.colour", "unknown parameter")
