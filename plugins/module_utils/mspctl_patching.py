@@ -278,8 +278,7 @@ def kernel_pending(boot):
     return None
 
 
-def reboot_state(policy, record, required_file=REBOOT_REQUIRED_FILE,
-                 pkgs_file=REBOOT_REQUIRED_PKGS, boot=None, kernel=None, current_boot_id=None):
+def reboot_state(policy, record, boot=None, kernel=None, current_boot_id=None):
     """Whether a reboot is required, and due under ``policy``.
 
     Required: ``/run/reboot-required`` exists (Debian's hooks and the apply module write it) or
@@ -289,13 +288,8 @@ def reboot_state(policy, record, required_file=REBOOT_REQUIRED_FILE,
     """
     if policy not in REBOOT_POLICIES:
         raise ValueError("reboot policy must be one of %s, got %r" % (REBOOT_POLICIES, policy))
-    packages = []
-    try:
-        with open(pkgs_file) as handle:
-            packages = sorted(set(line.strip() for line in handle if line.strip()))
-    except (IOError, OSError):
-        pass
-    required = os.path.exists(required_file) or kernel is not None
+    packages = sorted(set(read_lines(REBOOT_REQUIRED_PKGS)))
+    required = os.path.exists(REBOOT_REQUIRED_FILE) or kernel is not None
     record = record or {}
     last_upgrade = parse_iso(record.get("last_upgrade"))
     if not last_upgrade:
@@ -320,23 +314,24 @@ def reboot_state(policy, record, required_file=REBOOT_REQUIRED_FILE,
     }
 
 
-def mark_reboot_required(module, upgraded, patterns, required_file=REBOOT_REQUIRED_FILE,
-                         pkgs_file=REBOOT_REQUIRED_PKGS):
+def read_lines(path):
+    try:
+        with open(path) as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except (IOError, OSError):
+        return []
+
+
+def mark_reboot_required(upgraded, patterns):
     """Write /run/reboot-required(.pkgs) for upgraded packages that need a reboot."""
     names = expand(patterns, upgraded)
     if not names:
         return []
-    with open(required_file, "w") as handle:
+    with open(REBOOT_REQUIRED_FILE, "w") as handle:
         handle.write("*** System restart required ***\n")
-    existing = []
-    try:
-        with open(pkgs_file) as handle:
-            existing = [line.strip() for line in handle if line.strip()]
-    except (IOError, OSError):
-        pass
-    with open(pkgs_file, "w") as handle:
-        for name in sorted(set(existing) | set(n.split(":", 1)[0] for n in names)):
-            handle.write(name + "\n")
+    packages = set(read_lines(REBOOT_REQUIRED_PKGS)) | set(n.split(":", 1)[0] for n in names)
+    with open(REBOOT_REQUIRED_PKGS, "w") as handle:
+        handle.write("".join(name + "\n" for name in sorted(packages)))
     return names
 
 

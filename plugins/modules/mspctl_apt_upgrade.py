@@ -216,6 +216,7 @@ from ansible.module_utils.mspctl_patching import (
     SEEN,
     AptBackend,
     PatchingError,
+    Update,
     boot_id,
     boot_time,
     expand,
@@ -270,6 +271,7 @@ def plan(backend, params, installed, updates, record):
     after = {"packages": dict((n, c[1]) for n, c in changes.items()),
              "holds": sorted(wanted)}
     return {
+        "held_after": held_after,
         "targets": targets,
         "changes": changes,
         "hold": to_hold,
@@ -308,7 +310,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         # apt-get install marks what it names as manually installed: restore auto marks.
         backend.mark("auto", sorted(n for n in the_plan["targets"]
                                     if n in installed and installed[n].auto))
-        mark_reboot_required(module, list(changes), params["reboot_packages"])
+        mark_reboot_required(list(changes), params["reboot_packages"])
         upgraded = dict((n, list(c)) for n, c in changes.items())
         post, failed = run_hooks(backend, params["post_hooks"], "post")
         hooks.extend(post)
@@ -374,10 +376,11 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
 
     pending = split_pending(updates)
     if allowed and check:
-        # as the run would leave the host
+        # as the run would leave the host: planned upgrades done, planned holds set
         done = set(the_plan["changes"])
-        pending = dict((kind, [n for n in names if n not in done])
-                       for kind, names in pending.items())
+        pending = split_pending([
+            Update(u.name, u.installed, u.candidate, u.security, u.name in the_plan["held_after"])
+            for u in updates if u.name not in done])
     reboot = reboot_state(params["reboot_policy"], record, boot=boot, kernel=kernel,
                           current_boot_id=current_boot_id)
     if allowed and check and count:
