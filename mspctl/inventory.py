@@ -43,6 +43,7 @@ class InventoryView:
         self.display_dir = display_dir
         self.vault_password_file = vault_password_file
         self._loader = DataLoader()
+        secrets: list[Any] = []
         if vault_password_file is not None:
             from ansible.parsing.vault import get_file_vault_secret
 
@@ -52,7 +53,13 @@ class InventoryView:
             except (AnsibleError, OSError) as exc:
                 raise BadInput(f"cannot read the vault password ({_first_line(exc)})",
                                file=vault_password_file) from None
-            self._loader.set_vault_secrets([("default", secret)])
+            secrets = [("default", secret)]
+            self._loader.set_vault_secrets(secrets)
+        # inline !vault values decrypt through ansible's process-wide secrets context (set once
+        # by ansible's own CLIs); mspctl may open several inventories in one process
+        from ansible.parsing.vault import VaultSecretsContext
+
+        VaultSecretsContext._current = VaultSecretsContext(secrets)  # private: no public reset
         self._inventory = InventoryManager(loader=self._loader, sources=[str(s) for s in sources])
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
 
@@ -81,20 +88,27 @@ class InventoryView:
                     f"({message})", file=self.display_dir) from None
             raise BadInput(message, file=self.display_dir) from None
 
-    def _resolved(self, host: str, variable: str) -> Any:
-        """A variable's value, templated (``"{{ vault_x }}"`` indirections resolved)."""
+    def _resolved(self, host: str, variable: str) -> str | None:
+        """A variable's value as text: decrypted, and templated (``"{{ vault_x }}"``)."""
         from ansible.errors import AnsibleError
         from ansible.template import Templar
 
         hostvars = self.host_vars(host)
         value = hostvars.get(variable)
-        if isinstance(value, str) and "{{" in value:
-            try:
-                value = Templar(loader=self._loader, variables=hostvars).template(value)
-            except AnsibleError as exc:
-                raise BadInput(f"cannot resolve ({_first_line(exc)})", file=self.display_dir,
-                               key=variable) from None
-        return value
+        if value is None:
+            return None
+        try:
+            text = str(value)  # decrypts an inline !vault value
+            if "{{" in text:
+                text = str(Templar(loader=self._loader, variables=hostvars).template(text))
+        except AnsibleError as exc:
+            message = _first_line(exc)
+            if "vault" in message.lower() or "decrypt" in message.lower():
+                hint = "wrong vault password" if self.vault_password_file else "no vault password"
+                message = f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE " \
+                          f"({message})"
+            raise BadInput(message, file=self.display_dir, key=variable) from None
+        return text
 
     def check_secrets(
         self, secrets: Iterable[Secret], targets: dict[str, list[str]]
@@ -104,8 +118,8 @@ class InventoryView:
         values: set[str] = set()
         for secret in secrets:
             found = {h: self._resolved(h, secret.variable) for h in targets.get(secret.policy, [])}
-            values |= {str(v) for v in found.values() if v not in (None, "")}
-            missing = [h for h, v in found.items() if v in (None, "")]
+            values |= {v for v in found.values() if v}
+            missing = [h for h, v in found.items() if not v]
             if missing:
                 raise BadInput(
                     f"missing secret for {', '.join(missing)} (policy {secret.policy}; put it in "

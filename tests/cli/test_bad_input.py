@@ -176,6 +176,24 @@ def test_missing_secret(cli):
     _nothing_recorded(cli)
 
 
+def test_inline_vaulted_secret(cli, tmp_path):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    _declare_secret(cli.project)
+    vault = VaultLib([("default", VaultSecret(b"correct horse"))])
+    blob = vault.encrypt("inline-s3cr3t").decode()
+    target = cli.project / "inventories/demo/group_vars/all"
+    target.mkdir(parents=True)
+    (target / "vault.yml").write_text(
+        "assets_api_token: !vault |\n" + "".join(f"  {line}\n" for line in blob.splitlines()))
+    _assert_bad(cli("apply", "demo"), "inventories/demo/", "no vault password")
+    good = cli.home / "vault" / "demo.pass"
+    good.parent.mkdir(parents=True)
+    good.write_text("correct horse\n")
+    result = cli("apply", "demo", "--json", "--policy", "assets")
+    assert result.exit_code == 0, result.output
+
+
 def test_vaulted_secret_without_vault_password(cli, tmp_path):
     from ansible.parsing.vault import VaultLib, VaultSecret
 
