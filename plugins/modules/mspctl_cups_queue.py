@@ -164,6 +164,7 @@ diff:
 """
 
 import copy
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mspctl_cups import (
@@ -182,6 +183,8 @@ from ansible.module_utils.mspctl_cups import (
 )
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
+# how long CUPS may take to show a change (an IPP Everywhere driver is made in the background)
+SETTLE_SECONDS = 30
 # fields of a listed queue that are always managed; description, location and error_policy
 # only when the list gives them
 ALWAYS = ("uri", "driver", "shared", "enabled")
@@ -372,14 +375,20 @@ def run(module):
             failures.append("%s: %s" % (" ".join(display(command)), (err or out).strip()))
     if failures:
         module.fail_json(msg="CUPS refused: " + "; ".join(failures), **result)
-    # read back: the result is what CUPS holds now, and must be what was planned
-    current, sharing_now = read_state(module, params["sharing"])
-    actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
-                                      sharing_now, params["sharing"], models)
-    if actual != after:
-        module.fail_json(msg="CUPS did not take every change", expected=after, actual=actual,
-                         **result)
-    return result
+    # read back until CUPS holds what was planned: the scheduler makes an IPP Everywhere
+    # queue's driver in the background, after lpadmin has returned
+    deadline = time.time() + SETTLE_SECONDS
+    while True:
+        current, sharing_now = read_state(module, params["sharing"])
+        actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
+                                          sharing_now, params["sharing"], models)
+        if actual == after:
+            return result
+        if time.time() >= deadline:
+            module.fail_json(msg="CUPS did not take every change within %d s (an IPP Everywhere "
+                                 "queue needs its printer to answer)" % SETTLE_SECONDS,
+                             expected=after, actual=actual, **result)
+        time.sleep(0.25)
 
 
 def main():

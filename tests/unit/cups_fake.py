@@ -68,11 +68,21 @@ class FakeCups:
         self.running = running
         self.calls: list[list[str]] = []
         self.refuse: set[str] = set()  # queue names lpadmin -p fails for
+        # CUPS makes an IPP Everywhere driver in the background: the queue reads as raw for
+        # this many reads after lpadmin returned (None: the printer never answers)
+        self.everywhere_delay: int | None = 2
+        self._pending: dict[str, int | None] = {}
 
     # -- what the modules read --------------------------------------------------------------
     def read_queues(self, socket_path: str = cups.SOCKET_PATH) -> dict[str, dict[str, Any]]:
         if not self.running:
             raise cups.CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}")
+        for name, left in list(self._pending.items()):
+            if left is not None and left <= 0:
+                self.queues[name]["make_and_model"] = "Printer - IPP Everywhere"
+                del self._pending[name]
+            elif left is not None:
+                self._pending[name] = left - 1
         return copy.deepcopy(self.queues)
 
     def writes(self) -> list[list[str]]:
@@ -130,9 +140,9 @@ class FakeCups:
                 item["uri"] = cups.sanitize_uri(next(words))
             elif word == "-m":
                 model = next(words)
-                item["make_and_model"] = {
-                    "raw": "Local Raw Printer", "everywhere": "Printer - IPP Everywhere",
-                }.get(model) or MODELS[model]
+                item["make_and_model"] = MODELS.get(model, "Local Raw Printer")
+                if model == "everywhere":
+                    self._pending[existing] = self.everywhere_delay
             elif word == "-D":
                 item["description"] = next(words)
             elif word == "-L":
@@ -158,6 +168,7 @@ def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPat
     from ansible.module_utils.testing import patch_module_args
 
     monkeypatch.setattr(module, "read_queues", fake.read_queues)
+    monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the fake settles by reads
     monkeypatch.setattr(basic.AnsibleModule, "run_command",
                         lambda _self, argv, **kw: fake.run_command(argv, **kw))
     capsys.readouterr()

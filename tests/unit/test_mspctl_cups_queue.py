@@ -240,6 +240,33 @@ def test_bad_input_fails_before_any_change(queues: list[dict[str, Any]], default
     assert fake.writes() == []
 
 
+def test_waits_for_the_everywhere_driver(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCups()
+    fake.everywhere_delay = 5
+    module_args = args([{"name": "office", "uri": "ipp://10.0.0.2/ipp/print"}])
+    result = run_module(mod, fake, monkeypatch, capsys, module_args)
+    assert not result.get("failed"), result
+    assert fake.queues["office"]["make_and_model"] == "Printer - IPP Everywhere"
+    assert run_module(mod, fake, monkeypatch, capsys, module_args)["changed"] is False
+
+
+def test_everywhere_printer_not_answering_fails(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCups()
+    fake.everywhere_delay = None
+    monkeypatch.setattr(mod, "SETTLE_SECONDS", 0)
+    module_args = args([{"name": "office", "uri": "ipp://10.0.0.2/ipp/print"}])
+    result = run_module(mod, fake, monkeypatch, capsys, module_args)
+    assert result["failed"] is True
+    assert "IPP Everywhere queue needs its printer to answer" in result["msg"]
+    assert result["actual"]["queues"]["office"]["driver"] == "raw"
+    # the next run tries again
+    again = run_module(mod, fake, monkeypatch, capsys, module_args, check=True)
+    assert again["commands"] == [["lpadmin", "-p", "office", "-v", "ipp://10.0.0.2/ipp/print",
+                                  "-m", "everywhere"]]
+
+
 def test_cups_not_taking_a_change_fails(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeCups({"lab": queue(SINK, location="old")})
@@ -252,10 +279,12 @@ def test_cups_not_taking_a_change_fails(monkeypatch: pytest.MonkeyPatch,
         return real(argv, **kw)
 
     monkeypatch.setattr(fake, "run_command", ignore_location)
+    monkeypatch.setattr(mod, "SETTLE_SECONDS", 0)
     result = run_module(mod, fake, monkeypatch, capsys,
                         args([{"name": "lab", "uri": SINK, "location": "new"}]))
     assert result["failed"] is True
-    assert result["msg"] == "CUPS did not take every change"
+    assert result["msg"].startswith("CUPS did not take every change")
+    assert result["actual"]["queues"]["lab"]["location"] == "old"
 
 
 # -- the reading side ---------------------------------------------------------------------------
