@@ -213,7 +213,8 @@ class Restic(object):
 
     def call(self, *args, **kwargs):
         ok = kwargs.get("ok", (0,))
-        argv = [self.binary] + list(args) + self.options
+        # the command, then global options, then its own (a backup's paths follow "--")
+        argv = [self.binary, args[0]] + self.options + list(args[1:])
         rc, out, err = self._run(argv, self.env)
         if rc not in ok:
             raise ResticError("restic %s failed (rc %s)" % (args[0], rc), rc, err)
