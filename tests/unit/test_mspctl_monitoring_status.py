@@ -387,7 +387,7 @@ def test_collector_script_writes_the_textfile_atomically(tmp_path: Path,
     textfile.parent.mkdir()
     config = tmp_path / "monitoring.json"
     config.write_text(json.dumps({"checks": ["backup_age"], "textfile": str(textfile),
-                                  "state_dir": str(tmp_path),
+                                  "state_dir": str(tmp_path / "state"),
                                   "backup": {"status_file": str(tmp_path / "none.json")}}))
     assert collector.main(["--config", str(config), "--stdout"]) == 0
     assert "mspctl_backup_status_present 0" in capsys.readouterr().out
@@ -395,7 +395,7 @@ def test_collector_script_writes_the_textfile_atomically(tmp_path: Path,
     assert collector.main(["--config", str(config)]) == 0
     assert "mspctl_backup_status_present 0\n" in textfile.read_text()
     assert sorted(os.listdir(textfile.parent)) == ["mspctl.prom"]  # no temporary file left
-    assert oct((tmp_path / "state.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "state" / "state.json").stat().st_mode & 0o777) == "0o600"
     assert collector.main(["--config", str(tmp_path / "missing.json")]) == 1
 
 
