@@ -7,6 +7,7 @@ never shares state or hosts with someone running the same scenario by hand in th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,12 +36,18 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
         ANSIBLE_FORCE_COLOR="0",
         NO_COLOR="1",
     )
+    recaps = tmp_path / "recaps"
+    env |= {"MSPCTL_RECAP_DIR": str(recaps), "ANSIBLE_CALLBACKS_ENABLED": "mspctl_recap"}
     proc = subprocess.run(
         [str(venv_bin / "molecule"), "test", "-s", scenario],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    # the check step: the converge playbook in check mode on converged hosts changes nothing
+    checks = [json.loads(p.read_text()) for p in sorted(recaps.glob("*-check.json"))]
+    assert checks, "the scenario ran no check-mode playbook"
+    for data in checks:
+        assert data["hosts"], f"check mode of {data['playbook']} ran on no host"
+        assert data["changed_tasks"] == [], f"drift in check mode: {data['changed_tasks']}"
+        assert all(h["changed"] == 0 and h["failures"] == 0 and h["unreachable"] == 0
+                   for h in data["hosts"].values()), data["hosts"]

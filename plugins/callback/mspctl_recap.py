@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: mspctl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: mspctl_recap
+type: aggregate
+short_description: Write each playbook run's recap and changed tasks as JSON
+description:
+  - For every playbook run, writes the per-host stats (ok, changed, failures, unreachable,
+    skipped), the changed tasks, the playbook name and whether it ran in check mode to a new
+    JSON file in the directory named by C(MSPCTL_RECAP_DIR).
+  - mspctl's molecule wrapper uses it to assert that a converged host shows no change in check
+    mode, from structured data rather than console text. Without the variable it does nothing.
+requirements:
+  - enable in callbacks_enabled (or ANSIBLE_CALLBACKS_ENABLED)
+options:
+  directory:
+    description: Directory receiving one JSON file per playbook run.
+    env:
+      - name: MSPCTL_RECAP_DIR
+    type: path
+"""
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "mspctl_recap"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._changed = []
+        self._check_mode = False
+        self._playbook = None
+
+    def v2_playbook_on_start(self, playbook):
+        from ansible import context
+
+        self._check_mode = bool(context.CLIARGS.get("check"))
+        self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
+
+    def v2_runner_on_ok(self, result):
+        if result._result.get("changed"):
+            self._changed.append({"host": result._host.get_name(),
+                                  "task": result._task.get_name()})
+
+    def v2_playbook_on_stats(self, stats):
+        directory = self.get_option("directory")
+        if not directory:
+            return
+        os.makedirs(directory, exist_ok=True)
+        name = "%d-%s%s.json" % (time.time_ns(), self._playbook,
+                                 "-check" if self._check_mode else "")
+        data = {"playbook": self._playbook, "check_mode": self._check_mode,
+                "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
+                "changed_tasks": self._changed}
+        tmp = os.path.join(directory, "." + name)
+        with open(tmp, "w") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(tmp, os.path.join(directory, name))
