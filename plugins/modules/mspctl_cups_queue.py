@@ -158,9 +158,16 @@ commands:
   elements: list
   sample: [["lpadmin", "-p", "office", "-E", "-v", "ipp://10.0.0.20/ipp/print", "-m", "everywhere"]]
 diff:
-  description: The before and after state, as compared.
-  returned: changed and diff mode
+  description:
+    - The before and after state, as compared, one key per queue (V(queue NAME)) plus
+      V(default) and V(sharing).
+  returned: diff mode
   type: dict
+  sample:
+    before: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": false}, "default": "office"}
+    after: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": true}, "default": "office"}
+    before_header: cups
+    after_header: cups
 """
 
 import copy
@@ -297,6 +304,13 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
     return before, after, removals + changes
 
 
+def flat(state):
+    """A state for the diff: one key per queue (``queue NAME``), so a diff names what changed."""
+    result = dict(("queue %s" % name, queue) for name, queue in state["queues"].items())
+    result.update((key, value) for key, value in state.items() if key != "queues")
+    return result
+
+
 def display(command):
     """A command as shown to the user: URIs without their credentials."""
     shown = list(command)
@@ -313,8 +327,13 @@ def read_models(module, desired):
     if not used:
         return {}
     schemes = sorted(set(model_scheme(model) for model in used))
+    lpinfo = module.get_bin_path("lpinfo")
+    if lpinfo is None and module.check_mode:
+        return None  # CUPS is not installed yet
+    if lpinfo is None:
+        module.fail_json(msg="lpinfo not found: is CUPS (cups-client) installed?")
     rc, out, err = module.run_command(
-        ["lpinfo", "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV)
+        [lpinfo, "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV)
     if rc != 0:
         if module.check_mode:
             return None
@@ -328,7 +347,10 @@ def read_models(module, desired):
 
 
 def read_sharing(module):
-    rc, out, err = module.run_command(["cupsctl"], environ_update=ENV)
+    cupsctl = module.get_bin_path("cupsctl")
+    if cupsctl is None:
+        raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
+    rc, out, err = module.run_command([cupsctl], environ_update=ENV)
     if rc != 0:
         raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
     return parse_cupsctl(out).get("_share_printers") == "1"
@@ -364,7 +386,8 @@ def run(module):
         "commands": [display(command) for command in commands],
     }
     if module._diff:
-        result["diff"] = {"before": before, "after": after}
+        result["diff"] = {"before": flat(before), "after": flat(after),
+                          "before_header": "cups", "after_header": "cups"}
     if not changed or module.check_mode:
         return result
 

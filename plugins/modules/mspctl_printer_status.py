@@ -222,7 +222,10 @@ def run(module):
     try:
         current = read_queues()
         if params["sharing"] is not None:
-            rc, out, err = module.run_command(["cupsctl"], environ_update=ENV)
+            cupsctl = module.get_bin_path("cupsctl")
+            if cupsctl is None:
+                raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
+            rc, out, err = module.run_command([cupsctl], environ_update=ENV)
             if rc != 0:
                 raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
             sharing_now = parse_cupsctl(out).get("_share_printers") == "1"

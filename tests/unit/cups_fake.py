@@ -62,10 +62,11 @@ def queue(uri: str = "socket://10.0.0.1:9101", **fields: Any) -> dict[str, Any]:
 
 class FakeCups:
     def __init__(self, queues: dict[str, dict[str, Any]] | None = None, *,
-                 sharing: bool = False, running: bool = True) -> None:
+                 sharing: bool = False, running: bool = True, installed: bool = True) -> None:
         self.queues = copy.deepcopy(queues or {})
         self.sharing = sharing
         self.running = running
+        self.installed = installed
         self.calls: list[list[str]] = []
         self.refuse: set[str] = set()  # queue names lpadmin -p fails for
         # CUPS makes an IPP Everywhere driver in the background: the queue reads as raw for
@@ -86,15 +87,18 @@ class FakeCups:
         return copy.deepcopy(self.queues)
 
     def writes(self) -> list[list[str]]:
-        read_only = {"lpinfo"}
-        return [c for c in self.calls if c[0] not in read_only and c != ["cupsctl"]]
+        return [c for c in self.calls if Path(c[0]).name != "lpinfo" and len(c) > 1]
+
+    def get_bin_path(self, name: str) -> str | None:
+        return f"/usr/sbin/{name}" if self.installed else None
 
     # -- AnsibleModule.run_command ----------------------------------------------------------
     def run_command(self, argv: list[str], **_: Any) -> tuple[int, str, str]:
         self.calls.append(list(argv))
+        tool = Path(argv[0]).name
+        assert self.installed or tool not in ("lpinfo", "cupsctl", "lpadmin"), argv
         if not self.running:
-            return 1, "", f"{argv[0]}: Unable to connect to server"
-        tool = argv[0]
+            return 1, "", f"{tool}: Unable to connect to server"
         if tool == "lpinfo":
             schemes = argv[argv.index("--include-schemes") + 1].split(",")
             lines = [f"{name} {text}" for name, text in MODELS.items()
@@ -171,6 +175,8 @@ def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the fake settles by reads
     monkeypatch.setattr(basic.AnsibleModule, "run_command",
                         lambda _self, argv, **kw: fake.run_command(argv, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda _self, name, *a, **kw: fake.get_bin_path(name))
     capsys.readouterr()
     with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
           pytest.raises(SystemExit)):

@@ -160,21 +160,21 @@ def test_diff_is_the_before_after_pair(monkeypatch: pytest.MonkeyPatch,
                         check=True)
     assert result["diff"] == {
         "before": {
-            "queues": {
-                "lab": {"uri": "socket://10.0.0.9:9100", "driver": "raw", "shared": False,
-                        "enabled": True, "location": "Lab"},
-                "old": {"uri": SINK, "driver": "raw", "description": "", "location": "",
-                        "shared": False, "enabled": True},
-            },
+            "queue lab": {"uri": "socket://10.0.0.9:9100", "driver": "raw", "shared": False,
+                          "enabled": True, "location": "Lab"},
+            "queue old": {"uri": SINK, "driver": "raw", "description": "", "location": "",
+                          "shared": False, "enabled": True},
             "default": "old",
             "sharing": False,
         },
         "after": {
-            "queues": {"lab": {"uri": SINK, "driver": "raw", "shared": False, "enabled": True,
-                               "location": "Lab"}},
+            "queue lab": {"uri": SINK, "driver": "raw", "shared": False, "enabled": True,
+                          "location": "Lab"},
             "default": "lab",
             "sharing": False,
         },
+        "before_header": "cups",
+        "after_header": "cups",
     }
 
 
@@ -186,9 +186,11 @@ def test_no_diff_without_diff_mode(monkeypatch: pytest.MonkeyPatch,
     assert "diff" not in result
 
 
-def test_check_mode_without_cups_plans_everything(monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("installed", [False, True])
+def test_check_mode_without_cups_plans_everything(installed: bool,
+                                                  monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    fake = FakeCups(running=False)
+    fake = FakeCups(running=False, installed=installed)
     result = run_module(mod, fake, monkeypatch, capsys,
                         args([{"name": "ps", "uri": SINK,
                                "driver": "drv:///sample.drv/generic.ppd"}], sharing=False),

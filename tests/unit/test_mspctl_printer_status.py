@@ -90,7 +90,8 @@ def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch,
 
 def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, FakeCups(running=False), monkeypatch, capsys, ARGS, check=True)
+    result = run_module(mod, FakeCups(running=False, installed=False), monkeypatch, capsys,
+                        ARGS, check=True)
     assert "failed" not in result
     statuses = by_id(result)
     assert statuses.pop("printers.scheduler") == "fail"
