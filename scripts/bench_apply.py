@@ -30,7 +30,7 @@ MSPCTL = [sys.executable, "-m", "mspctl"]
 
 def run(cmd: list[str], env: dict[str, str], expect_changed_zero: bool = False) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}"
