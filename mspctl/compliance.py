@@ -272,7 +272,9 @@ def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | Non
         assets = asset_changes(assets_at(session, client, from_run.seq),
                                assets_at(session, client, to_run.seq))
         runs = {"from": _run_ref(from_run), "to": _run_ref(to_run)}
+        healed = drift_fixed(session, from_run, to_run)
     changes = compare(before, after)
+    changes["fixed"] += healed
     return {
         "client": client,
         **runs,
@@ -283,6 +285,31 @@ def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | Non
         "asset_changes": assets,
         "summary": {"from": score(before), "to": score(after)},
     }
+
+
+def drift_fixed(session: Session, before: Run, after: Run) -> list[dict[str, Any]]:
+    """Drift a check run found (tasks that would change) that the later run no longer has:
+    healed by an apply that succeeded on the host, or gone in a later check."""
+    if before.mode != "check":
+        return []
+
+    def changed(run: Run) -> dict[tuple[str, str | None, str], TaskRecord]:
+        rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run.id,
+                                                        TaskRecord.changed.is_(True)))
+        return {(t.host, t.policy, t.task): t for t in rows}
+
+    found = changed(before)
+    if not found:
+        return []
+    still = changed(after) if after.mode == "check" else {}
+    healthy = {h.host for h in after.hosts if not h.failed and not h.unreachable}
+    out: list[dict[str, Any]] = []
+    for (host, policy, task), record in sorted(found.items(), key=lambda kv: kv[0][:1]):
+        if host in healthy and (host, policy, task) not in still:
+            out.append({"host": host, "policy": policy or "-", "control_id": f"drift: {task}",
+                        "title": f"drift healed ({record.diff_summary or 'changed'})",
+                        "from": "drift", "to": "converged", "actual": None, "evidence": {}})
+    return out
 
 
 def _run_ref(run: Run) -> dict[str, Any]:

@@ -185,3 +185,34 @@ def test_drift_exits_zero_when_converged_and_two_on_failing_control(cli):
     _waive(cli, TODAY + dt.timedelta(days=5))
     result = cli("drift", "demo", "--json", *ONLY_ASSETS)
     assert result.exit_code == 0, result.output
+
+
+def test_diff_after_drift_and_apply_shows_the_drift_healed(cli):
+    _set_warranty(cli, TODAY + dt.timedelta(days=400))
+    _apply(cli)
+    # the demo's only managed state is read-only; a check run of a modified role stands in
+    tasks = cli.project / "roles/assets/tasks/main.yml"
+    marker = cli.home / "marker"
+    tasks.write_text(tasks.read_text() + (
+        "\n- name: Keep a marker file\n"
+        "  ansible.builtin.copy:\n"
+        f"    dest: {marker}\n"
+        "    content: converged\n"
+        "    mode: '0644'\n"
+    ))
+    result = cli("drift", "demo", "--json", *ONLY_ASSETS)
+    assert result.exit_code == 2, result.output
+    pending = json.loads(result.stdout)["pending_changes"]
+    assert [c["task"] for c in pending] == ["Keep a marker file"]
+    assert "converged" in pending[0]["diff"]
+    assert not marker.exists()  # check mode wrote nothing
+    _apply(cli)
+    assert marker.read_text() == "converged"
+    fixed = cli.json("diff", "demo")["fixed"]
+    assert [(f["host"], f["control_id"]) for f in fixed] == [
+        ("demo-server", "drift: Keep a marker file")]
+    # a change after the last apply, with the desired state unchanged, is drift
+    marker.write_text("edited by hand")
+    data = json.loads(cli("drift", "demo", "--json", *ONLY_ASSETS).stdout)
+    assert [c["task"] for c in data["drift"]] == ["Keep a marker file"]
+    assert data["pending_changes"] == []
