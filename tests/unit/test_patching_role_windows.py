@@ -43,6 +43,8 @@ CASES: dict[str, dict[str, Any]] = {
     "blacked out saturday": {"patching_now": "2026-12-05T23:00:00+01:00",
                              "patching_blackout_dates": ["2026-12-05"]},
     "forced on a tuesday": {"patching_now": "2026-12-08T20:00:00+01:00", "patching_force": True},
+    "force given as text": {"patching_now": "2026-12-08T20:00:00+01:00",
+                            "patching_force": "false"},  # -e patching_force=false
     "no reboot window": {"patching_now": "2026-12-06T00:30:00+01:00",
                          "patching_reboot_window": {}},
 }
@@ -117,6 +119,7 @@ NO_WINDOW = "no window for this host class"
         ("blacked out saturday", "srv", ("servers", False, "blackout", False)),
         ("forced on a tuesday", "srv", ("servers", True, "outside window", True)),
         ("forced on a tuesday", "nas1", ("", True, NO_WINDOW, True)),
+        ("force given as text", "srv", ("servers", False, "outside window", False)),
         # servers without a reboot window reboot only when forced
         ("no reboot window", "srv", ("servers", True, "inside window", False)),
     ],
