@@ -301,12 +301,22 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
     failure = None
     changes = the_plan["changes"]
     upgraded = {}
+    record_path = os.path.join(params["state_dir"], LAST_RUN)
     if changes:
         hooks, failed = run_hooks(backend, params["pre_hooks"], "pre")
         if failed:
+            # the holds are in place: remember them, so a later release finds them
+            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
             return record, hooks, ("pre hook %r failed (rc %d): nothing upgraded"
                                    % (failed["command"], failed["rc"]))
-        backend.install(the_plan["targets"])
+        try:
+            backend.install(the_plan["targets"])
+        except PatchingError as exc:
+            # what the pre hooks stopped must come back even if the upgrade failed
+            post, _failed = run_hooks(backend, params["post_hooks"], "post")
+            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
+            raise PatchingError("%s (post hooks run: %s)" % (
+                exc, ", ".join("%r rc %d" % (h["command"], h["rc"]) for h in post) or "none"))
         # apt-get install marks what it names as manually installed: restore auto marks.
         backend.mark("auto", sorted(n for n in the_plan["targets"]
                                     if n in installed and installed[n].auto))
@@ -327,7 +337,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         "holds": the_plan["after"]["holds"],
         "forced": params["forced"],
     }
-    write_json(module, os.path.join(params["state_dir"], LAST_RUN), new_record)
+    write_json(module, record_path, new_record)
     return new_record, hooks, failure
 
 

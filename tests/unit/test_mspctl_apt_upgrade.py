@@ -463,3 +463,27 @@ def test_main_through_ansible(tmp_path: Path, paths: Path, monkeypatch: pytest.M
         upgrade.main()
     assert exit_info.value.code == 1
     assert "would remove libfoo1" in json.loads(capsys.readouterr().out)["msg"]
+
+
+def test_a_failed_upgrade_still_runs_the_post_hooks(tmp_path: Path, paths: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    apt = host()
+
+    def broken(targets: dict[str, str]) -> str:
+        raise pu.PatchingError("apt-get install failed (rc 100): E: dpkg was interrupted")
+
+    monkeypatch.setattr(apt, "install", broken)
+    p = params(tmp_path, holds=["postgresql"])
+    with pytest.raises(pu.PatchingError, match="post hooks run: 'systemctl start app' rc 0"):
+        run(apt, p)
+    assert apt.calls[-2:] == [("hook", "systemctl stop app"), ("hook", "systemctl start app")]
+    assert record(p) == {"holds": ["postgresql"]}  # holds remembered, no run recorded
+
+
+def test_a_failing_pre_hook_still_records_the_holds(tmp_path: Path, paths: Path) -> None:
+    apt = host()
+    apt.hook_rc["systemctl stop app"] = 1
+    p = params(tmp_path, holds=["postgresql"])
+    assert run(apt, p)["failed"]
+    assert record(p) == {"holds": ["postgresql"]} and "postgresql" in apt.held
+    assert run(apt, dict(p, holds=[], pre_hooks=[]))["plan"]["unhold"] == ["postgresql"]
