@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +88,13 @@ def resolve_run(session: Session, client: str, ref: str | None, *, offset: int =
 
 
 # -- state at a run --------------------------------------------------------------------------
-def state_at(session: Session, client: str, seq: int) -> list[Finding]:
+def _state_columns(table: Any) -> tuple[Any, ...]:
+    seq = table.run_seq if table is Finding else table.since_run_seq
+    return (table.host, table.control_id, table.policy, table.title, table.status,
+            table.expected, table.actual, table.evidence, seq.label("since_run_seq"))
+
+
+def state_at(session: Session, client: str, seq: int) -> list[Any]:
     """The newest change of every control of a client at run ``seq`` (absent ones left out)."""
     newest = (
         select(Finding.host, Finding.control_id, func.max(Finding.run_seq).label("seq"))
@@ -96,11 +102,12 @@ def state_at(session: Session, client: str, seq: int) -> list[Finding]:
         .group_by(Finding.host, Finding.control_id)
         .subquery()
     )
-    query = select(Finding).join(newest, and_(
+    # plain rows, not ORM objects: a client's full state is hundreds of controls
+    query = select(*_state_columns(Finding)).join(newest, and_(
         Finding.client == client, Finding.host == newest.c.host,
         Finding.control_id == newest.c.control_id, Finding.run_seq == newest.c.seq,
     )).where(Finding.status != "absent").order_by(Finding.host, Finding.control_id)
-    return list(session.scalars(query))
+    return list(session.execute(query))
 
 
 def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[ControlResult]:
@@ -111,19 +118,11 @@ def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[Con
             host=f.host, policy=f.policy, control_id=f.control_id, title=f.title,
             status=verdict.status, raw_status=f.status, expected=f.expected, actual=f.actual,
             evidence=f.evidence or {},
-            since_run_seq=_since(f),
+            since_run_seq=int(f.since_run_seq),
             waiver=verdict.waiver.as_dict() if verdict.waiver else None,
             waiver_expired=verdict.expired,
         ))
     return out
-
-
-def _since(finding: Any) -> int:
-    """Run seq at which the state began: a ControlState's since_run_seq, a Finding's run_seq."""
-    value: Any = getattr(finding, "since_run_seq", None)
-    if value is None:
-        value = getattr(finding, "run_seq", 0)
-    return int(value)
 
 
 def results_at(store: Store, session: Session, run: Run, waivers: Waivers) -> list[ControlResult]:
@@ -132,9 +131,9 @@ def results_at(store: Store, session: Session, run: Run, waivers: Waivers) -> li
     newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
     day = run.started_at.date()
     if newest_seq == run.seq:
-        states = session.scalars(
-            select(ControlState).where(ControlState.client == run.client,
-                                       ControlState.status != "absent")
+        states = session.execute(
+            select(*_state_columns(ControlState)).where(ControlState.client == run.client,
+                                                        ControlState.status != "absent")
             .order_by(ControlState.host, ControlState.control_id)
         ).all()
         return evaluate(states, waivers, day)
@@ -317,11 +316,14 @@ def _run_ref(run: Run) -> dict[str, Any]:
             "started_at": run.started_at.isoformat(), "tier": run.tier}
 
 
-def fleet_diff(store: Store, waivers_of: dict[str, Waivers]) -> list[dict[str, Any]]:
+def fleet_diff(
+    store: Store, waivers_of: Callable[[str], Waivers | None]
+) -> list[dict[str, Any]]:
     """Every client's last run against the run before it, for a morning summary.
 
     Built from the change log in a handful of set-based queries (no per-client state
-    reconstruction), so it stays fast for a fleet: only the last run's changes are read."""
+    reconstruction), so it stays fast for a fleet: only the last run's changes are read, and a
+    client's waivers are loaded only when one of its controls newly fails."""
     from sqlalchemy import literal_column
 
     from mspctl.store.models import RunHost
@@ -368,12 +370,14 @@ def fleet_diff(store: Store, waivers_of: dict[str, Waivers]) -> list[dict[str, A
     for client, entry in sorted(pairs.items()):
         last_seq, last_full, started = entry["last"]
         prev_seq, prev_full, _ = entry["previous"]
-        waivers = waivers_of.get(client)
         day = started.date()
         counts: Counter[str] = Counter()
+        waivers: Waivers | None = None
         for row in by_client.get(client, []):
             now_failing = row.status in FAILING
             was_failing = row.previous_status in FAILING
+            if now_failing and not was_failing and waivers is None:
+                waivers = waivers_of(client)
             waived = waivers is not None and now_failing and waivers.verdict(
                 row.host, row.control_id, row.status, day).status == "waived"
             if now_failing and not was_failing:

@@ -8,6 +8,7 @@ import click
 
 if TYPE_CHECKING:
     from mspctl.app import Application
+    from mspctl.waivers import Waivers
 
 FORMATS = ("table", "json", "md")
 
@@ -94,10 +95,13 @@ def _markdown(data: dict[str, Any]) -> str:
 def _fleet(app: Application, fmt: str) -> None:
     from mspctl.compliance import fleet_diff
 
-    waivers = {}
-    for name in app.clients.names():
-        waivers[name] = app.waivers(app.clients.get(name))
-    rows = fleet_diff(app.store, waivers)
+    known = set(app.clients.names())
+
+    def waivers_of(client: str) -> Waivers | None:
+        # a client gone from inventories/ keeps its history, without waivers
+        return app.waivers(app.clients.get(client)) if client in known else None
+
+    rows = fleet_diff(app.store, waivers_of)
     if fmt == "json":
         app.print_json(rows)
         return
