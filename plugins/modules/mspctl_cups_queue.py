@@ -102,8 +102,10 @@ attributes:
 requirements:
   - CUPS (C(cups-daemon), C(cups-client)); C(cups-filters) for PPD and IPP Everywhere drivers.
 notes:
-  - In check mode on a host without a running CUPS, every present queue is reported as to be
-    added.
+  - A host without a running CUPS has no queue and shares nothing. That is fine when the list
+    has no present queue and O(sharing) is not V(true) (nothing to do, so a host that prints
+    nowhere needs no CUPS); in check mode every present queue is then reported as to be added;
+    otherwise the module fails.
   - Printer options (paper size, duplex) are not managed.
 """
 
@@ -356,15 +358,16 @@ def read_sharing(module):
     return parse_cupsctl(out).get("_share_printers") == "1"
 
 
-def read_state(module, sharing):
-    """(queues, sharing now); empty in check mode when CUPS is not there yet."""
+def read_state(module, sharing, needed):
+    """(queues, sharing now). Without a scheduler (not installed, or not yet in check mode) a
+    host has no queue and shares nothing: fine when it needs none, else an error."""
     try:
         queues = read_queues()
         sharing_now = read_sharing(module) if sharing is not None else None
         return queues, sharing_now
     except CupsUnavailable as exc:
-        if module.check_mode:
-            return {}, None
+        if module.check_mode or not needed:
+            return {}, False if sharing is not None else None
         module.fail_json(msg=str(exc))
 
 
@@ -373,7 +376,8 @@ def run(module):
     desired, default, errors = normalize_queues(params["queues"], params["default"])
     if errors:
         module.fail_json(msg="; ".join(errors))
-    current, sharing_now = read_state(module, params["sharing"])
+    needed = bool(params["sharing"]) or any(q["state"] == "present" for q in desired)
+    current, sharing_now = read_state(module, params["sharing"], needed)
     models = read_models(module, desired)
     before, after, commands = plan(current, desired, default, params["remove_unlisted"],
                                    sharing_now, params["sharing"], models)
@@ -402,7 +406,7 @@ def run(module):
     # queue's driver in the background, after lpadmin has returned
     deadline = time.time() + SETTLE_SECONDS
     while True:
-        current, sharing_now = read_state(module, params["sharing"])
+        current, sharing_now = read_state(module, params["sharing"], True)
         actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
                                           sharing_now, params["sharing"], models)
         if actual == after:

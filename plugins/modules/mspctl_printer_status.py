@@ -126,11 +126,24 @@ def sharing_text(value):
 def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, error=None):
     """(findings, status) for the inventory's list and the scheduler's ``current`` queues.
 
-    ``error`` says why the scheduler could not be read: every control is then an error.
+    ``error`` says why the scheduler could not be read: every control is then an error, unless
+    the host needs no CUPS (no present queue, sharing not asked for).
     """
     findings = Findings("printers")
-    findings.check("printers.scheduler", "The CUPS scheduler answers", ok=error is None,
-                   expected="running", actual="running" if error is None else error)
+    needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
+    title = "The CUPS scheduler answers"
+    if error is None:
+        scheduler = "running"
+        findings.check("printers.scheduler", title, ok=True, expected="running",
+                       actual="running")
+    elif not needed:
+        # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
+        scheduler, current, sharing_now, error = "not needed", {}, False, None
+        findings.check("printers.scheduler", title, ok=True, expected="not needed (no queue)",
+                       actual="not running")
+    else:
+        scheduler = "unreachable"
+        findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
     persistent = dict((n, q) for n, q in (current or {}).items() if not q["temporary"])
     listed = set()
     present_count = enabled_count = expected = 0
@@ -203,7 +216,7 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
             findings.check("printers.sharing", title, ok=sharing_now == sharing,
                            expected=sharing_text(sharing), actual=sharing_text(sharing_now))
     status = {
-        "scheduler": "running" if error is None else "unreachable",
+        "scheduler": scheduler,
         "queues_expected": expected,
         "queues_present": present_count,
         "queues_enabled": enabled_count,

@@ -196,8 +196,21 @@ def test_check_mode_without_cups_plans_everything(installed: bool,
                                "driver": "drv:///sample.drv/generic.ppd"}], sharing=False),
                         check=True)
     assert result["changed"] is True
-    assert [c[:3] for c in result["commands"]] == [["lpadmin", "-p", "ps"],
-                                                   ["cupsctl", "--no-share-printers"]]
+    # no CUPS shares nothing, as a fresh CUPS does not: no cupsctl to plan
+    assert [c[:3] for c in result["commands"]] == [["lpadmin", "-p", "ps"]]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_host_without_queues_needs_no_cups(check: bool, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCups(running=False, installed=False)
+    result = run_module(mod, fake, monkeypatch, capsys,
+                        args([{"name": "old", "state": "absent"}], remove_unlisted=True,
+                             sharing=False), check=check)
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["queues"] == {}
+    assert result["sharing"] is False
 
 
 def test_without_cups_a_real_run_fails(monkeypatch: pytest.MonkeyPatch,

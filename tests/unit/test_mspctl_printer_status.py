@@ -119,3 +119,18 @@ def test_temporary_queues_are_not_unlisted(monkeypatch: pytest.MonkeyPatch,
     fake.queues["HP_Found"] = queue("ipp://10.0.0.3/ipp/print", temporary=True)
     result = run_module(mod, fake, monkeypatch, capsys, ARGS)
     assert by_id(result)["printers.unlisted"] == "pass"
+
+
+def test_a_host_without_queues_passes_without_cups(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCups(running=False, installed=False)
+    result = run_module(mod, fake, monkeypatch, capsys,
+                        {"queues": [{"name": "old", "state": "absent"}], "remove_unlisted": True,
+                         "sharing": False})
+    assert by_id(result) == {"printers.scheduler": "pass", "printers.queue_absent.old": "pass",
+                             "printers.unlisted": "pass", "printers.sharing": "pass"}
+    assert result["findings"][0]["expected"] == "not needed (no queue)"
+    assert result["status"]["scheduler"] == "not needed"
+    # asked to share, CUPS is needed again
+    shared = run_module(mod, fake, monkeypatch, capsys, {"queues": [], "sharing": True})
+    assert by_id(shared)["printers.scheduler"] == "fail"
