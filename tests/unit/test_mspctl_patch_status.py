@@ -8,36 +8,16 @@ a temporary state directory, the reboot flag lives under tmp_path. The module al
 from __future__ import annotations
 
 import datetime as dt
-import importlib.machinery
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from apt_fake import PLUGINS, load, pu
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 FINDING_KEYS = {"policy", "control_id", "title", "status", "expected", "actual", "evidence"}
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    loader = importlib.machinery.SourceFileLoader(name, str(path))
-    spec = importlib.util.spec_from_loader(name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
-
-
-pu = _load("ansible.module_utils.mspctl_patching", PLUGINS / "module_utils" / "mspctl_patching.py")
-_load("ansible.module_utils.mspctl_findings", PLUGINS / "module_utils" / "mspctl_findings.py")
-status_module = _load("_mspctl_module_mspctl_patch_status",
-                      PLUGINS / "modules" / "mspctl_patch_status.py")
+status_module = load("_mspctl_module_mspctl_patch_status",
+                     PLUGINS / "modules" / "mspctl_patch_status.py")
 
 NOW = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.UTC)
 WINDOW = {"open": False, "reason": "outside window", "timezone": "Europe/Paris",
