@@ -11,10 +11,15 @@ State kept on the host, in ``STATE_DIR`` (bookkeeping, never reported as a chang
 
 ``last-run.json``
     the last patch run that was allowed to change the host (inside its window or forced):
-    ``last_run``, ``last_upgrade`` (last time packages changed), ``upgraded`` (that run's
-    packages, before/after), ``scope``, ``holds`` (the holds mspctl manages), ``forced``.
+    ``last_run``, ``last_upgrade`` (last time packages changed) and ``upgrade_boot_id`` (the
+    boot it happened in), ``upgraded`` (that run's packages, before/after), ``scope``,
+    ``holds`` (the holds mspctl manages), ``forced``.
 ``pending-seen.json``
     when each pending update (name=version) was first seen, for the deferral control.
+``apt-lists.stamp``
+    when the module last refreshed the package lists.
+``last-reboot-request``
+    when the role last asked for a reboot (written by its reboot command).
 
 Runs on the managed host's Python (Debian 12: 3.11); standard library plus python3-apt.
 """
