@@ -24,13 +24,23 @@ def load_yaml(path: Path, *, display: Path | str | None = None) -> Any:
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror}", file=shown) from None
     try:
-        # libyaml's loader when PyYAML has it (several times faster), else the pure one
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        return yaml.load(text, Loader=_safe_loader())  # noqa: S506 - a safe loader, see below
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise BadInput(f"invalid YAML ({problem})", file=shown, key=where) from None
+
+
+def _safe_loader() -> Any:
+    """libyaml's safe loader when PyYAML was built with it (several times faster)."""
+    try:
+        from yaml import CSafeLoader
+    except ImportError:
+        from yaml import SafeLoader
+
+        return SafeLoader
+    return CSafeLoader
 
 
 def dotted(loc: Iterable[Any]) -> str:
