@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - Python 2 is not a target
     from urlparse import urlsplit, urlunsplit  # type: ignore[no-redef]
 
 SOCKET_PATH = "/run/cups/cups.sock"
+# the CUPS tools run in the C locale
+ENV = {"LC_ALL": "C", "LANG": "C"}
 
 # what CUPS reports as the make and model of a queue without a driver (raw queue)
 RAW_MAKE_AND_MODEL = "Local Raw Printer"
@@ -271,6 +273,17 @@ def parse_cupsctl(output):
         if sep:
             settings[key.strip()] = value.strip()
     return settings
+
+
+def read_sharing(module):
+    """Whether the scheduler publishes shared queues (`cupsctl`'s _share_printers)."""
+    cupsctl = module.get_bin_path("cupsctl")
+    if cupsctl is None:
+        raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
+    rc, out, err = module.run_command([cupsctl], environ_update=ENV)
+    if rc != 0:
+        raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
+    return parse_cupsctl(out).get("_share_printers") == "1"
 
 
 # -- the inventory's queues ---------------------------------------------------------------------

@@ -177,6 +177,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mspctl_cups import (
+    ENV,
     EVERYWHERE,
     RAW,
     CupsUnavailable,
@@ -185,13 +186,12 @@ from ansible.module_utils.mspctl_cups import (
     model_scheme,
     normalize_queues,
     observed_driver,
-    parse_cupsctl,
     parse_models,
     read_queues,
+    read_sharing,
     sanitize_uri,
 )
 
-ENV = {"LC_ALL": "C", "LANG": "C"}
 # how long CUPS may take to show a change (an IPP Everywhere driver is made in the background)
 SETTLE_SECONDS = 30
 # fields of a listed queue that are always managed; description, location and error_policy
@@ -346,16 +346,6 @@ def read_models(module, desired):
         module.fail_json(msg="driver %s is not a model CUPS knows on this host (see `lpinfo -m`; "
                              "install its driver package)" % ", ".join(unknown))
     return models
-
-
-def read_sharing(module):
-    cupsctl = module.get_bin_path("cupsctl")
-    if cupsctl is None:
-        raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
-    rc, out, err = module.run_command([cupsctl], environ_update=ENV)
-    if rc != 0:
-        raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
-    return parse_cupsctl(out).get("_share_printers") == "1"
 
 
 def read_state(module, sharing, needed):

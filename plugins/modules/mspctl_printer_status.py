@@ -98,13 +98,12 @@ from ansible.module_utils.mspctl_cups import (
     default_of,
     enabled_text,
     find,
-    parse_cupsctl,
     read_queues,
+    read_sharing,
     sanitize_uri,
 )
 from ansible.module_utils.mspctl_findings import Findings
 
-ENV = {"LC_ALL": "C", "LANG": "C"}
 ENABLED = "enabled, accepting jobs"
 
 
@@ -235,13 +234,7 @@ def run(module):
     try:
         current = read_queues()
         if params["sharing"] is not None:
-            cupsctl = module.get_bin_path("cupsctl")
-            if cupsctl is None:
-                raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
-            rc, out, err = module.run_command([cupsctl], environ_update=ENV)
-            if rc != 0:
-                raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
-            sharing_now = parse_cupsctl(out).get("_share_printers") == "1"
+            sharing_now = read_sharing(module)
     except CupsUnavailable as exc:
         error = str(exc)
     findings, status = evaluate(queues, params["default"], params["remove_unlisted"],
