@@ -70,7 +70,6 @@ class Plan:
         return not self.request.limit and not self.request.policies
 
 
-
 @dataclass(frozen=True)
 class Outcome:
     run_id: str
@@ -112,10 +111,6 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
             raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
     chosen = request.policies or tuple(enabled)
     project = app.config.project_dir
-    missing = [p for p in chosen if not POLICIES[p].role_dir(project).is_dir()]
-    if missing:
-        warnings.append(f"no role yet for policy {', '.join(missing)}: skipped")
-        chosen = tuple(p for p in chosen if p not in missing)
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
     vault_file = vault_password_file(app, client.slug, request.vault_password_file)
     secret_values = _check_inventory(app, client, policies, request.limit, vault_file, warnings)
@@ -143,11 +138,9 @@ def policy_fingerprints(
 
     def tree_digest(paths: list[Path]) -> str:
         digest = hashlib.sha256()
-        for path in sorted(paths):
-            if path.is_file():
-                digest.update(str(path.relative_to(project if path.is_relative_to(project)
-                                                   else path.anchor)).encode())
-                digest.update(path.read_bytes())
+        for path in sorted(p for p in paths if p.is_file()):
+            digest.update(f"{path.name}\0".encode())
+            digest.update(path.read_bytes())
         return digest.hexdigest()
 
     inventory = [p for p in client.directory.rglob("*")
