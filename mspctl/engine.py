@@ -121,10 +121,23 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         "mspctl_timezone": client.data.timezone,
         "mspctl_contract": contract,
         "mspctl_policies": policies,
+        "mspctl_maintenance_windows": maintenance_windows(resolved),
     }
     fingerprints = policy_fingerprints(project, client, resolved, policies)
     return Plan(request, client, resolved, source, policies, tuple(warnings), extravars,
                 vault_file, fingerprints, secret_values)
+
+
+def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
+    """The tier's patch windows by host class, blackout dates included: the run context from
+    which monitoring silences a host's alerts while it may be patched and rebooted."""
+    patching = tier.tier.enabled_policies.get("patching")
+    if patching is None:
+        return {}
+    params = patching.params
+    blackouts = params.get("blackout_dates") or []
+    return {cls: {**spec, "blackout_dates": blackouts} if blackouts else dict(spec)
+            for cls, spec in (params.get("windows") or {}).items()}
 
 
 def policy_fingerprints(

@@ -20,7 +20,7 @@ def make_state() -> LabState:
 def test_every_policy_file_is_copied_and_removed(tmp_path: Path) -> None:
     directory = inventory.write(make_state(), tmp_path)
     sources = sorted(inventory.GROUP_VARS_DIR.glob("*.yml"))
-    assert sources, "mspctl/lab/group_vars/ has at least the monitoring settings"
+    assert sources, "mspctl/lab/group_vars/ has the lab settings of at least one policy"
     for source in sources:
         copy = directory / "group_vars" / "all" / source.name
         assert copy.read_text().startswith(inventory.HEADER)
