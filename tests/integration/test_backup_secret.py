@@ -1,4 +1,5 @@
-"""The backup_agent policy through `mspctl apply` on a lab: its vault secret leaks nowhere.
+"""The backup_agent policy through `mspctl apply` on a lab: a tampered repository is a failing
+control with evidence, and the policy's vault secret leaks nowhere.
 
 The lab (`mspctl lab up`) writes the restic repository password ansible-vault-encrypted into the
 lab client's ``group_vars/all/vault.yml`` and the vault key into ``$MSPCTL_HOME/vault/<lab>.pass``;
@@ -43,10 +44,29 @@ def files_holding(root: Path, secret: bytes) -> list[str]:
     return sorted(str(p) for p in root.rglob("*") if p.is_file() and secret in p.read_bytes())
 
 
-def test_backup_password_is_never_recorded(
+# Flip a byte every 512 of each data pack of a host's repository: every blob fails to decrypt.
+TAMPER = r"""
+import pathlib, sys
+for pack in pathlib.Path(sys.argv[1], "data").rglob("*"):
+    if pack.is_file():
+        data = bytearray(pack.read_bytes())
+        for i in range(32, len(data) - 64, 512):
+            data[i] ^= 0xFF
+        pack.chmod(0o600)
+        pack.write_bytes(bytes(data))
+        print(pack)
+"""
+
+
+def test_backup_policy_through_mspctl(
     cli: Callable[..., Result], project: Path, home: Path
 ) -> None:
+    """Apply and check pass every backup control; a tampered repository makes the restore test
+    a failing control with restic's evidence; the vault password leaks nowhere."""
     require_lab()
+    from mspctl.lab import LabState
+    from mspctl.lab.testing import Lab
+
     name = test_lab_name("bk")
     up = cli("lab", "up", "2", "--name", name, "--distro", LAB_DISTRO)
     assert up.exit_code == 0, up.output
@@ -62,32 +82,57 @@ def test_backup_password_is_never_recorded(
         assert applied.exit_code == 0, applied.output
         checked = cli("apply", name, "--policy", "backup_agent", "--check", "--diff")
         assert checked.exit_code == 0, checked.output  # converged: no drift
+
+        # the policy did its job: on both servers, every backup control passed
+        with sqlite3.connect(home / "mspctl.db") as db:
+            rows = db.execute("SELECT host, control_id, status FROM findings "
+                              "WHERE policy = 'backup_agent'").fetchall()
+        controls = {"backup_agent.snapshot_age", "backup_agent.restore_test",
+                    "backup_agent.last_run", "backup_agent.timer"}
+        hosts = [f"{name}-{i:02d}" for i in (1, 2)]
+        assert {(host, control) for host, control, _ in rows} == {
+            (host, control) for host in hosts for control in controls}, rows
+        assert {status for *_, status in rows} == {"pass"}, rows
+
+        # a tampered repository: the next restore test of host 2 fails, with the evidence
+        state = LabState.load(name)
+        assert state is not None
+        lab = Lab(state)
+        repo_host, client = lab.host(hosts[0]), lab.host(hosts[1])
+        tampered = lab.ssh(repo_host,
+                           f"python3 - /srv/restic/{name}/{client.name} <<'PY'\n{TAMPER}PY")
+        assert tampered.stdout.strip(), "no data pack found to tamper with"
+        lab.ssh(client, "rm /var/lib/mspctl/backup/restore-test.json")  # a test is due now
+        failing = cli("apply", name, "--policy", "backup_agent")
+        assert failing.exit_code == 0, failing.output  # a failing control is not a failed run
+        reported = cli("report", name, "--format", "json")
+        assert reported.exit_code == 0, reported.output
+        report = json.loads(reported.stdout)
+        [finding] = report["failing"]
+        assert (finding["host"], finding["control_id"], finding["status"]) == (
+            client.name, "backup_agent.restore_test", "fail"), finding
+        evidence = finding["evidence"]
+        assert evidence["kind"] == "corrupt", evidence
+        assert "ciphertext verification failed" in evidence["stderr"], evidence
+        assert evidence["checksums_match"] is False and evidence["mismatches"], evidence
+        assert evidence["snapshot"] and evidence["scratch_removed"] is True, evidence
+
+        # the secret: in no output, no artifact, no byte of the store
         listed = cli("runs", "list", name, "--json")
         assert listed.exit_code == 0, listed.output
         runs = json.loads(listed.stdout)
-        assert len(runs) == 2, runs
+        assert len(runs) == 3, runs
         shown = [cli("runs", "show", run["id"], "--json") for run in runs]
         for result in shown:
             assert result.exit_code == 0, result.output
-
         secret = password.encode()
-        outputs = [up, applied, checked, listed, *shown]
+        outputs = [up, applied, checked, failing, reported, listed, *shown]
         assert [r.output for r in outputs if password in r.output] == []
         assert (home / "runs").is_dir()
         assert files_holding(home / "runs", secret) == []
         stores = [p for p in home.iterdir() if p.name.startswith("mspctl.db")]
         assert stores, f"no run store in {home}"
         assert files_holding(home, secret) == []  # the store, its journal and everything else
-
-        # and the policy did its job: on both servers, every backup control passed
-        with sqlite3.connect(home / "mspctl.db") as db:
-            rows = db.execute("SELECT host, control_id, status FROM findings "
-                              "WHERE policy = 'backup_agent'").fetchall()
-        controls = {"backup_agent.snapshot_age", "backup_agent.restore_test",
-                    "backup_agent.last_run", "backup_agent.timer"}
-        assert {(host, control) for host, control, _ in rows} == {
-            (f"{name}-{i:02d}", control) for i in (1, 2) for control in controls}, rows
-        assert {status for *_, status in rows} == {"pass"}, rows
     finally:
         down = cli("lab", "down", "--name", name)
     assert down.exit_code == 0, down.output
