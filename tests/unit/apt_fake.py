@@ -10,26 +10,14 @@ they drag along or remove.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.machinery
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from plugin_loader import load
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
-def load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    loader = importlib.machinery.SourceFileLoader(name, str(path))
-    spec = importlib.util.spec_from_loader(name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
 
 
 # the modules import their module_utils as Ansible ships them to the host

@@ -10,27 +10,17 @@ Printer", an IPP Everywhere one ends in " - IPP Everywhere", user info leaves th
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from plugin_loader import load
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
-def load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_module(name: str) -> ModuleType:

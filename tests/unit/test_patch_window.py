@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import calendar
 import functools
-import importlib.util
 import itertools
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from plugin_loader import load as _load
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 MODULE_NAME = "_mspctl_module_utils_patch_window"  # the name the filter plugin loads it under
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 pw = _load(MODULE_NAME, PLUGINS / "module_utils" / "patch_window.py")
