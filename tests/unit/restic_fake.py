@@ -10,37 +10,23 @@ be made to tamper with restored content, refuse a wrong password or fail a comma
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-def load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from plugin_loader import PLUGINS, load, load_module_utils
 
 
 def load_module(name: str) -> ModuleType:
     """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
-    for util in ("mspctl_restic", "mspctl_findings"):
-        load(f"ansible.module_utils.{util}", PLUGINS / "module_utils" / f"{util}.py")
+    load_module_utils("mspctl_restic", "mspctl_findings")
     return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
 
 
-restic = load("ansible.module_utils.mspctl_restic", PLUGINS / "module_utils" / "mspctl_restic.py")
+[restic] = load_module_utils("mspctl_restic")
 
 
 def rfc3339_ns(ns: int, offset_minutes: int = 0) -> str:
