@@ -134,10 +134,10 @@ def test_restic_missing_is_an_error(world: dict[str, Any], monkeypatch: pytest.M
 
 @pytest.mark.parametrize(("record", "actual"), [
     (None, "no restore test recorded"),
-    ({"result": "fail", "at": iso(3600), "snapshot": "abcd1234", "files": 2,
+    ({"result": "fail", "at": 3600, "snapshot": "abcd1234", "files": 2,
       "checksums_match": False, "mismatches": [{"path": "/etc/hosts", "reason": "content differs"}],
       "kind": "corrupt", "stderr": "ciphertext verification failed"}, "fail 0.04 days ago"),
-    ({"result": "pass", "at": iso(15 * 86400)}, "pass 15.0 days ago"),
+    ({"result": "pass", "at": 15 * 86400}, "pass 15.0 days ago"),
 ])
 def test_a_missing_failed_or_stale_restore_test_fails(
         world: dict[str, Any], record: dict[str, Any] | None, actual: str,
@@ -145,8 +145,8 @@ def test_a_missing_failed_or_stale_restore_test_fails(
     path = world["state"] / "restore-test.json"
     if record is None:
         path.unlink()
-    else:
-        path.write_text(json.dumps(record))
+    else:  # the age is set when the test runs, not when pytest collects it
+        path.write_text(json.dumps({**record, "at": iso(record["at"])}))
     result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
     finding = by_id(result)["backup_agent.restore_test"]
     assert finding["status"] == "fail"
