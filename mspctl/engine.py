@@ -45,6 +45,7 @@ class ApplyRequest:
     engine: Engine = Engine.MITOGEN
     forks: int = 10
     vault_password_file: Path | None = None
+    force_window: bool = False  # patch now, outside the patch window (a technician's decision)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
     vault_file = vault_password_file(app, client.slug, request.vault_password_file)
     secret_values = _check_inventory(app, client, policies, request.limit, vault_file, warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
-    extravars = {
+    extravars: dict[str, Any] = {
         "mspctl_client": client.slug,
         "mspctl_tier": tier_name,
         "mspctl_timezone": client.data.timezone,
@@ -123,6 +124,11 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         "mspctl_policies": policies,
         "mspctl_maintenance_windows": maintenance_windows(resolved),
     }
+    if request.force_window:
+        if "patching" not in policies:
+            raise BadInput("patching is not part of this run", key="--force-window")
+        extravars["patching_force"] = True
+        warnings.append("--force-window: patching ignores the patch windows in this run")
     fingerprints = policy_fingerprints(project, client, resolved, policies)
     return Plan(request, client, resolved, source, policies, tuple(warnings), extravars,
                 vault_file, fingerprints, secret_values)

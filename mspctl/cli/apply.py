@@ -31,6 +31,8 @@ ENGINES = ("mitogen", "tuned", "stock")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
               envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
               help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
+@click.option("--force-window", is_flag=True,
+              help="Patch now even outside the patch window (onboarding, urgent fixes).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.pass_obj
 def apply(
@@ -44,6 +46,7 @@ def apply(
     engine: str,
     forks: int,
     vault_password_file: Path | None,
+    force_window: bool,
     as_json: bool,
 ) -> int:
     """Apply CLIENT's tier policies to its hosts, live, and record the run."""
@@ -53,7 +56,8 @@ def apply(
 
     request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
                                 policies=policies, engine=Engine(engine), forks=forks,
-                                vault_password_file=vault_password_file)
+                                vault_password_file=vault_password_file,
+                                force_window=force_window)
     planned = jobs.plan(app, request)
     for warning in planned.warnings:
         app.warn(warning)

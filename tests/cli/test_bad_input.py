@@ -229,3 +229,8 @@ def test_unknown_key_inside_a_list_of_role_parameters(cli):
                                  "        name: openssh-server\n        colour: red\n", 1))
     _assert_bad(cli("tiers", "show", "bronze"), "tiers/bronze.yml",
                 "policies.baseline.controls.colour", "unknown parameter")
+
+
+def test_force_window_needs_the_patching_policy(cli):
+    _assert_bad(cli("apply", "demo", "--policy", "assets", "--force-window"), "--force-window",
+                "patching is not part of this run")
