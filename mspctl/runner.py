@@ -231,9 +231,7 @@ def _task_result(event: str, data: dict[str, Any]) -> TaskResult:
         status = "changed"
     if status == "failed" and data.get("ignore_errors"):
         status = "ignored"
-    diff = res.get("diff") or []
-    if isinstance(diff, dict):
-        diff = [diff]
+    diff = _diffs(res)
     message = res.get("msg")
     return TaskResult(
         host=str(data.get("host", "")),
@@ -248,6 +246,17 @@ def _task_result(event: str, data: dict[str, Any]) -> TaskResult:
         start=data.get("start"),
         end=data.get("end"),
     )
+
+
+def _diffs(res: dict[str, Any]) -> list[Any]:
+    """A task's diffs: its own, or those of the changed items of a loop."""
+    diff = res.get("diff") or []
+    if isinstance(diff, dict):
+        diff = [diff]
+    for item in res.get("results") or []:
+        if isinstance(item, dict) and item.get("changed") and "censored" not in item:
+            diff += _diffs(item)
+    return list(diff)
 
 
 def _stats(data: dict[str, Any]) -> dict[str, HostStats]:

@@ -52,7 +52,8 @@ def test_drift_is_found_named_healed_and_reported(cli, platinum_lab):
     clean = _json(cli("drift", name, "--tier", "platinum", "--json"), 0)
     assert clean["drift"] == [] and clean["failing_controls"] == []
 
-    monitored, edited = lab.host(f"{name}03"), lab.host(f"{name}02")
+    by_index = sorted(lab.hosts, key=lambda h: h.index)
+    monitored, edited = by_index[2], by_index[1]  # a workstation, a server (backed up)
     lab.ssh(monitored, "systemctl stop prometheus-node-exporter")
     lab.ssh(edited, f"sed -i 's/^Persistent=.*/Persistent=false/' {TIMER} && "
                     f"grep -q Persistent=false {TIMER}")
