@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from mspctl.clients import Client
 
 SITE_PLAYBOOK = "site.yml"
+# an inventory group no_<policy> leaves its hosts out of that policy (a vendor-managed server,
+# the demo's controller machine); the run still records the exclusion in its host pattern
+EXCLUDE_PREFIX = "no_"
 _ROLE_TO_POLICY = {spec.role: name for name, spec in POLICIES.items()}
 
 
@@ -201,6 +204,9 @@ def _check_inventory(
     from mspctl.inventory import InventoryView, secrets_of
 
     view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
+    for name in policies:  # hosts in group no_<policy> are left out of that policy
+        if view.has_group(f"{EXCLUDE_PREFIX}{name}"):
+            policies[name] = f"{policies[name]}:!{EXCLUDE_PREFIX}{name}"
     if limit and not view.hosts("all", limit):
         raise BadInput(f"matches no host of client {client.slug}", key=f"--limit {limit}")
     targets = {name: view.hosts(pattern, limit) for name, pattern in policies.items()}

@@ -63,6 +63,9 @@ class InventoryView:
         self._inventory = InventoryManager(loader=self._loader, sources=[str(s) for s in sources])
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
 
+    def has_group(self, name: str) -> bool:
+        return name in self._inventory.groups
+
     def hosts(self, pattern: str, limit: str | None = None) -> list[str]:
         from ansible import constants
 
