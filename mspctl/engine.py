@@ -204,9 +204,9 @@ def _check_inventory(
     from mspctl.inventory import InventoryView, secrets_of
 
     view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
-    for name in policies:  # hosts in group no_<policy> are left out of that policy
+    for name, pattern in list(policies.items()):  # group no_<policy>: left out of that policy
         if view.has_group(f"{EXCLUDE_PREFIX}{name}"):
-            policies[name] = f"{policies[name]}:!{EXCLUDE_PREFIX}{name}"
+            policies[name] = f"{pattern}:!{EXCLUDE_PREFIX}{name}"
     if limit and not view.hosts("all", limit):
         raise BadInput(f"matches no host of client {client.slug}", key=f"--limit {limit}")
     targets = {name: view.hosts(pattern, limit) for name, pattern in policies.items()}
