@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mspctl.catalogue import Catalogue
 from mspctl.errors import BadInput
 from mspctl.policies import HOST_CLASSES
-from mspctl.yamlio import first_error, load_yaml
+from mspctl.yamlio import load_model, load_yaml
 
 CLIENT_FILE = "client.yml"
 HOSTS_FILE = "hosts.yml"
@@ -157,13 +157,7 @@ class ClientRegistry:
             raise BadInput(f"unknown client {slug!r} (known: {known})")
         display = self._display(slug)
         file = f"{display}/{CLIENT_FILE}"
-        raw = load_yaml(directory / CLIENT_FILE, display=file)
-        if not isinstance(raw, dict):
-            raise BadInput("a client file must be a mapping", file=file)
-        try:
-            data = ClientFile.model_validate(raw)
-        except ValidationError as exc:
-            raise first_error(exc, file=file) from None
+        data = load_model(directory / CLIENT_FILE, ClientFile, display=file)
         trial_tier = data.contract.trial.tier if data.contract.trial else None
         tiers = (("contract.tier", data.contract.tier), ("contract.trial.tier", trial_tier))
         for key, tier in tiers:

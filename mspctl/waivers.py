@@ -14,10 +14,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mspctl.errors import BadInput
-from mspctl.yamlio import first_error, load_yaml
+from mspctl.yamlio import load_model
 
 WAIVERS_FILE = "waivers.yml"
 
@@ -78,15 +77,7 @@ class Waivers:
         if not path.is_file():
             return cls([], host_classes)
         shown = f"{display_dir}/{WAIVERS_FILE}"
-        raw = load_yaml(path, display=shown)
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise BadInput("a waiver file must be a mapping with a 'waivers' list", file=shown)
-        try:
-            parsed = WaiverFile.model_validate(raw)
-        except ValidationError as exc:
-            raise first_error(exc, file=shown) from None
+        parsed = load_model(path, WaiverFile, display=shown, empty={})
         return cls(list(parsed.waivers), host_classes)
 
     def verdict(self, host: str, control_id: str, status: str, on: dt.date) -> WaiverVerdict:

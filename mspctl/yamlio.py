@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mspctl.errors import BadInput
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
+
+    M = TypeVar("M", bound=BaseModel)
 
 
 def load_yaml(path: Path, *, display: Path | str | None = None) -> Any:
@@ -41,6 +43,21 @@ def _safe_loader() -> Any:
 
         return SafeLoader
     return CSafeLoader
+
+
+def load_model(path: Path, model: type[M], *, display: str, empty: Any = None) -> M:
+    """A YAML mapping file validated as a pydantic model; any problem is one BadInput line."""
+    from pydantic import ValidationError
+
+    raw = load_yaml(path, display=display)
+    if raw is None and empty is not None:
+        raw = empty
+    if not isinstance(raw, dict):
+        raise BadInput("must be a mapping", file=display)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise first_error(exc, file=display) from None
 
 
 def dotted(loc: Iterable[Any]) -> str:
