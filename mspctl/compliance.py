@@ -125,7 +125,7 @@ def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[Con
     return out
 
 
-def results_at(store: Store, session: Session, run: Run, waivers: Waivers) -> list[ControlResult]:
+def results_at(session: Session, run: Run, waivers: Waivers) -> list[ControlResult]:
     """Control results of a run. For the client's newest run, the current states carry the
     newest evidence; older runs show the evidence recorded when the state began."""
     newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
@@ -265,8 +265,8 @@ def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | Non
         to_run = resolve_run(session, client, to_ref)
         from_run = resolve_run(session, client, from_ref) if from_ref else previous_run(
             session, to_run)
-        before = results_at(store, session, from_run, waivers)
-        after = results_at(store, session, to_run, waivers)
+        before = results_at(session, from_run, waivers)
+        after = results_at(session, to_run, waivers)
         hosts_before, hosts_after = _run_hosts(from_run), _run_hosts(to_run)
         assets = asset_changes(assets_at(session, client, from_run.seq),
                                assets_at(session, client, to_run.seq))

@@ -11,6 +11,7 @@ from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
     from mspctl.app import Application
+    from mspctl.drift import DriftReport
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -52,12 +53,9 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     return int(report.exit_code)
 
 
-def _render(app: Application, report: object) -> None:
+def _render(app: Application, report: DriftReport) -> None:
     from rich.table import Table
 
-    from mspctl.drift import DriftReport
-
-    assert isinstance(report, DriftReport)
     if report.failed_hosts:
         app.error(f"failed or unreachable: {', '.join(report.failed_hosts)}")
     if not report.changes and not report.failing:

@@ -39,7 +39,7 @@ def build(store: Store, client: Client, catalogue: Catalogue, waivers: Waivers,
 
     with store.session() as session:
         run = resolve_run(session, client.slug, run_ref)
-        results = results_at(store, session, run, waivers)
+        results = results_at(session, run, waivers)
         drift = drift_of(session, run)
         run_data = run_as_dict(run, tasks=False)
     on = run.started_at.date()

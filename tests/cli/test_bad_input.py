@@ -176,16 +176,27 @@ def test_missing_secret(cli):
     _nothing_recorded(cli)
 
 
-def test_inline_vaulted_secret(cli, tmp_path):
+VAULT_PASSWORD = b"correct horse"
+
+
+def _write_vault(project, *, inline: bool, value: str) -> None:
+    """The demo's secret in group_vars/all/vault.yml: a vaulted file or an inline !vault value."""
     from ansible.parsing.vault import VaultLib, VaultSecret
 
-    _declare_secret(cli.project)
-    vault = VaultLib([("default", VaultSecret(b"correct horse"))])
-    blob = vault.encrypt("inline-s3cr3t").decode()
-    target = cli.project / "inventories/demo/group_vars/all"
+    _declare_secret(project)
+    vault = VaultLib([("default", VaultSecret(VAULT_PASSWORD))])
+    target = project / "inventories/demo/group_vars/all"
     target.mkdir(parents=True)
-    (target / "vault.yml").write_text(
-        "assets_api_token: !vault |\n" + "".join(f"  {line}\n" for line in blob.splitlines()))
+    if inline:
+        blob = vault.encrypt(value).decode()
+        (target / "vault.yml").write_text(
+            "assets_api_token: !vault |\n" + "".join(f"  {line}\n" for line in blob.splitlines()))
+    else:
+        (target / "vault.yml").write_bytes(vault.encrypt(f"assets_api_token: {value}\n"))
+
+
+def test_inline_vaulted_secret(cli, tmp_path):
+    _write_vault(cli.project, inline=True, value="inline-s3cr3t")
     _assert_bad(cli("apply", "demo"), "inventories/demo/", "no vault password")
     good = cli.home / "vault" / "demo.pass"
     good.parent.mkdir(parents=True)
@@ -195,13 +206,7 @@ def test_inline_vaulted_secret(cli, tmp_path):
 
 
 def test_vaulted_secret_without_vault_password(cli, tmp_path):
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    _declare_secret(cli.project)
-    vault = VaultLib([("default", VaultSecret(b"correct horse"))])
-    target = cli.project / "inventories/demo/group_vars/all"
-    target.mkdir(parents=True)
-    (target / "vault.yml").write_bytes(vault.encrypt("assets_api_token: s3cr3t-value\n"))
+    _write_vault(cli.project, inline=False, value="s3cr3t-value")
     _assert_bad(cli("apply", "demo"), "inventories/demo/", "no vault password")
     wrong = tmp_path / "wrong.pass"
     wrong.write_text("battery staple\n")
