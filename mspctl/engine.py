@@ -365,7 +365,7 @@ def collect_assets(result: RunResult) -> dict[str, dict[str, Any]]:
     out = {}
     for task in result.tasks:
         asset = task.result.get("asset")
-        if task.action.endswith("mspctl_asset_facts") and isinstance(asset, dict):
+        if task.action.endswith("asset_facts") and isinstance(asset, dict):
             record = dict(asset)
             if isinstance(record.get("warranty"), dict):
                 record["warranty"] = {k: v for k, v in record["warranty"].items()

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("ansible.cfg", "tiers", "playbooks", "roles", "plugins", "inventories")
+PROJECT_PARTS = ("ansible.cfg", "galaxy.yml", "meta", "collections", "tiers", "playbooks", "roles",
+                 "plugins", "inventories")
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def project(tmp_path: Path) -> Path:
     for part in PROJECT_PARTS:
         source = ROOT / part
         if source.is_dir():
-            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("lab*", "pytest*"))
+            shutil.copytree(source, target / part, symlinks=True,  # collections/: a link to the root
+                            ignore=shutil.ignore_patterns("lab*", "pytest*"))
         else:
             shutil.copy2(source, target / part)
     return target

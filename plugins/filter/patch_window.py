@@ -1,6 +1,6 @@
 # Copyright: (c) mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Ansible filter ``mspctl_patch_window``: is a patch window open now?"""
+"""Ansible filter ``mspctl.policy.patch_window``: is a patch window open now?"""
 
 # Ansible's plugin layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
 # ruff: noqa: E402
@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: mspctl_patch_window
+name: patch_window
 short_description: Evaluate a patch window spec at an instant
 version_added: historical
 description:
@@ -61,7 +61,7 @@ options:
 EXAMPLES = r"""
 - name: Check the server patch window
   ansible.builtin.set_fact:
-    patching_window_status: "{{ patching_window | mspctl_patch_window }}"
+    patching_window_status: "{{ patching_window | mspctl.policy.patch_window }}"
   vars:
     patching_window:
       days: [sat, sun]
@@ -75,7 +75,7 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ {'days': ['2nd tue'], 'start': '19:00', 'duration': '3h', 'timezone': 'America/New_York'}
-         | mspctl_patch_window('2026-03-10T23:30:00Z') }}
+         | mspctl.policy.patch_window('2026-03-10T23:30:00Z') }}
 """
 
 RETURN = r"""
@@ -128,52 +128,26 @@ _value:
 """
 
 import datetime
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-# Controller-side plugins cannot import the project's module_utils as
-# ansible.module_utils.* (only modules get that, via AnsiballZ), so load the one
-# shared implementation from ../module_utils by path, once per process.
-_MODULE_NAME = "_mspctl_module_utils_patch_window"
+from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as _pw
 
 
-def _load_patch_window() -> Any:
-    module = sys.modules.get(_MODULE_NAME)
-    if module is None:
-        path = Path(__file__).resolve().parent.parent / "module_utils" / "patch_window.py"
-        spec = importlib.util.spec_from_file_location(_MODULE_NAME, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_MODULE_NAME] = module  # dataclasses resolve annotations through it
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[_MODULE_NAME]
-            raise
-    return module
-
-
-_pw = _load_patch_window()
-
-
-def mspctl_patch_window(spec: Any, now: Any = None) -> dict[str, Any]:
+def patch_window(spec: Any, now: Any = None) -> dict[str, Any]:
     """Evaluate window ``spec`` at ``now`` (default: the current time)."""
     try:
         window = _pw.parse_window(spec)
     except _pw.WindowError as exc:
-        raise AnsibleFilterError(f"mspctl_patch_window: invalid window: {exc}") from exc
+        raise AnsibleFilterError(f"patch_window: invalid window: {exc}") from exc
     if now is None or now == "":
         instant = datetime.datetime.now(datetime.timezone.utc)
     else:
         try:
             instant = _pw.parse_instant(now)
         except (TypeError, ValueError) as exc:
-            raise AnsibleFilterError(f"mspctl_patch_window: invalid now: {exc}") from exc
+            raise AnsibleFilterError(f"patch_window: invalid now: {exc}") from exc
     result: dict[str, Any] = _pw.evaluate(window, instant)
     return result
 
@@ -182,4 +156,4 @@ class FilterModule:
     """Patch window filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"mspctl_patch_window": mspctl_patch_window}
+        return {"patch_window": patch_window}

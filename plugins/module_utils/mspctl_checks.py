@@ -17,7 +17,7 @@ Standard library only; it runs on the managed host's Python.
 
 Usage in a module::
 
-    from ansible.module_utils.mspctl_checks import Checker, ControlError, normalize
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, normalize
 
     controls = normalize(module.params["controls"])        # ControlError -> fail_json
     checker = Checker(ModuleRunner(module))

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read the queues of the local CUPS scheduler, for mspctl_cups_queue and mspctl_printer_status.
+"""Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and mspctl.policy.printer_status.
 
 The state is read over IPP from the scheduler's local socket (one CUPS-Get-Printers request for
 every queue), not parsed from ``lpstat``/``lpoptions`` output: the answer is exact whatever the

@@ -10,7 +10,7 @@ collects them from the run's structured events.
 
 Usage in a module::
 
-    from ansible.module_utils.mspctl_findings import Findings
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 
     findings = Findings("backup_agent")
     findings.check("backup_agent.snapshot_age", "Latest snapshot is recent enough",

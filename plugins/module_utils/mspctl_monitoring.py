@@ -8,8 +8,8 @@ One implementation, two callers:
 * the collector (``roles/monitoring/files/mspctl-monitoring-collect``), run every minute by a
   systemd timer on each monitored host, imports this file (deployed next to it with
   ``patch_window.py``) and writes the node exporter's textfile ``mspctl.prom``;
-* the status module ``mspctl_monitoring_status`` imports it as
-  ``ansible.module_utils.mspctl_monitoring`` to evaluate the same controls.
+* the status module ``mspctl.policy.monitoring_status`` imports it as
+  ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the same controls.
 
 Standard library only (the targets run Debian's python3, 3.11 and later). Commands are run through
 a ``run(argv) -> (rc, stdout, stderr)`` callable, so tests and the module can supply their own.

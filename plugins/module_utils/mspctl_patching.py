@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Debian patching, shared by ``mspctl_apt_upgrade`` (applies) and ``mspctl_patch_status``.
+"""Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``mspctl.policy.patch_status``.
 
 Pure functions (selection, parsing of ``apt-get -s``, reboot decision, run records) plus one
 :class:`AptBackend` that talks to apt (python3-apt for reading, ``apt-get``/``apt-mark`` through

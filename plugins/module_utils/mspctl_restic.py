@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """restic for mspctl's backup_agent policy: one implementation for the modules and the service.
 
-The ``mspctl_restore_test`` and ``mspctl_backup_status`` modules import this file as module_utils;
+The ``mspctl.policy.restore_test`` and ``mspctl.policy.backup_status`` modules import this file as module_utils;
 the ``backup_agent`` role also installs it on the host as
 ``/usr/local/lib/mspctl/mspctl_restic.py``, where ``mspctl-backup.service`` runs it as a program
 (``python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json``): backup, retention

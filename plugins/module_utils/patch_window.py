@@ -3,8 +3,8 @@
 """Patch-window engine: when may a host be patched (or rebooted)?
 
 Pure logic, standard library only, so it runs both on the controller (the
-``mspctl_patch_window`` filter) and on a managed host's Python >= 3.9 as an
-Ansible ``module_utils`` (``from ansible.module_utils.patch_window import ...``).
+``mspctl.policy.patch_window`` filter) and on a managed host's Python >= 3.9 as an
+Ansible ``module_utils`` (``from ansible_collections.mspctl.policy.plugins.module_utils.patch_window import ...``).
 
 A window spec is a mapping::
 

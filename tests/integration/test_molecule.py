@@ -37,7 +37,7 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
         NO_COLOR="1",
     )
     recaps = tmp_path / "recaps"
-    env |= {"MSPCTL_RECAP_DIR": str(recaps), "ANSIBLE_CALLBACKS_ENABLED": "mspctl_recap"}
+    env |= {"MSPCTL_RECAP_DIR": str(recaps), "ANSIBLE_CALLBACKS_ENABLED": "mspctl.policy.recap"}
     proc = subprocess.run(
         [str(venv_bin / "molecule"), "test", "-s", scenario],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_backup_status
+module: backup_status
 short_description: Report a host's backup policy as mspctl findings
 description:
   - Evaluates the backup_agent policy of a host and returns its findings in mspctl's finding
@@ -48,7 +48,7 @@ options:
     type: int
     required: true
   result_file:
-    description: Record of the last restore test, as mspctl_restore_test writes it.
+    description: Record of the last restore test, as mspctl.policy.restore_test writes it.
     type: path
     default: /var/lib/mspctl/backup/restore-test.json
   status_file:
@@ -71,12 +71,12 @@ attributes:
   diff_mode:
     support: none
 seealso:
-  - module: mspctl_restore_test
+  - module: mspctl.policy.restore_test
 """
 
 EXAMPLES = r"""
 - name: Report the backup policy status
-  mspctl_backup_status:
+  mspctl.policy.backup_status:
     repository: "sftp:restic@backup01:/srv/restic/acme/web01"
     password: "{{ backup_agent_password }}"
     host: web01
@@ -128,8 +128,8 @@ status:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_findings import Findings
-from ansible.module_utils.mspctl_restic import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
     ResticError,
     Restic,
     epoch,

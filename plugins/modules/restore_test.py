@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_restore_test
+module: restore_test
 short_description: Prove a restic backup restores, by restoring a sample into scratch
 description:
   - Restores a random sample of files of the host's latest restic snapshot into a new private
@@ -27,7 +27,7 @@ description:
   - The record goes to O(result_file) (root only) and its summary to O(status_file), which
     monitoring reads without the repository password.
   - A failing restore test is not a module failure, it is the result (C(restore_test.result) is
-    C(fail)); mspctl_backup_status turns it into a failing finding.
+    C(fail)); mspctl.policy.backup_status turns it into a failing finding.
 version_added: "0.1.0"
 author: mspctl contributors
 options:
@@ -95,12 +95,12 @@ attributes:
 notes:
   - Needs the C(restic) program on the host.
 seealso:
-  - module: mspctl_backup_status
+  - module: mspctl.policy.backup_status
 """
 
 EXAMPLES = r"""
 - name: Run the restore test when it is due
-  mspctl_restore_test:
+  mspctl.policy.restore_test:
     repository: "sftp:restic@backup01:/srv/restic/acme/web01"
     password: "{{ backup_agent_password }}"
     host: web01
@@ -109,7 +109,7 @@ EXAMPLES = r"""
   register: restore
 
 - name: Force one now, into a separate record (does not touch the real one)
-  mspctl_restore_test:
+  mspctl.policy.restore_test:
     repository: "sftp:restic@backup01:/srv/restic/acme/web01"
     password: "{{ backup_agent_password }}"
     host: web01
@@ -157,7 +157,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_restic import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
     Lock,
     Restic,
     due,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_monitoring_status
+module: monitoring_status
 short_description: Report the compliance of a host with the monitoring policy
 description:
   - Evaluates, on a monitored host, the controls of mspctl's monitoring policy and returns them
@@ -94,7 +94,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Report the monitoring policy status
-  mspctl_monitoring_status:
+  mspctl.policy.monitoring_status:
     port: 9100
     checks: [disk_usage, failed_units, backup_age]
     disk_crit_percent: 95
@@ -157,8 +157,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.mspctl_findings import Findings
-from ansible.module_utils.mspctl_monitoring import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring import (
     CHECKS,
     disk_usage,
     failed_units,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_printer_status
+module: printer_status
 short_description: Report the printers policy's compliance findings of a host
 description:
   - Reads the local CUPS scheduler's queues over IPP and compares them with the inventory's
@@ -31,7 +31,7 @@ author: mspctl contributors
 options:
   queues:
     description:
-      - The inventory's queues, as given to M(mspctl_cups_queue); only C(name), C(uri),
+      - The inventory's queues, as given to M(mspctl.policy.cups_queue); only C(name), C(uri),
         C(default) and C(state) are read, the other keys are accepted and ignored.
     type: list
     elements: dict
@@ -55,7 +55,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Report the printers policy status
-  mspctl_printer_status:
+  mspctl.policy.printer_status:
     queues: "{{ printers_queues }}"
     default: "{{ printers_default | default(omit, true) }}"
     remove_unlisted: "{{ printers_remove_unlisted }}"
@@ -93,7 +93,7 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_cups import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
     CupsUnavailable,
     default_of,
     enabled_text,
@@ -102,7 +102,7 @@ from ansible.module_utils.mspctl_cups import (
     read_sharing,
     sanitize_uri,
 )
-from ansible.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 
 ENABLED = "enabled, accepting jobs"
 

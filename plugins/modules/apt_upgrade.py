@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_apt_upgrade
+module: apt_upgrade
 short_description: Apply pending Debian updates in a patch run, with holds, exclusions and hooks
 description:
   - One pass of patching on a Debian host. Refreshes the package lists when they are older than
@@ -116,12 +116,12 @@ requirements:
     ansible.builtin.apt does; not in check mode)
 notes:
   - Debian and derivatives only. The window itself is evaluated by the role (filter
-    C(mspctl_patch_window)) and passed as O(allowed) and O(reason).
+    C(mspctl.policy.patch_window)) and passed as O(allowed) and O(reason).
 """
 
 EXAMPLES = r"""
 - name: Apply security updates inside the window
-  mspctl_apt_upgrade:
+  mspctl.policy.apt_upgrade:
     scope: security
     allowed: "{{ patching_window_status.open or patching_force }}"
     reason: "{{ patching_window_status.reason }}"
@@ -210,7 +210,7 @@ cache_updated:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_patching import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     DEFAULT_REBOOT_PACKAGES,
     LAST_RUN,
     SEEN,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_cups_queue
+module: cups_queue
 short_description: Bring the CUPS print queues of a host to a list, in one call
 description:
   - Compares the queues of the local CUPS scheduler with the list given and adds, changes or
@@ -111,7 +111,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Configure the print queues
-  mspctl_cups_queue:
+  mspctl.policy.cups_queue:
     queues:
       - name: office
         uri: ipp://10.0.0.20/ipp/print
@@ -176,7 +176,7 @@ import copy
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_cups import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
     ENV,
     EVERYWHERE,
     RAW,

@@ -9,12 +9,12 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_patch_status
+module: patch_status
 short_description: Report the patching policy's compliance findings and figures
 description:
   - Read-only status of the C(patching) policy on a Debian host, the last task of the role.
   - Reads the pending updates with python3-apt (from the package lists as they are; the
-    role's C(mspctl_apt_upgrade) refreshes them), the run record and first-seen times the
+    role's C(mspctl.policy.apt_upgrade) refreshes them), the run record and first-seen times the
     apply module keeps in O(state_dir), and the reboot state of the host.
   - Returns C(findings) in mspctl's finding schema and a C(status) dict of figures.
   - Controls are C(patching.window) (the host's class has a patch window),
@@ -50,7 +50,7 @@ options:
     type: str
     default: ""
   window:
-    description: The patch window's evaluation (the C(mspctl_patch_window) filter's output).
+    description: The patch window's evaluation (the C(mspctl.policy.patch_window) filter's output).
     type: dict
     default: {}
   reboot_window:
@@ -75,7 +75,7 @@ requirements:
 
 EXAMPLES = r"""
 - name: Report the patching status
-  mspctl_patch_status:
+  mspctl.policy.patch_status:
     scope: "{{ patching_scope }}"
     deferral_days: "{{ patching_deferral_days }}"
     reboot_policy: "{{ patching_reboot }}"
@@ -177,8 +177,8 @@ status:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_findings import Findings
-from ansible.module_utils.mspctl_patching import (
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     LAST_RUN,
     REBOOT_REQUEST_FILE,
     SEEN,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_asset_facts
+module: asset_facts
 short_description: Collect a host's hardware and software inventory in one pass
 description:
   - Reads DMI, CPU, memory, disks, network interfaces, the OS release and the installed
@@ -61,7 +61,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Collect the asset record
-  mspctl_asset_facts:
+  mspctl.policy.asset_facts:
     warranty:
       purchase_date: "2024-03-01"
       warranty_end: "2027-03-01"
@@ -108,7 +108,7 @@ import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 
 
 def read(path, default=None):

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: mspctl_check
+module: check
 short_description: Evaluate declarative compliance controls and return findings
 description:
   - Evaluates a list of declarative I(controls) on the host (packages, services, files, sysctl
@@ -160,7 +160,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Evaluate the baseline controls
-  mspctl_check:
+  mspctl.policy.check:
     policy: baseline
     controls:
       - id: ssh.package
@@ -237,8 +237,8 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mspctl_checks import Checker, ControlError, ModuleRunner, normalize
-from ansible.module_utils.mspctl_findings import STATUSES, Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, ModuleRunner, normalize
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import STATUSES, Findings
 
 
 def evaluate(module, policy, controls, checker=None):

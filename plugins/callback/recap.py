@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-name: mspctl_recap
+name: recap
 type: aggregate
 short_description: Write each playbook run's recap and changed tasks as JSON
 description:
@@ -35,7 +35,7 @@ from ansible.plugins.callback import CallbackBase
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "mspctl_recap"
+    CALLBACK_NAME = "mspctl.policy.recap"
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args, **kwargs):
