@@ -38,7 +38,7 @@ SKELETON = [
     "License",
 ]
 
-_FENCE = re.compile(r"^(```|~~~)")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
 _ROW_NAME = re.compile(r"^`([A-Za-z0-9_]+)`$")
 
 
@@ -60,12 +60,18 @@ def _spec(role: str) -> dict[str, Any]:
 
 
 def _lines_outside_fences(text: str) -> list[str]:
-    lines, fenced = [], False
+    """The lines outside fenced code blocks (a fence closes with at least its opening's length)."""
+    lines, fence = [], ""
     for line in text.splitlines():
-        if _FENCE.match(line.strip()):
-            fenced = not fenced
-            continue
-        if not fenced:
+        match = _FENCE.match(line.strip())
+        if match:
+            if not fence:
+                fence = match.group(1)
+                continue
+            if match.group(1).startswith(fence) and not line.strip()[len(match.group(1)):].strip():
+                fence = ""
+                continue
+        if not fence:
             lines.append(line)
     return lines
 
