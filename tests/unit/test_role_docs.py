@@ -39,6 +39,7 @@ SKELETON = [
 ]
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
+_CELL_SEP = re.compile(r"(?<!\\)\|")  # a table cell separator, not an escaped \|
 _ROW_NAME = re.compile(r"^`([A-Za-z0-9_]+)`$")
 
 
@@ -105,7 +106,7 @@ def _readme_variables(role: str) -> dict[str, list[str]]:
         stripped = line.strip()
         if not stripped.startswith("|"):
             continue
-        cells = [c.strip() for c in stripped.strip("|").split("|")]
+        cells = [c.strip() for c in _CELL_SEP.split(stripped.strip("|"))]
         if not cells or set(cells[0]) <= set("-: ") or cells[0].lower() == "variable":
             continue
         match = _ROW_NAME.match(cells[0])
