@@ -191,7 +191,9 @@ def test_defaults_are_declared_in_the_spec(role: str) -> None:
             problems.append(
                 f"`{name}` defaults to {value!r} in defaults/main.yml but to "
                 f"{option['default']!r} in meta/argument_specs.yml")
-    assert not problems, f"{role}: " + "; ".join(problems)
+    assert not problems, (
+        f"{role} (roles/{role}/defaults/main.yml vs roles/{role}/meta/argument_specs.yml): "
+        + "; ".join(problems))
 
 
 @pytest.mark.parametrize("role", ROLES)
