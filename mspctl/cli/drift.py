@@ -45,7 +45,7 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     else:
         with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
             outcome = engine.execute(app, planned, on_progress=progress)
-    report = analyse(outcome, applied, waivers, engine.masker(planned.secret_values))
+    report = analyse(outcome, applied, waivers)
     if as_json:
         app.print_json(report.as_dict())
         return int(report.exit_code)
