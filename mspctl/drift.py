@@ -13,15 +13,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from mspctl.errors import ExitCode
 from mspctl.results import collect_findings, masker, policy_of, render_diff
-from mspctl.store.models import Run
 
 if TYPE_CHECKING:
     from mspctl.engine import Outcome
-    from mspctl.store import Store
     from mspctl.waivers import Waivers
 
 DRIFT = "drift"
@@ -55,20 +51,6 @@ class DriftReport:
             "pending_changes": [c for c in self.changes if c["kind"] == INTENTIONAL],
             "failing_controls": self.failing, "failed_hosts": self.failed_hosts,
         }
-
-
-def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
-    """Per policy, the fingerprint of its last successful apply (newest first wins)."""
-    with store.session() as session:
-        runs = session.scalars(
-            select(Run).where(Run.client == client, Run.mode == "apply",
-                              Run.status == "successful").order_by(Run.seq.desc()).limit(200)
-        ).all()
-    out: dict[str, str] = {}
-    for run in runs:
-        for policy, fingerprint in (run.fingerprints or {}).items():
-            out.setdefault(policy, fingerprint)
-    return out
 
 
 def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> DriftReport:

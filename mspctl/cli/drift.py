@@ -31,7 +31,8 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
     from mspctl.display import LiveProgress
-    from mspctl.drift import analyse, last_applied_fingerprints
+    from mspctl.drift import analyse
+    from mspctl.store.queries import last_applied_fingerprints
 
     request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
                                   policies=policies, vault_password_file=vault_password_file)

@@ -26,8 +26,9 @@ def runs() -> None:
 def list_(app: Application, client: str | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first, optionally of one CLIENT."""
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import recent_runs
 
-    rows = [run_as_dict(r, tasks=False) for r in app.store.runs(client, limit)]
+    rows = [run_as_dict(r, tasks=False) for r in recent_runs(app.store, client, limit)]
     if as_json:
         app.print_json(rows)
         return
@@ -55,8 +56,9 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
     """Show one run (a unique prefix of the id is enough): recap and task results."""
     from mspctl.display import recap_table
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import find_run
 
-    data = run_as_dict(app.store.run(run_id))
+    data = run_as_dict(find_run(app.store, run_id))
     if as_json:
         app.print_json(data)
         return

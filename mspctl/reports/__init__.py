@@ -13,14 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mspctl import __version__
-from mspctl.compliance import (
-    REPORT_FORMAT_VERSION,
-    drift_of,
-    grouped_scores,
-    resolve_run,
-    results_at,
-    score,
-)
+from mspctl.compliance import REPORT_FORMAT_VERSION, drift_of, grouped_scores, results_at, score
 
 if TYPE_CHECKING:
     from mspctl.catalogue import Catalogue
@@ -36,6 +29,7 @@ def build(store: Store, client: Client, catalogue: Catalogue, waivers: Waivers,
           run_ref: str | None) -> dict[str, Any]:
     """The report of a client's run (default: the newest), with the contract of its tier."""
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import resolve_run
 
     with store.session() as session:
         run = resolve_run(session, client.slug, run_ref)
