@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,9 @@ from mspctl.store.queries import FAILING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from mspctl.store import Store
     from mspctl.store.models import Run, TaskRecord
     from mspctl.waivers import Waivers
+    from mspctl.workspace import Workspace
 
 REPORT_FORMAT_VERSION = 1
 
@@ -161,10 +161,11 @@ def _run_hosts(run: Run) -> set[str]:
     return {h.host for h in run.hosts}
 
 
-def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | None,
+def client_diff(workspace: Workspace, client: str, from_ref: str | None,
                 to_ref: str | None) -> dict[str, Any]:
     """What changed in a client's compliance between two runs (default: the last two)."""
-    with store.session() as session:
+    waivers = workspace.waivers(workspace.clients.get(client))
+    with workspace.store.session() as session:
         to_run = queries.resolve_run(session, client, to_ref)
         from_run = queries.resolve_run(session, client, from_ref) if from_ref \
             else queries.previous_run(session, to_run)
@@ -217,15 +218,13 @@ def _run_ref(run: Run) -> dict[str, Any]:
             "started_at": run.started_at.isoformat(), "tier": run.tier}
 
 
-def fleet_diff(
-    store: Store, waivers_of: Callable[[str], Waivers | None]
-) -> list[dict[str, Any]]:
+def fleet_diff(workspace: Workspace) -> list[dict[str, Any]]:
     """Every client's last run against the run before it, for a morning summary.
 
     Built from the change log (see :func:`mspctl.store.queries.fleet_snapshot`), so it stays
     fast for a fleet; a client's waivers are loaded only when one of its controls newly
     fails."""
-    snap = queries.fleet_snapshot(store)
+    snap = queries.fleet_snapshot(workspace.store)
     hosts = snap.hosts
     out = []
     for client, entry in sorted(snap.pairs.items()):
@@ -238,7 +237,7 @@ def fleet_diff(
             now_failing = row.status in FAILING
             was_failing = row.previous_status in FAILING
             if now_failing and not was_failing and waivers is None:
-                waivers = waivers_of(client)
+                waivers = workspace.waivers_of(client)
             waived = waivers is not None and now_failing and waivers.verdict(
                 row.host, row.control_id, row.status, day).status == "waived"
             if now_failing and not was_failing:

@@ -17,8 +17,12 @@ from mspctl.errors import ExitCode
 from mspctl.results import collect_findings, masker, policy_of, render_diff
 
 if TYPE_CHECKING:
-    from mspctl.engine import Outcome
+    from collections.abc import Callable
+
+    from mspctl.engine import Outcome, Plan
+    from mspctl.runner import ProgressEvent
     from mspctl.waivers import Waivers
+    from mspctl.workspace import Workspace
 
 DRIFT = "drift"
 INTENTIONAL = "pending change"
@@ -51,6 +55,18 @@ class DriftReport:
             "pending_changes": [c for c in self.changes if c["kind"] == INTENTIONAL],
             "failing_controls": self.failing, "failed_hosts": self.failed_hosts,
         }
+
+
+def check(workspace: Workspace, planned: Plan, *,
+          on_progress: Callable[[ProgressEvent], None] | None = None) -> DriftReport:
+    """Run a check plan (``engine.plan`` with check and diff) and classify what it found."""
+    from mspctl.engine import execute
+    from mspctl.store.queries import last_applied_fingerprints
+
+    waivers = workspace.waivers(planned.client)
+    applied = last_applied_fingerprints(workspace.store, planned.client.slug)
+    outcome = execute(workspace, planned, on_progress=on_progress)
+    return analyse(outcome, applied, waivers)
 
 
 def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> DriftReport:

@@ -27,9 +27,9 @@ from mspctl.results import collect_assets, collect_findings, host_rows, masker, 
 from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, run_playbook
 
 if TYPE_CHECKING:
-    from mspctl.app import Application
     from mspctl.catalogue import ResolvedTier
     from mspctl.clients import Client
+    from mspctl.workspace import Workspace
 
 # an inventory group no_<policy> leaves its hosts out of that policy (a vendor-managed server,
 # the demo's controller machine); the run still records the exclusion in its host pattern
@@ -90,12 +90,12 @@ class Outcome:
         return ExitCode.OK
 
 
-def plan(app: Application, request: ApplyRequest) -> Plan:
+def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
     """Validate the request against the client, its contract and the catalogue. No side effects."""
-    client = app.clients.get(request.client)
+    client = workspace.clients.get(request.client)
     effective = client.effective_tier()
     tier_name = request.tier or effective.name
-    resolved = app.catalogue.get(tier_name)
+    resolved = workspace.catalogue.get(tier_name)
     warnings: list[str] = []
     if tier_name != effective.name:
         source = "override"
@@ -113,10 +113,11 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         if name not in enabled:
             raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
     chosen = request.policies or tuple(enabled)
-    project = app.config.project_dir
+    project = workspace.config.project_dir
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
-    vault_file = vault_password_file(app, client.slug, request.vault_password_file)
-    secret_values = _check_inventory(app, client, policies, request.limit, vault_file, warnings)
+    vault_file = workspace.vault_password_file(client.slug, request.vault_password_file)
+    secret_values = _check_inventory(project, client, policies, request.limit, vault_file,
+                                     warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
     extravars: dict[str, Any] = {
         "mspctl_client": client.slug,
@@ -148,20 +149,8 @@ def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
             for cls, spec in (params.get("windows") or {}).items()}
 
 
-def vault_password_file(app: Application, client: str, given: Path | None) -> Path | None:
-    """The vault password file: given (option or MSPCTL_VAULT_PASSWORD_FILE), else
-    ``$MSPCTL_HOME/vault/<client>.pass`` when it exists."""
-    if given is not None:
-        if not given.is_file():
-            raise BadInput("vault password file not found", file=given,
-                           key="--vault-password-file")
-        return given
-    default = app.config.home / "vault" / f"{client}.pass"
-    return default if default.is_file() else None
-
-
 def _check_inventory(
-    app: Application,
+    project: Path,
     client: Client,
     policies: dict[str, str],
     limit: str | None,
@@ -182,7 +171,7 @@ def _check_inventory(
     idle = sorted(name for name, hosts in targets.items() if not hosts)
     if idle:
         warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
-    return view.check_secrets(secrets_of(app.config.project_dir, policies), targets)
+    return view.check_secrets(secrets_of(project, policies), targets)
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -190,7 +179,7 @@ def new_run_id(now: dt.datetime) -> str:
 
 
 def execute(
-    app: Application,
+    workspace: Workspace,
     planned: Plan,
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -199,13 +188,13 @@ def execute(
     """Run the plan through ansible-runner and record it in the store."""
     from mspctl.store.models import Run
 
-    config = app.config
+    config = workspace.config
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
     private_dir = config.runs_dir / run_id
     tier_inventory = _write_tier_inventory(private_dir, planned.tier)
     request = planned.request
-    store = app.store
+    store = workspace.store
     store.add_run(Run(
         id=run_id, client=planned.client.slug, tier=planned.tier.name,
         contract_tier=planned.client.data.contract.tier, tier_source=planned.tier_source,

@@ -58,17 +58,17 @@ def apply(
                                 policies=policies, engine=Engine(engine), forks=forks,
                                 vault_password_file=vault_password_file,
                                 force_window=force_window)
-    planned = jobs.plan(app, request)
+    planned = jobs.plan(app.workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
     verb = "checking" if check else "applying"
     title = f"{verb} {planned.tier.name} on {client}"
     if as_json or app.quiet:
-        outcome = jobs.execute(app, planned)
+        outcome = jobs.execute(app.workspace, planned)
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
         with LiveProgress(app.err, title) as progress:
-            outcome = jobs.execute(app, planned, on_progress=progress)
+            outcome = jobs.execute(app.workspace, planned, on_progress=progress)
     result = outcome.result
     hosts = {h: s.as_dict() for h, s in result.hosts.items()}
     if as_json:

@@ -23,8 +23,8 @@ def clients() -> None:
 def list_(app: Application, as_json: bool) -> None:
     """List clients with their contracted and effective tier."""
     rows: list[dict[str, Any]] = []
-    for slug in app.clients.names():
-        client = app.clients.get(slug)
+    for slug in app.workspace.clients.names():
+        client = app.workspace.clients.get(slug)
         effective = client.effective_tier()
         rows.append({
             "client": slug, "name": client.data.name, "tier": client.data.contract.tier,
@@ -51,7 +51,7 @@ def list_(app: Application, as_json: bool) -> None:
 @click.pass_obj
 def show(app: Application, client: str, as_json: bool) -> None:
     """Show a client's contract, effective tier and hosts."""
-    data = app.clients.get(client).as_dict()
+    data = app.workspace.clients.get(client).as_dict()
     if as_json:
         app.print_json(data)
         return
@@ -83,5 +83,5 @@ def show(app: Application, client: str, as_json: bool) -> None:
 @click.pass_obj
 def new(app: Application, client: str, tier: str, name: str | None, timezone: str) -> None:
     """Scaffold a valid, empty client folder."""
-    created = app.clients.create(client, tier, name=name, timezone=timezone)
+    created = app.workspace.clients.create(client, tier, name=name, timezone=timezone)
     app.success(f"created {created.display_dir}/ (tier {tier}); add hosts to hosts.yml")

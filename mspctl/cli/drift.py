@@ -31,22 +31,19 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
     from mspctl.display import LiveProgress
-    from mspctl.drift import analyse
-    from mspctl.store.queries import last_applied_fingerprints
+    from mspctl.drift import check
 
+    workspace = app.workspace
     request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
                                   policies=policies, vault_password_file=vault_password_file)
-    planned = engine.plan(app, request)
-    waivers = app.waivers(planned.client)
+    planned = engine.plan(workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
-    applied = last_applied_fingerprints(app.store, planned.client.slug)
     if as_json or app.quiet:
-        outcome = engine.execute(app, planned)
+        report = check(workspace, planned)
     else:
         with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
-            outcome = engine.execute(app, planned, on_progress=progress)
-    report = analyse(outcome, applied, waivers)
+            report = check(workspace, planned, on_progress=progress)
     if as_json:
         app.print_json(report.as_dict())
         return int(report.exit_code)

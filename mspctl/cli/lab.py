@@ -75,12 +75,14 @@ def up(
     """
     from mspctl import lab as domain
 
-    target = inventories_dir if inventories_dir is not None else app.config.inventories_dir
+    workspace = app.workspace
+    target = (inventories_dir if inventories_dir is not None
+              else workspace.config.inventories_dir)
     state = domain.up(name, count, distro, target, progress=app.info, timeout=timeout)
     if state.inventory_dir:  # the lab's secrets, vault-encrypted; `mspctl apply` finds the key
         from mspctl.lab.inventory import write_vault
 
-        write_vault(Path(state.inventory_dir), app.config.home / "vault" / f"{name}.pass")
+        write_vault(Path(state.inventory_dir), workspace.config.home / "vault" / f"{name}.pass")
     if as_json:
         app.print_json(state.to_dict())
         return

@@ -28,7 +28,7 @@ def list_(app: Application, client: str | None, limit: int, as_json: bool) -> No
     from mspctl.store import run_as_dict
     from mspctl.store.queries import recent_runs
 
-    rows = [run_as_dict(r, tasks=False) for r in recent_runs(app.store, client, limit)]
+    rows = [run_as_dict(r, tasks=False) for r in recent_runs(app.workspace.store, client, limit)]
     if as_json:
         app.print_json(rows)
         return
@@ -58,7 +58,7 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
     from mspctl.store import run_as_dict
     from mspctl.store.queries import find_run
 
-    data = run_as_dict(find_run(app.store, run_id))
+    data = run_as_dict(find_run(app.workspace.store, run_id))
     if as_json:
         app.print_json(data)
         return

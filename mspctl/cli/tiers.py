@@ -22,7 +22,7 @@ def tiers() -> None:
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List tiers with their parent and enabled policies."""
-    resolved = app.catalogue.all()
+    resolved = app.workspace.catalogue.all()
     rows: list[dict[str, Any]] = [
         {
             "name": r.name,
@@ -55,7 +55,7 @@ def list_(app: Application, as_json: bool) -> None:
 @click.pass_obj
 def show(app: Application, tier: str, as_json: bool) -> None:
     """Show a tier fully resolved (inheritance applied)."""
-    resolved = app.catalogue.get(tier)
+    resolved = app.workspace.catalogue.get(tier)
     data = resolved.as_dict()
     if as_json:
         app.print_json(data)
@@ -79,7 +79,7 @@ def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
     """What a client gains or loses moving from TIER_A to TIER_B."""
     from mspctl.catalogue import diff_tiers
 
-    changes = diff_tiers(app.catalogue.get(tier_a), app.catalogue.get(tier_b))
+    changes = diff_tiers(app.workspace.catalogue.get(tier_a), app.workspace.catalogue.get(tier_b))
     if as_json:
         app.print_json({"from": tier_a, "to": tier_b, "changes": changes})
         return
