@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option, tier_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -18,7 +19,7 @@ def clients() -> None:
 
 
 @clients.command("list")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List clients with their contracted and effective tier."""
@@ -47,7 +48,7 @@ def list_(app: Application, as_json: bool) -> None:
 
 @clients.command()
 @click.argument("client")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, client: str, as_json: bool) -> None:
     """Show a client's contract, effective tier and hosts."""
@@ -77,7 +78,7 @@ def show(app: Application, client: str, as_json: bool) -> None:
 
 @clients.command()
 @click.argument("client")
-@click.option("--tier", required=True, help="Contracted tier.")
+@tier_option("Contracted tier.", required=True)
 @click.option("--name", help="Display name [default: the client id].")
 @click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
 @click.pass_obj

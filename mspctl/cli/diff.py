@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
@@ -18,7 +20,7 @@ FORMATS = ("table", "json", "md")
 @click.option("--to", "to_ref", metavar="RUN|DATE", help="[default: the newest run]")
 @click.option("--all", "fleet", is_flag=True, help="Every client: last run vs the one before.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@json_option("Same as --format json.")
 @click.pass_obj
 def diff(app: Application, client: str | None, from_ref: str | None, to_ref: str | None,
          fleet: bool, fmt: str, as_json: bool) -> None:

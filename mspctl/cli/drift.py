@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import (
+    json_option,
+    limit_option,
+    policy_option,
+    tier_option,
+    vault_password_file_option,
+)
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -16,14 +23,11 @@ if TYPE_CHECKING:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("client")
-@click.option("--tier", help="Tier to check against [default: the client's effective tier].")
-@click.option("--limit", metavar="PATTERN", help="Ansible host pattern to restrict to.")
-@click.option("--policy", "policies", multiple=True, metavar="NAME",
-              help="Only this policy (repeatable).")
-@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
-              help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@tier_option("Tier to check against [default: the client's effective tier].")
+@limit_option
+@policy_option
+@vault_password_file_option
+@json_option("Print the findings as JSON.")
 @click.pass_obj
 def drift(app: Application, client: str, tier: str | None, limit: str | None,
           policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool) -> int:

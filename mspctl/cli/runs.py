@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -21,7 +22,7 @@ def runs() -> None:
 @click.argument("client", required=False)
 @click.option("-n", "--last", "limit", type=click.IntRange(1, 10000), default=20,
               show_default=True, help="How many runs.")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, client: str | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first, optionally of one CLIENT."""
@@ -50,7 +51,7 @@ def list_(app: Application, client: str | None, limit: int, as_json: bool) -> No
 
 @runs.command()
 @click.argument("run_id")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, run_id: str, as_json: bool) -> None:
     """Show one run (a unique prefix of the id is enough): recap and task results."""

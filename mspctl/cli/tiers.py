@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -18,7 +19,7 @@ def tiers() -> None:
 
 
 @tiers.command("list")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List tiers with their parent and enabled policies."""
@@ -51,7 +52,7 @@ def list_(app: Application, as_json: bool) -> None:
 
 @tiers.command()
 @click.argument("tier")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, tier: str, as_json: bool) -> None:
     """Show a tier fully resolved (inheritance applied)."""
@@ -73,7 +74,7 @@ def show(app: Application, tier: str, as_json: bool) -> None:
 @tiers.command()
 @click.argument("tier_a")
 @click.argument("tier_b")
-@json_option
+@json_option()
 @click.pass_obj
 def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
     """What a client gains or loses moving from TIER_A to TIER_B."""
