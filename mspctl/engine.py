@@ -159,9 +159,9 @@ def _check_inventory(
 ) -> frozenset[str]:
     """What only the evaluated inventory tells: the limit matches, secrets are defined.
     Returns the secrets' values, so they can be masked in anything mspctl records."""
-    from mspctl.inventory import InventoryView, secrets_of
+    from mspctl.inventory import secrets_of
 
-    view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
+    view = client.inventory_view(vault_file)
     for name, pattern in list(policies.items()):  # group no_<policy>: left out of that policy
         if view.has_group(f"{EXCLUDE_PREFIX}{name}"):
             policies[name] = f"{pattern}:!{EXCLUDE_PREFIX}{name}"

@@ -47,7 +47,8 @@ class Workspace:
     def clients(self) -> ClientRegistry:
         from mspctl.clients import ClientRegistry
 
-        return ClientRegistry(self.config.inventories_dir, self.catalogue)
+        return ClientRegistry(self.config.inventories_dir, self.catalogue,
+                              lambda slug: self.vault_password_file(slug, None))
 
     @cached_property
     def store(self) -> Store:
