@@ -69,13 +69,17 @@ class InventoryView:
         from ansible.parsing.vault import VaultSecretsContext
 
         VaultSecretsContext._current = VaultSecretsContext(secrets)  # private: no public reset
+        source = self._display(str(sources[0]))
         with _strict_parsing() as failures:
             try:
                 self._inventory = InventoryManager(loader=self._loader,
                                                    sources=[str(s) for s in sources])
             except AnsibleError as exc:
-                raise self._bad_input(failures[-1] if failures else exc,
-                                      default=self._display(str(sources[0]))) from None
+                errors = [f for f in failures if isinstance(f, BaseException)]
+                raise self._bad_input(errors[-1] if errors else exc, default=source) from None
+        skipped = [f for f in failures if isinstance(f, str)]
+        if skipped:  # the YAML plugin skips what it does not understand: half an inventory
+            raise BadInput(skipped[0], file=source)
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
 
     def _display(self, path: str) -> str:
@@ -200,16 +204,17 @@ def _is_vault_error(exc: BaseException) -> bool:
 
 
 @contextmanager
-def _strict_parsing() -> Iterator[list[BaseException]]:
+def _strict_parsing() -> Iterator[list[BaseException | str]]:
     """Ansible's inventory parsing made strict while mspctl parses a client's ``hosts.yml``:
     only the YAML plugin (a client inventory is YAML), and a source it cannot parse fails
     instead of being skipped with a warning. Yields the plugin's failures (ansible would print
-    them as warnings), so the error can name the file and line."""
+    them as warnings), so the error can name the file and line, and the parts of the file it
+    skipped (their warnings' text)."""
     from ansible import constants
     from ansible.utils.display import Display
 
     display = Display()  # ansible's process-wide singleton
-    failures: list[BaseException] = []
+    failures: list[BaseException | str] = []
     saved = {name: getattr(constants, name) for name in _STRICT}
     for name, value in _STRICT.items():
         setattr(constants, name, value)
@@ -217,11 +222,18 @@ def _strict_parsing() -> Iterator[list[BaseException]]:
     def record(msg: str, exception: BaseException, **_kw: Any) -> None:
         failures.append(exception)
 
+    def warning(msg: str, *args: Any, **kwargs: Any) -> None:
+        if msg.startswith("Skipping"):  # the YAML plugin leaving out part of the file
+            failures.append(msg)
+        else:
+            type(display).warning(display, msg, *args, **kwargs)
+
     display.error_as_warning = record
+    display.warning = warning
     try:
         yield failures
     finally:
-        del display.error_as_warning  # the class's method again
+        del display.error_as_warning, display.warning  # the class's methods again
         for name, value in saved.items():
             setattr(constants, name, value)
 

@@ -157,6 +157,14 @@ def test_hosts_file_ansible_cannot_parse(cli):
     _nothing_recorded(cli)
 
 
+def test_part_of_the_hosts_file_ansible_would_skip(cli):
+    path = cli.project / "inventories/demo/hosts.yml"
+    typo = "    workstations:\n      host: {demo-ws: {}}\n"  # hosts, misspelt
+    path.write_text(path.read_text().replace("    workstations:\n", typo))
+    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
+                "unexpected key (host) in group (workstations)")
+
+
 def test_broken_yaml_in_group_vars(cli):
     group_vars = cli.project / "inventories/demo/group_vars"
     group_vars.mkdir()
