@@ -112,7 +112,8 @@ class Client:
     data: ClientFile
     display_dir: str
     vault_password_file: Path | None = None  # the default one ($MSPCTL_HOME/vault/<client>.pass)
-    _views: dict[Path | None, InventoryView] = field(default_factory=dict, repr=False)
+    _views: dict[Path | None, InventoryView] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     @property
     def inventory(self) -> Path:

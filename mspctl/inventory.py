@@ -91,7 +91,17 @@ class InventoryView:
                 pass
         return path
 
-    def _bad_input(self, exc: BaseException, *, default: str | None = None) -> BadInput:
+    def _error(self, exc: BaseException, *, key: str | None = None) -> BadInput:
+        """An ansible error reading variables: a vault problem says which, anything else
+        names the file."""
+        if _is_vault_error(exc):
+            hint = "wrong vault password" if self.vault_password_file else "no vault password"
+            return BadInput(f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
+                            f"({_first_line(exc)})", file=self.display_dir, key=key)
+        return self._bad_input(exc, key=key)
+
+    def _bad_input(self, exc: BaseException, *, default: str | None = None,
+                   key: str | None = None) -> BadInput:
         """An ansible error as bad input naming the file and line it comes from (the innermost
         one ansible knows), else ``default`` or the client's inventory folder."""
         file, line = default or self.display_dir, None
@@ -106,7 +116,7 @@ class InventoryView:
         message = _TAGGED_TYPE.sub(lambda m: m[1].lower(), message)
         if line:
             file = f"{file}:{line}"
-        return BadInput(message, file=file)
+        return BadInput(message, file=file, key=key)
 
     def hosts_with_vars(self) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
         """Every host with its groups and variables, for the client's host list. Whole-file
@@ -122,7 +132,7 @@ class InventoryView:
                 variables = dict(self._variables.get_vars(host=host, include_hostvars=False))
             except AnsibleError as exc:
                 if self.vault_password_file is not None or not _is_vault_error(exc):
-                    raise self._bad_input(exc) from None
+                    raise self._error(exc) from None
                 variables = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
             yield host.name, groups, variables
 
@@ -146,13 +156,7 @@ class InventoryView:
             return dict(self._variables.get_vars(host=self._inventory.get_host(host),
                                                  include_hostvars=False))
         except AnsibleError as exc:
-            message = _first_line(exc)
-            if _is_vault_error(exc):
-                hint = "wrong vault password" if self.vault_password_file else "no vault password"
-                raise BadInput(
-                    f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
-                    f"({message})", file=self.display_dir) from None
-            raise self._bad_input(exc) from None
+            raise self._error(exc) from None
 
     def _resolved(self, host: str, variable: str) -> str | None:
         """A variable's value as text: decrypted, and templated (``"{{ vault_x }}"``)."""
@@ -168,12 +172,7 @@ class InventoryView:
             if "{{" in text:
                 text = str(Templar(loader=self._loader, variables=hostvars).template(text))
         except AnsibleError as exc:
-            message = _first_line(exc)
-            if _is_vault_error(exc):
-                hint = "wrong vault password" if self.vault_password_file else "no vault password"
-                message = f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE " \
-                          f"({message})"
-            raise BadInput(message, file=self.display_dir, key=variable) from None
+            raise self._error(exc, key=variable) from None
         return text
 
     def check_secrets(
