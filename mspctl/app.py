@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mspctl.errors import ExitCode, MspctlError
+from mspctl.workspace import Workspace
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from mspctl.workspace import Workspace
 
 
 class Application:
@@ -32,18 +30,10 @@ class Application:
         color: bool | None = None,
         quiet: bool = False,
     ) -> None:
-        self._project_dir = project_dir
-        self._home = home
-        self._db_url = db_url
+        # what commands hand to the domain; each part is built on first use
+        self.workspace = Workspace(project_dir=project_dir, home=home, db_url=db_url)
         self._color = color
         self.quiet = quiet
-
-    @cached_property
-    def workspace(self) -> Workspace:
-        """What commands hand to the domain: configuration, catalogue, clients, store."""
-        from mspctl.workspace import Workspace
-
-        return Workspace(project_dir=self._project_dir, home=self._home, db_url=self._db_url)
 
     # -- output -----------------------------------------------------------------------------
     def _make_console(self, stderr: bool) -> Console:
