@@ -1,7 +1,8 @@
 """The application object that travels in ``ctx.obj``.
 
-It owns configuration, the run store and all output, so commands stay thin and exit codes and
-messages are decided here. Heavy modules (rich, sqlalchemy) load on first use only.
+It owns all output, so commands stay thin and exit codes and messages are decided here, and
+holds the :class:`~mspctl.workspace.Workspace` (configuration, catalogue, clients, run store)
+that commands hand to the domain. Heavy modules (rich, sqlalchemy) load on first use only.
 """
 
 from __future__ import annotations
@@ -9,20 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mspctl.config import Config
 from mspctl.errors import ExitCode, MspctlError
+from mspctl.workspace import Workspace
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from mspctl.catalogue import Catalogue
-    from mspctl.clients import Client, ClientRegistry
-    from mspctl.store import Store
-    from mspctl.waivers import Waivers
 
 
 class Application:
@@ -35,41 +30,10 @@ class Application:
         color: bool | None = None,
         quiet: bool = False,
     ) -> None:
-        self._project_dir = project_dir
-        self._home = home
-        self._db_url = db_url
+        # what commands hand to the domain; each part is built on first use
+        self.workspace = Workspace(project_dir=project_dir, home=home, db_url=db_url)
         self._color = color
         self.quiet = quiet
-
-    # -- configuration and domain objects ---------------------------------------------------
-    @cached_property
-    def config(self) -> Config:
-        return Config.load(self._project_dir, self._home, self._db_url)
-
-    @cached_property
-    def catalogue(self) -> Catalogue:
-        from mspctl.catalogue import Catalogue
-
-        return Catalogue.load(self.config.tiers_dir)
-
-    @cached_property
-    def clients(self) -> ClientRegistry:
-        from mspctl.clients import ClientRegistry
-
-        return ClientRegistry(self.config.inventories_dir, self.catalogue)
-
-    @cached_property
-    def store(self) -> Store:
-        from mspctl.store import Store
-
-        return Store.open(self.config.db_url)
-
-    def waivers(self, client: Client) -> Waivers:
-        """A client's waivers (bad input if the file is invalid)."""
-        from mspctl.waivers import Waivers
-
-        classes = {host.name: host.classes for host in client.hosts}
-        return Waivers.load(client.directory, client.display_dir, classes)
 
     # -- output -----------------------------------------------------------------------------
     def _make_console(self, stderr: bool) -> Console:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mspctl.catalogue import Catalogue
 from mspctl.errors import BadInput
 from mspctl.policies import HOST_CLASSES
-from mspctl.yamlio import load_model, load_yaml
+from mspctl.yamlio import load_model
+
+if TYPE_CHECKING:
+    from mspctl.inventory import InventoryView
 
 CLIENT_FILE = "client.yml"
 HOSTS_FILE = "hosts.yml"
@@ -107,10 +111,23 @@ class Client:
     directory: Path
     data: ClientFile
     display_dir: str
+    vault_password_file: Path | None = None  # the default one ($MSPCTL_HOME/vault/<client>.pass)
+    _views: dict[Path | None, InventoryView] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     @property
     def inventory(self) -> Path:
         return self.directory / HOSTS_FILE
+
+    def inventory_view(self, vault_password_file: Path | None = None) -> InventoryView:
+        """The client's inventory as Ansible reads it, loaded once per vault password file."""
+        if vault_password_file not in self._views:
+            from mspctl.inventory import InventoryView
+
+            self._views[vault_password_file] = InventoryView(
+                [self.inventory], f"{self.display_dir}/", vault_password_file,
+                directory=self.directory)
+        return self._views[vault_password_file]
 
     def effective_tier(self, today: dt.date | None = None) -> EffectiveTier:
         today = today or dt.datetime.now(ZoneInfo(self.data.timezone)).date()
@@ -121,7 +138,11 @@ class Client:
 
     @cached_property
     def hosts(self) -> list[Host]:
-        return _read_hosts(self.inventory, f"{self.display_dir}/{HOSTS_FILE}")
+        """Hosts with their classes (groups servers, workstations, …), platform (from the
+        connection variables) and address, as Ansible reads the inventory."""
+        view = self.inventory_view(self.vault_password_file)
+        return [_host(name, groups, variables)
+                for name, groups, variables in view.hosts_with_vars()]
 
     def as_dict(self, today: dt.date | None = None) -> dict[str, Any]:
         effective = self.effective_tier(today)
@@ -138,9 +159,12 @@ class Client:
 
 
 class ClientRegistry:
-    def __init__(self, directory: Path, catalogue: Catalogue) -> None:
+    def __init__(self, directory: Path, catalogue: Catalogue,
+                 vault_password_file: Callable[[str], Path | None] | None = None) -> None:
+        """``vault_password_file`` gives a client's default vault password file, if any."""
         self.directory = directory
         self.catalogue = catalogue
+        self._vault_password_file = vault_password_file
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
@@ -163,7 +187,9 @@ class ClientRegistry:
         for key, tier in tiers:
             if tier and tier not in self.catalogue.names:
                 raise BadInput(f"unknown tier {tier!r}", file=file, key=key)
-        client = Client(slug=slug, directory=directory, data=data, display_dir=display)
+        vault_file = self._vault_password_file(slug) if self._vault_password_file else None
+        client = Client(slug=slug, directory=directory, data=data, display_dir=display,
+                        vault_password_file=vault_file)
         client.hosts  # noqa: B018 - validate the inventory now, before anything runs
         return client
 
@@ -185,52 +211,26 @@ class ClientRegistry:
         return self.get(slug)
 
 
-def _read_hosts(path: Path, display: str) -> list[Host]:
-    """Hosts of a YAML inventory with their classes and platform (from connection vars)."""
-    data = load_yaml(path, display=display) or {}
-    if not isinstance(data, dict):
-        raise BadInput("an inventory must be a mapping", file=display)
-    hosts: dict[str, dict[str, Any]] = {}
-    classes: dict[str, set[str]] = {}
+def _host(name: str, groups: list[str], variables: dict[str, Any]) -> Host:
+    connection = str(variables.get("ansible_connection", "ssh"))
+    if "winrm" in connection or "psrp" in connection:
+        platform: Literal["linux", "windows", "network"] = "windows"
+    elif any(c in connection for c in ("network_cli", "netconf")) or (
+        "ansible_network_os" in variables
+    ):
+        platform = "network"
+    else:
+        platform = "linux"
+    classes = tuple(c for c in HOST_CLASSES if c in groups)
+    address = variables.get("ansible_host")
+    return Host(name, classes, platform, None if address is None else _text(address))
 
-    def walk(group: str, body: Any, key: str, inherited: dict[str, Any]) -> None:
-        if body is None:
-            return
-        if not isinstance(body, dict):
-            raise BadInput("a group must be a mapping", file=display, key=key)
-        unknown = set(body) - {"hosts", "children", "vars"}
-        if unknown:
-            raise BadInput("unknown key", file=display, key=f"{key}.{sorted(unknown)[0]}")
-        for part in ("hosts", "children", "vars"):
-            if not isinstance(body.get(part) or {}, dict):
-                raise BadInput("must be a mapping", file=display, key=f"{key}.{part}")
-        group_vars = {**inherited, **(body.get("vars") or {})}
-        for host, hvars in (body.get("hosts") or {}).items():
-            if hvars is not None and not isinstance(hvars, dict):
-                raise BadInput("host variables must be a mapping", file=display,
-                               key=f"{key}.hosts.{host}")
-            merged = {**group_vars, **hosts.get(host, {}), **(hvars or {})}
-            hosts[host] = merged
-            if group in HOST_CLASSES:
-                classes.setdefault(host, set()).add(group)
-            else:
-                classes.setdefault(host, set())
-        for child, child_body in (body.get("children") or {}).items():
-            walk(child, child_body, f"{key}.children.{child}", group_vars)
 
-    for top, body in data.items():
-        walk(top, body, top, {})
-    result = []
-    for host, hvars in sorted(hosts.items()):
-        connection = str(hvars.get("ansible_connection", "ssh"))
-        if "winrm" in connection or "psrp" in connection:
-            platform: Literal["linux", "windows", "network"] = "windows"
-        elif any(c in connection for c in ("network_cli", "netconf")) or (
-            "ansible_network_os" in hvars
-        ):
-            platform = "network"
-        else:
-            platform = "linux"
-        ordered = tuple(c for c in HOST_CLASSES if c in classes[host])
-        result.append(Host(host, ordered, platform, hvars.get("ansible_host")))
-    return result
+def _text(value: Any) -> str | None:
+    """A variable as text; an inline !vault value that cannot be decrypted shows as none."""
+    from ansible.errors import AnsibleError
+
+    try:
+        return str(value)
+    except AnsibleError:
+        return None

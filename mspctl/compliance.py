@@ -8,25 +8,22 @@ the controller, with the run's date: a waived failing control is ``waived``, nev
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select
-
-from mspctl.errors import BadInput
-from mspctl.store.models import AssetRecord, ControlState, Finding, Run, TaskRecord
+from mspctl.store import queries
+from mspctl.store.queries import FAILING
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from mspctl.store import Store
+    from mspctl.store.models import Run, TaskRecord
     from mspctl.waivers import Waivers
+    from mspctl.workspace import Workspace
 
 REPORT_FORMAT_VERSION = 1
-FAILING = ("fail", "error")
 
 
 @dataclass(frozen=True)
@@ -54,62 +51,6 @@ class ControlResult:
         }
 
 
-# -- resolving runs --------------------------------------------------------------------------
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def resolve_run(session: Session, client: str, ref: str | None, *, offset: int = 0) -> Run:
-    """A run of a client by id (or unique prefix), by date (the last run that day or before),
-    or the newest one; ``offset=1`` with no ref gives the one before the newest."""
-    completed = (Run.client == client) & Run.status.in_(("successful", "failed"))
-    query = select(Run).where(completed)
-    if ref is None:
-        run = session.scalars(query.order_by(Run.seq.desc()).offset(offset).limit(1)).first()
-        if run is None:
-            needed = "two completed runs" if offset else "a completed run"
-            raise BadInput(f"client {client!r} needs {needed} in the store")
-        return run
-    if _DATE.match(ref):
-        try:
-            day = dt.date.fromisoformat(ref)
-        except ValueError:
-            raise BadInput(f"invalid date {ref!r}") from None
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-        run = session.scalars(
-            query.where(Run.started_at < end).order_by(Run.seq.desc()).limit(1)
-        ).first()
-        if run is None:
-            raise BadInput(f"no run of {client!r} on or before {ref}")
-        return run
-    matches = session.scalars(query.where(Run.id.startswith(ref, autoescape=True))).all()
-    if len(matches) != 1:
-        raise BadInput(f"{'no' if not matches else 'ambiguous'} run {ref!r} of client {client!r}")
-    return matches[0]
-
-
-# -- state at a run --------------------------------------------------------------------------
-def _state_columns(table: Any) -> tuple[Any, ...]:
-    seq = table.run_seq if table is Finding else table.since_run_seq
-    return (table.host, table.control_id, table.policy, table.title, table.status,
-            table.expected, table.actual, table.evidence, seq.label("since_run_seq"))
-
-
-def state_at(session: Session, client: str, seq: int) -> list[Any]:
-    """The newest change of every control of a client at run ``seq`` (absent ones left out)."""
-    newest = (
-        select(Finding.host, Finding.control_id, func.max(Finding.run_seq).label("seq"))
-        .where(Finding.client == client, Finding.run_seq <= seq)
-        .group_by(Finding.host, Finding.control_id)
-        .subquery()
-    )
-    # plain rows, not ORM objects: a client's full state is hundreds of controls
-    query = select(*_state_columns(Finding)).join(newest, and_(
-        Finding.client == client, Finding.host == newest.c.host,
-        Finding.control_id == newest.c.control_id, Finding.run_seq == newest.c.seq,
-    )).where(Finding.status != "absent").order_by(Finding.host, Finding.control_id)
-    return list(session.execute(query))
-
-
 def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[ControlResult]:
     out = []
     for f in findings:
@@ -126,18 +67,8 @@ def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[Con
 
 
 def results_at(session: Session, run: Run, waivers: Waivers) -> list[ControlResult]:
-    """Control results of a run. For the client's newest run, the current states carry the
-    newest evidence; older runs show the evidence recorded when the state began."""
-    newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
-    day = run.started_at.date()
-    if newest_seq == run.seq:
-        states = session.execute(
-            select(*_state_columns(ControlState)).where(ControlState.client == run.client,
-                                                        ControlState.status != "absent")
-            .order_by(ControlState.host, ControlState.control_id)
-        ).all()
-        return evaluate(states, waivers, day)
-    return evaluate(state_at(session, run.client, run.seq), waivers, day)
+    """Control results of a run, waivers applied with the run's date."""
+    return evaluate(queries.states_of_run(session, run), waivers, run.started_at.date())
 
 
 def score(results: Iterable[ControlResult]) -> dict[str, Any]:
@@ -161,28 +92,11 @@ def drift_of(session: Session, run: Run) -> list[dict[str, Any]]:
     """Tasks a check run found would change (the drift), with their diff summaries."""
     if run.mode != "check":
         return []
-    rows = session.scalars(
-        select(TaskRecord).where(TaskRecord.run_id == run.id, TaskRecord.changed.is_(True))
-        .order_by(TaskRecord.host, TaskRecord.id)
-    ).all()
     return [{"host": t.host, "policy": t.policy, "task": t.task, "diff_summary": t.diff_summary}
-            for t in rows]
+            for t in queries.changed_tasks(session, run)]
 
 
 # -- assets --------------------------------------------------------------------------------
-def assets_at(session: Session, client: str, seq: int) -> dict[str, dict[str, Any]]:
-    newest = (
-        select(AssetRecord.host, func.max(AssetRecord.run_seq).label("seq"))
-        .where(AssetRecord.client == client, AssetRecord.run_seq <= seq)
-        .group_by(AssetRecord.host).subquery()
-    )
-    rows = session.scalars(select(AssetRecord).join(newest, and_(
-        AssetRecord.client == client, AssetRecord.host == newest.c.host,
-        AssetRecord.run_seq == newest.c.seq,
-    ))).all()
-    return {r.host: r.record for r in rows}
-
-
 def asset_changes(before: dict[str, dict[str, Any]],
                   after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     changes = []
@@ -243,33 +157,23 @@ def compare(
 
 
 # -- mspctl diff -----------------------------------------------------------------------------
-def previous_run(session: Session, run: Run) -> Run:
-    prev = session.scalars(
-        select(Run).where(Run.client == run.client, Run.seq < run.seq,
-                          Run.status.in_(("successful", "failed")))
-        .order_by(Run.seq.desc()).limit(1)
-    ).first()
-    if prev is None:
-        raise BadInput(f"client {run.client!r} has no completed run before {run.id}")
-    return prev
-
-
 def _run_hosts(run: Run) -> set[str]:
     return {h.host for h in run.hosts}
 
 
-def client_diff(store: Store, client: str, waivers: Waivers, from_ref: str | None,
+def client_diff(workspace: Workspace, client: str, from_ref: str | None,
                 to_ref: str | None) -> dict[str, Any]:
     """What changed in a client's compliance between two runs (default: the last two)."""
-    with store.session() as session:
-        to_run = resolve_run(session, client, to_ref)
-        from_run = resolve_run(session, client, from_ref) if from_ref else previous_run(
-            session, to_run)
+    waivers = workspace.waivers(workspace.clients.get(client))
+    with workspace.store.session() as session:
+        to_run = queries.resolve_run(session, client, to_ref)
+        from_run = queries.resolve_run(session, client, from_ref) if from_ref \
+            else queries.previous_run(session, to_run)
         before = results_at(session, from_run, waivers)
         after = results_at(session, to_run, waivers)
         hosts_before, hosts_after = _run_hosts(from_run), _run_hosts(to_run)
-        assets = asset_changes(assets_at(session, client, from_run.seq),
-                               assets_at(session, client, to_run.seq))
+        assets = asset_changes(queries.assets_at(session, client, from_run.seq),
+                               queries.assets_at(session, client, to_run.seq))
         runs = {"from": _run_ref(from_run), "to": _run_ref(to_run)}
         healed = drift_fixed(session, from_run, to_run)
     changes = compare(before, after)
@@ -293,9 +197,7 @@ def drift_fixed(session: Session, before: Run, after: Run) -> list[dict[str, Any
         return []
 
     def changed(run: Run) -> dict[tuple[str, str | None, str], TaskRecord]:
-        rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run.id,
-                                                        TaskRecord.changed.is_(True)))
-        return {(t.host, t.policy, t.task): t for t in rows}
+        return {(t.host, t.policy, t.task): t for t in queries.changed_tasks(session, run)}
 
     found = changed(before)
     if not found:
@@ -316,68 +218,26 @@ def _run_ref(run: Run) -> dict[str, Any]:
             "started_at": run.started_at.isoformat(), "tier": run.tier}
 
 
-def fleet_diff(
-    store: Store, waivers_of: Callable[[str], Waivers | None]
-) -> list[dict[str, Any]]:
+def fleet_diff(workspace: Workspace) -> list[dict[str, Any]]:
     """Every client's last run against the run before it, for a morning summary.
 
-    Built from the change log in a handful of set-based queries (no per-client state
-    reconstruction), so it stays fast for a fleet: only the last run's changes are read, and a
-    client's waivers are loaded only when one of its controls newly fails."""
-    from sqlalchemy import literal_column
-
-    from mspctl.store.models import RunHost
-
-    ranked = (
-        select(Run.client, Run.seq, Run.full, Run.started_at,
-               func.row_number().over(partition_by=Run.client, order_by=Run.seq.desc())
-               .label("rank"))
-        .where(Run.status.in_(("successful", "failed")))
-        .subquery()
-    )
-    with store.session() as session:
-        pairs: dict[str, dict[str, Any]] = {}
-        for client, seq, full, started, rank in session.execute(
-            select(ranked).where(ranked.c.rank <= 2)
-        ):
-            entry = pairs.setdefault(client, {})
-            entry["last" if rank == 1 else "previous"] = (seq, full, started)
-        pairs = {c: e for c, e in pairs.items() if "previous" in e}
-        last_seqs = [e["last"][0] for e in pairs.values()]
-        changes = session.execute(
-            select(Finding.client, Finding.host, Finding.control_id, Finding.status,
-                   Finding.previous_status)
-            .where(Finding.run_seq.in_(last_seqs))
-        ).all() if last_seqs else []
-        failing = dict(session.execute(
-            select(ControlState.client, func.count(literal_column("*")))
-            .where(ControlState.status.in_(FAILING)).group_by(ControlState.client)
-        ).all())
-        all_seqs = [e[k][0] for e in pairs.values() for k in ("last", "previous")]
-        hosts: dict[int, set[str]] = defaultdict(set)
-        for seq_, host in session.execute(
-            select(Run.seq, RunHost.host).join(RunHost, RunHost.run_id == Run.id)
-            .where(Run.seq.in_(all_seqs))
-        ):
-            hosts[seq_].add(host)
-        asset_changed = Counter(client for (client,) in session.execute(
-            select(AssetRecord.client).where(AssetRecord.run_seq.in_(last_seqs))
-        ))
-    by_client: dict[str, list[Any]] = defaultdict(list)
-    for row in changes:
-        by_client[row.client].append(row)
+    Built from the change log (see :func:`mspctl.store.queries.fleet_snapshot`), so it stays
+    fast for a fleet; a client's waivers are loaded only when one of its controls newly
+    fails."""
+    snap = queries.fleet_snapshot(workspace.store)
+    hosts = snap.hosts
     out = []
-    for client, entry in sorted(pairs.items()):
+    for client, entry in sorted(snap.pairs.items()):
         last_seq, last_full, started = entry["last"]
         prev_seq, prev_full, _ = entry["previous"]
         day = started.date()
         counts: Counter[str] = Counter()
         waivers: Waivers | None = None
-        for row in by_client.get(client, []):
+        for row in snap.changes.get(client, []):
             now_failing = row.status in FAILING
             was_failing = row.previous_status in FAILING
             if now_failing and not was_failing and waivers is None:
-                waivers = waivers_of(client)
+                waivers = workspace.waivers_of(client)
             waived = waivers is not None and now_failing and waivers.verdict(
                 row.host, row.control_id, row.status, day).status == "waived"
             if now_failing and not was_failing:
@@ -389,9 +249,9 @@ def fleet_diff(
             "client": client, "from_seq": prev_seq, "to_seq": last_seq,
             "newly_failing": counts["newly_failing"], "fixed": counts["fixed"],
             "newly_waived": counts["newly_waived"],
-            "failing_now": failing.get(client, 0),
+            "failing_now": snap.failing.get(client, 0),
             "hosts_added": sorted(hosts[last_seq] - hosts[prev_seq]) if both_full else [],
             "hosts_removed": sorted(hosts[prev_seq] - hosts[last_seq]) if both_full else [],
-            "asset_changes": asset_changed.get(client, 0),
+            "asset_changes": snap.asset_changes.get(client, 0),
         })
     return out

@@ -10,20 +10,19 @@ Failing controls (not waived) are reported with them.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from mspctl.engine import Outcome, policy_of
 from mspctl.errors import ExitCode
-from mspctl.store.models import Run
+from mspctl.results import collect_findings, masker, policy_of, render_diff
 
 if TYPE_CHECKING:
-    from mspctl.runner import TaskResult
-    from mspctl.store import Store
+    from collections.abc import Callable
+
+    from mspctl.engine import Outcome, Plan
+    from mspctl.runner import ProgressEvent
     from mspctl.waivers import Waivers
+    from mspctl.workspace import Workspace
 
 DRIFT = "drift"
 INTENTIONAL = "pending change"
@@ -58,26 +57,23 @@ class DriftReport:
         }
 
 
-def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
-    """Per policy, the fingerprint of its last successful apply (newest first wins)."""
-    with store.session() as session:
-        runs = session.scalars(
-            select(Run).where(Run.client == client, Run.mode == "apply",
-                              Run.status == "successful").order_by(Run.seq.desc()).limit(200)
-        ).all()
-    out: dict[str, str] = {}
-    for run in runs:
-        for policy, fingerprint in (run.fingerprints or {}).items():
-            out.setdefault(policy, fingerprint)
-    return out
+def check(workspace: Workspace, planned: Plan, *,
+          on_progress: Callable[[ProgressEvent], None] | None = None) -> DriftReport:
+    """Run a check plan (``engine.plan`` with check and diff) and classify what it found."""
+    from mspctl.engine import execute
+    from mspctl.store.queries import last_applied_fingerprints
+
+    waivers = workspace.waivers(planned.client)
+    applied = last_applied_fingerprints(workspace.store, planned.client.slug)
+    outcome = execute(workspace, planned, on_progress=on_progress)
+    return analyse(outcome, applied, waivers)
 
 
-def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers,
-            mask: Any) -> DriftReport:
-    from mspctl.engine import collect_findings
-
+def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> DriftReport:
+    """Classify what a check run found; secret values masked."""
     result = outcome.result
     plan = outcome.plan
+    mask = masker(plan.secret_values)
     report = DriftReport(run_id=outcome.run_id, client=plan.client.slug,
                          failed_hosts=result.failed_hosts, status=result.status)
     for task in result.tasks:
@@ -104,26 +100,3 @@ def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers,
             "waiver_expired": verdict.expired,
         })
     return report
-
-
-def render_diff(task: TaskResult) -> str:
-    """The task's diff as unified text; nothing of a no_log task."""
-    if "censored" in task.result or task.result.get("_ansible_no_log"):
-        return "(hidden: the task handles a secret)"
-    chunks = []
-    for entry in task.diff:
-        if "prepared" in entry:
-            chunks.append(str(entry["prepared"]).rstrip())
-            continue
-        before, after = entry.get("before", ""), entry.get("after", "")
-        if isinstance(before, dict) or isinstance(after, dict):
-            keys = sorted(set(before or {}) | set(after or {}))
-            chunks += [f"{k}: {(before or {}).get(k)!r} -> {(after or {}).get(k)!r}"
-                       for k in keys if (before or {}).get(k) != (after or {}).get(k)]
-            continue
-        chunks.append("\n".join(difflib.unified_diff(
-            str(before).splitlines(), str(after).splitlines(),
-            fromfile=str(entry.get("before_header", "before")),
-            tofile=str(entry.get("after_header", "after")), lineterm="",
-        )))
-    return "\n".join(c for c in chunks if c)

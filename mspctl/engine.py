@@ -8,7 +8,6 @@ it afterwards, also when the run is interrupted (status ``aborted``, with what f
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import getpass
 import os
 import secrets
@@ -22,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from mspctl import __version__
 from mspctl.errors import BadInput, ExitCode
+from mspctl.fingerprints import SITE_PLAYBOOK, policy_fingerprints
 from mspctl.policies import POLICIES
-from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, TaskResult, run_playbook
+from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
+from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, run_playbook
 
 if TYPE_CHECKING:
-    from mspctl.app import Application
     from mspctl.catalogue import ResolvedTier
     from mspctl.clients import Client
+    from mspctl.workspace import Workspace
 
-SITE_PLAYBOOK = "site.yml"
 # an inventory group no_<policy> leaves its hosts out of that policy (a vendor-managed server,
 # the demo's controller machine); the run still records the exclusion in its host pattern
 EXCLUDE_PREFIX = "no_"
-_ROLE_TO_POLICY = {spec.role: name for name, spec in POLICIES.items()}
 
 
 @dataclass(frozen=True)
@@ -91,12 +90,12 @@ class Outcome:
         return ExitCode.OK
 
 
-def plan(app: Application, request: ApplyRequest) -> Plan:
+def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
     """Validate the request against the client, its contract and the catalogue. No side effects."""
-    client = app.clients.get(request.client)
+    client = workspace.clients.get(request.client)
     effective = client.effective_tier()
     tier_name = request.tier or effective.name
-    resolved = app.catalogue.get(tier_name)
+    resolved = workspace.catalogue.get(tier_name)
     warnings: list[str] = []
     if tier_name != effective.name:
         source = "override"
@@ -114,10 +113,11 @@ def plan(app: Application, request: ApplyRequest) -> Plan:
         if name not in enabled:
             raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
     chosen = request.policies or tuple(enabled)
-    project = app.config.project_dir
+    project = workspace.config.project_dir
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
-    vault_file = vault_password_file(app, client.slug, request.vault_password_file)
-    secret_values = _check_inventory(app, client, policies, request.limit, vault_file, warnings)
+    vault_file = workspace.vault_password_file(client.slug, request.vault_password_file)
+    secret_values = _check_inventory(project, client, policies, request.limit, vault_file,
+                                     warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
     extravars: dict[str, Any] = {
         "mspctl_client": client.slug,
@@ -149,50 +149,8 @@ def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
             for cls, spec in (params.get("windows") or {}).items()}
 
 
-def policy_fingerprints(
-    project: Path, client: Client, tier: ResolvedTier, policies: dict[str, str]
-) -> dict[str, str]:
-    """Per policy, a hash of what decides its desired state: the tier's values and host
-    classes, the role's files, the playbook and the client's inventory (not its contract,
-    contacts or waivers). Unchanged since the last apply means a change found now is drift."""
-    import hashlib
-    import json
-
-    def tree_digest(paths: list[Path]) -> str:
-        digest = hashlib.sha256()
-        for path in sorted(p for p in paths if p.is_file()):
-            digest.update(f"{path.name}\0".encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
-
-    inventory = [p for p in client.directory.rglob("*")
-                 if p.name not in ("client.yml", "waivers.yml")]
-    shared = tree_digest([*inventory, project / "playbooks" / SITE_PLAYBOOK,
-                          *(project / "plugins").rglob("*.py")])
-    out = {}
-    for name in policies:
-        role_files = list(POLICIES[name].role_dir(project).rglob("*"))
-        block = tier.tier.policies[name].model_dump(mode="json")
-        payload = json.dumps({"tier": block, "role": tree_digest(role_files), "shared": shared},
-                             sort_keys=True)
-        out[name] = hashlib.sha256(payload.encode()).hexdigest()[:16]
-    return out
-
-
-def vault_password_file(app: Application, client: str, given: Path | None) -> Path | None:
-    """The vault password file: given (option or MSPCTL_VAULT_PASSWORD_FILE), else
-    ``$MSPCTL_HOME/vault/<client>.pass`` when it exists."""
-    if given is not None:
-        if not given.is_file():
-            raise BadInput("vault password file not found", file=given,
-                           key="--vault-password-file")
-        return given
-    default = app.config.home / "vault" / f"{client}.pass"
-    return default if default.is_file() else None
-
-
 def _check_inventory(
-    app: Application,
+    project: Path,
     client: Client,
     policies: dict[str, str],
     limit: str | None,
@@ -201,9 +159,9 @@ def _check_inventory(
 ) -> frozenset[str]:
     """What only the evaluated inventory tells: the limit matches, secrets are defined.
     Returns the secrets' values, so they can be masked in anything mspctl records."""
-    from mspctl.inventory import InventoryView, secrets_of
+    from mspctl.inventory import secrets_of
 
-    view = InventoryView([client.inventory], f"{client.display_dir}/", vault_file)
+    view = client.inventory_view(vault_file)
     for name, pattern in list(policies.items()):  # group no_<policy>: left out of that policy
         if view.has_group(f"{EXCLUDE_PREFIX}{name}"):
             policies[name] = f"{pattern}:!{EXCLUDE_PREFIX}{name}"
@@ -213,7 +171,7 @@ def _check_inventory(
     idle = sorted(name for name, hosts in targets.items() if not hosts)
     if idle:
         warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
-    return view.check_secrets(secrets_of(app.config.project_dir, policies), targets)
+    return view.check_secrets(secrets_of(project, policies), targets)
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -221,7 +179,7 @@ def new_run_id(now: dt.datetime) -> str:
 
 
 def execute(
-    app: Application,
+    workspace: Workspace,
     planned: Plan,
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -230,13 +188,13 @@ def execute(
     """Run the plan through ansible-runner and record it in the store."""
     from mspctl.store.models import Run
 
-    config = app.config
+    config = workspace.config
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
     private_dir = config.runs_dir / run_id
     tier_inventory = _write_tier_inventory(private_dir, planned.tier)
     request = planned.request
-    store = app.store
+    store = workspace.store
     store.add_run(Run(
         id=run_id, client=planned.client.slug, tier=planned.tier.name,
         contract_tier=planned.client.data.contract.tier, tier_source=planned.tier_source,
@@ -267,7 +225,7 @@ def execute(
         result.status = "aborted"
     mask = masker(planned.secret_values)
     store.finish_run(run_id, status=result.status, rc=result.rc,
-                     hosts=_host_rows(result), tasks=_task_rows(result, mask),
+                     hosts=host_rows(result), tasks=task_rows(result, mask),
                      findings=collect_findings(result, mask), assets=collect_assets(result))
     return Outcome(run_id, result, planned)
 
@@ -307,109 +265,3 @@ def _interruptible() -> Iterator[Callable[[], bool]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _host_rows(result: RunResult) -> list[Any]:
-    from mspctl.store.models import RunHost
-
-    return [RunHost(host=host, **stats.as_dict()) for host, stats in sorted(result.hosts.items())]
-
-
-def masker(secrets: frozenset[str]) -> Callable[[Any], Any]:
-    """Replace every secret value in text or JSON-like data by ********."""
-    values = sorted((v for v in secrets if len(v) >= 4), key=len, reverse=True)
-
-    def mask(data: Any) -> Any:
-        if not values:
-            return data
-        if isinstance(data, str):
-            for value in values:
-                data = data.replace(value, "********")
-            return data
-        if isinstance(data, dict):
-            return {k: mask(v) for k, v in data.items()}
-        if isinstance(data, list):
-            return [mask(v) for v in data]
-        return data
-
-    return mask
-
-
-def _task_rows(result: RunResult, mask: Callable[[Any], Any]) -> list[Any]:
-    from mspctl.store.models import TaskRecord
-
-    rows = []
-    for task in result.tasks:
-        rows.append(TaskRecord(
-            host=task.host, policy=policy_of(task), role=task.role, task=task.task,
-            action=task.action, status=task.status, changed=task.changed,
-            message=mask(_message(task)), diff_summary=mask(summarize_diff(task)),
-        ))
-    return rows
-
-
-def collect_findings(result: RunResult, mask: Callable[[Any], Any]) -> list[dict[str, Any]]:
-    """Findings returned by status modules (``res.findings``), tagged with their host."""
-    out = []
-    for task in result.tasks:
-        if task.status in ("failed", "unreachable", "skipped") or _censored(task):
-            continue
-        for item in task.result.get("findings") or []:
-            if isinstance(item, dict) and {"control_id", "status", "policy"} <= set(item):
-                out.append({**mask(item), "host": task.host, "title": str(item.get("title", ""))})
-    return out
-
-
-def collect_assets(result: RunResult) -> dict[str, dict[str, Any]]:
-    """Asset records returned by the assets module, without fields that change every day."""
-    out = {}
-    for task in result.tasks:
-        asset = task.result.get("asset")
-        if task.action.endswith("asset_facts") and isinstance(asset, dict):
-            record = dict(asset)
-            if isinstance(record.get("warranty"), dict):
-                record["warranty"] = {k: v for k, v in record["warranty"].items()
-                                      if k != "days_left"}
-            out[task.host] = record
-    return out
-
-
-def policy_of(task: TaskResult) -> str | None:
-    return _ROLE_TO_POLICY.get(task.role or "")
-
-
-def _message(task: TaskResult) -> str | None:
-    if task.status not in ("failed", "unreachable") or _censored(task):
-        return None
-    return (task.message or "")[:2000] or None
-
-
-def _censored(task: TaskResult) -> bool:
-    return "censored" in task.result or bool(task.result.get("_ansible_no_log"))
-
-
-def summarize_diff(task: TaskResult) -> str | None:
-    """One line per changed item: ``path: +added -removed``. Nothing for a no_log task."""
-    if not task.diff or _censored(task):
-        return None
-    parts = []
-    for entry in task.diff:
-        if "prepared" in entry:
-            lines = str(entry["prepared"]).splitlines()
-            added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
-            removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
-            parts.append(f"+{added} -{removed}")
-            continue
-        before, after = entry.get("before", ""), entry.get("after", "")
-        label = entry.get("after_header") or entry.get("before_header") or "state"
-        if isinstance(before, dict) or isinstance(after, dict):
-            keys = sorted(k for k in set(before or {}) | set(after or {})
-                          if (before or {}).get(k) != (after or {}).get(k))
-            parts.append(f"{label}: {', '.join(map(str, keys))}")
-            continue
-        delta = list(difflib.unified_diff(str(before).splitlines(), str(after).splitlines(),
-                                          lineterm="", n=0))
-        added = sum(1 for x in delta if x.startswith("+") and not x.startswith("+++"))
-        removed = sum(1 for x in delta if x.startswith("-") and not x.startswith("---"))
-        parts.append(f"{label}: +{added} -{removed}")
-    return "; ".join(parts)[:1000] or None

@@ -1,13 +1,20 @@
 """A client's inventory as Ansible sees it (group_vars, host_vars and vault included).
 
-Used before a run to check what only the inventory can tell: that ``--limit`` matches a host,
-and that every secret a policy needs (a role option declared ``no_log: true``) is defined for
-every host the policy targets. Nothing is templated or sent anywhere.
+The one reader of client inventories: the client's host list (``Client.hosts``) and the checks
+before a run, which only the inventory can tell: that ``--limit`` matches a host, and that
+every secret a policy needs (a role option declared ``no_log: true``) is defined for every host
+the policy targets. Nothing is templated or sent anywhere.
+
+Ansible only warns and skips an inventory source it cannot parse; mspctl parses strictly: what
+Ansible cannot fully parse is bad input naming the file (and the line when Ansible knows it),
+never a half-parsed inventory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +41,15 @@ def secrets_of(project_dir: Path, policies: Iterable[str]) -> list[Secret]:
 
 class InventoryView:
     def __init__(self, sources: Sequence[Path], display_dir: str,
-                 vault_password_file: Path | None) -> None:
+                 vault_password_file: Path | None, *, directory: Path | None = None) -> None:
+        """``directory`` is the client folder that ``display_dir`` names in messages."""
         from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
         from ansible.vars.manager import VariableManager
 
         self.display_dir = display_dir
+        self.directory = directory
         self.vault_password_file = vault_password_file
         self._loader = DataLoader()
         secrets: list[Any] = []
@@ -60,8 +69,72 @@ class InventoryView:
         from ansible.parsing.vault import VaultSecretsContext
 
         VaultSecretsContext._current = VaultSecretsContext(secrets)  # private: no public reset
-        self._inventory = InventoryManager(loader=self._loader, sources=[str(s) for s in sources])
+        source = self._display(str(sources[0]))
+        with _strict_parsing() as failures:
+            try:
+                self._inventory = InventoryManager(loader=self._loader,
+                                                   sources=[str(s) for s in sources])
+            except AnsibleError as exc:
+                errors = [f for f in failures if isinstance(f, BaseException)]
+                raise self._bad_input(errors[-1] if errors else exc, default=source) from None
+        skipped = [f for f in failures if isinstance(f, str)]
+        if skipped:  # the YAML plugin skips what it does not understand: half an inventory
+            raise BadInput(skipped[0], file=source)
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
+
+    def _display(self, path: str) -> str:
+        """A file as messages name it: relative to the client folder when inside it."""
+        if self.directory is not None:
+            try:
+                return f"{self.display_dir.rstrip('/')}/{Path(path).relative_to(self.directory)}"
+            except ValueError:
+                pass
+        return path
+
+    def _error(self, exc: BaseException, *, key: str | None = None) -> BadInput:
+        """An ansible error reading variables: a vault problem says which, anything else
+        names the file."""
+        if _is_vault_error(exc):
+            hint = "wrong vault password" if self.vault_password_file else "no vault password"
+            return BadInput(f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
+                            f"({_first_line(exc)})", file=self.display_dir, key=key)
+        return self._bad_input(exc, key=key)
+
+    def _bad_input(self, exc: BaseException, *, default: str | None = None,
+                   key: str | None = None) -> BadInput:
+        """An ansible error as bad input naming the file and line it comes from (the innermost
+        one ansible knows), else ``default`` or the client's inventory folder."""
+        file, line = default or self.display_dir, None
+        cause: BaseException | None = exc
+        while cause is not None:
+            origin = getattr(cause, "obj", None)
+            path = getattr(origin, "path", None)  # an ansible Origin: path, line_num
+            if isinstance(path, str):
+                file, line = self._display(path), getattr(origin, "line_num", None)
+            cause = cause.__cause__ or cause.__context__
+        message = _first_line(exc)
+        message = _TAGGED_TYPE.sub(lambda m: m[1].lower(), message)
+        if line:
+            file = f"{file}:{line}"
+        return BadInput(message, file=file, key=key)
+
+    def hosts_with_vars(self) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
+        """Every host with its groups and variables, for the client's host list. Whole-file
+        vaulted variables are left out when there is no vault password (listing hosts needs
+        none); a file Ansible cannot parse is bad input naming it."""
+        from ansible.errors import AnsibleError
+        from ansible.inventory.helpers import get_group_vars
+        from ansible.utils.vars import combine_vars
+
+        for host in sorted(self._inventory.get_hosts("all"), key=lambda h: h.name):
+            groups = [g.name for g in host.get_groups()]
+            try:
+                variables = dict(self._variables.get_vars(host=host, include_hostvars=False))
+            except AnsibleError as exc:
+                if self.vault_password_file is not None or not _is_vault_error(exc):
+                    raise self._error(exc) from None
+                variables = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
+            yield host.name, groups, variables
 
     def has_group(self, name: str) -> bool:
         return name in self._inventory.groups
@@ -83,13 +156,7 @@ class InventoryView:
             return dict(self._variables.get_vars(host=self._inventory.get_host(host),
                                                  include_hostvars=False))
         except AnsibleError as exc:
-            message = _first_line(exc)
-            if "vault" in message.lower() or "decrypt" in message.lower():
-                hint = "wrong vault password" if self.vault_password_file else "no vault password"
-                raise BadInput(
-                    f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
-                    f"({message})", file=self.display_dir) from None
-            raise BadInput(message, file=self.display_dir) from None
+            raise self._error(exc) from None
 
     def _resolved(self, host: str, variable: str) -> str | None:
         """A variable's value as text: decrypted, and templated (``"{{ vault_x }}"``)."""
@@ -105,12 +172,7 @@ class InventoryView:
             if "{{" in text:
                 text = str(Templar(loader=self._loader, variables=hostvars).template(text))
         except AnsibleError as exc:
-            message = _first_line(exc)
-            if "vault" in message.lower() or "decrypt" in message.lower():
-                hint = "wrong vault password" if self.vault_password_file else "no vault password"
-                message = f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE " \
-                          f"({message})"
-            raise BadInput(message, file=self.display_dir, key=variable) from None
+            raise self._error(exc, key=variable) from None
         return text
 
     def check_secrets(
@@ -129,6 +191,57 @@ class InventoryView:
                     "an ansible-vault file such as group_vars/all/vault.yml)",
                     file=self.display_dir, key=secret.variable)
         return frozenset(values)
+
+
+# ansible 2.19 names the YAML types of its messages by their internal tagged classes
+_TAGGED_TYPE = re.compile(r"<class '[\w.]*\._AnsibleTagged(\w+)'>")
+
+
+def _is_vault_error(exc: BaseException) -> bool:
+    message = _first_line(exc).lower()
+    return "vault" in message or "decrypt" in message
+
+
+@contextmanager
+def _strict_parsing() -> Iterator[list[BaseException | str]]:
+    """Ansible's inventory parsing made strict while mspctl parses a client's ``hosts.yml``:
+    only the YAML plugin (a client inventory is YAML), and a source it cannot parse fails
+    instead of being skipped with a warning. Yields the plugin's failures (ansible would print
+    them as warnings), so the error can name the file and line, and the parts of the file it
+    skipped (their warnings' text)."""
+    from ansible import constants
+    from ansible.utils.display import Display
+
+    display = Display()  # ansible's process-wide singleton
+    failures: list[BaseException | str] = []
+    saved = {name: getattr(constants, name) for name in _STRICT}
+    for name, value in _STRICT.items():
+        setattr(constants, name, value)
+
+    def record(msg: str, exception: BaseException, **_kw: Any) -> None:
+        failures.append(exception)
+
+    def warning(msg: str, *args: Any, **kwargs: Any) -> None:
+        if msg.startswith("Skipping"):  # the YAML plugin leaving out part of the file
+            failures.append(msg)
+        else:
+            type(display).warning(display, msg, *args, **kwargs)
+
+    display.error_as_warning = record
+    display.warning = warning
+    try:
+        yield failures
+    finally:
+        del display.error_as_warning, display.warning  # the class's methods again
+        for name, value in saved.items():
+            setattr(constants, name, value)
+
+
+_STRICT: dict[str, Any] = {
+    "INVENTORY_ENABLED": ["yaml"],
+    "INVENTORY_UNPARSED_IS_FAILED": True,
+    "INVENTORY_ANY_UNPARSED_IS_FAILED": True,
+}
 
 
 def _first_line(exc: BaseException) -> str:

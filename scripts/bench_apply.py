@@ -63,11 +63,11 @@ def main() -> None:
         run(apply, env, expect_changed_zero=True)  # settle: a second run must change nothing
 
         # the stock baseline replays exactly what mspctl passes to ansible
-        from mspctl.app import Application
         from mspctl.engine import ApplyRequest, _write_tier_inventory, plan
+        from mspctl.workspace import Workspace
 
-        app = Application(project_dir=ROOT, home=home)
-        planned = plan(app, ApplyRequest(client=args.name, tier="platinum"))
+        workspace = Workspace(project_dir=ROOT, home=home)
+        planned = plan(workspace, ApplyRequest(client=args.name, tier="platinum"))
         work = home / "stock"
         tier_inventory = _write_tier_inventory(work, planned.tier)
         extravars = work / "extravars.json"

@@ -143,30 +143,25 @@ def main() -> None:
         print(f"built in {time.perf_counter() - t0:.1f} s")
 
     os.environ.update(MSPCTL_PROJECT_DIR=str(project), MSPCTL_HOME=str(home))
-    from mspctl.app import Application
     from mspctl.compliance import client_diff, fleet_diff
     from mspctl.reports import build as build_report
     from mspctl.store.models import Finding, Run
+    from mspctl.workspace import Workspace
 
-    app = Application(project_dir=project, home=home)
-    client = app.clients.get("client-0042")
-    waivers = app.waivers(client)
-    with app.store.session() as session:
+    workspace = Workspace(project_dir=project, home=home)
+    with workspace.store.session() as session:
         runs = session.query(Run).count()
         findings = session.query(Finding).count()
     size = (home / "mspctl.db").stat().st_size
 
-    def waivers_of(name: str):
-        return app.waivers(app.clients.get(name))
-
     rows = [
         ("diff one client (in process)",
-         timed(lambda: client_diff(app.store, "client-0042", waivers, None, None), args.repeat),
+         timed(lambda: client_diff(workspace, "client-0042", None, None), args.repeat),
          0.100),
         ("diff --all (in process, store only)",
-         timed(lambda: fleet_diff(app.store, waivers_of), args.repeat), 1.0),
+         timed(lambda: fleet_diff(workspace), args.repeat), 1.0),
         ("report json one client (in process)",
-         timed(lambda: build_report(app.store, client, app.catalogue, waivers, None),
+         timed(lambda: build_report(workspace, "client-0042", None),
                args.repeat), 0.100),
     ]
     mspctl = [sys.executable, "-m", "mspctl"]

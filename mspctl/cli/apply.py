@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import (
+    json_option,
+    limit_option,
+    policy_option,
+    tier_option,
+    vault_password_file_option,
+)
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -17,23 +24,20 @@ ENGINES = ("mitogen", "tuned", "stock")
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("client")
-@click.option("--tier", help="Tier to apply [default: the client's effective tier].")
+@tier_option("Tier to apply [default: the client's effective tier].")
 @click.option("--check", is_flag=True, help="Change nothing; report what would change (drift).")
 @click.option("--diff", is_flag=True, help="Show the differences of changed files and settings.")
-@click.option("--limit", "limit", metavar="PATTERN", help="Ansible host pattern to restrict to.")
-@click.option("--policy", "policies", multiple=True, metavar="NAME",
-              help="Only this policy (repeatable) [default: every policy of the tier].")
+@limit_option
+@policy_option
 @click.option("--engine", type=click.Choice(ENGINES), default="mitogen", show_default=True,
               envvar="MSPCTL_ENGINE", show_envvar=True,
               help="mitogen (fastest), tuned (SSH pipelining), stock (ansible defaults).")
 @click.option("--forks", type=click.IntRange(1, 200), default=10, show_default=True,
               envvar="MSPCTL_FORKS", show_envvar=True, help="Hosts handled in parallel.")
-@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
-              help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
+@vault_password_file_option
 @click.option("--force-window", is_flag=True,
               help="Patch now even outside the patch window (onboarding, urgent fixes).")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@json_option("Print a machine-readable summary.")
 @click.pass_obj
 def apply(
     app: Application,
@@ -58,17 +62,17 @@ def apply(
                                 policies=policies, engine=Engine(engine), forks=forks,
                                 vault_password_file=vault_password_file,
                                 force_window=force_window)
-    planned = jobs.plan(app, request)
+    planned = jobs.plan(app.workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
     verb = "checking" if check else "applying"
     title = f"{verb} {planned.tier.name} on {client}"
     if as_json or app.quiet:
-        outcome = jobs.execute(app, planned)
+        outcome = jobs.execute(app.workspace, planned)
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
         with LiveProgress(app.err, title) as progress:
-            outcome = jobs.execute(app, planned, on_progress=progress)
+            outcome = jobs.execute(app.workspace, planned, on_progress=progress)
     result = outcome.result
     hosts = {h: s.as_dict() for h, s in result.hosts.items()}
     if as_json:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option, tier_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -18,13 +19,13 @@ def clients() -> None:
 
 
 @clients.command("list")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List clients with their contracted and effective tier."""
     rows: list[dict[str, Any]] = []
-    for slug in app.clients.names():
-        client = app.clients.get(slug)
+    for slug in app.workspace.clients.names():
+        client = app.workspace.clients.get(slug)
         effective = client.effective_tier()
         rows.append({
             "client": slug, "name": client.data.name, "tier": client.data.contract.tier,
@@ -47,11 +48,11 @@ def list_(app: Application, as_json: bool) -> None:
 
 @clients.command()
 @click.argument("client")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, client: str, as_json: bool) -> None:
     """Show a client's contract, effective tier and hosts."""
-    data = app.clients.get(client).as_dict()
+    data = app.workspace.clients.get(client).as_dict()
     if as_json:
         app.print_json(data)
         return
@@ -77,11 +78,11 @@ def show(app: Application, client: str, as_json: bool) -> None:
 
 @clients.command()
 @click.argument("client")
-@click.option("--tier", required=True, help="Contracted tier.")
+@tier_option("Contracted tier.", required=True)
 @click.option("--name", help="Display name [default: the client id].")
 @click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
 @click.pass_obj
 def new(app: Application, client: str, tier: str, name: str | None, timezone: str) -> None:
     """Scaffold a valid, empty client folder."""
-    created = app.clients.create(client, tier, name=name, timezone=timezone)
+    created = app.workspace.clients.create(client, tier, name=name, timezone=timezone)
     app.success(f"created {created.display_dir}/ (tier {tier}); add hosts to hosts.yml")

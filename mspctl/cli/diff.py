@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
-    from mspctl.waivers import Waivers
 
 FORMATS = ("table", "json", "md")
 
@@ -19,7 +20,7 @@ FORMATS = ("table", "json", "md")
 @click.option("--to", "to_ref", metavar="RUN|DATE", help="[default: the newest run]")
 @click.option("--all", "fleet", is_flag=True, help="Every client: last run vs the one before.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@json_option("Same as --format json.")
 @click.pass_obj
 def diff(app: Application, client: str | None, from_ref: str | None, to_ref: str | None,
          fleet: bool, fmt: str, as_json: bool) -> None:
@@ -38,8 +39,7 @@ def diff(app: Application, client: str | None, from_ref: str | None, to_ref: str
     assert client is not None
     from mspctl.compliance import client_diff
 
-    found = app.clients.get(client)
-    data = client_diff(app.store, client, app.waivers(found), from_ref, to_ref)
+    data = client_diff(app.workspace, client, from_ref, to_ref)
     if fmt == "json":
         app.print_json(data)
     elif fmt == "md":
@@ -95,13 +95,7 @@ def _markdown(data: dict[str, Any]) -> str:
 def _fleet(app: Application, fmt: str) -> None:
     from mspctl.compliance import fleet_diff
 
-    known = set(app.clients.names())
-
-    def waivers_of(client: str) -> Waivers | None:
-        # a client gone from inventories/ keeps its history, without waivers
-        return app.waivers(app.clients.get(client)) if client in known else None
-
-    rows = fleet_diff(app.store, waivers_of)
+    rows = fleet_diff(app.workspace)
     if fmt == "json":
         app.print_json(rows)
         return

@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import (
+    json_option,
+    limit_option,
+    policy_option,
+    tier_option,
+    vault_password_file_option,
+)
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -16,14 +23,11 @@ if TYPE_CHECKING:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("client")
-@click.option("--tier", help="Tier to check against [default: the client's effective tier].")
-@click.option("--limit", metavar="PATTERN", help="Ansible host pattern to restrict to.")
-@click.option("--policy", "policies", multiple=True, metavar="NAME",
-              help="Only this policy (repeatable).")
-@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
-              help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@tier_option("Tier to check against [default: the client's effective tier].")
+@limit_option
+@policy_option
+@vault_password_file_option
+@json_option("Print the findings as JSON.")
 @click.pass_obj
 def drift(app: Application, client: str, tier: str | None, limit: str | None,
           policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool) -> int:
@@ -31,21 +35,19 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
     from mspctl.display import LiveProgress
-    from mspctl.drift import analyse, last_applied_fingerprints
+    from mspctl.drift import check
 
+    workspace = app.workspace
     request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
                                   policies=policies, vault_password_file=vault_password_file)
-    planned = engine.plan(app, request)
-    waivers = app.waivers(planned.client)
+    planned = engine.plan(workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
-    applied = last_applied_fingerprints(app.store, planned.client.slug)
     if as_json or app.quiet:
-        outcome = engine.execute(app, planned)
+        report = check(workspace, planned)
     else:
         with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
-            outcome = engine.execute(app, planned, on_progress=progress)
-    report = analyse(outcome, applied, waivers, engine.masker(planned.secret_values))
+            report = check(workspace, planned, on_progress=progress)
     if as_json:
         app.print_json(report.as_dict())
         return int(report.exit_code)

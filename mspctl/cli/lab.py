@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import json_option
 from mspctl.lab.state import DEFAULT_DISTRO, DEFAULT_NAME, DISTROS, MAX_HOSTS
 
 if TYPE_CHECKING:
     from mspctl.app import Application
     from mspctl.lab import LabState, LabStatus
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 name_option = click.option(
     "--name",
     envvar="MSPCTL_LAB_NAME",
@@ -56,7 +56,7 @@ def lab() -> None:
     show_default=True,
     help="Seconds to wait for every host to accept SSH.",
 )
-@json_option
+@json_option()
 @click.pass_obj
 def up(
     app: Application,
@@ -75,12 +75,14 @@ def up(
     """
     from mspctl import lab as domain
 
-    target = inventories_dir if inventories_dir is not None else app.config.inventories_dir
+    workspace = app.workspace
+    target = (inventories_dir if inventories_dir is not None
+              else workspace.config.inventories_dir)
     state = domain.up(name, count, distro, target, progress=app.info, timeout=timeout)
     if state.inventory_dir:  # the lab's secrets, vault-encrypted; `mspctl apply` finds the key
         from mspctl.lab.inventory import write_vault
 
-        write_vault(Path(state.inventory_dir), app.config.home / "vault" / f"{name}.pass")
+        write_vault(Path(state.inventory_dir), workspace.config.home / "vault" / f"{name}.pass")
     if as_json:
         app.print_json(state.to_dict())
         return
@@ -95,7 +97,7 @@ def up(
 @lab.command()
 @name_option
 @click.option("--all", "all_labs", is_flag=True, help="Show every lab on this machine.")
-@json_option
+@json_option()
 @click.pass_obj
 def status(app: Application, name: str, all_labs: bool, as_json: bool) -> None:
     """Show a lab's hosts: address, groups, running, answering SSH."""
@@ -159,7 +161,7 @@ def image_build(app: Application, distros: tuple[str, ...], force: bool) -> None
 
 
 @image.command("list")
-@json_option
+@json_option()
 @click.pass_obj
 def image_list(app: Application, as_json: bool) -> None:
     """List cached images; `current` ones match today's recipe."""

@@ -28,9 +28,7 @@ def report(app: Application, client: str, run_ref: str | None, fmt: str,
     mspctl/reports/schema/report-v1.json."""
     from mspctl.reports import build, render
 
-    found = app.clients.get(client)
-    waivers = app.waivers(found)
-    data = build(app.store, found, app.catalogue, waivers, run_ref)
+    data = build(app.workspace, client, run_ref)
     text = render(data, fmt)
     if output is None:
         click.echo(text, nl=False)

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -21,13 +22,14 @@ def runs() -> None:
 @click.argument("client", required=False)
 @click.option("-n", "--last", "limit", type=click.IntRange(1, 10000), default=20,
               show_default=True, help="How many runs.")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, client: str | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first, optionally of one CLIENT."""
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import recent_runs
 
-    rows = [run_as_dict(r, tasks=False) for r in app.store.runs(client, limit)]
+    rows = [run_as_dict(r, tasks=False) for r in recent_runs(app.workspace.store, client, limit)]
     if as_json:
         app.print_json(rows)
         return
@@ -49,14 +51,15 @@ def list_(app: Application, client: str | None, limit: int, as_json: bool) -> No
 
 @runs.command()
 @click.argument("run_id")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, run_id: str, as_json: bool) -> None:
     """Show one run (a unique prefix of the id is enough): recap and task results."""
     from mspctl.display import recap_table
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import find_run
 
-    data = run_as_dict(app.store.run(run_id))
+    data = run_as_dict(find_run(app.workspace.store, run_id))
     if as_json:
         app.print_json(data)
         return

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mspctl.cli.options import json_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
@@ -18,11 +19,11 @@ def tiers() -> None:
 
 
 @tiers.command("list")
-@json_option
+@json_option()
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List tiers with their parent and enabled policies."""
-    resolved = app.catalogue.all()
+    resolved = app.workspace.catalogue.all()
     rows: list[dict[str, Any]] = [
         {
             "name": r.name,
@@ -51,11 +52,11 @@ def list_(app: Application, as_json: bool) -> None:
 
 @tiers.command()
 @click.argument("tier")
-@json_option
+@json_option()
 @click.pass_obj
 def show(app: Application, tier: str, as_json: bool) -> None:
     """Show a tier fully resolved (inheritance applied)."""
-    resolved = app.catalogue.get(tier)
+    resolved = app.workspace.catalogue.get(tier)
     data = resolved.as_dict()
     if as_json:
         app.print_json(data)
@@ -73,13 +74,13 @@ def show(app: Application, tier: str, as_json: bool) -> None:
 @tiers.command()
 @click.argument("tier_a")
 @click.argument("tier_b")
-@json_option
+@json_option()
 @click.pass_obj
 def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
     """What a client gains or loses moving from TIER_A to TIER_B."""
     from mspctl.catalogue import diff_tiers
 
-    changes = diff_tiers(app.catalogue.get(tier_a), app.catalogue.get(tier_b))
+    changes = diff_tiers(app.workspace.catalogue.get(tier_a), app.workspace.catalogue.get(tier_b))
     if as_json:
         app.print_json({"from": tier_a, "to": tier_b, "changes": changes})
         return

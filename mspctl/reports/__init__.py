@@ -13,31 +13,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mspctl import __version__
-from mspctl.compliance import (
-    REPORT_FORMAT_VERSION,
-    drift_of,
-    grouped_scores,
-    resolve_run,
-    results_at,
-    score,
-)
+from mspctl.compliance import REPORT_FORMAT_VERSION, drift_of, grouped_scores, results_at, score
 
 if TYPE_CHECKING:
-    from mspctl.catalogue import Catalogue
-    from mspctl.clients import Client
-    from mspctl.store import Store
-    from mspctl.waivers import Waivers
+    from mspctl.workspace import Workspace
 
 FORMATS = ("json", "html", "md", "junit", "sarif")
 SCHEMA = Path(__file__).parent / "schema" / "report-v1.json"
 
 
-def build(store: Store, client: Client, catalogue: Catalogue, waivers: Waivers,
-          run_ref: str | None) -> dict[str, Any]:
+def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any]:
     """The report of a client's run (default: the newest), with the contract of its tier."""
     from mspctl.store import run_as_dict
+    from mspctl.store.queries import resolve_run
 
-    with store.session() as session:
+    client = workspace.clients.get(slug)
+    waivers = workspace.waivers(client)
+    catalogue = workspace.catalogue
+    with workspace.store.session() as session:
         run = resolve_run(session, client.slug, run_ref)
         results = results_at(session, run, waivers)
         drift = drift_of(session, run)

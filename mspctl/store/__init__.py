@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from mspctl.errors import BadInput, MspctlError
 from mspctl.store.models import AssetRecord, ControlState, Finding, Run, RunHost, TaskRecord
@@ -126,28 +126,6 @@ class Store:
             session.flush()
             _record_findings(session, run, findings)
             _record_assets(session, run, assets or {})
-            return run
-
-    # -- reading ----------------------------------------------------------------------------
-    def runs(self, client: str | None = None, limit: int = 50) -> list[Run]:
-        query = select(Run).options(selectinload(Run.hosts))
-        if client:
-            query = query.where(Run.client == client)
-        query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-        with self._sessions() as session:
-            return list(session.scalars(query))
-
-    def run(self, run_id: str) -> Run:
-        query = select(Run).options(selectinload(Run.hosts), selectinload(Run.tasks))
-        with self._sessions() as session:
-            run = session.scalars(query.where(Run.id == run_id)).one_or_none()
-            if run is None:
-                prefix = session.scalars(
-                    query.where(Run.id.startswith(run_id, autoescape=True))
-                ).all()
-                if len(prefix) == 1:
-                    return prefix[0]
-                raise BadInput(f"unknown run {run_id!r}")
             return run
 
 

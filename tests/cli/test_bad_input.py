@@ -148,6 +148,36 @@ def test_broken_inventory(cli):
     _nothing_recorded(cli)
 
 
+def test_hosts_file_ansible_cannot_parse(cli):
+    path = cli.project / "inventories/demo/hosts.yml"
+    path.write_text("all:\n  children:\n    servers:\n      hosts:\n        a: {x: [1, 2}\n")
+    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml:5",
+                "YAML parsing failed")
+    _assert_bad(cli("apply", "demo"), "inventories/demo/hosts.yml")
+    _nothing_recorded(cli)
+
+
+def test_part_of_the_hosts_file_ansible_would_skip(cli):
+    path = cli.project / "inventories/demo/hosts.yml"
+    typo = "    workstations:\n      host: {demo-ws: {}}\n"  # hosts, misspelt
+    path.write_text(path.read_text().replace("    workstations:\n", typo))
+    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
+                "unexpected key (host) in group (workstations)")
+
+
+def test_broken_yaml_in_group_vars(cli):
+    group_vars = cli.project / "inventories/demo/group_vars"
+    group_vars.mkdir()
+    (group_vars / "all.yml").write_text("ntp_servers: [a, b\nlocale: C\n")
+    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/group_vars/all.yml:2")
+    _assert_bad(cli("apply", "demo"), "inventories/demo/group_vars/all.yml")
+
+
+def test_broken_yaml_in_host_vars(cli):
+    (cli.project / "inventories/demo/host_vars/demo-server.yml").write_text("a: {b\n")
+    _assert_bad(cli("clients", "list"), "inventories/demo/host_vars/demo-server.yml")
+
+
 def test_invalid_database_url(cli):
     cli.env["MSPCTL_DB_URL"] = "nosuchdb://x"
     _assert_bad(cli("runs", "list"), "MSPCTL_DB_URL")

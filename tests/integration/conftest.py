@@ -4,7 +4,7 @@ Tests that need real hosts take the ``lab`` fixture and carry ``@pytest.mark.lab
 ``pytest-<pid>`` (3 hosts, ``MSPCTL_LAB_DISTRO`` or bookworm), so concurrent test runs never
 share hosts; labs of killed test runs are removed first. Without root or the host tools the
 lab tests are skipped with the reason, except under CI (``CI`` set), where that is an error.
-Helpers (``Lab.ssh``, ``Lab.playbook``, ``remains``) live in :mod:`mspctl.lab.testing`.
+Helpers (``Lab.ssh``, ``Lab.playbook``, ``remains``) live in ``tests/integration/lab_helpers.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from mspctl.lab.testing import Lab, remove_dead_test_labs, require_lab, test_lab_name
+from lab_helpers import Lab, remove_dead_test_labs, require_lab, test_lab_name
 
 LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO", "bookworm")
 LAB_HOSTS = 3

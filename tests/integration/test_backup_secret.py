@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-
-from mspctl.lab.testing import require_lab, test_lab_name
+from lab_helpers import require_lab, test_lab_name
 
 LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO", "bookworm")
 
@@ -64,8 +63,9 @@ def test_backup_policy_through_mspctl(
     """Apply and check pass every backup control; a tampered repository makes the restore test
     a failing control with restic's evidence; the vault password leaks nowhere."""
     require_lab()
+    from lab_helpers import Lab
+
     from mspctl.lab import LabState
-    from mspctl.lab.testing import Lab
 
     name = test_lab_name("bk")
     up = cli("lab", "up", "2", "--name", name, "--distro", LAB_DISTRO)

@@ -12,9 +12,9 @@ import os
 
 import jsonschema
 import pytest
+from lab_helpers import Lab, require_lab, test_lab_name
 
 from mspctl.lab import LabState
-from mspctl.lab.testing import Lab, require_lab, test_lab_name
 from mspctl.reports import SCHEMA
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

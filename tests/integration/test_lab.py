@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from lab_helpers import Lab, remains, require_lab, test_lab_name
 
 import mspctl.lab as domain
 from mspctl.lab.state import LabState
-from mspctl.lab.testing import Lab, remains, require_lab, test_lab_name
 
 LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO", "bookworm")
 

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mspctl.lab.testing import require_lab, test_lab_name
+from lab_helpers import require_lab, test_lab_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))

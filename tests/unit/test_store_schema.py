@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from mspctl.store import SCHEMA_HEAD, Store, alembic_config
+from mspctl.store.queries import recent_runs
 
 
 def test_schema_head_constant_matches_the_migrations():
@@ -45,5 +46,5 @@ def test_upgrade_from_the_first_schema_keeps_recorded_runs(tmp_path):
                 (f"run-{n}", started + dt.timedelta(hours=n)),
             )
     store = Store.open(url)
-    runs = store.runs("demo")
+    runs = recent_runs(store, "demo")
     assert [(r.id, r.seq, r.full) for r in runs] == [("run-2", 2, True), ("run-1", 1, True)]
