@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from restic_fake import SYSTEMCTL_SHOW_OK, FakeRestic, load_module, restic, run_module
-
-mod = load_module("mspctl_backup_status")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_restic as restic
+from ansible_collections.mspctl.policy.plugins.modules import backup_status as mod
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.restic_fake import (
+    SYSTEMCTL_SHOW_OK,
+    FakeRestic,
+    run_module,
+)
 
 HOST = "web01"
 PASSWORD = "correct horse battery staple"
@@ -63,10 +67,9 @@ ALL_PASS = {"backup_agent.snapshot_age": "pass", "backup_agent.restore_test": "p
 
 @pytest.mark.parametrize("check", [False, True])
 def test_a_healthy_host_passes_every_control(world: dict[str, Any], check: bool,
-                                             monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     files = {p.name: p.read_text() for p in world["state"].iterdir()}
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"], check=check)
+    result = run_module(mod, world["fake"], monkeypatch, world["args"], check=check)
     assert result["changed"] is False
     assert statuses(result) == ALL_PASS
     for finding in result["findings"]:
@@ -88,20 +91,18 @@ def test_a_healthy_host_passes_every_control(world: dict[str, Any], check: bool,
     assert PASSWORD not in json.dumps(result)
 
 
-def test_an_old_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_old_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     world["fake"].snaps[0].time = restic.iso(time.time() - 30 * 3600)
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     age = by_id(result)["backup_agent.snapshot_age"]
     assert age["status"] == "fail"
     assert (age["expected"], age["actual"]) == ("<= 26 h", "30.0 h")
     assert age["evidence"]["snapshot"] == world["snap"].id[:8]
 
 
-def test_no_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     world["fake"].snaps.clear()
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     age = by_id(result)["backup_agent.snapshot_age"]
     assert (age["status"], age["actual"]) == ("fail", f"no snapshot of {HOST}")
     assert result["status"]["snapshots"] == 0
@@ -114,9 +115,9 @@ def test_no_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ])
 def test_an_unreadable_repository_fails_with_restic_s_message(
         world: dict[str, Any], rc: int, stderr: str, kind: str,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     world["fake"].fail["snapshots"] = (rc, stderr)
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     age = by_id(result)["backup_agent.snapshot_age"]
     assert age["status"] == "fail"
     assert age["actual"] == f"repository unreadable ({kind})"
@@ -125,9 +126,8 @@ def test_an_unreadable_repository_fails_with_restic_s_message(
     assert "failed" not in result
 
 
-def test_restic_missing_is_an_error(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, None, monkeypatch, capsys, world["args"])
+def test_restic_missing_is_an_error(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, None, monkeypatch, world["args"])
     assert statuses(result)["backup_agent.snapshot_age"] == "error"
     assert statuses(result)["backup_agent.restore_test"] == "pass"  # its record still counts
 
@@ -141,13 +141,13 @@ def test_restic_missing_is_an_error(world: dict[str, Any], monkeypatch: pytest.M
 ])
 def test_a_missing_failed_or_stale_restore_test_fails(
         world: dict[str, Any], record: dict[str, Any] | None, actual: str,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     path = world["state"] / "restore-test.json"
     if record is None:
         path.unlink()
     else:  # the age is set when the test runs, not when pytest collects it
         path.write_text(json.dumps({**record, "at": iso(record["at"])}))
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     finding = by_id(result)["backup_agent.restore_test"]
     assert finding["status"] == "fail"
     assert finding["expected"] == "pass, at most 14 days old"
@@ -159,17 +159,16 @@ def test_a_missing_failed_or_stale_restore_test_fails(
 
 
 def test_a_failed_or_missing_last_run_fails(world: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     status_file = world["state"] / "status.json"
     status_file.write_text(json.dumps({"last_run": {"at": iso(60), "result": "fail",
                                                     "error": "restic backup failed (rc 1)"}}))
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     last = by_id(result)["backup_agent.last_run"]
     assert last["status"] == "fail"
     assert last["evidence"]["error"] == "restic backup failed (rc 1)"
     status_file.unlink()
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"])
+    result = run_module(mod, world["fake"], monkeypatch, world["args"])
     assert by_id(result)["backup_agent.last_run"]["actual"] == "never ran"
 
 
@@ -182,14 +181,12 @@ def test_a_failed_or_missing_last_run_fails(world: dict[str, Any],
     (None, "error"),
 ])
 def test_the_timer_control(world: dict[str, Any], show: str | None, status: str,
-                           monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, world["fake"], monkeypatch, capsys, world["args"],
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, world["fake"], monkeypatch, world["args"],
                         systemctl_show=show)
     assert statuses(result)["backup_agent.timer"] == status
 
 
-def test_no_timer_control_when_not_asked(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, world["fake"], monkeypatch, capsys, dict(world["args"], timer=""))
+def test_no_timer_control_when_not_asked(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, world["fake"], monkeypatch, dict(world["args"], timer=""))
     assert "backup_agent.timer" not in statuses(result)

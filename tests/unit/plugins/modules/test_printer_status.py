@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cups_fake import FakeCups, load_module, queue, run_module
-
-mod = load_module("mspctl_printer_status")
+from ansible_collections.mspctl.policy.plugins.modules import printer_status as mod
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.cups_fake import (
+    FakeCups,
+    queue,
+    run_module,
+)
 
 SINK = "socket://10.0.0.1:9101"
 QUEUES = [
@@ -28,10 +31,9 @@ def converged() -> FakeCups:
 
 
 @pytest.mark.parametrize("check", [False, True])
-def test_converged_host_passes_every_control(check: bool, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_converged_host_passes_every_control(check: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = converged()
-    result = run_module(mod, fake, monkeypatch, capsys, ARGS, check=check)
+    result = run_module(mod, fake, monkeypatch, ARGS, check=check)
     assert result["changed"] is False
     assert by_id(result) == {
         "printers.scheduler": "pass",
@@ -57,14 +59,13 @@ def test_converged_host_passes_every_control(check: bool, monkeypatch: pytest.Mo
         assert finding["policy"] == "printers"
 
 
-def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups({
         "lab-raw": queue("socket://10.0.0.9:9100", enabled=False),
         "old": queue(SINK, default=True),
         "hand-made": queue(SINK),
     }, sharing=True)
-    result = run_module(mod, fake, monkeypatch, capsys, ARGS)
+    result = run_module(mod, fake, monkeypatch, ARGS)
     assert result["changed"] is False
     assert "failed" not in result
     findings = {f["control_id"]: f for f in result["findings"]}
@@ -88,9 +89,8 @@ def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch,
     assert result["status"]["queues_enabled"] == 0
 
 
-def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, FakeCups(running=False, installed=False), monkeypatch, capsys,
+def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, FakeCups(running=False, installed=False), monkeypatch,
                         ARGS, check=True)
     assert "failed" not in result
     statuses = by_id(result)
@@ -99,10 +99,9 @@ def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatc
     assert result["status"]["scheduler"] == "unreachable"
 
 
-def test_only_what_is_asked_is_checked(monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_only_what_is_asked_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups({"lab": queue(SINK), "hand-made": queue(SINK)}, sharing=True)
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         {"queues": [{"name": "LAB", "uri": SINK}]})
     assert by_id(result) == {
         "printers.scheduler": "pass",
@@ -113,18 +112,16 @@ def test_only_what_is_asked_is_checked(monkeypatch: pytest.MonkeyPatch,
     assert fake.calls == []  # sharing not asked: cupsctl not even read
 
 
-def test_temporary_queues_are_not_unlisted(monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_temporary_queues_are_not_unlisted(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = converged()
     fake.queues["HP_Found"] = queue("ipp://10.0.0.3/ipp/print", temporary=True)
-    result = run_module(mod, fake, monkeypatch, capsys, ARGS)
+    result = run_module(mod, fake, monkeypatch, ARGS)
     assert by_id(result)["printers.unlisted"] == "pass"
 
 
-def test_a_host_without_queues_passes_without_cups(monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_host_without_queues_passes_without_cups(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups(running=False, installed=False)
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         {"queues": [{"name": "old", "state": "absent"}], "remove_unlisted": True,
                          "sharing": False})
     assert by_id(result) == {"printers.scheduler": "pass", "printers.queue_absent.old": "pass",
@@ -132,5 +129,5 @@ def test_a_host_without_queues_passes_without_cups(monkeypatch: pytest.MonkeyPat
     assert result["findings"][0]["expected"] == "not needed (no queue)"
     assert result["status"]["scheduler"] == "not needed"
     # asked to share, CUPS is needed again
-    shared = run_module(mod, fake, monkeypatch, capsys, {"queues": [], "sharing": True})
+    shared = run_module(mod, fake, monkeypatch, {"queues": [], "sharing": True})
     assert by_id(shared)["printers.scheduler"] == "fail"

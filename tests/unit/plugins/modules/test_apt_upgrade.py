@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apt_fake import FakeApt, FakeModule, pu, upgrade
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
+from ansible_collections.mspctl.policy.plugins.modules import apt_upgrade as upgrade
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.apt_fake import (
+    FakeApt,
+    FakeModule,
+)
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -324,27 +330,21 @@ def test_lists_are_refreshed_when_stale_in_check_mode_too(tmp_path: Path, paths:
     assert not run(host(), params(tmp_path, update_cache=False), check=True)["cache_updated"]
 
 
-def test_main_through_ansible(tmp_path: Path, paths: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
-    from ansible.module_utils.testing import patch_module_args
-
+def test_main_through_ansible(tmp_path: Path, paths: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
     apt = host()
     monkeypatch.setattr(upgrade, "AptBackend", lambda module, state_dir, **_kw: apt)
     monkeypatch.setattr(upgrade, "boot_id", lambda: "boot-1")
-    args = {"scope": "security", "allowed": True, "state_dir": str(tmp_path / "state"),
-            "_ansible_check_mode": True, "_ansible_diff": True}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        upgrade.main()
-    assert exit_info.value.code == 0
-    out = json.loads(capsys.readouterr().out)
+    args = {"scope": "security", "allowed": True, "state_dir": str(tmp_path / "state")}
+    out = run_module(upgrade, args, check=True, diff=True)
+    assert not out.get("failed")
     assert out["changed"] and out["diff"]["after"]["packages"]["openssl"] == "3.0.22"
     assert apt.calls == [] and not (tmp_path / "state").exists()
 
     apt.depends = {"openssl=3.0.22": ["-libfoo1"]}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        upgrade.main()
-    assert exit_info.value.code == 1
-    assert "would remove libfoo1" in json.loads(capsys.readouterr().out)["msg"]
+    out = run_module(upgrade, args, check=True, diff=True)
+    assert out["failed"]
+    assert "would remove libfoo1" in out["msg"]
 
 
 def test_a_failed_upgrade_still_runs_the_post_hooks(tmp_path: Path, paths: Path,

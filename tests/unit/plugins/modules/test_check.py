@@ -19,35 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_checks as checks
+from ansible_collections.mspctl.policy.plugins.modules import check as mspctl_check
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from plugin_loader import load as _load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-# the module imports its module_utils as Ansible ships them to the host
-findings_utils = _load("ansible.module_utils.mspctl_findings",
-                       PLUGINS / "module_utils" / "mspctl_findings.py")
-checks = _load("ansible.module_utils.mspctl_checks", PLUGINS / "module_utils" / "mspctl_checks.py")
-mspctl_check = _load("_mspctl_module_mspctl_check", PLUGINS / "modules" / "mspctl_check.py")
 
 HAVE_DPKG = shutil.which("dpkg-query") is not None and shutil.which("dpkg") is not None
-
-
-def run_module(capsys: pytest.CaptureFixture[str], args: dict[str, Any], *,
-               check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
-    """Run the module's main() as Ansible would and return its JSON result."""
-    from ansible.module_utils.testing import patch_module_args
-
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit):
-        mspctl_check.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
 
 
 class LocalRunner:
@@ -479,9 +457,8 @@ def test_invalid_definitions(controls: list[Any], control_id: str | None, key: s
     assert message in str(caught.value)
 
 
-def test_invalid_definition_fails_the_module_naming_control_and_key(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(capsys, {"controls": [
+def test_invalid_definition_fails_the_module_naming_control_and_key() -> None:
+    result = run_module(mspctl_check, {"controls": [
         {"id": "ok", "type": "sysctl", "key": "kernel.ostype", "value": "Linux"},
         {"id": "ssh.service", "type": "service", "name": "ssh", "runing": True},
     ]})
@@ -534,11 +511,10 @@ EXPECTED_STATUSES = ["fail", "pass", "fail", "pass", "pass", "pass", "error"]
 
 
 @pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check-diff"])
-def test_module_reports_findings_and_writes_nothing(
-        capsys: pytest.CaptureFixture[str], tree: Path, check_mode: bool) -> None:
+def test_module_reports_findings_and_writes_nothing(tree: Path, check_mode: bool) -> None:
     before = snapshot(tree)
-    result = run_module(capsys, {"policy": "baseline", "controls": module_controls(tree)},
-                        check_mode=check_mode, diff=check_mode)
+    result = run_module(mspctl_check, {"policy": "baseline", "controls": module_controls(tree)},
+                        check=check_mode, diff=check_mode)
     assert snapshot(tree) == before
     assert result["changed"] is False
     assert "diff" not in result
@@ -557,19 +533,19 @@ def test_module_reports_findings_and_writes_nothing(
                                 "error": 1}
 
 
-def test_module_is_idempotent(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+def test_module_is_idempotent(tree: Path) -> None:
     args = {"policy": "baseline", "controls": module_controls(tree)}
-    first = run_module(capsys, args)
-    second = run_module(capsys, args)
-    third = run_module(capsys, args, check_mode=True, diff=True)
+    first = run_module(mspctl_check, args)
+    second = run_module(mspctl_check, args)
+    third = run_module(mspctl_check, args, check=True, diff=True)
     for result in (first, second, third):
         result.pop("invocation", None)
     assert first == second == third
     assert first["changed"] is False
 
 
-def test_module_with_no_controls(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(capsys, {})
+def test_module_with_no_controls() -> None:
+    result = run_module(mspctl_check, {})
     assert result["findings"] == []
     assert result["status"] == {"policy": "baseline", "controls": 0, "pass": 0, "fail": 0,
                                 "error": 0}

@@ -10,27 +10,15 @@ Printer", an IPP Everywhere one ends in " - IPP Everywhere", user info leaves th
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from plugin_loader import load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-def load_module(name: str) -> ModuleType:
-    """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
-    for util in ("mspctl_cups", "mspctl_findings"):
-        load(f"ansible.module_utils.{util}", PLUGINS / "module_utils" / f"{util}.py")
-    return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
-
-
-cups = load("ansible.module_utils.mspctl_cups", PLUGINS / "module_utils" / "mspctl_cups.py")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_cups as cups
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 
 MODELS = {
     "drv:///sample.drv/generic.ppd": "Generic PostScript Printer",
@@ -155,11 +143,9 @@ class FakeCups:
 
 
 def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPatch,
-               capsys: pytest.CaptureFixture[str], args: dict[str, Any], *,
-               check: bool = False, diff: bool = True) -> dict[str, Any]:
-    """Run the module's main() as Ansible would; its JSON result (``failed`` on fail_json)."""
+               args: dict[str, Any], *, check: bool = False, diff: bool = True) -> dict[str, Any]:
+    """The module's result (helper.run_module) with the host's CUPS answered by ``fake``."""
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
 
     monkeypatch.setattr(module, "read_queues", fake.read_queues)
     monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the fake settles by reads
@@ -167,9 +153,4 @@ def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPat
                         lambda _self, argv, **kw: fake.run_command(argv, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda _self, name, *a, **kw: fake.get_bin_path(name))
-    capsys.readouterr()
-    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
-          pytest.raises(SystemExit)):
-        module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    return run_main(module, args, check=check, diff=diff)

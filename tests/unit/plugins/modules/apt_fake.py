@@ -1,4 +1,4 @@
-"""A Debian host's apt in memory for the patching modules' unit tests, and their loader.
+"""A Debian host's apt in memory for the patching modules' unit tests, and the modules they test.
 
 ``FakeApt`` holds installed versions, holds, auto marks and the versions a mirror offers per
 suite, and answers what ``mspctl_apt_upgrade`` and ``mspctl_patch_status`` ask their
@@ -13,17 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from plugin_loader import load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-# the modules import their module_utils as Ansible ships them to the host
-pu = load("ansible.module_utils.mspctl_patching", PLUGINS / "module_utils" / "mspctl_patching.py")
-load("ansible.module_utils.mspctl_findings", PLUGINS / "module_utils" / "mspctl_findings.py")
-upgrade = load("_mspctl_module_mspctl_apt_upgrade", PLUGINS / "modules" / "mspctl_apt_upgrade.py")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
 
 
 def _key(version: str) -> tuple[int, ...]:

@@ -12,33 +12,43 @@ timer, the MSP's Prometheus) is exercised by molecule/monitoring.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_monitoring as mon
+from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as pw
+from ansible_collections.mspctl.policy.plugins.modules import monitoring_status as status_module
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from plugin_loader import load as _load
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGINS = ROOT / "plugins"
+ROOT = Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "monitoring"
 
 
+def _load_script(name: str, path: Path) -> ModuleType:
+    """The collector is a program deployed to hosts (no .py, imports its siblings by plain
+    name): load it from its file, as python3 would run it."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
 
 
-# the module imports its module_utils as Ansible ships them to the host
-_load("ansible.module_utils.mspctl_findings", PLUGINS / "module_utils" / "mspctl_findings.py")
-mon = _load("ansible.module_utils.mspctl_monitoring",
-            PLUGINS / "module_utils" / "mspctl_monitoring.py")
-pw = _load("_mspctl_module_utils_patch_window", PLUGINS / "module_utils" / "patch_window.py")
-status_module = _load("_mspctl_module_mspctl_monitoring_status",
-                      PLUGINS / "modules" / "mspctl_monitoring_status.py")
-collector = _load("_mspctl_monitoring_collector", ROLE / "files" / "mspctl-monitoring-collect")
+collector = _load_script("_mspctl_monitoring_collector", ROLE / "files" / "mspctl-monitoring-collect")
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a Saturday
@@ -471,30 +481,22 @@ def test_checks_turned_off_are_not_reported() -> None:
     assert status["failed_units"] is None and status["disks"] == []
 
 
-def run_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-               args: dict[str, Any], observed: dict[str, Any], *, check_mode: bool = False,
-               diff: bool = False) -> dict[str, Any]:
-    """Run the module's main() as Ansible would, with the host observations patched in."""
-    from ansible.module_utils.testing import patch_module_args
-
+def run_module(monkeypatch: pytest.MonkeyPatch, args: dict[str, Any], observed: dict[str, Any],
+               *, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """The module's result (helper.run_module), with the host observations patched in."""
     monkeypatch.setattr(status_module, "observe", lambda module: observed)
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit):
-        status_module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    return run_main(status_module, args, check=check_mode, diff=diff)
 
 
 def test_module_is_read_only_in_check_mode_and_repeatable(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     observed = dict(healthy(), failed_units=["cups.service"])  # a failing control: still no change
     args = {"checks": ["disk_usage", "failed_units"], "msp_hook": {"server": "msp"}}
-    first = run_module(capsys, monkeypatch, args, observed)
-    checked = run_module(capsys, monkeypatch, args, observed, check_mode=True, diff=True)
-    again = run_module(capsys, monkeypatch, args, observed)
+    first = run_module(monkeypatch, args, observed)
+    checked = run_module(monkeypatch, args, observed, check_mode=True, diff=True)
+    again = run_module(monkeypatch, args, observed)
     assert first["changed"] is False and checked["changed"] is False and again["changed"] is False
     assert "failed" not in first
     assert "diff" not in checked
@@ -505,9 +507,8 @@ def test_module_is_read_only_in_check_mode_and_repeatable(
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_module_rejects_an_unknown_check(capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_module(capsys, monkeypatch, {"checks": ["uptime"]}, healthy())
+def test_module_rejects_an_unknown_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(monkeypatch, {"checks": ["uptime"]}, healthy())
     assert result["failed"] is True
     assert "checks" in result["msg"]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apt_fake import PLUGINS, load, pu
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
+from ansible_collections.mspctl.policy.plugins.modules import patch_status as status_module
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
 
 FINDING_KEYS = {"policy", "control_id", "title", "status", "expected", "actual", "evidence"}
-status_module = load("_mspctl_module_mspctl_patch_status",
-                     PLUGINS / "modules" / "mspctl_patch_status.py")
 
 NOW = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.UTC)
 WINDOW = {"open": False, "reason": "outside window", "timezone": "Europe/Paris",
@@ -145,10 +145,8 @@ def test_an_unreadable_apt_is_an_error_not_a_failure(state: Path) -> None:
     assert status["pending_security"] == 0
 
 
-def test_main_is_read_only_and_repeatable(state: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from ansible.module_utils.testing import patch_module_args
-
+def test_main_is_read_only_and_repeatable(state: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     class Reader:
         def __init__(self, module: Any, state_dir: str, **_kw: Any) -> None:
             pass
@@ -159,19 +157,14 @@ def test_main_is_read_only_and_repeatable(state: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(status_module, "AptBackend", Reader)
     before = sorted(p.name for p in state.parent.rglob("*"))
     args = {"state_dir": str(state), "host_class": "servers", "window": WINDOW,
-            "now": "2026-12-09T13:00:00+01:00", "_ansible_check_mode": True}
-    outputs = []
-    for _ in range(2):
-        with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-            status_module.main()
-        assert exit_info.value.code == 0
-        outputs.append(json.loads(capsys.readouterr().out))
+            "now": "2026-12-09T13:00:00+01:00"}
+    outputs = [run_module(status_module, args, check=True) for _ in range(2)]
+    assert not outputs[0].get("failed")
     assert outputs[0]["changed"] is False
     assert outputs[0]["findings"] == outputs[1]["findings"]
     assert outputs[0]["status"]["pending"]["security"] == ["openssl"]
     assert sorted(p.name for p in state.parent.rglob("*")) == before
 
-    with patch_module_args(dict(args, now="yesterday")), pytest.raises(SystemExit) as exit_info:
-        status_module.main()
-    assert exit_info.value.code == 1
-    assert "not an ISO 8601" in json.loads(capsys.readouterr().out)["msg"]
+    result = run_module(status_module, dict(args, now="yesterday"), check=True)
+    assert result["failed"]
+    assert "not an ISO 8601" in result["msg"]

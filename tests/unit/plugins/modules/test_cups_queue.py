@@ -10,9 +10,14 @@ import struct
 from typing import Any
 
 import pytest
-from cups_fake import MODELS, FakeCups, cups, load_module, queue, run_module
-
-mod = load_module("mspctl_cups_queue")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_cups as cups
+from ansible_collections.mspctl.policy.plugins.modules import cups_queue as mod
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.cups_fake import (
+    MODELS,
+    FakeCups,
+    queue,
+    run_module,
+)
 
 SINK = "socket://10.0.0.1:9101"
 
@@ -109,13 +114,12 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[list[str]]]] = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_change_check_idempotent(name: str, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_change_check_idempotent(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     start, module_args, expected = CASES[name]
     fake = FakeCups(start)
     changed = bool(expected)
 
-    checked = run_module(mod, fake, monkeypatch, capsys, module_args, check=True)
+    checked = run_module(mod, fake, monkeypatch, module_args, check=True)
     assert not checked.get("failed"), checked
     assert checked["changed"] is changed
     assert checked["commands"] == [mod.display(c) for c in expected]
@@ -124,7 +128,7 @@ def test_change_check_idempotent(name: str, monkeypatch: pytest.MonkeyPatch,
     if changed:
         assert checked["diff"]["before"] != checked["diff"]["after"]
 
-    applied = run_module(mod, fake, monkeypatch, capsys, module_args)
+    applied = run_module(mod, fake, monkeypatch, module_args)
     assert not applied.get("failed"), applied
     assert applied["changed"] is changed
     assert fake.writes() == expected
@@ -133,28 +137,26 @@ def test_change_check_idempotent(name: str, monkeypatch: pytest.MonkeyPatch,
         k: checked[k] for k in ("queues", "default", "commands")}
 
     fake.calls.clear()
-    again = run_module(mod, fake, monkeypatch, capsys, module_args)
+    again = run_module(mod, fake, monkeypatch, module_args)
     assert again["changed"] is False, again
     assert again["commands"] == []
     assert fake.writes() == []
 
 
-def test_password_never_in_the_result(monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_password_never_in_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups()
     module_args = args([{"name": "smb", "uri": "smb://alice:secret@server/queue"}])
-    result = run_module(mod, fake, monkeypatch, capsys, module_args, check=True)
+    result = run_module(mod, fake, monkeypatch, module_args, check=True)
     shown = {k: v for k, v in result.items() if k != "invocation"}
     assert "secret" not in str(shown)
-    run_module(mod, fake, monkeypatch, capsys, module_args)
+    run_module(mod, fake, monkeypatch, module_args)
     assert fake.writes()[0][5] == "smb://alice:secret@server/queue"  # CUPS gets it whole
 
 
-def test_diff_is_the_before_after_pair(monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_is_the_before_after_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups({"lab": queue("socket://10.0.0.9:9100", location="Lab"),
                      "old": queue(SINK, default=True)})
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         args([{"name": "lab", "uri": SINK, "location": "Lab", "default": True},
                               {"name": "old", "state": "absent"}], sharing=False),
                         check=True)
@@ -178,9 +180,8 @@ def test_diff_is_the_before_after_pair(monkeypatch: pytest.MonkeyPatch,
     }
 
 
-def test_no_diff_without_diff_mode(monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, FakeCups(), monkeypatch, capsys,
+def test_no_diff_without_diff_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, FakeCups(), monkeypatch,
                         args([{"name": "lab", "uri": SINK}]), check=True, diff=False)
     assert result["changed"] is True
     assert "diff" not in result
@@ -188,10 +189,9 @@ def test_no_diff_without_diff_mode(monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.parametrize("installed", [False, True])
 def test_check_mode_without_cups_plans_everything(installed: bool,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups(running=False, installed=installed)
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         args([{"name": "ps", "uri": SINK,
                                "driver": "drv:///sample.drv/generic.ppd"}], sharing=False),
                         check=True)
@@ -201,10 +201,9 @@ def test_check_mode_without_cups_plans_everything(installed: bool,
 
 
 @pytest.mark.parametrize("check", [False, True])
-def test_a_host_without_queues_needs_no_cups(check: bool, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_host_without_queues_needs_no_cups(check: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups(running=False, installed=False)
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         args([{"name": "old", "state": "absent"}], remove_unlisted=True,
                              sharing=False), check=check)
     assert not result.get("failed"), result
@@ -213,19 +212,17 @@ def test_a_host_without_queues_needs_no_cups(check: bool, monkeypatch: pytest.Mo
     assert result["sharing"] is False
 
 
-def test_without_cups_a_real_run_fails(monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(mod, FakeCups(running=False), monkeypatch, capsys,
+def test_without_cups_a_real_run_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(mod, FakeCups(running=False), monkeypatch,
                         args([{"name": "lab", "uri": SINK}]))
     assert result["failed"] is True
     assert "cannot reach the CUPS scheduler" in result["msg"]
 
 
-def test_refused_queue_fails_after_the_others(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_refused_queue_fails_after_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups()
     fake.refuse = {"office"}
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         args([{"name": "office", "uri": "ipp://10.0.0.2/ipp/print"},
                               {"name": "lab", "uri": SINK}]))
     assert result["failed"] is True
@@ -245,45 +242,41 @@ def test_refused_queue_fails_after_the_others(monkeypatch: pytest.MonkeyPatch,
     ([{"name": "a", "uri": SINK, "driver": "drv:///nope.drv/x.ppd"}], None, "not a model"),
 ])
 def test_bad_input_fails_before_any_change(queues: list[dict[str, Any]], default: str | None,
-                                           message: str, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+                                           message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups()
     module_args = args(queues, **({"default": default} if default else {}))
-    result = run_module(mod, fake, monkeypatch, capsys, module_args)
+    result = run_module(mod, fake, monkeypatch, module_args)
     assert result["failed"] is True
     assert message in result["msg"], result["msg"]
     assert fake.writes() == []
 
 
-def test_waits_for_the_everywhere_driver(monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_waits_for_the_everywhere_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups()
     fake.everywhere_delay = 5
     module_args = args([{"name": "office", "uri": "ipp://10.0.0.2/ipp/print"}])
-    result = run_module(mod, fake, monkeypatch, capsys, module_args)
+    result = run_module(mod, fake, monkeypatch, module_args)
     assert not result.get("failed"), result
     assert fake.queues["office"]["make_and_model"] == "Printer - IPP Everywhere"
-    assert run_module(mod, fake, monkeypatch, capsys, module_args)["changed"] is False
+    assert run_module(mod, fake, monkeypatch, module_args)["changed"] is False
 
 
-def test_everywhere_printer_not_answering_fails(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_everywhere_printer_not_answering_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups()
     fake.everywhere_delay = None
     monkeypatch.setattr(mod, "SETTLE_SECONDS", 0)
     module_args = args([{"name": "office", "uri": "ipp://10.0.0.2/ipp/print"}])
-    result = run_module(mod, fake, monkeypatch, capsys, module_args)
+    result = run_module(mod, fake, monkeypatch, module_args)
     assert result["failed"] is True
     assert "IPP Everywhere queue needs its printer to answer" in result["msg"]
     assert result["actual"]["queues"]["office"]["driver"] == "raw"
     # the next run tries again
-    again = run_module(mod, fake, monkeypatch, capsys, module_args, check=True)
+    again = run_module(mod, fake, monkeypatch, module_args, check=True)
     assert again["commands"] == [["lpadmin", "-p", "office", "-v", "ipp://10.0.0.2/ipp/print",
                                   "-m", "everywhere"]]
 
 
-def test_cups_not_taking_a_change_fails(monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cups_not_taking_a_change_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups({"lab": queue(SINK, location="old")})
     real = fake.run_command
 
@@ -295,7 +288,7 @@ def test_cups_not_taking_a_change_fails(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(fake, "run_command", ignore_location)
     monkeypatch.setattr(mod, "SETTLE_SECONDS", 0)
-    result = run_module(mod, fake, monkeypatch, capsys,
+    result = run_module(mod, fake, monkeypatch,
                         args([{"name": "lab", "uri": SINK, "location": "new"}]))
     assert result["failed"] is True
     assert result["msg"].startswith("CUPS did not take every change")

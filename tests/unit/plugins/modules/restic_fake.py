@@ -17,16 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from plugin_loader import PLUGINS, load, load_module_utils
-
-
-def load_module(name: str) -> ModuleType:
-    """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
-    load_module_utils("mspctl_restic", "mspctl_findings")
-    return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
-
-
-[restic] = load_module_utils("mspctl_restic")
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 
 
 def rfc3339_ns(ns: int, offset_minutes: int = 0) -> str:
@@ -195,14 +188,12 @@ SYSTEMCTL_SHOW_OK = (
 )
 
 
-def run_module(module: ModuleType, fake: FakeRestic | None, monkeypatch: Any, capsys: Any,
+def run_module(module: ModuleType, fake: FakeRestic | None, monkeypatch: Any,
                args: dict[str, Any], *, check: bool = False, diff: bool = True,
                systemctl_show: str | None = SYSTEMCTL_SHOW_OK) -> dict[str, Any]:
-    """Run the module's main() as Ansible would, restic answered by ``fake`` (None: restic is
-    not installed) and ``systemctl show`` by ``systemctl_show`` (None: it fails)."""
-    import pytest
+    """The module's result (helper.run_module) with restic answered by ``fake`` (None: restic
+    is not installed) and ``systemctl show`` by ``systemctl_show`` (None: it fails)."""
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
 
     def run_command(_self: Any, argv: list[str], environ_update: Any = None,
                     **_kw: Any) -> tuple[int, str, str]:
@@ -224,9 +215,4 @@ def run_module(module: ModuleType, fake: FakeRestic | None, monkeypatch: Any, ca
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", get_bin_path)
-    capsys.readouterr()
-    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
-          pytest.raises(SystemExit)):
-        module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    return run_main(module, args, check=check, diff=diff)
