@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Declarative compliance controls: validation and read-only evaluation.
@@ -25,9 +24,7 @@ Usage in a module::
         ...
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import errno
 import grp
@@ -85,12 +82,12 @@ class ControlError(ValueError):
 
     def __str__(self):
         if self.control_id is not None:
-            where = "control %r" % self.control_id
+            where = f"control {self.control_id!r}"
         else:
-            where = "control #%s" % self.position
+            where = f"control #{self.position}"
         if self.key:
-            where += ", key %r" % self.key
-        return "%s: %s" % (where, self.message)
+            where += f", key {self.key!r}"
+        return f"{where}: {self.message}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,7 +100,7 @@ def _is_int(value):
 
 def _v_str(value):
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a non-empty string, got %r" % (value,))
+        raise ValueError(f"expected a non-empty string, got {value!r}")
     return value
 
 
@@ -113,7 +110,7 @@ def _v_bool(value):
     if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no",
                                                     "off", "0"):
         return value.lower() in ("true", "yes", "on", "1")
-    raise ValueError("expected a boolean, got %r" % (value,))
+    raise ValueError(f"expected a boolean, got {value!r}")
 
 
 def _v_int(low, high):
@@ -129,7 +126,7 @@ def _v_int(low, high):
 def _v_choice(*choices):
     def check(value):
         if value not in choices:
-            raise ValueError("expected one of %s, got %r" % (", ".join(choices), value))
+            raise ValueError("expected one of {}, got {!r}".format(", ".join(choices), value))
         return value
     return check
 
@@ -137,7 +134,7 @@ def _v_choice(*choices):
 def _v_pattern(pattern, what):
     def check(value):
         if not isinstance(value, str) or not pattern.match(value):
-            raise ValueError("expected %s, got %r" % (what, value))
+            raise ValueError(f"expected {what}, got {value!r}")
         return value
     return check
 
@@ -147,7 +144,7 @@ def _v_regex(value):
     try:
         re.compile(value, re.MULTILINE)
     except re.error as exc:
-        raise ValueError("invalid regular expression %r: %s" % (value, exc))
+        raise ValueError(f"invalid regular expression {value!r}: {exc}")
     return value
 
 
@@ -156,8 +153,8 @@ def _v_mode(value):
         raise ValueError("quote the mode (\"0640\"): YAML reads an unquoted 0640 as the "
                          "number %d" % value)
     if not isinstance(value, str) or not _MODE.match(value):
-        raise ValueError("expected an octal mode string like \"0640\", got %r" % (value,))
-    return "%04o" % int(value, 8)
+        raise ValueError(f"expected an octal mode string like \"0640\", got {value!r}")
+    return f"{int(value, 8):04o}"
 
 
 def _v_owner(value):
@@ -169,13 +166,13 @@ def _v_owner(value):
 
 def _v_path(value):
     if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
-        raise ValueError("expected an absolute path, got %r" % (value,))
+        raise ValueError(f"expected an absolute path, got {value!r}")
     return os.path.normpath(value)
 
 
 def _v_scalar(value):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("expected a string or a number, got %r" % (value,))
+        raise ValueError(f"expected a string or a number, got {value!r}")
     return str(value)
 
 
@@ -183,7 +180,7 @@ def _v_argv(value):
     if isinstance(value, str):
         raise ValueError("expected a list of arguments (argv, never a shell line), got a string")
     if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of arguments, got %r" % (value,))
+        raise ValueError(f"expected a non-empty list of arguments, got {value!r}")
     argv = []
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
@@ -202,7 +199,7 @@ def _v_rc(value):
     try:
         codes = [check(v) for v in values]
     except ValueError:
-        raise ValueError("expected an exit code 0..255 or a list of them, got %r" % (value,))
+        raise ValueError(f"expected an exit code 0..255 or a list of them, got {value!r}")
     return codes if isinstance(value, list) else codes[0]
 
 
@@ -210,7 +207,7 @@ def _v_version(value):
     value = _v_scalar(value)
     if not _VERSION.match(value):
         raise ValueError("expected a Debian version, optionally after <<, <=, =, >= or >>, "
-                         "got %r" % (value,))
+                         f"got {value!r}")
     return value
 
 
@@ -281,7 +278,7 @@ def normalize_one(raw, position):
         return ControlError(control_id, key, message, position)
 
     if not isinstance(raw, dict):
-        raise problem(None, "expected a mapping, got %r" % (raw,))
+        raise problem(None, f"expected a mapping, got {raw!r}")
     if "id" not in raw:
         raise problem("id", "required key is missing")
     try:
@@ -292,12 +289,11 @@ def normalize_one(raw, position):
     if kind is None:
         raise problem("type", "required key is missing", control_id)
     if kind not in SPECS:
-        raise problem("type", "expected one of %s, got %r" % (", ".join(TYPES), kind), control_id)
+        raise problem("type", "expected one of {}, got {!r}".format(", ".join(TYPES), kind), control_id)
     spec = SPECS[kind]
     unknown = sorted(str(k) for k in raw if k not in COMMON_KEYS and k not in spec)
     if unknown:
-        raise problem(unknown[0], "unknown key for a %s control (known: %s)"
-                      % (kind, ", ".join(sorted(spec))), control_id)
+        raise problem(unknown[0], "unknown key for a {} control (known: {})".format(kind, ", ".join(sorted(spec))), control_id)
     control = {"id": control_id, "type": kind}
     title = raw.get("title")
     if title is not None:
@@ -328,7 +324,7 @@ def normalize(controls):
     if controls is None:
         return []
     if not isinstance(controls, list):
-        raise ControlError(None, None, "controls must be a list, got %r" % (controls,), "-")
+        raise ControlError(None, None, f"controls must be a list, got {controls!r}", "-")
     result, seen = [], {}
     for position, raw in enumerate(controls, 1):
         control = normalize_one(raw, position)
@@ -350,9 +346,9 @@ def expectations(control):
 def default_title(control):
     kind = control["type"]
     if kind == "package":
-        title = "Package %s is %s" % (control["name"], control["state"])
+        title = "Package {} is {}".format(control["name"], control["state"])
         if control.get("version"):
-            title += " (version %s)" % control["version"]
+            title += " (version {})".format(control["version"])
         return title
     if kind == "service":
         parts = []
@@ -360,22 +356,22 @@ def default_title(control):
             parts.append("running" if control["running"] else "stopped")
         if control.get("enabled") is not None:
             parts.append("enabled" if control["enabled"] else "disabled")
-        return "Service %s is %s" % (control["name"], " and ".join(parts))
+        return "Service {} is {}".format(control["name"], " and ".join(parts))
     if kind == "file":
         if control["state"] == "absent":
-            return "%s is absent" % control["path"]
+            return "{} is absent".format(control["path"])
         parts = [k + " " + control[k] for k in ("mode", "owner", "group") if control.get(k)]
         if control.get("max_mode"):
             parts.append("mode at most " + control["max_mode"])
         if control.get("contains"):
-            parts.append("a line matches /%s/" % clip(control["contains"], 40))
+            parts.append("a line matches /{}/".format(clip(control["contains"], 40)))
         if control.get("not_contains"):
-            parts.append("no line matches /%s/" % clip(control["not_contains"], 40))
-        title = "%s is a %s" % (control["path"], control["state"])
-        return title + (" (%s)" % ", ".join(parts) if parts else "")
+            parts.append("no line matches /{}/".format(clip(control["not_contains"], 40)))
+        title = "{} is a {}".format(control["path"], control["state"])
+        return title + (" ({})".format(", ".join(parts)) if parts else "")
     if kind == "sysctl":
-        return "Sysctl %s = %s" % (control["key"], control["value"])
-    return "Command %s succeeds" % " ".join(control["argv"])[:80]
+        return "Sysctl {} = {}".format(control["key"], control["value"])
+    return "Command {} succeeds".format(" ".join(control["argv"])[:80])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,7 +583,7 @@ class Checker:
         try:
             result = method(control)
         except Exception as exc:  # one broken evaluation is a finding, not a failed play
-            result = error_outcome("%s: %s" % (type(exc).__name__, exc))
+            result = error_outcome(f"{type(exc).__name__}: {exc}")
         if not result["expected"]:  # an error: still say what was expected
             result["expected"] = expectations(control)
         return result
@@ -603,7 +599,7 @@ class Checker:
             rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--"] + sorted(set(names)),
                                                timeout=60)
         except OSError as exc:
-            return "dpkg-query: %s" % exc
+            return f"dpkg-query: {exc}"
         if rc not in (0, 1):
             return "dpkg-query exited %d: %s" % (rc, clip((err or "").strip()))
         rows = []
@@ -665,7 +661,7 @@ class Checker:
         evidence = {
             "unit": state.get("Id") or control["name"],
             "load_state": state.get("LoadState"),
-            "active_state": "%s (%s)" % (state.get("ActiveState"), state.get("SubState")),
+            "active_state": "{} ({})".format(state.get("ActiveState"), state.get("SubState")),
             "unit_file_state": state.get("UnitFileState") or None,
         }
         running = state.get("ActiveState") in _RUNNING_STATES
@@ -685,7 +681,7 @@ class Checker:
             st = os.stat(path)
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                return error_outcome("cannot stat %s: %s" % (path, exc.strerror), evidence)
+                return error_outcome(f"cannot stat {path}: {exc.strerror}", evidence)
             st = None
         if os.path.islink(path):
             try:
@@ -704,7 +700,7 @@ class Checker:
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
 
-        mode = "%04o" % stat.S_IMODE(st.st_mode)
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
         owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
         evidence.update(mode=mode, owner="%s (%d)" % (owner, st.st_uid),
                         group="%s (%d)" % (group, st.st_gid))
@@ -755,7 +751,7 @@ class Checker:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 evidence["present"] = False
                 return outcome([("value", want, None, False)], evidence)
-            return error_outcome("cannot read %s: %s" % (path, exc.strerror), evidence)
+            return error_outcome(f"cannot read {path}: {exc.strerror}", evidence)
         value = " ".join(text_of(raw).split())
         return outcome([("value", want, clip(value), value == want)], evidence)
 
@@ -765,12 +761,12 @@ class Checker:
         evidence = {"argv": [clip(a, 100) for a in argv][:20]}
         program = self.runner.which(argv[0])
         if not program:
-            return error_outcome("command not found: %s" % argv[0], evidence)
+            return error_outcome(f"command not found: {argv[0]}", evidence)
         argv[0] = program
         try:
             rc, out, err, timed_out = self.runner.run(argv, timeout=control["timeout"])
         except OSError as exc:
-            return error_outcome("cannot run %s: %s" % (program, exc), evidence)
+            return error_outcome(f"cannot run {program}: {exc}", evidence)
         evidence.update(rc=rc, stdout=head(out, STDOUT_HEAD), stderr=head(err, STDERR_HEAD))
         if timed_out:
             return error_outcome("timed out after %d s" % control["timeout"], evidence)
@@ -812,7 +808,7 @@ def _read_text(path, size):
         with open(path, "rb") as handle:
             data = handle.read(READ_LIMIT + 1)
     except OSError as exc:
-        return None, "cannot read %s: %s" % (path, exc.strerror)
+        return None, f"cannot read {path}: {exc.strerror}"
     if len(data) > READ_LIMIT:
         return None, "%s is over %d bytes: content checks read at most that" % (path, READ_LIMIT)
     return data.decode("utf-8", "replace"), None

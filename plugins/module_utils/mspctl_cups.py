@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and mspctl.policy.printer_status.
@@ -10,20 +9,14 @@ quotes such values without escaping them). Changes are made with the CUPS tools 
 ``cupsctl``) by the modules. Standard library only: this runs on the managed host's Python.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 import socket
 import struct
 
-try:  # Python 3
-    import http.client as http_client
-    from urllib.parse import urlsplit, urlunsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    import httplib as http_client  # type: ignore[no-redef]
-    from urlparse import urlsplit, urlunsplit  # type: ignore[no-redef]
+import http.client as http_client
+from urllib.parse import urlsplit, urlunsplit
 
 SOCKET_PATH = "/run/cups/cups.sock"
 # the CUPS tools run in the C locale
@@ -162,8 +155,8 @@ def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
         if response.status != 200:
             raise CupsUnavailable("CUPS answered HTTP %d %s" % (response.status, response.reason))
         return data
-    except (socket.error, OSError, http_client.HTTPException) as exc:
-        raise CupsUnavailable("cannot reach the CUPS scheduler at %s: %s" % (socket_path, exc))
+    except (OSError, http_client.HTTPException) as exc:
+        raise CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}: {exc}")
     finally:
         connection.close()
 
@@ -197,7 +190,7 @@ def parse_printers(data):
     if status == STATUS_NOT_FOUND:
         return {}
     if status > 0x00FF:
-        raise CupsUnavailable("CUPS-Get-Printers failed with IPP status 0x%04x" % status)
+        raise CupsUnavailable(f"CUPS-Get-Printers failed with IPP status 0x{status:04x}")
     queues = {}
     for tag, attrs in groups:
         name = _first(attrs, "printer-name")
@@ -282,7 +275,7 @@ def read_sharing(module):
         raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
     rc, out, err = module.run_command([cupsctl], environ_update=ENV)
     if rc != 0:
-        raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
+        raise CupsUnavailable(f"cupsctl: {(err or out).strip()}")
     return parse_cupsctl(out).get("_share_printers") == "1"
 
 
@@ -302,44 +295,42 @@ def normalize_queues(queues, default=None):
         name = queue.get("name") or ""
         where = "queues[%d] (%s)" % (index, name or "no name")
         if not NAME_RE.match(name):
-            errors.append("%s: invalid queue name %r: 1-127 printable characters, no space or "
-                          "any of / \\ ? ' \" # @ ," % (where, name))
+            errors.append(f"{where}: invalid queue name {name!r}: 1-127 printable characters, no space or "
+                          "any of / \\ ? ' \" # @ ,")
             continue
         if name.lower() in seen:
-            errors.append("%s: queue listed twice (CUPS names ignore case: %s)"
-                          % (where, seen[name.lower()]))
+            errors.append(f"{where}: queue listed twice (CUPS names ignore case: {seen[name.lower()]})")
             continue
         seen[name.lower()] = name
         state = queue.get("state") or "present"
         queue["state"] = state
         if state == "present":
             if not queue.get("uri"):
-                errors.append("%s: a present queue needs a device uri" % where)
+                errors.append(f"{where}: a present queue needs a device uri")
                 continue
             queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
             scheme = queue["uri"].split(":", 1)[0].lower()
             if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
-                errors.append("%s: driver 'everywhere' needs an ipp:// or ipps:// uri, got %s "
-                              "(use 'raw' or a PPD model for %s://)"
-                              % (where, sanitize_uri(queue["uri"]), scheme))
+                errors.append("{}: driver 'everywhere' needs an ipp:// or ipps:// uri, got {} "
+                              "(use 'raw' or a PPD model for {}://)".format(where, sanitize_uri(queue["uri"]), scheme))
                 continue
             if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
-                errors.append("%s: error_policy must be one of %s" % (where, ", ".join(ERROR_POLICIES)))
+                errors.append("{}: error_policy must be one of {}".format(where, ", ".join(ERROR_POLICIES)))
                 continue
             queue["shared"] = bool(queue.get("shared"))
         if queue.get("default"):
             if state != "present":
-                errors.append("%s: an absent queue cannot be the default" % where)
+                errors.append(f"{where}: an absent queue cannot be the default")
                 continue
             flagged.append(name)
         result.append(queue)
     if len(flagged) > 1:
-        errors.append("more than one queue is flagged default: %s" % ", ".join(flagged))
+        errors.append("more than one queue is flagged default: {}".format(", ".join(flagged)))
     chosen = default or (flagged[0] if flagged else None)
     if chosen:
         present = {q["name"].lower(): q["name"] for q in result if q["state"] == "present"}
         if chosen.lower() not in present:
-            errors.append("default queue %r is not a present queue of the list" % chosen)
+            errors.append(f"default queue {chosen!r} is not a present queue of the list")
         else:
             chosen = present[chosen.lower()]
     return result, chosen, errors
@@ -357,5 +348,5 @@ def find(queues, name):
 
 
 def enabled_text(queue):
-    return "%s, %s" % ("enabled" if queue["enabled"] else "disabled",
+    return "{}, {}".format("enabled" if queue["enabled"] else "disabled",
                        "accepting jobs" if queue["accepting"] else "rejecting jobs")

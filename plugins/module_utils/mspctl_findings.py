@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one schema of a compliance finding, shared by every mspctl status module.
@@ -19,9 +18,7 @@ Usage in a module::
     module.exit_json(changed=False, findings=findings.as_list())
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 PASS = "pass"
 FAIL = "fail"
@@ -31,7 +28,7 @@ STATUSES = (PASS, FAIL, ERROR)
 
 def finding(policy, control_id, title, status, expected=None, actual=None, evidence=None):
     if status not in STATUSES:
-        raise ValueError("finding status must be one of %s, got %r" % (STATUSES, status))
+        raise ValueError(f"finding status must be one of {STATUSES}, got {status!r}")
     return {
         "policy": policy,
         "control_id": control_id,
@@ -43,7 +40,7 @@ def finding(policy, control_id, title, status, expected=None, actual=None, evide
     }
 
 
-class Findings(object):
+class Findings:
     """Collects the findings of one policy, in the order they were evaluated."""
 
     def __init__(self, policy):

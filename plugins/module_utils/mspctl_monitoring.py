@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host health checks of the monitoring policy, and their Prometheus text rendering.
@@ -15,9 +14,7 @@ Standard library only (the targets run Debian's python3, 3.11 and later). Comman
 a ``run(argv) -> (rc, stdout, stderr)`` callable, so tests and the module can supply their own.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import math
@@ -45,8 +42,7 @@ def command_runner():
     def run(argv):
         env = dict(os.environ, LC_ALL="C", LANG="C")
         try:
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env, timeout=120, check=False)
+            proc = subprocess.run(argv, capture_output=True, env=env, timeout=120, check=False)
         except (OSError, subprocess.SubprocessError) as exc:
             return 127, "", str(exc)
         return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
@@ -139,7 +135,7 @@ def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-require
     """
     for path in flag_files:
         if os.path.exists(path):
-            return True, "flag file %s" % path
+            return True, f"flag file {path}"
     if running_kernel is None:
         running_kernel = os.uname()[2]
     try:
@@ -149,7 +145,7 @@ def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-require
     if kernels:
         newest = max(kernels, key=_version_key)
         if newest != running_kernel and _version_key(newest) > _version_key(running_kernel):
-            return True, "kernel %s installed, %s running" % (newest, running_kernel)
+            return True, f"kernel {newest} installed, {running_kernel} running"
     return False, None
 
 
@@ -199,7 +195,7 @@ def smart_health(run, devices, smartctl="smartctl"):
     """
     result = {}
     for name in devices:
-        rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", "/dev/%s" % name])
+        rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", f"/dev/{name}"])
         try:
             data = json.loads(out or "{}")
         except ValueError:
@@ -248,7 +244,7 @@ def backup_status(path):
     try:
         with open(path) as handle:
             data = json.load(handle)
-    except (IOError, OSError):
+    except OSError:
         return None
     except ValueError:
         return empty
@@ -300,7 +296,7 @@ def maintenance(windows, now_utc, engine):
 # --------------------------------------------------------------------------- rendering
 
 
-class Metrics(object):
+class Metrics:
     """Metric families in the Prometheus text exposition format, in insertion order."""
 
     def __init__(self):
@@ -321,10 +317,10 @@ class Metrics(object):
     def render(self):
         lines = []
         for family in self._families:
-            lines.append("# HELP %s %s" % (family["name"], _escape_help(family["help"])))
-            lines.append("# TYPE %s %s" % (family["name"], family["type"]))
+            lines.append("# HELP {} {}".format(family["name"], _escape_help(family["help"])))
+            lines.append("# TYPE {} {}".format(family["name"], family["type"]))
             for labels, value in family["samples"]:
-                lines.append("%s%s %s" % (family["name"], _labels(labels), _number(value)))
+                lines.append("{}{} {}".format(family["name"], _labels(labels), _number(value)))
         return "\n".join(lines) + "\n"
 
 
@@ -339,7 +335,7 @@ def _escape_label(text):
 def _labels(labels):
     if not labels:
         return ""
-    return "{%s}" % ",".join('%s="%s"' % (k, _escape_label(v)) for k, v in sorted(labels.items()))
+    return "{{{}}}".format(",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(labels.items())))
 
 
 def _number(value):
@@ -444,7 +440,7 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
         if status is None:
             return
         if not status["valid"]:
-            raise ValueError("%s is not a JSON object" % backup.get("status_file"))
+            raise ValueError("{} is not a JSON object".format(backup.get("status_file")))
         hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
         metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
                     "Backup age the backup policy tolerates.")
@@ -460,7 +456,7 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
                             "Time of the last restore test.")
 
     def do_updates():
-        key = "%s:%s" % (_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
+        key = "{}:{}".format(_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
         cached = state.get("pending_updates")
         if not cached or cached.get("key") != key:
             cached = {"key": key, "counts": pending_updates(run)}

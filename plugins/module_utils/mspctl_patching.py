@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``mspctl.policy.patch_status``.
@@ -24,9 +23,7 @@ State kept on the host, in ``STATE_DIR`` (bookkeeping, never reported as a chang
 Runs on the managed host's Python (Debian 12: 3.11); standard library plus python3-apt.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import fnmatch
@@ -99,7 +96,7 @@ def parse_iso(text):
 # --------------------------------------------------------------------------- package model
 
 
-class Update(object):
+class Update:
     """An installed package with a newer version available.
 
     ``candidate`` is apt's candidate (pinning applied); ``security`` the highest version newer
@@ -131,8 +128,7 @@ class Update(object):
         }
 
     def __repr__(self):
-        return "Update(%r, %r -> %r, security=%r, held=%r)" % (
-            self.name, self.installed, self.candidate, self.security, self.held)
+        return f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, security={self.security!r}, held={self.held!r})"
 
 
 def is_security_origin(archive, codename, label):
@@ -155,7 +151,7 @@ def expand(patterns, names):
 def select(updates, scope, held, exclusions):
     """Target versions ``{name: version}`` of a run: in scope, not held, not excluded."""
     if scope not in SCOPES:
-        raise ValueError("scope must be one of %s, got %r" % (SCOPES, scope))
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     targets = {}
     for update in updates:
         if update.name in held or matches(update.name, exclusions):
@@ -199,7 +195,7 @@ def read_json(path, default=None):
     try:
         with open(path) as handle:
             data = json.load(handle)
-    except (IOError, OSError, ValueError):
+    except (OSError, ValueError):
         return default
     return data if isinstance(data, dict) else default
 
@@ -221,7 +217,7 @@ def update_seen(seen, pending, now):
     """First-seen times of pending ``name=version`` updates; updates gone are forgotten."""
     result = {}
     for update in pending:
-        key = "%s=%s" % (update.name, update.candidate)
+        key = f"{update.name}={update.candidate}"
         result[key] = (seen or {}).get(key) or iso(now)
     return result
 
@@ -230,7 +226,7 @@ def oldest_seen(seen, updates, now):
     """Age (timedelta) of the oldest of ``updates`` by first-seen time; now if never seen."""
     oldest = now
     for update in updates:
-        first = parse_iso((seen or {}).get("%s=%s" % (update.name, update.candidate)))
+        first = parse_iso((seen or {}).get(f"{update.name}={update.candidate}"))
         if first is not None and first < oldest:
             oldest = first
     return now - oldest
@@ -253,7 +249,7 @@ def boot_time(now=None):
         with open("/proc/1/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
         start = int(fields[19]) / float(os.sysconf("SC_CLK_TCK"))  # field 22 of proc(5)
-    except (IOError, OSError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError):
         return None
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now - datetime.timedelta(seconds=max(uptime - start, 0.0))
@@ -264,7 +260,7 @@ def boot_id():
     try:
         with open("/proc/sys/kernel/random/boot_id") as handle:
             return handle.read().strip() or None
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
@@ -292,7 +288,7 @@ def reboot_state(policy, record, boot=None, kernel=None, current_boot_id=None):
     boot ID of its last upgrade); ``never`` never.
     """
     if policy not in REBOOT_POLICIES:
-        raise ValueError("reboot policy must be one of %s, got %r" % (REBOOT_POLICIES, policy))
+        raise ValueError(f"reboot policy must be one of {REBOOT_POLICIES}, got {policy!r}")
     packages = sorted(set(read_lines(REBOOT_REQUIRED_PKGS)))
     required = os.path.exists(REBOOT_REQUIRED_FILE) or kernel is not None
     record = record or {}
@@ -323,7 +319,7 @@ def read_lines(path):
     try:
         with open(path) as handle:
             return [line.strip() for line in handle if line.strip()]
-    except (IOError, OSError):
+    except OSError:
         return []
 
 
@@ -343,7 +339,7 @@ def mark_reboot_required(upgraded, patterns):
 # --------------------------------------------------------------------------- apt
 
 
-class Installed(object):
+class Installed:
     __slots__ = ("version", "held", "auto")
 
     def __init__(self, version, held=False, auto=False):
@@ -352,7 +348,7 @@ class Installed(object):
         self.auto = auto
 
 
-class AptBackend(object):
+class AptBackend:
     """apt on this host: python3-apt to read, apt-get/apt-mark to act."""
 
     def __init__(self, module, state_dir=STATE_DIR, install_python_apt=False):
@@ -376,7 +372,7 @@ class AptBackend(object):
     def refresh_lists(self):
         rc, out, err = self._run(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
         if rc != 0:
-            raise PatchingError("apt-get update failed: %s" % (err or out).strip())
+            raise PatchingError(f"apt-get update failed: {(err or out).strip()}")
         stamp = os.path.join(self.state_dir, LISTS_STAMP)
         if not os.path.isdir(self.state_dir):
             os.makedirs(self.state_dir, 0o755)
@@ -393,7 +389,7 @@ class AptBackend(object):
             cache = apt_pkg.Cache(None)
             depcache = apt_pkg.DepCache(cache)
         except SystemError as exc:
-            raise PatchingError("cannot read the apt cache: %s" % exc)
+            raise PatchingError(f"cannot read the apt cache: {exc}")
         hold = apt_pkg.SELSTATE_HOLD
         installed = {}
         updates = []
@@ -433,7 +429,7 @@ class AptBackend(object):
         rc, out, err = self._run(["apt-get", "install", "-q", "-y", "--no-install-recommends",
                                   "python3-apt"] + list(DPKG_OPTIONS))
         if rc != 0:
-            raise PatchingError("cannot install python3-apt: %s" % (err or out).strip())
+            raise PatchingError(f"cannot install python3-apt: {(err or out).strip()}")
         import importlib
         importlib.invalidate_caches()
         try:
@@ -446,7 +442,7 @@ class AptBackend(object):
     def simulate(self, targets):
         rc, out, err = self._run(self._install_command(targets, simulate=True))
         if rc != 0:
-            raise PatchingError("apt-get cannot plan the upgrade: %s" % (err or out).strip())
+            raise PatchingError(f"apt-get cannot plan the upgrade: {(err or out).strip()}")
         return parse_simulation(out)
 
     def install(self, targets):
@@ -461,7 +457,7 @@ class AptBackend(object):
             return
         rc, out, err = self._run(["apt-mark", action] + list(names))
         if rc != 0:
-            raise PatchingError("apt-mark %s failed: %s" % (action, (err or out).strip()))
+            raise PatchingError(f"apt-mark {action} failed: {(err or out).strip()}")
 
     def run_hook(self, command):
         rc, out, err = self.module.run_command(["/bin/sh", "-c", command],
@@ -473,7 +469,7 @@ class AptBackend(object):
         if simulate:
             command[2:2] = ["-s", "-o", "Debug::NoLocking=true"]
         command.extend(DPKG_OPTIONS)
-        command.extend("%s=%s" % (name, version) for name, version in sorted(targets.items()))
+        command.extend(f"{name}={version}" for name, version in sorted(targets.items()))
         return command
 
     def _run(self, command):

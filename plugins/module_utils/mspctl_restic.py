@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """restic for mspctl's backup_agent policy: one implementation for the modules and the service.
@@ -26,9 +25,7 @@ comparison then proves the snapshot holds what production holds. The scratch dir
 removed; nothing is ever written outside it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import calendar
 import datetime
@@ -66,7 +63,7 @@ class ResticError(Exception):
     """A restic command failed; ``kind`` classifies why (see :func:`classify`)."""
 
     def __init__(self, message, rc=None, stderr=""):
-        super(ResticError, self).__init__(message)
+        super().__init__(message)
         self.message = message
         self.rc = rc
         self.stderr = stderr
@@ -118,7 +115,7 @@ def parse_time(value):
     match = re.match(
         r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or "")
     if not match:
-        raise ValueError("not an RFC 3339 time: %r" % (value,))
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, zone = match.group(7) or "", match.group(8)
     seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
@@ -176,7 +173,7 @@ def sftp_command(repository, ssh_config):
     location = parse_sftp(repository)
     if location is None or not ssh_config:
         return None
-    target = location["host"] if not location["user"] else "%s@%s" % (location["user"],
+    target = location["host"] if not location["user"] else "{}@{}".format(location["user"],
                                                                       location["host"])
     words = ["ssh", "-F", ssh_config]
     if location["port"]:
@@ -187,7 +184,7 @@ def sftp_command(repository, ssh_config):
 # ---------------------------------------------------------------------------------------------
 # restic
 
-class Restic(object):
+class Restic:
     """restic commands through ``run(argv, env) -> (rc, stdout, stderr)``.
 
     ``run`` is ``module.run_command`` in the modules (via :func:`module_runner`) and
@@ -209,7 +206,7 @@ class Restic(object):
         self.options = []
         command = sftp_command(repository, ssh_config)
         if command:
-            self.options += ["-o", "sftp.command=%s" % command]
+            self.options += ["-o", f"sftp.command={command}"]
 
     def call(self, *args, **kwargs):
         ok = kwargs.get("ok", (0,))
@@ -217,7 +214,7 @@ class Restic(object):
         argv = [self.binary, args[0]] + self.options + list(args[1:])
         rc, out, err = self._run(argv, self.env)
         if rc not in ok:
-            raise ResticError("restic %s failed (rc %s)" % (args[0], rc), rc, err)
+            raise ResticError(f"restic {args[0]} failed (rc {rc})", rc, err)
         return rc, out, err
 
     def version(self):
@@ -291,7 +288,7 @@ class Restic(object):
         args = ["forget", "--prune", "--host", host, "--group-by", "host"]
         for period in ("daily", "weekly", "monthly"):
             if retention.get(period):
-                args += ["--keep-%s" % period, str(int(retention[period]))]
+                args += [f"--keep-{period}", str(int(retention[period]))]
         if len(args) == 7:  # no retention: keep everything rather than forget everything
             return None
         return self.call(*args)
@@ -397,7 +394,7 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
     try:
         snap = restic.latest(host)
         if snap is None:
-            result["error"] = "no snapshot of host %s in the repository" % host
+            result["error"] = f"no snapshot of host {host} in the repository"
             return result
         result["snapshot"] = snap.get("short_id") or snap["id"][:8]
         result["snapshot_id"] = snap["id"]
@@ -405,8 +402,7 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
         nodes = restic.ls(snap["id"])
         eligible, result["changed_since_snapshot"] = candidates(nodes, lstat, max_file_bytes)
         if not eligible:
-            result["error"] = ("no file of snapshot %s is unchanged on disk: nothing to compare"
-                               % result["snapshot"])
+            result["error"] = ("no file of snapshot {} is unchanged on disk: nothing to compare".format(result["snapshot"]))
             return result
         sample = rng.sample(eligible, min(sample_size, len(eligible)))
         sample.sort(key=lambda node: node["path"])
@@ -422,7 +418,7 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
     except ResticError as exc:
         result.update(exc.evidence())
     except (OSError, ValueError) as exc:
-        result["error"] = "%s: %s" % (type(exc).__name__, exc)
+        result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -442,7 +438,7 @@ def restored_path(scratch, path):
     """Where ``restic restore --target scratch`` puts ``path``; never outside ``scratch``."""
     candidate = os.path.normpath(os.path.join(scratch, path.lstrip("/")))
     if not candidate.startswith(os.path.normpath(scratch) + os.sep):
-        raise ValueError("path escapes the scratch directory: %r" % path)
+        raise ValueError(f"path escapes the scratch directory: {path!r}")
     return candidate
 
 
@@ -482,7 +478,7 @@ def read_json(path):
     try:
         with open(path) as handle:
             data = json.load(handle)
-    except (IOError, OSError, ValueError):
+    except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -492,7 +488,7 @@ def write_json(path, data, mode=0o644):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
         with os.fdopen(handle, "w") as out:
             json.dump(data, out, indent=2, sort_keys=True)
@@ -535,7 +531,7 @@ def update_status(status_file, **parts):
     return status
 
 
-class Lock(object):
+class Lock:
     """One restic job per host at a time (the timer's run and a converge's restore test)."""
 
     def __init__(self, path=LOCK_FILE, timeout=1800):
@@ -553,7 +549,7 @@ class Lock(object):
             try:
                 fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self
-            except (IOError, OSError) as exc:
+            except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() > deadline:
                     self.handle.close()
                     raise
@@ -586,7 +582,7 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
             latest = restic.latest(host) if restic.initialised() else None
         except ResticError as exc:
             latest = None
-            log("cannot read the repository (%s): running the backup" % exc.kind)
+            log(f"cannot read the repository ({exc.kind}): running the backup")
         if latest and now - epoch(latest["time"]) < only_if_older_hours * 3600:
             report["latest"] = snapshot_record(latest)
             return 0, report
@@ -598,29 +594,29 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
     code = 0
     try:
         if not restic.initialised():
-            log("initialising repository %s" % restic.repository)
+            log(f"initialising repository {restic.repository}")
             restic.init()
             report["initialised"] = True
         paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
         missing = sorted(set(config.get("paths", [])) - set(paths))
         if missing:
-            log("not on this host, skipped: %s" % ", ".join(missing))
+            log("not on this host, skipped: {}".format(", ".join(missing)))
         if not paths:
             raise ResticError("none of the backup paths exists on this host", 1, "")
         run["snapshot"], run["complete"] = restic.backup(paths, host, config.get("excludes", []))
-        log("snapshot %s (%s)" % (run["snapshot"], "complete" if run["complete"]
+        log("snapshot {} ({})".format(run["snapshot"], "complete" if run["complete"]
                                   else "some files could not be read"))
         restic.forget(host, config.get("retention", {}))
         run["result"] = "ok" if run["complete"] else "incomplete"
     except ResticError as exc:
         run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
-        log("backup failed: %s: %s" % (exc.message, tail(exc.stderr)))
+        log(f"backup failed: {exc.message}: {tail(exc.stderr)}")
         code = 1
     latest = None
     try:
         latest = restic.latest(host)
     except ResticError as exc:
-        log("cannot list snapshots: %s" % exc.message)
+        log(f"cannot list snapshots: {exc.message}")
     parts = {"last_run": run, "repository": restic.repository, "host": host,
              "max_age_hours": config.get("max_age_hours")}
     if latest is not None:  # an unreadable repository does not erase what was known
@@ -636,7 +632,7 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
         write_json(result_file, result, mode=0o600)
         last = result
         report["restore_test"] = restore_summary(result)
-        log("restore test: %s (%s files, %s bytes)%s" % (
+        log("restore test: {} ({} files, {} bytes){}".format(
             result["result"], result["files"], result["bytes"],
             "" if result["result"] == "pass" else ": %s" % (result.get("error") or
                                                              result.get("mismatches"))))

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -258,13 +255,11 @@ def plan(backend, params, installed, updates, record):
     changes, removed = backend.simulate(targets) if targets else ({}, [])
     if removed:
         raise PatchingError(
-            "the upgrade would remove %s: upgrade by hand, or exclude the packages that need it"
-            % ", ".join(removed))
+            "the upgrade would remove {}: upgrade by hand, or exclude the packages that need it".format(", ".join(removed)))
     blocked = sorted(n for n in changes if n in held_after or matches(n, params["exclusions"]))
     if blocked:
         raise PatchingError(
-            "upgrading %s would also upgrade the held or excluded package(s) %s"
-            % (", ".join(sorted(targets)), ", ".join(blocked)))
+            "upgrading {} would also upgrade the held or excluded package(s) {}".format(", ".join(sorted(targets)), ", ".join(blocked)))
     managed = wanted | set(record.get("holds") or [])
     before = {"packages": dict((n, c[0]) for n, c in changes.items()),
               "holds": sorted(held_now & managed)}
@@ -315,7 +310,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
             # what the pre hooks stopped must come back even if the upgrade failed
             post, _failed = run_hooks(backend, params["post_hooks"], "post")
             write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
-            raise PatchingError("%s (post hooks run: %s)" % (
+            raise PatchingError("{} (post hooks run: {})".format(
                 exc, ", ".join("%r rc %d" % (h["command"], h["rc"]) for h in post) or "none"))
         # apt-get install marks what it names as manually installed: restore auto marks.
         backend.mark("auto", sorted(n for n in the_plan["targets"]
@@ -361,21 +356,21 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     if not allowed:
         outcome = "pending" if changed else "up to date"
         changed = False
-        msg = "%s pending, %s: nothing changed" % (plural(count, "update"), params["reason"])
+        msg = "{} pending, {}: nothing changed".format(plural(count, "update"), params["reason"])
     elif check:
         outcome = "would patch" if changed else "up to date"
-        msg = "would upgrade %s" % plural(count, "package") if changed else "nothing to do"
+        msg = "would upgrade {}".format(plural(count, "package")) if changed else "nothing to do"
     else:
         record, hooks, failure = apply_plan(module, backend, params, the_plan, installed,
                                             record, now, current_boot_id)
         outcome = "patched" if changed else "up to date"
-        msg = "upgraded %s" % plural(count, "package") if count else "nothing to upgrade"
+        msg = "upgraded {}".format(plural(count, "package")) if count else "nothing to upgrade"
         if changed and count:
             installed, updates = backend.packages()
             wrong = sorted(n for n, c in the_plan["changes"].items()
                            if (installed.get(n).version if n in installed else None) != c[1])
             if wrong and failure is None:
-                failure = "after the upgrade %s are not at the planned versions" % ", ".join(wrong)
+                failure = "after the upgrade {} are not at the planned versions".format(", ".join(wrong))
 
     if not check:
         seen_path = os.path.join(params["state_dir"], SEEN)

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -115,7 +112,7 @@ def read(path, default=None):
     try:
         with open(path) as handle:
             return handle.read().strip()
-    except (IOError, OSError):
+    except OSError:
         return default
 
 
@@ -172,7 +169,7 @@ def interfaces(module):
             "name": link.get("ifname"),
             "mac": link.get("address"),
             "addresses": sorted(
-                "%s/%s" % (a["local"], a["prefixlen"]) for a in link.get("addr_info", [])
+                "{}/{}".format(a["local"], a["prefixlen"]) for a in link.get("addr_info", [])
                 if a.get("scope") == "global"
             ),
         })
@@ -207,14 +204,14 @@ def parse_date(module, key, value):
     try:
         return datetime.datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        module.fail_json(msg="warranty.%s: expected a date YYYY-MM-DD, got %r" % (key, value))
+        module.fail_json(msg=f"warranty.{key}: expected a date YYYY-MM-DD, got {value!r}")
 
 
 def warranty(module, data, warn_days):
     purchase = parse_date(module, "purchase_date", data.get("purchase_date"))
     end = parse_date(module, "warranty_end", data.get("warranty_end"))
     if purchase and end and end < purchase:
-        module.fail_json(msg="warranty.warranty_end: %s is before purchase_date %s" % (end, purchase))
+        module.fail_json(msg=f"warranty.warranty_end: {end} is before purchase_date {purchase}")
     result = {
         "purchase_date": purchase.isoformat() if purchase else None,
         "warranty_end": end.isoformat() if end else None,
@@ -251,7 +248,7 @@ def evaluate(asset, warranty_tracking):
         if data.get("warranty_end") is not None:
             findings.check("assets.warranty_valid", "Hardware is under warranty",
                            data["status"] != "expired", expected="warranty end in the future",
-                           actual="%s until %s" % (data["status"], data["warranty_end"]),
+                           actual="{} until {}".format(data["status"], data["warranty_end"]),
                            evidence={"warranty_end": data["warranty_end"],
                                      "vendor_contract": data.get("vendor_contract")})
     return findings.as_list()

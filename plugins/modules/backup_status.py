@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -157,12 +154,12 @@ def snapshot_age(findings, status, restic, host, max_age_hours, now):
     except ResticError as exc:
         evidence.update(exc.evidence())
         findings.check("backup_agent.snapshot_age", title, False, expected,
-                       "repository unreadable (%s)" % exc.kind, evidence)
+                       f"repository unreadable ({exc.kind})", evidence)
         return
     status["snapshots"] = len(snaps)
     if not snaps:
         findings.check("backup_agent.snapshot_age", title, False, expected,
-                       "no snapshot of %s" % host, evidence)
+                       f"no snapshot of {host}", evidence)
         return
     latest = snaps[-1]
     age = hours_between(epoch(latest["time"]), now)
@@ -171,7 +168,7 @@ def snapshot_age(findings, status, restic, host, max_age_hours, now):
     evidence.update(snapshot=status["last_snapshot"]["id"], time=latest["time"],
                     snapshots=len(snaps))
     findings.check("backup_agent.snapshot_age", title, age <= max_age_hours, expected,
-                   "%.1f h" % age, evidence)
+                   f"{age:.1f} h", evidence)
 
 
 def restore_test(findings, status, record, interval_days, now):
@@ -191,7 +188,7 @@ def restore_test(findings, status, record, interval_days, now):
     status["restore_test"] = {"result": record.get("result"), "at": record.get("at"),
                               "age_days": age_days, "evidence": evidence}
     ok = record.get("result") == "pass" and age_days is not None and age_days <= limit
-    actual = "%s %s days ago" % (record.get("result"), age_days)
+    actual = "{} {} days ago".format(record.get("result"), age_days)
     findings.check("backup_agent.restore_test", title, ok, expected, actual, evidence)
 
 
@@ -203,7 +200,7 @@ def last_run(findings, status, service_status):
         findings.check("backup_agent.last_run", title, False, "ok", "never ran", {})
         return
     findings.check("backup_agent.last_run", title, run.get("result") == "ok", "ok",
-                   "%s at %s" % (run.get("result"), run.get("at")), dict(run))
+                   "{} at {}".format(run.get("result"), run.get("at")), dict(run))
 
 
 def parse_show(text):
@@ -241,7 +238,7 @@ def timer(findings, status, module, name):
         info["last"] = None
     status["timer"] = info
     ok = info["enabled"] and info["active"] and bool(info["next"])
-    actual = "%s, %s, next %s" % ("enabled" if info["enabled"] else "not enabled",
+    actual = "{}, {}, next {}".format("enabled" if info["enabled"] else "not enabled",
                                   show.get("ActiveState", "unknown"), info["next"] or "never")
     findings.check("backup_agent.timer", title, ok, "enabled, active, scheduled", actual,
                    dict(info, unit=name, load=show.get("LoadState")))

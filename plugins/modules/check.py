@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -267,7 +264,7 @@ def main():
     try:
         controls = normalize(module.params["controls"])
     except ControlError as exc:
-        module.fail_json(msg="invalid control definition: %s" % exc,
+        module.fail_json(msg=f"invalid control definition: {exc}",
                          control_id=exc.control_id, key=exc.key)
     findings, status = evaluate(module, module.params["policy"], controls)
     module.exit_json(changed=False, findings=findings, status=status)

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -246,7 +243,7 @@ def queue_command(name, queue, want, changed, new):
     if new or "shared" in changed:
         command += ["-o", "printer-is-shared=%s" % ("true" if want["shared"] else "false")]
     if "error_policy" in changed:
-        command += ["-o", "printer-error-policy=%s" % want["error_policy"]]
+        command += ["-o", "printer-error-policy={}".format(want["error_policy"])]
     return command
 
 
@@ -308,7 +305,7 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
 
 def flat(state):
     """A state for the diff: one key per queue (``queue NAME``), so a diff names what changed."""
-    result = dict(("queue %s" % name, queue) for name, queue in state["queues"].items())
+    result = dict((f"queue {name}", queue) for name, queue in state["queues"].items())
     result.update((key, value) for key, value in state.items() if key != "queues")
     return result
 
@@ -339,12 +336,12 @@ def read_models(module, desired):
     if rc != 0:
         if module.check_mode:
             return None
-        module.fail_json(msg="cannot list the CUPS models (lpinfo -m): %s" % (err or out).strip())
+        module.fail_json(msg=f"cannot list the CUPS models (lpinfo -m): {(err or out).strip()}")
     models = parse_models(out)
     unknown = [model for model in used if model not in models]
     if unknown:
-        module.fail_json(msg="driver %s is not a model CUPS knows on this host (see `lpinfo -m`; "
-                             "install its driver package)" % ", ".join(unknown))
+        module.fail_json(msg="driver {} is not a model CUPS knows on this host (see `lpinfo -m`; "
+                             "install its driver package)".format(", ".join(unknown)))
     return models
 
 
@@ -389,7 +386,7 @@ def run(module):
     for command in commands:
         rc, out, err = module.run_command(command, environ_update=ENV)
         if rc != 0:
-            failures.append("%s: %s" % (" ".join(display(command)), (err or out).strip()))
+            failures.append("{}: {}".format(" ".join(display(command)), (err or out).strip()))
     if failures:
         module.fail_json(msg="CUPS refused: " + "; ".join(failures), **result)
     # read back until CUPS holds what was planned: the scheduler makes an IPP Everywhere

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -210,7 +207,7 @@ def evaluate(params, observed, now):
     else:
         findings.check("monitoring.agent_running", "The node exporter is running and enabled",
                        ok=bool(active and enabled), expected="active, enabled",
-                       actual="%s, %s" % ("active" if active else "inactive",
+                       actual="{}, {}".format("active" if active else "inactive",
                                           "enabled" if enabled else "disabled"),
                        evidence={"service": service})
 
@@ -223,7 +220,7 @@ def evaluate(params, observed, now):
     expected = "mspctl_* samples, collected within %d s" % params["max_metrics_age"]
     if text is None:
         findings.check("monitoring.metrics_exposed", title, ok=False, expected=expected,
-                       actual="no answer: %s" % scrape_error, evidence={"url": url})
+                       actual=f"no answer: {scrape_error}", evidence={"url": url})
     else:
         samples = parse_exposition(text, prefix="mspctl_")
         metrics["mspctl_samples"] = len(samples)
@@ -273,7 +270,7 @@ def evaluate(params, observed, now):
             findings.check(
                 "monitoring.disk_usage", title, ok=not full,
                 expected="<= %d %%" % params["disk_crit_percent"],
-                actual=("%s at %s %%" % (fullest["mountpoint"], fullest["used_percent"])
+                actual=("{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
                         if fullest else "no data file system"),
                 evidence={"above": [r["mountpoint"] for r in full]})
         else:
@@ -283,14 +280,14 @@ def evaluate(params, observed, now):
     status["msp_hook"] = hook
     findings.check("monitoring.msp_hook", "The host is registered with the MSP monitoring host",
                    ok=bool(hook.get("server")), expected="a scrape target on the MSP host",
-                   actual=("%s on %s" % (hook.get("target"), hook["server"]) if hook.get("server")
+                   actual=("{} on {}".format(hook.get("target"), hook["server"]) if hook.get("server")
                            else "no MSP monitoring host in the inventory"),
                    evidence=hook)
     return findings.as_list(), status
 
 
 def _host(address):
-    return "[%s]" % address if ":" in address and not address.startswith("[") else address
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
 def observe(module):
@@ -309,7 +306,7 @@ def observe(module):
         try:
             observed["disks"] = disk_usage(read_mounts(),
                                            exclude=params["disk_exclude_mountpoints"])
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             observed["disks"] = to_text(exc)
     return observed
 

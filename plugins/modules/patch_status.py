@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -211,7 +208,7 @@ def read_text(path):
     try:
         with open(path) as handle:
             return handle.read().strip() or None
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
@@ -247,7 +244,7 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         "patching.window", "The host's class has a patch window",
         bool(params["host_class"] and window),
         expected="a window for one of the host's classes",
-        actual=("%s: %s, next %s" % (params["host_class"], window.get("reason"),
+        actual=("{}: {}, next {}".format(params["host_class"], window.get("reason"),
                                       window.get("next_start_local"))
                 if params["host_class"] and window else "no window for this host class"),
         evidence={"host_class": params["host_class"] or None},
@@ -294,7 +291,7 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         "patching.last_patch_age", "A patch run completed recently",
         age_days is not None and age_days <= params["max_age_days"],
         expected="within %d days" % params["max_age_days"],
-        actual="never" if age_days is None else "%.1f days ago" % age_days,
+        actual="never" if age_days is None else f"{age_days:.1f} days ago",
         evidence={"last_patch": iso(last_patch), "last_upgrade": iso(last_upgrade)},
     )
 
@@ -341,7 +338,7 @@ def main():
     if module.params["now"]:
         now = parse_iso(module.params["now"])
         if now is None:
-            module.fail_json(msg="now: not an ISO 8601 date and time: %r" % module.params["now"])
+            module.fail_json(msg="now: not an ISO 8601 date and time: {!r}".format(module.params["now"]))
     try:
         packages = AptBackend(module, module.params["state_dir"]).packages()
     except PatchingError as exc:

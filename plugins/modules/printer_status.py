@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -153,8 +150,8 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
         existing = find(persistent, name) if error is None else None
         state = queue.get("state") or "present"
         if state == "absent":
-            control = "printers.queue_absent.%s" % name
-            title = "Queue %s is removed" % name
+            control = f"printers.queue_absent.{name}"
+            title = f"Queue {name} is removed"
             if error:
                 findings.error(control, title, error, evidence)
             else:
@@ -163,9 +160,9 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
             continue
         expected += 1
         controls = (
-            ("printers.queue_present.%s" % name, "Queue %s is present" % name),
-            ("printers.queue_enabled.%s" % name, "Queue %s is enabled and accepts jobs" % name),
-            ("printers.device_uri.%s" % name, "Queue %s prints to the inventory's device" % name),
+            (f"printers.queue_present.{name}", f"Queue {name} is present"),
+            (f"printers.queue_enabled.{name}", f"Queue {name} is enabled and accepts jobs"),
+            (f"printers.device_uri.{name}", f"Queue {name} prints to the inventory's device"),
         )
         if error:
             for control, title in controls:
@@ -192,7 +189,7 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     default_now = default_of(persistent) if error is None else None
     want_default = wanted_default(queues, default)
     if want_default:
-        title = "The default queue is %s" % want_default
+        title = f"The default queue is {want_default}"
         if error:
             findings.error("printers.default", title, error)
         else:

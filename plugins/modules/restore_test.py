@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -234,7 +231,7 @@ def main():
     if module.params["sample_size"] < 1:
         module.fail_json(msg="sample_size must be at least 1")
     if not os.path.isdir(module.params["scratch_parent"]):
-        module.fail_json(msg="scratch_parent %s is not a directory" % module.params["scratch_parent"])
+        module.fail_json(msg="scratch_parent {} is not a directory".format(module.params["scratch_parent"]))
     module.exit_json(**run_module(module, time.time()))
 
 
