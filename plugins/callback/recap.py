@@ -24,11 +24,11 @@ options:
     type: path
 """
 
-import json
 import os
 import time
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import write_json
 
 
 class CallbackModule(CallbackBase):
@@ -64,7 +64,4 @@ class CallbackModule(CallbackBase):
         data = {"playbook": self._playbook, "check_mode": self._check_mode,
                 "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
                 "changed_tasks": self._changed}
-        tmp = os.path.join(directory, "." + name)
-        with open(tmp, "w") as handle:
-            json.dump(data, handle, indent=2)
-        os.replace(tmp, os.path.join(directory, name))
+        write_json(os.path.join(directory, name), data)

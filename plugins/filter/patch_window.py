@@ -131,7 +131,6 @@ import datetime
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as _pw
 
 

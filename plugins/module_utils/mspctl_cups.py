@@ -11,11 +11,10 @@ quotes such values without escaping them). Changes are made with the CUPS tools 
 
 from __future__ import annotations
 
+import http.client as http_client
 import re
 import socket
 import struct
-
-import http.client as http_client
 from urllib.parse import urlsplit, urlunsplit
 
 SOCKET_PATH = "/run/cups/cups.sock"

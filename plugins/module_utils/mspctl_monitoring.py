@@ -6,7 +6,7 @@ One implementation, two callers:
 
 * the collector (``roles/monitoring/files/mspctl-monitoring-collect``), run every minute by a
   systemd timer on each monitored host, imports this file (deployed next to it with
-  ``patch_window.py``) and writes the node exporter's textfile ``mspctl.prom``;
+  ``patch_window.py`` and ``mspctl_common.py``) and writes the node exporter's textfile ``mspctl.prom``;
 * the status module ``mspctl.policy.monitoring_status`` imports it as
   ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the same controls.
 
@@ -20,6 +20,16 @@ import json
 import math
 import os
 import re
+
+# Deployed on a host next to the collector and mspctl_common.py (the role installs them
+# together), it imports its sibling by plain name; as module_utils, by the collection's name.
+try:
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        load_json,
+        process_runner,
+    )
+except ImportError:
+    from mspctl_common import load_json, process_runner  # type: ignore[no-redef]
 
 CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot_required", "smart")
 
@@ -37,18 +47,7 @@ NON_SMART_PREFIXES = ("loop", "ram", "zram", "dm-", "sr", "md", "nbd", "fd", "rb
 
 def command_runner():
     """A ``run`` callable built on subprocess, for the collector (modules use run_command)."""
-    import subprocess
-
-    def run(argv):
-        env = dict(os.environ, LC_ALL="C", LANG="C")
-        try:
-            proc = subprocess.run(argv, capture_output=True, env=env, timeout=120, check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return 127, "", str(exc)
-        return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                proc.stderr.decode("utf-8", "replace"))
-
-    return run
+    return process_runner({"LC_ALL": "C", "LANG": "C"}, timeout=120)
 
 
 # --------------------------------------------------------------------------- checks
@@ -242,8 +241,7 @@ def backup_status(path):
     """
     empty = {"valid": False, "last_success": None, "max_age_hours": None, "restore_test": None}
     try:
-        with open(path) as handle:
-            data = json.load(handle)
+        data = load_json(path)
     except OSError:
         return None
     except ValueError:

@@ -28,10 +28,10 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import glob
-import json
 import os
 import re
-import tempfile
+
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import module_runner
 
 STATE_DIR = "/var/lib/mspctl/patching"
 LAST_RUN = "last-run.json"
@@ -191,28 +191,6 @@ def parse_simulation(text):
 # --------------------------------------------------------------------------- run records
 
 
-def read_json(path, default=None):
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return default
-    return data if isinstance(data, dict) else default
-
-
-def write_json(module, path, data):
-    """Write ``data`` to ``path`` atomically (temp file + atomic_move), mode 0644."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
-
-
 def update_seen(seen, pending, now):
     """First-seen times of pending ``name=version`` updates; updates gone are forgotten."""
     result = {}
@@ -353,6 +331,7 @@ class AptBackend:
 
     def __init__(self, module, state_dir=STATE_DIR, install_python_apt=False):
         self.module = module
+        self._run = module_runner(module, APT_ENV)
         self.state_dir = state_dir
         self.install_python_apt = install_python_apt
 
@@ -460,8 +439,7 @@ class AptBackend:
             raise PatchingError(f"apt-mark {action} failed: {(err or out).strip()}")
 
     def run_hook(self, command):
-        rc, out, err = self.module.run_command(["/bin/sh", "-c", command],
-                                               environ_update=dict(APT_ENV))
+        rc, out, err = self._run(["/bin/sh", "-c", command])
         return {"command": command, "rc": rc, "stdout": out[-2000:], "stderr": err[-2000:]}
 
     def _install_command(self, targets, simulate):
@@ -471,6 +449,3 @@ class AptBackend:
         command.extend(DPKG_OPTIONS)
         command.extend(f"{name}={version}" for name, version in sorted(targets.items()))
         return command
-
-    def _run(self, command):
-        return self.module.run_command(command, environ_update=dict(APT_ENV))

@@ -42,6 +42,22 @@ import sys
 import tempfile
 import time
 
+# Deployed on a host as a program, next to mspctl_common.py (the role installs both), it
+# imports its sibling by plain name; as module_utils, by the collection's name.
+try:
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        module_runner,
+        read_json,
+        write_json,
+    )
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        run_process as process_runner,
+    )
+except ImportError:  # the program: even under python3 -I (no script directory on sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from mspctl_common import module_runner, read_json, write_json  # type: ignore[no-redef]
+    from mspctl_common import run_process as process_runner  # type: ignore[no-redef]
+
 STATE_DIR = "/var/lib/mspctl/backup"
 RESULT_FILE = STATE_DIR + "/restore-test.json"
 STATUS_FILE = STATE_DIR + "/status.json"
@@ -187,8 +203,8 @@ def sftp_command(repository, ssh_config):
 class Restic:
     """restic commands through ``run(argv, env) -> (rc, stdout, stderr)``.
 
-    ``run`` is ``module.run_command`` in the modules (via :func:`module_runner`) and
-    ``subprocess`` in the service (:func:`process_runner`), so tests can give a fake.
+    ``run`` is ``module.run_command`` in the modules (via ``mspctl_common.module_runner``) and
+    ``subprocess`` in the service (``mspctl_common.run_process``), so tests can give a fake.
     """
 
     def __init__(self, run, repository, password=None, password_file=None, ssh_config=None,
@@ -294,24 +310,22 @@ class Restic:
         return self.call(*args)
 
 
-def module_runner(module):
-    def run(argv, env):
-        return module.run_command(argv, environ_update=env)
-    return run
+def restic_argument_spec():
+    """The repository connection options of the modules (doc fragment ``mspctl.policy.restic``)."""
+    return dict(
+        repository=dict(type="str", required=True),
+        password=dict(type="str", required=True, no_log=True),
+        host=dict(type="str", required=True),
+        ssh_config=dict(type="path"),
+        cache_dir=dict(type="path"),
+    )
 
 
-def process_runner(argv, env):
-    import subprocess
-
-    full_env = dict(os.environ)
-    full_env.update(env)
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                                universal_newlines=True)
-    except OSError as exc:
-        return 127, "", str(exc)
-    out, err = proc.communicate()
-    return proc.returncode, out, err
+def module_restic(module, binary):
+    """:class:`Restic` for a module whose parameters include :func:`restic_argument_spec`."""
+    params = module.params
+    return Restic(module_runner(module), params["repository"], password=params["password"],
+                  ssh_config=params["ssh_config"], cache_dir=params["cache_dir"], binary=binary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,35 +487,6 @@ def compare(sample, scratch, result):
 
 # ---------------------------------------------------------------------------------------------
 # state files
-
-def read_json(path):
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json(path, data, mode=0o644):
-    """Write ``data`` atomically (temp file in the same directory, fsync, rename)."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.rename(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
 
 def restore_summary(result):
     if not result:

@@ -108,12 +108,18 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: debian
 requirements:
   - python3-apt on the managed host (installed by the module when missing, as
     ansible.builtin.apt does; not in check mode)
 notes:
   - Debian and derivatives only. The window itself is evaluated by the role (filter
     C(mspctl.policy.patch_window)) and passed as O(allowed) and O(reason).
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -207,6 +213,10 @@ cache_updated:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+    read_json,
+    write_json,
+)
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     DEFAULT_REBOOT_PACKAGES,
     LAST_RUN,
@@ -221,13 +231,11 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     kernel_pending,
     mark_reboot_required,
     matches,
-    read_json,
     reboot_state,
     select,
     split_pending,
     update_seen,
     utcnow,
-    write_json,
 )
 
 
@@ -301,7 +309,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         hooks, failed = run_hooks(backend, params["pre_hooks"], "pre")
         if failed:
             # the holds are in place: remember them, so a later release finds them
-            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
+            write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
             return record, hooks, ("pre hook %r failed (rc %d): nothing upgraded"
                                    % (failed["command"], failed["rc"]))
         try:
@@ -309,7 +317,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         except PatchingError as exc:
             # what the pre hooks stopped must come back even if the upgrade failed
             post, _failed = run_hooks(backend, params["post_hooks"], "post")
-            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
+            write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
             raise PatchingError("{} (post hooks run: {})".format(
                 exc, ", ".join("%r rc %d" % (h["command"], h["rc"]) for h in post) or "none"))
         # apt-get install marks what it names as manually installed: restore auto marks.
@@ -332,7 +340,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         "holds": the_plan["after"]["holds"],
         "forced": params["forced"],
     }
-    write_json(module, record_path, new_record)
+    write_json(record_path, new_record)
     return new_record, hooks, failure
 
 
@@ -377,7 +385,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
         seen = read_json(seen_path, {}) or {}
         new_seen = update_seen(seen, [u for u in updates if not u.held], now)
         if new_seen != seen and (new_seen or os.path.exists(seen_path)):
-            write_json(module, seen_path, new_seen)
+            write_json(seen_path, new_seen)
 
     pending = split_pending(updates)
     if allowed and check:

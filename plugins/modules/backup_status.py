@@ -23,19 +23,6 @@ description:
 version_added: "0.1.0"
 author: mspctl contributors
 options:
-  repository:
-    description: restic repository of the host.
-    type: str
-    required: true
-  password:
-    description: Repository password; given to restic in its environment, never logged.
-    type: str
-    required: true
-    no_log: true
-  host:
-    description: Host name the snapshots are taken under.
-    type: str
-    required: true
   max_age_hours:
     description: The latest snapshot must be at most this old.
     type: int
@@ -56,19 +43,20 @@ options:
     description: systemd timer that schedules the backups; empty to skip the timer control.
     type: str
     default: mspctl-backup.timer
-  ssh_config:
-    description: ssh client configuration for an C(sftp:) repository.
-    type: path
-  cache_dir:
-    description: restic cache directory.
-    type: path
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 seealso:
   - module: mspctl.policy.restore_test
+extends_documentation_fragment:
+  - mspctl.policy.restic
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -125,14 +113,16 @@ status:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+    read_json,
+)
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
     ResticError,
-    Restic,
     epoch,
     hours_between,
-    module_runner,
-    read_json,
+    module_restic,
+    restic_argument_spec,
     snapshot_record,
 )
 
@@ -260,28 +250,21 @@ def evaluate(module, now, restic):
 
 def argument_spec():
     return dict(
-        repository=dict(type="str", required=True),
-        password=dict(type="str", required=True, no_log=True),
-        host=dict(type="str", required=True),
+        restic_argument_spec(),
         max_age_hours=dict(type="int", required=True),
         restore_test_interval_days=dict(type="int", required=True),
         result_file=dict(type="path", default="/var/lib/mspctl/backup/restore-test.json"),
         status_file=dict(type="path", default="/var/lib/mspctl/backup/status.json"),
         timer=dict(type="str", default="mspctl-backup.timer"),
-        ssh_config=dict(type="path"),
-        cache_dir=dict(type="path"),
     )
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
     binary = module.get_bin_path("restic")
     restic = None
     if binary:
-        restic = Restic(module_runner(module), params["repository"], password=params["password"],
-                        ssh_config=params["ssh_config"], cache_dir=params["cache_dir"],
-                        binary=binary)
+        restic = module_restic(module, binary)
     findings, status = evaluate(module, time.time(), restic)
     module.exit_json(changed=False, findings=findings, status=status)
 

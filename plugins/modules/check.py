@@ -148,11 +148,17 @@ attributes:
   diff_mode:
     support: none
     details: Nothing is changed, so there is nothing to diff.
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Linux only (Debian for C(package) controls; systemd for C(service) controls).
   - Whether a failing control is waived is decided by mspctl on the controller, never here.
   - Every control type, with a failing and a passing example, is described in
     C(docs/controls.md) of the mspctl repository.
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -234,8 +240,16 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, ModuleRunner, normalize
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import STATUSES, Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import (
+    Checker,
+    ControlError,
+    ModuleRunner,
+    normalize,
+)
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import (
+    STATUSES,
+    Findings,
+)
 
 
 def evaluate(module, policy, controls, checker=None):

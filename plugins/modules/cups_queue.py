@@ -96,6 +96,9 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: linux
 requirements:
   - CUPS (C(cups-daemon), C(cups-client)); C(cups-filters) for PPD and IPP Everywhere drivers.
 notes:
@@ -104,6 +107,9 @@ notes:
     nowhere needs no CUPS); in check mode every present queue is then reported as to be added;
     otherwise the module fails.
   - Printer options (paper size, duplex) are not managed.
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""

@@ -81,12 +81,18 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Linux with systemd only.
 seealso:
   - name: mspctl role contract
     description: The finding schema and how status modules are used.
     link: https://github.com/mspctl/mspctl/blob/main/docs/role-contract.md
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -154,6 +160,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import open_url
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring import (
     CHECKS,
@@ -161,7 +168,6 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring im
     failed_units,
     parse_exposition,
 )
-from ansible.module_utils.urls import open_url
 
 
 def agent_state(module, service):

@@ -66,8 +66,14 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: debian
 requirements:
   - python3-apt on the managed host
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -174,6 +180,7 @@ status:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import read_json
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     LAST_RUN,
@@ -187,7 +194,6 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     kernel_pending,
     oldest_seen,
     parse_iso,
-    read_json,
     reboot_state,
     split_pending,
     utcnow,

@@ -28,21 +28,6 @@ description:
 version_added: "0.1.0"
 author: mspctl contributors
 options:
-  repository:
-    description: restic repository, for example C(sftp:restic@nas:/srv/restic/acme/web01).
-    type: str
-    required: true
-  password:
-    description:
-      - Repository password. Given to restic in its environment (C(RESTIC_PASSWORD)), never on
-        a command line; never logged.
-    type: str
-    required: true
-    no_log: true
-  host:
-    description: Host name the snapshots were taken under (C(restic backup --host)).
-    type: str
-    required: true
   sample_size:
     description: Number of files restored and compared.
     type: int
@@ -67,14 +52,6 @@ options:
     description: Directory under which the scratch directory is created.
     type: path
     default: /var/tmp
-  ssh_config:
-    description:
-      - ssh client configuration for an C(sftp:) repository (identity, known hosts), passed to
-        restic as its C(sftp.command). Omit to use the host's ssh defaults.
-    type: path
-  cache_dir:
-    description: restic cache directory (C(RESTIC_CACHE_DIR)).
-    type: path
   max_file_bytes:
     description: Larger files are never sampled, so a test stays quick.
     type: int
@@ -89,10 +66,15 @@ attributes:
     details: In check mode nothing is restored; the module says whether a test is due.
   diff_mode:
     support: full
-notes:
-  - Needs the C(restic) program on the host.
+  platform:
+    support: full
+    platforms: linux
 seealso:
   - module: mspctl.policy.backup_status
+extends_documentation_fragment:
+  - mspctl.policy.restic
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -154,13 +136,15 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+    read_json,
+)
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
     Lock,
-    Restic,
     due,
-    module_runner,
-    read_json,
+    module_restic,
     record_restore_test,
+    restic_argument_spec,
     restore_summary,
     restore_test,
 )
@@ -181,7 +165,7 @@ def diff_of(before, after):
     }
 
 
-def run_module(module, now, make_restic=None):
+def run_module(module, now):
     params = module.params
     last = read_json(params["result_file"])
     is_due, run = decide(last, params["interval_days"], params["force"], now)
@@ -194,9 +178,7 @@ def run_module(module, now, make_restic=None):
             result["diff"] = diff_of(last, {"result": "(would run)", "at": None})
         return result
     restic_bin = module.get_bin_path("restic", required=True)
-    restic = (make_restic or Restic)(
-        module_runner(module), params["repository"], password=params["password"],
-        ssh_config=params["ssh_config"], cache_dir=params["cache_dir"], binary=restic_bin)
+    restic = module_restic(module, restic_bin)
     with Lock(params["lock_file"]):
         record = restore_test(restic, params["host"], params["sample_size"], now=now,
                               scratch_parent=params["scratch_parent"],
@@ -210,17 +192,13 @@ def run_module(module, now, make_restic=None):
 
 def argument_spec():
     return dict(
-        repository=dict(type="str", required=True),
-        password=dict(type="str", required=True, no_log=True),
-        host=dict(type="str", required=True),
+        restic_argument_spec(),
         sample_size=dict(type="int", default=10),
         interval_days=dict(type="int", default=7),
         force=dict(type="bool", default=False),
         result_file=dict(type="path", default="/var/lib/mspctl/backup/restore-test.json"),
         status_file=dict(type="path", default="/var/lib/mspctl/backup/status.json"),
         scratch_parent=dict(type="path", default="/var/tmp"),
-        ssh_config=dict(type="path"),
-        cache_dir=dict(type="path"),
         max_file_bytes=dict(type="int", default=16777216),
         lock_file=dict(type="path", default="/run/lock/mspctl-backup.lock"),
     )
