@@ -338,9 +338,9 @@ def normalize(controls):
 
 def expectations(control):
     """The checked keys of a normalized control and their expected values."""
-    keys = [k for k in SPECS[control["type"]] if k not in ("name", "path", "key", "argv",
-                                                             "timeout")]
-    return dict((k, control[k]) for k in keys if control.get(k) is not None)
+    skipped = ("name", "path", "key", "argv", "timeout")
+    keys = [k for k in SPECS[control["type"]] if k not in skipped]
+    return {k: control[k] for k in keys if control.get(k) is not None}
 
 
 def default_title(control):
@@ -508,8 +508,8 @@ def _verrevcmp(a, b):
 
 
 def _split_version(version):
-    epoch, _, rest = version.partition(":") if ":" in version else ("0", "", version)
-    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    epoch, _colon, rest = version.partition(":") if ":" in version else ("0", "", version)
+    upstream, _dash, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
     return int(epoch) if epoch.isdigit() else 0, upstream, revision
 
 
@@ -609,7 +609,7 @@ class Checker:
                 rows.append(parts)
         found = {}
         for name in names:
-            base, _, arch = name.partition(":")
+            base, _colon, arch = name.partition(":")
             found[name] = [(a, s.split()[-1] if s.split() else "", v) for p, a, s, v in rows
                            if p == base and (not arch or a == arch)]
         return found

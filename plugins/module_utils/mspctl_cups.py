@@ -347,5 +347,6 @@ def find(queues, name):
 
 
 def enabled_text(queue):
-    return "{}, {}".format("enabled" if queue["enabled"] else "disabled",
-                       "accepting jobs" if queue["accepting"] else "rejecting jobs")
+    enabled = "enabled" if queue["enabled"] else "disabled"
+    accepting = "accepting jobs" if queue["accepting"] else "rejecting jobs"
+    return f"{enabled}, {accepting}"

@@ -189,8 +189,9 @@ def sftp_command(repository, ssh_config):
     location = parse_sftp(repository)
     if location is None or not ssh_config:
         return None
-    target = location["host"] if not location["user"] else "{}@{}".format(location["user"],
-                                                                      location["host"])
+    target = location["host"]
+    if location["user"]:
+        target = f"{location['user']}@{target}"
     words = ["ssh", "-F", ssh_config]
     if location["port"]:
         words += ["-p", str(location["port"])]
@@ -589,8 +590,8 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
         if not paths:
             raise ResticError("none of the backup paths exists on this host", 1, "")
         run["snapshot"], run["complete"] = restic.backup(paths, host, config.get("excludes", []))
-        log("snapshot {} ({})".format(run["snapshot"], "complete" if run["complete"]
-                                  else "some files could not be read"))
+        completeness = "complete" if run["complete"] else "some files could not be read"
+        log(f"snapshot {run['snapshot']} ({completeness})")
         restic.forget(host, config.get("retention", {}))
         run["result"] = "ok" if run["complete"] else "incomplete"
     except ResticError as exc:
@@ -617,10 +618,10 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
         write_json(result_file, result, mode=0o600)
         last = result
         report["restore_test"] = restore_summary(result)
-        log("restore test: {} ({} files, {} bytes){}".format(
-            result["result"], result["files"], result["bytes"],
-            "" if result["result"] == "pass" else ": %s" % (result.get("error") or
-                                                             result.get("mismatches"))))
+        why = "" if result["result"] == "pass" else (
+            f": {result.get('error') or result.get('mismatches')}")
+        log(f"restore test: {result['result']} ({result['files']} files, "
+            f"{result['bytes']} bytes){why}")
     parts["restore_test"] = restore_summary(last)
     report["status"] = update_status(status_file, **parts)
     if code == 0 and last and last.get("result") != "pass":

@@ -32,7 +32,7 @@ description:
     C(changed). The lists are refreshed in check mode too, otherwise a check run could not tell
     what is pending; the run record and first-seen times are written only outside check mode.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   scope:
     description:
@@ -193,6 +193,40 @@ reboot:
     policy: if_required
     upgraded_since_boot: true
     boot_time: "2026-11-20T08:00:00+00:00"
+  contains:
+    required:
+      description: C(/run/reboot-required) exists or a new kernel was installed since boot.
+      returned: always
+      type: bool
+      sample: true
+    due:
+      description:
+        - Whether O(reboot_policy) asks for a reboot now; C(if_required) when RV(reboot.required),
+          C(always) also when packages were upgraded during the current boot, C(never) never.
+      returned: always
+      type: bool
+      sample: true
+    packages:
+      description: The packages that asked for the reboot (and the new kernel, if any).
+      returned: always
+      type: list
+      elements: str
+      sample: [libc6]
+    policy:
+      description: The O(reboot_policy) applied.
+      returned: always
+      type: str
+      sample: if_required
+    upgraded_since_boot:
+      description: Whether the last upgrade happened during the current boot.
+      returned: always
+      type: bool
+      sample: true
+    boot_time:
+      description: When the host booted (ISO 8601), or null when unknown.
+      returned: always
+      type: str
+      sample: "2026-11-20T08:00:00+00:00"
 last_run:
   description:
     - The run record, C(last_run), C(last_upgrade) (with C(upgrade_boot_id)), C(upgraded),
@@ -328,8 +362,8 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         post, failed = run_hooks(backend, params["post_hooks"], "post")
         hooks.extend(post)
         if failed:
-            failure = "post hook %r failed (rc %d) after the upgrade" % (failed["command"],
-                                                                        failed["rc"])
+            failure = (f"post hook {failed['command']!r} failed (rc {failed['rc']:d}) "
+                       "after the upgrade")
     new_record = {
         "version": 1,
         "last_run": iso(now),

@@ -17,7 +17,7 @@ description:
     validated; the module reports its status relative to today.
   - Read-only; never reports a change.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   warranty:
     description: Warranty data of the asset from the inventory.

@@ -21,7 +21,7 @@ description:
   - C(backup_agent.timer) fails unless O(timer) is enabled, active and has a next trigger.
   - Read-only (restic runs without taking a repository lock); never reports a change.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   max_age_hours:
     description: The latest snapshot must be at most this old.
@@ -228,8 +228,8 @@ def timer(findings, status, module, name):
         info["last"] = None
     status["timer"] = info
     ok = info["enabled"] and info["active"] and bool(info["next"])
-    actual = "{}, {}, next {}".format("enabled" if info["enabled"] else "not enabled",
-                                  show.get("ActiveState", "unknown"), info["next"] or "never")
+    enabled = "enabled" if info["enabled"] else "not enabled"
+    actual = f"{enabled}, {show.get('ActiveState', 'unknown')}, next {info['next'] or 'never'}"
     findings.check("backup_agent.timer", title, ok, "enabled, active, scheduled", actual,
                    dict(info, unit=name, load=show.get("LoadState")))
 

@@ -24,7 +24,7 @@ description:
   - Evidence is bounded to about 2 KB per control (the matched line, the actual mode, a
     command's exit code and the first lines of its output).
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   policy:
     description: The policy the findings belong to (the C(policy) field of every finding).

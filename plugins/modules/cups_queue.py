@@ -23,7 +23,7 @@ description:
   - CUPS 2.4 warns that raw queues and PPD drivers are deprecated; both still work and are the
     way to reach C(socket://) and C(lpd://) printers. Prefer C(everywhere) for IPP printers.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   queues:
     description: The queues the host should have.

@@ -23,7 +23,7 @@ description:
   - Read-only; never reports a change. A failing control is a finding with status C(fail),
     not a failed task.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   service:
     description: The node exporter's systemd service.
@@ -213,8 +213,8 @@ def evaluate(params, observed, now):
     else:
         findings.check("monitoring.agent_running", "The node exporter is running and enabled",
                        ok=bool(active and enabled), expected="active, enabled",
-                       actual="{}, {}".format("active" if active else "inactive",
-                                          "enabled" if enabled else "disabled"),
+                       actual=(f"{'active' if active else 'inactive'}, "
+                               f"{'enabled' if enabled else 'disabled'}"),
                        evidence={"service": service})
 
     url = "http://%s:%d/metrics" % (_host(params["address"]), params["port"])
@@ -242,9 +242,9 @@ def evaluate(params, observed, now):
         if not samples:
             actual = "no mspctl_* sample (is the collector timer running?)"
         elif metrics["age_seconds"] is None:
-            actual = "%d samples, no collector timestamp" % len(samples)
+            actual = f"{len(samples)} samples, no collector timestamp"
         else:
-            actual = "%d samples, collected %d s ago" % (len(samples), metrics["age_seconds"])
+            actual = f"{len(samples)} samples, collected {int(metrics['age_seconds'])} s ago"
         fresh = (metrics["age_seconds"] is not None
                  and -60 <= metrics["age_seconds"] <= params["max_metrics_age"])
         findings.check("monitoring.metrics_exposed", title, ok=bool(samples) and fresh,

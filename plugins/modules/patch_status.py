@@ -22,7 +22,7 @@ description:
   - Held packages are a decision of the inventory, so their pending updates are reported but
     do not fail a control.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   scope:
     description: The tier's patching scope; C(all) adds the C(patching.other_updates) control.
@@ -250,8 +250,8 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         "patching.window", "The host's class has a patch window",
         bool(params["host_class"] and window),
         expected="a window for one of the host's classes",
-        actual=("{}: {}, next {}".format(params["host_class"], window.get("reason"),
-                                      window.get("next_start_local"))
+        actual=(f"{params['host_class']}: {window.get('reason')}, "
+                f"next {window.get('next_start_local')}"
                 if params["host_class"] and window else "no window for this host class"),
         evidence={"host_class": params["host_class"] or None},
     )

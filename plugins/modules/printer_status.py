@@ -24,7 +24,7 @@ description:
   - Read-only; never reports a change. A failing control is a finding with status C(fail),
     never a failed task; a control that cannot be evaluated has status C(error).
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   queues:
     description:

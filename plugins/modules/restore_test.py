@@ -26,7 +26,7 @@ description:
   - A failing restore test is not a module failure, it is the result (C(restore_test.result) is
     C(fail)); mspctl.policy.backup_status turns it into a failing finding.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   sample_size:
     description: Number of files restored and compared.
