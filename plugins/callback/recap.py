@@ -59,7 +59,7 @@ class CallbackModule(CallbackBase):
         if not directory:
             return
         os.makedirs(directory, exist_ok=True)
-        name = "%d-%s%s.json" % (time.time_ns(), self._playbook,
+        name = "{}-{}{}.json".format(time.time_ns(), self._playbook,
                                  "-check" if self._check_mode else "")
         data = {"playbook": self._playbook, "check_mode": self._check_mode,
                 "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},

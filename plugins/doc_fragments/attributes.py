@@ -14,9 +14,12 @@ class ModuleDocFragment:
 options: {}
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode),
+        when in diff mode.
 """
 
     PLATFORM = r"""

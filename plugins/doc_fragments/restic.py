@@ -12,7 +12,8 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
   repository:
-    description: restic repository of the host, for example C(sftp:restic@nas:/srv/restic/acme/web01).
+    description:
+      - restic repository of the host, for example C(sftp:restic@nas:/srv/restic/acme/web01).
     type: str
     required: true
   password:

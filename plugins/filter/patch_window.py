@@ -3,7 +3,6 @@
 """Ansible filter ``mspctl.policy.patch_window``: is a patch window open now?"""
 
 # Ansible's plugin layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
-# ruff: noqa: E402
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ Standard library only; it runs on the managed host's Python.
 
 Usage in a module::
 
-    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, normalize
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import (
+        Checker, ControlError, normalize)
 
     controls = normalize(module.params["controls"])        # ControlError -> fail_json
     checker = Checker(ModuleRunner(module))
@@ -26,6 +27,7 @@ Usage in a module::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import grp
 import json
@@ -35,7 +37,7 @@ import re
 import stat
 import time
 
-PASS = "pass"
+PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
 ERROR = "error"
 
@@ -118,7 +120,7 @@ def _v_int(low, high):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if not _is_int(value) or not low <= value <= high:
-            raise ValueError("expected an integer %d..%d, got %r" % (low, high, value))
+            raise ValueError(f"expected an integer {low}..{high}, got {value!r}")
         return value
     return check
 
@@ -144,14 +146,14 @@ def _v_regex(value):
     try:
         re.compile(value, re.MULTILINE)
     except re.error as exc:
-        raise ValueError(f"invalid regular expression {value!r}: {exc}")
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
     return value
 
 
 def _v_mode(value):
     if _is_int(value):
         raise ValueError("quote the mode (\"0640\"): YAML reads an unquoted 0640 as the "
-                         "number %d" % value)
+                         f"number {value}")
     if not isinstance(value, str) or not _MODE.match(value):
         raise ValueError(f"expected an octal mode string like \"0640\", got {value!r}")
     return f"{int(value, 8):04o}"
@@ -184,7 +186,7 @@ def _v_argv(value):
     argv = []
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ValueError("argv[%d]: expected a string, got %r" % (index, item))
+            raise ValueError(f"argv[{index}]: expected a string, got {item!r}")
         argv.append(str(item))
     if not argv[0].strip():
         raise ValueError("argv[0]: the program is empty")
@@ -199,7 +201,7 @@ def _v_rc(value):
     try:
         codes = [check(v) for v in values]
     except ValueError:
-        raise ValueError(f"expected an exit code 0..255 or a list of them, got {value!r}")
+        raise ValueError(f"expected an exit code 0..255 or a list of them, got {value!r}") from None
     return codes if isinstance(value, list) else codes[0]
 
 
@@ -284,23 +286,25 @@ def normalize_one(raw, position):
     try:
         control_id = _v_pattern(_ID, "an id of letters, digits and _ . : / -")(raw["id"])
     except ValueError as exc:
-        raise problem("id", str(exc))
+        raise problem("id", str(exc)) from exc
     kind = raw.get("type")
     if kind is None:
         raise problem("type", "required key is missing", control_id)
     if kind not in SPECS:
-        raise problem("type", "expected one of {}, got {!r}".format(", ".join(TYPES), kind), control_id)
+        raise problem("type", f"expected one of {', '.join(TYPES)}, got {kind!r}", control_id)
     spec = SPECS[kind]
     unknown = sorted(str(k) for k in raw if k not in COMMON_KEYS and k not in spec)
     if unknown:
-        raise problem(unknown[0], "unknown key for a {} control (known: {})".format(kind, ", ".join(sorted(spec))), control_id)
+        known = ", ".join(sorted(spec))
+        raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})",
+                      control_id)
     control = {"id": control_id, "type": kind}
     title = raw.get("title")
     if title is not None:
         try:
             control["title"] = _v_str(title)
         except ValueError as exc:
-            raise problem("title", str(exc), control_id)
+            raise problem("title", str(exc), control_id) from exc
     for key, (check, default) in spec.items():
         value = raw.get(key)
         if value is None:
@@ -311,7 +315,7 @@ def normalize_one(raw, position):
         try:
             control[key] = check(value)
         except ValueError as exc:
-            raise problem(key, str(exc), control_id)
+            raise problem(key, str(exc), control_id) from exc
     semantic = _semantics(control)
     if semantic:
         raise problem(semantic[0], semantic[1], control_id)
@@ -329,8 +333,9 @@ def normalize(controls):
     for position, raw in enumerate(controls, 1):
         control = normalize_one(raw, position)
         if control["id"] in seen:
-            raise ControlError(control["id"], "id", "duplicate id (controls #%d and #%d)"
-                               % (seen[control["id"]], position), position)
+            first = seen[control["id"]]
+            raise ControlError(control["id"], "id",
+                               f"duplicate id (controls #{first} and #{position})", position)
         seen[control["id"]] = position
         result.append(control)
     return result
@@ -385,7 +390,7 @@ def clip(text, limit=LINE_LIMIT):
     text = text_of(text)
     if len(text) <= limit:
         return text
-    return "%s...[%d more chars]" % (text[:limit], len(text) - limit)
+    return f"{text[:limit]}...[{len(text) - limit} more chars]"
 
 
 def head(text, lines_chars):
@@ -395,7 +400,7 @@ def head(text, lines_chars):
     split = text.splitlines()
     kept = "\n".join(split[:lines])
     if len(split) > lines:
-        kept += "\n...[%d more lines]" % (len(split) - lines)
+        kept += f"\n...[{len(split) - lines} more lines]"
     return clip(kept, chars)
 
 
@@ -422,7 +427,7 @@ def bounded(evidence, limit=EVIDENCE_LIMIT):
                 evidence[key] = clip(json.dumps(value, default=str), budget)
         budget //= 2
     if size() > limit:
-        evidence = {"truncated": "evidence exceeded %d bytes" % limit}
+        evidence = {"truncated": f"evidence exceeded {limit} bytes"}
     return evidence
 
 
@@ -552,7 +557,7 @@ class ModuleRunner:
             if self._timeout_bin is False:
                 self._timeout_bin = self.module.get_bin_path("timeout")
             if self._timeout_bin:
-                command = [self._timeout_bin, "--kill-after=%d" % KILL_AFTER, str(timeout)]
+                command = [self._timeout_bin, f"--kill-after={KILL_AFTER}", str(timeout)]
                 command += argv
         started = time.monotonic()
         rc, out, err = self.module.run_command(
@@ -596,12 +601,12 @@ class Checker:
             return "dpkg-query not found: package controls need a Debian host"
         fmt = "${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n"
         try:
-            rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--"] + sorted(set(names)),
+            rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--", *sorted(set(names))],
                                                timeout=60)
         except OSError as exc:
             return f"dpkg-query: {exc}"
         if rc not in (0, 1):
-            return "dpkg-query exited %d: %s" % (rc, clip((err or "").strip()))
+            return "dpkg-query exited {}: {}".format(rc, clip((err or "").strip()))
         rows = []
         for line in out.splitlines():
             parts = line.split("\t")
@@ -652,7 +657,7 @@ class Checker:
         rc, out, err, timed_out = self.runner.run(
             [systemctl, "show", "--property=" + props, control["name"]], timeout=30)
         if rc != 0 or timed_out:
-            return error_outcome("systemctl show exited %d: %s" % (rc, clip((err or "").strip())))
+            return error_outcome(f"systemctl show exited {rc}: {clip((err or '').strip())}")
         state = {}
         for line in out.splitlines():
             key, sep, value = line.partition("=")
@@ -684,10 +689,8 @@ class Checker:
                 return error_outcome(f"cannot stat {path}: {exc.strerror}", evidence)
             st = None
         if os.path.islink(path):
-            try:
+            with contextlib.suppress(OSError):
                 evidence["link_to"] = clip(os.readlink(path))
-            except OSError:
-                pass
         if st is None:
             kind = "absent"
         elif stat.S_ISREG(st.st_mode):
@@ -702,8 +705,8 @@ class Checker:
 
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
-        evidence.update(mode=mode, owner="%s (%d)" % (owner, st.st_uid),
-                        group="%s (%d)" % (group, st.st_gid))
+        evidence.update(mode=mode, owner=f"{owner} ({st.st_uid})",
+                        group=f"{group} ({st.st_gid})")
         if control.get("mode"):
             checks.append(("mode", control["mode"], mode, mode == control["mode"]))
         if control.get("max_mode"):
@@ -769,7 +772,7 @@ class Checker:
             return error_outcome(f"cannot run {program}: {exc}", evidence)
         evidence.update(rc=rc, stdout=head(out, STDOUT_HEAD), stderr=head(err, STDERR_HEAD))
         if timed_out:
-            return error_outcome("timed out after %d s" % control["timeout"], evidence)
+            return error_outcome("timed out after {} s".format(control["timeout"]), evidence)
         codes = control["rc"] if isinstance(control["rc"], list) else [control["rc"]]
         checks = [("rc", control["rc"], rc, rc in codes)]
         text = text_of(out or "")
@@ -803,12 +806,12 @@ def _group_name(gid):
 def _read_text(path, size):
     """(text, None) or (None, error message). Undecodable bytes become U+FFFD."""
     if size > READ_LIMIT:
-        return None, "%s is %d bytes: content checks read at most %d" % (path, size, READ_LIMIT)
+        return None, f"{path} is {size} bytes: content checks read at most {READ_LIMIT}"
     try:
         with open(path, "rb") as handle:
             data = handle.read(READ_LIMIT + 1)
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror}"
     if len(data) > READ_LIMIT:
-        return None, "%s is over %d bytes: content checks read at most that" % (path, READ_LIMIT)
+        return None, f"{path} is over {READ_LIMIT} bytes: content checks read at most that"
     return data.decode("utf-8", "replace"), None

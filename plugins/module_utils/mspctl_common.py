@@ -21,7 +21,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 Runner = Callable[..., "tuple[int, str, str]"]
 
@@ -36,8 +36,8 @@ class CommandModule(Protocol):
 # ---------------------------------------------------------------------------------------------
 # commands
 
-def run_process(argv: list[str], env: Optional[Mapping[str, str]] = None,
-                timeout: Optional[float] = None) -> tuple[int, str, str]:
+def run_process(argv: list[str], env: Mapping[str, str] | None = None,
+                timeout: float | None = None) -> tuple[int, str, str]:
     """Run ``argv`` (no shell) with ``env`` added to this process's environment.
 
     Returns ``(rc, stdout, stderr)`` as text (undecodable bytes replaced); a program that
@@ -54,17 +54,17 @@ def run_process(argv: list[str], env: Optional[Mapping[str, str]] = None,
             proc.stderr.decode("utf-8", "replace"))
 
 
-def process_runner(env: Optional[Mapping[str, str]] = None,
-                   timeout: Optional[float] = None) -> Runner:
+def process_runner(env: Mapping[str, str] | None = None,
+                   timeout: float | None = None) -> Runner:
     """A ``run(argv, env=None)`` callable on :func:`run_process`, ``env`` added to each call's."""
-    def run(argv: list[str], extra: Optional[Mapping[str, str]] = None) -> tuple[int, str, str]:
+    def run(argv: list[str], extra: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         return run_process(argv, dict(env or {}, **(extra or {})), timeout)
     return run
 
 
-def module_runner(module: CommandModule, env: Optional[Mapping[str, str]] = None) -> Runner:
+def module_runner(module: CommandModule, env: Mapping[str, str] | None = None) -> Runner:
     """A ``run(argv, env=None)`` callable on ``module.run_command``, ``env`` added to each's."""
-    def run(argv: list[str], extra: Optional[Mapping[str, str]] = None) -> tuple[int, str, str]:
+    def run(argv: list[str], extra: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         return module.run_command(argv, environ_update=dict(env or {}, **(extra or {})))
     return run
 
@@ -78,7 +78,7 @@ def load_json(path: str) -> Any:
         return json.load(handle)
 
 
-def read_json(path: str, default: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
+def read_json(path: str, default: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The JSON object at ``path``, or ``default`` if it is missing, unreadable or no object."""
     try:
         data = load_json(path)

@@ -1,6 +1,6 @@
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and mspctl.policy.printer_status.
+"""Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and printer_status.
 
 The state is read over IPP from the scheduler's local socket (one CUPS-Get-Printers request for
 every queue), not parsed from ``lpstat``/``lpoptions`` output: the answer is exact whatever the
@@ -98,7 +98,7 @@ def _value(tag, raw):
 def decode_response(data):
     """(status-code, [(group-tag, {name: [values]})]) of an IPP response."""
     if len(data) < 8:
-        raise ValueError("short IPP response (%d bytes)" % len(data))
+        raise ValueError(f"short IPP response ({len(data)} bytes)")
     status = struct.unpack(">H", data[2:4])[0]
     groups = []
     current = None
@@ -152,10 +152,10 @@ def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
         response = connection.getresponse()
         data = response.read()
         if response.status != 200:
-            raise CupsUnavailable("CUPS answered HTTP %d %s" % (response.status, response.reason))
+            raise CupsUnavailable(f"CUPS answered HTTP {response.status} {response.reason}")
         return data
     except (OSError, http_client.HTTPException) as exc:
-        raise CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}: {exc}")
+        raise CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}: {exc}") from exc
     finally:
         connection.close()
 
@@ -292,13 +292,14 @@ def normalize_queues(queues, default=None):
     for index, item in enumerate(queues or []):
         queue = dict(item)
         name = queue.get("name") or ""
-        where = "queues[%d] (%s)" % (index, name or "no name")
+        where = "queues[{}] ({})".format(index, name or "no name")
         if not NAME_RE.match(name):
-            errors.append(f"{where}: invalid queue name {name!r}: 1-127 printable characters, no space or "
-                          "any of / \\ ? ' \" # @ ,")
+            errors.append(f"{where}: invalid queue name {name!r}: 1-127 printable characters, "
+                          "no space or any of / \\ ? ' \" # @ ,")
             continue
         if name.lower() in seen:
-            errors.append(f"{where}: queue listed twice (CUPS names ignore case: {seen[name.lower()]})")
+            errors.append(f"{where}: queue listed twice "
+                          f"(CUPS names ignore case: {seen[name.lower()]})")
             continue
         seen[name.lower()] = name
         state = queue.get("state") or "present"
@@ -310,11 +311,12 @@ def normalize_queues(queues, default=None):
             queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
             scheme = queue["uri"].split(":", 1)[0].lower()
             if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
-                errors.append("{}: driver 'everywhere' needs an ipp:// or ipps:// uri, got {} "
-                              "(use 'raw' or a PPD model for {}://)".format(where, sanitize_uri(queue["uri"]), scheme))
+                errors.append(f"{where}: driver 'everywhere' needs an ipp:// or ipps:// uri, got "
+                              f"{sanitize_uri(queue['uri'])} "
+                              f"(use 'raw' or a PPD model for {scheme}://)")
                 continue
             if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
-                errors.append("{}: error_policy must be one of {}".format(where, ", ".join(ERROR_POLICIES)))
+                errors.append(f"{where}: error_policy must be one of {', '.join(ERROR_POLICIES)}")
                 continue
             queue["shared"] = bool(queue.get("shared"))
         if queue.get("default"):

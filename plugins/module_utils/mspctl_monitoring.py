@@ -6,9 +6,11 @@ One implementation, two callers:
 
 * the collector (``roles/monitoring/files/mspctl-monitoring-collect``), run every minute by a
   systemd timer on each monitored host, imports this file (deployed next to it with
-  ``patch_window.py`` and ``mspctl_common.py``) and writes the node exporter's textfile ``mspctl.prom``;
+  ``patch_window.py`` and ``mspctl_common.py``) and writes the node exporter's textfile
+  ``mspctl.prom``;
 * the status module ``mspctl.policy.monitoring_status`` imports it as
-  ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the same controls.
+  ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the
+  same controls.
 
 Standard library only (the targets run Debian's python3, 3.11 and later). Commands are run through
 a ``run(argv) -> (rc, stdout, stderr)`` callable, so tests and the module can supply their own.
@@ -167,7 +169,7 @@ def parse_simulated_upgrade(text):
 
 
 def pending_updates(run):
-    """Upgradable packages by kind, from apt's own resolver (no download, no lock, no cache file)."""
+    """Upgradable packages by kind, from apt's own resolver (no download, lock or cache file)."""
     rc, out, err = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=true",
                         "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
                         "dist-upgrade"])

@@ -1,6 +1,6 @@
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``mspctl.policy.patch_status``.
+"""Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``patch_status``.
 
 Pure functions (selection, parsing of ``apt-get -s``, reboot decision, run records) plus one
 :class:`AptBackend` that talks to apt (python3-apt for reading, ``apt-get``/``apt-mark`` through
@@ -104,7 +104,7 @@ class Update:
     suite, or None.
     """
 
-    __slots__ = ("name", "installed", "candidate", "security", "held")
+    __slots__ = ("candidate", "held", "installed", "name", "security")
 
     def __init__(self, name, installed, candidate, security=None, held=False):
         self.name = name
@@ -128,7 +128,8 @@ class Update:
         }
 
     def __repr__(self):
-        return f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, security={self.security!r}, held={self.held!r})"
+        return (f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, "
+                f"security={self.security!r}, held={self.held!r})")
 
 
 def is_security_origin(archive, codename, label):
@@ -318,7 +319,7 @@ def mark_reboot_required(upgraded, patterns):
 
 
 class Installed:
-    __slots__ = ("version", "held", "auto")
+    __slots__ = ("auto", "held", "version")
 
     def __init__(self, version, held=False, auto=False):
         self.version = version
@@ -368,7 +369,7 @@ class AptBackend:
             cache = apt_pkg.Cache(None)
             depcache = apt_pkg.DepCache(cache)
         except SystemError as exc:
-            raise PatchingError(f"cannot read the apt cache: {exc}")
+            raise PatchingError(f"cannot read the apt cache: {exc}") from exc
         hold = apt_pkg.SELSTATE_HOLD
         installed = {}
         updates = []
@@ -403,10 +404,11 @@ class AptBackend:
             return apt_pkg
         except ImportError:
             if not self.install_python_apt:
-                raise PatchingError("python3-apt is not installed (apt-get install python3-apt)")
+                raise PatchingError(
+                    "python3-apt is not installed (apt-get install python3-apt)") from None
         # as ansible.builtin.apt does: install the library it reads apt with, then import it
         rc, out, err = self._run(["apt-get", "install", "-q", "-y", "--no-install-recommends",
-                                  "python3-apt"] + list(DPKG_OPTIONS))
+                                  "python3-apt", *DPKG_OPTIONS])
         if rc != 0:
             raise PatchingError(f"cannot install python3-apt: {(err or out).strip()}")
         import importlib
@@ -414,7 +416,8 @@ class AptBackend:
         try:
             import apt_pkg
         except ImportError:
-            raise PatchingError("python3-apt was installed but this Python cannot import it")
+            raise PatchingError(
+                "python3-apt was installed but this Python cannot import it") from None
         return apt_pkg
 
     # ---- acting
@@ -427,14 +430,14 @@ class AptBackend:
     def install(self, targets):
         rc, out, err = self._run(self._install_command(targets, simulate=False))
         if rc != 0:
-            raise PatchingError("apt-get install failed (rc %d): %s" % (rc, (err or out).strip()))
+            raise PatchingError(f"apt-get install failed (rc {rc}): {(err or out).strip()}")
         return out
 
     def mark(self, action, names):
         """``apt-mark hold|unhold|auto`` for ``names``."""
         if not names:
             return
-        rc, out, err = self._run(["apt-mark", action] + list(names))
+        rc, out, err = self._run(["apt-mark", action, *list(names)])
         if rc != 0:
             raise PatchingError(f"apt-mark {action} failed: {(err or out).strip()}")
 

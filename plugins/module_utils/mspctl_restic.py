@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """restic for mspctl's backup_agent policy: one implementation for the modules and the service.
 
-The ``mspctl.policy.restore_test`` and ``mspctl.policy.backup_status`` modules import this file as module_utils;
-the ``backup_agent`` role also installs it on the host as
+The ``mspctl.policy.restore_test`` and ``mspctl.policy.backup_status`` modules import this file as
+module_utils; the ``backup_agent`` role also installs it on the host as
 ``/usr/local/lib/mspctl/mspctl_restic.py``, where ``mspctl-backup.service`` runs it as a program
 (``python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json``): backup, retention
 (``forget --prune``) and, when due, a restore test. Standard library only: it runs on Debian's
@@ -63,7 +63,7 @@ RESULT_FILE = STATE_DIR + "/restore-test.json"
 STATUS_FILE = STATE_DIR + "/status.json"
 CONFIG_FILE = "/etc/mspctl/backup/config.json"
 LOCK_FILE = "/run/lock/mspctl-backup.lock"
-SCRATCH_PARENT = "/var/tmp"
+SCRATCH_PARENT = "/var/tmp"  # noqa: S108 - holds a private mkdtemp() directory (mode 0700)
 SCRATCH_PREFIX = "mspctl-restore-"
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_MISMATCHES = 20
@@ -195,7 +195,7 @@ def sftp_command(repository, ssh_config):
     words = ["ssh", "-F", ssh_config]
     if location["port"]:
         words += ["-p", str(location["port"])]
-    return " ".join(words + [target, "-s", "sftp"])
+    return " ".join([*words, target, "-s", "sftp"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ class Restic:
     def call(self, *args, **kwargs):
         ok = kwargs.get("ok", (0,))
         # the command, then global options, then its own (a backup's paths follow "--")
-        argv = [self.binary, args[0]] + self.options + list(args[1:])
+        argv = [self.binary, args[0], *self.options, *list(args[1:])]
         rc, out, err = self._run(argv, self.env)
         if rc not in ok:
             raise ResticError(f"restic {args[0]} failed (rc {rc})", rc, err)
@@ -268,8 +268,8 @@ class Restic:
         """Nodes of a snapshot (``restic ls --json``): dicts with path, type, size, mtime."""
         _rc, out, _err = self.call("ls", "--json", "--no-lock", snapshot_id)
         nodes = []
-        for line in out.splitlines():
-            line = line.strip()
+        for raw in out.splitlines():
+            line = raw.strip()
             if not line:
                 continue
             item = json.loads(line)
@@ -290,7 +290,7 @@ class Restic:
             args += ["--tag", tag]
         for pattern in excludes:
             args += ["--exclude", pattern]
-        rc, out, _err = self.call(*(args + ["--"] + list(paths)), ok=(0, BACKUP_INCOMPLETE))
+        rc, out, _err = self.call(*([*args, "--", *list(paths)]), ok=(0, BACKUP_INCOMPLETE))
         snapshot = None
         for line in out.splitlines():
             try:
@@ -417,7 +417,8 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
         nodes = restic.ls(snap["id"])
         eligible, result["changed_since_snapshot"] = candidates(nodes, lstat, max_file_bytes)
         if not eligible:
-            result["error"] = ("no file of snapshot {} is unchanged on disk: nothing to compare".format(result["snapshot"]))
+            result["error"] = (f"no file of snapshot {result['snapshot']} is unchanged on disk: "
+                               "nothing to compare")
             return result
         sample = rng.sample(eligible, min(sample_size, len(eligible)))
         sample.sort(key=lambda node: node["path"])

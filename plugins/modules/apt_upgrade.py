@@ -274,7 +274,7 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
 
 
 def plural(count, word):
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
+    return "{} {}{}".format(count, word, "" if count == 1 else "s")
 
 
 def plan_holds(installed, patterns, managed_before):
@@ -297,11 +297,13 @@ def plan(backend, params, installed, updates, record):
     changes, removed = backend.simulate(targets) if targets else ({}, [])
     if removed:
         raise PatchingError(
-            "the upgrade would remove {}: upgrade by hand, or exclude the packages that need it".format(", ".join(removed)))
+            f"the upgrade would remove {', '.join(removed)}: upgrade by hand, or exclude the "
+            "packages that need it")
     blocked = sorted(n for n in changes if n in held_after or matches(n, params["exclusions"]))
     if blocked:
         raise PatchingError(
-            "upgrading {} would also upgrade the held or excluded package(s) {}".format(", ".join(sorted(targets)), ", ".join(blocked)))
+            f"upgrading {', '.join(sorted(targets))} would also upgrade the held or excluded "
+            f"package(s) {', '.join(blocked)}")
     managed = wanted | set(record.get("holds") or [])
     before = {"packages": dict((n, c[0]) for n, c in changes.items()),
               "holds": sorted(held_now & managed)}
@@ -344,16 +346,16 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         if failed:
             # the holds are in place: remember them, so a later release finds them
             write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
-            return record, hooks, ("pre hook %r failed (rc %d): nothing upgraded"
-                                   % (failed["command"], failed["rc"]))
+            return record, hooks, (f"pre hook {failed['command']!r} failed (rc {failed['rc']}): "
+                                   "nothing upgraded")
         try:
             backend.install(the_plan["targets"])
         except PatchingError as exc:
             # what the pre hooks stopped must come back even if the upgrade failed
             post, _failed = run_hooks(backend, params["post_hooks"], "post")
             write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
-            raise PatchingError("{} (post hooks run: {})".format(
-                exc, ", ".join("%r rc %d" % (h["command"], h["rc"]) for h in post) or "none"))
+            hooks_run = ", ".join(f"{h['command']!r} rc {h['rc']}" for h in post) or "none"
+            raise PatchingError(f"{exc} (post hooks run: {hooks_run})") from exc
         # apt-get install marks what it names as manually installed: restore auto marks.
         backend.mark("auto", sorted(n for n in the_plan["targets"]
                                     if n in installed and installed[n].auto))
@@ -412,7 +414,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
             wrong = sorted(n for n, c in the_plan["changes"].items()
                            if (installed.get(n).version if n in installed else None) != c[1])
             if wrong and failure is None:
-                failure = "after the upgrade {} are not at the planned versions".format(", ".join(wrong))
+                failure = f"after the upgrade {', '.join(wrong)} are not at the planned versions"
 
     if not check:
         seen_path = os.path.join(params["state_dir"], SEEN)

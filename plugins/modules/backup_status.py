@@ -133,7 +133,7 @@ EVIDENCE_KEYS = ("snapshot", "snapshot_time", "files", "bytes", "checksums_match
 
 def snapshot_age(findings, status, restic, host, max_age_hours, now):
     title = "The latest snapshot is recent enough"
-    expected = "<= %d h" % max_age_hours
+    expected = f"<= {max_age_hours} h"
     evidence = {"repository": status["repository"]}
     if restic is None:
         findings.error("backup_agent.snapshot_age", title, "restic is not installed",
@@ -164,7 +164,7 @@ def snapshot_age(findings, status, restic, host, max_age_hours, now):
 def restore_test(findings, status, record, interval_days, now):
     title = "The last restore test passed and is recent enough"
     limit = 2 * interval_days
-    expected = "pass, at most %d days old" % limit
+    expected = f"pass, at most {limit} days old"
     if not record:
         status["restore_test"] = None
         findings.check("backup_agent.restore_test", title, False, expected,

@@ -169,8 +169,10 @@ diff:
   returned: diff mode
   type: dict
   sample:
-    before: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": false}, "default": "office"}
-    after: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": true}, "default": "office"}
+    before: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": false},
+             "default": "office"}
+    after: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": true},
+            "default": "office"}
     before_header: cups
     after_header: cups
 """
@@ -405,8 +407,8 @@ def run(module):
         if actual == after:
             return result
         if time.time() >= deadline:
-            module.fail_json(msg="CUPS did not take every change within %d s (an IPP Everywhere "
-                                 "queue needs its printer to answer)" % SETTLE_SECONDS,
+            module.fail_json(msg=f"CUPS did not take every change within {SETTLE_SECONDS} s "
+                                 "(an IPP Everywhere queue needs its printer to answer)",
                              expected=after, actual=actual, **result)
         time.sleep(0.25)
 

@@ -217,13 +217,13 @@ def evaluate(params, observed, now):
                                f"{'enabled' if enabled else 'disabled'}"),
                        evidence={"service": service})
 
-    url = "http://%s:%d/metrics" % (_host(params["address"]), params["port"])
+    url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     text, scrape_error = observed["scrape"]
     metrics = {"url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
                "age_seconds": None, "check_errors": [], "maintenance": None}
     status["metrics"] = metrics
     title = "mspctl's metrics are exposed and fresh"
-    expected = "mspctl_* samples, collected within %d s" % params["max_metrics_age"]
+    expected = "mspctl_* samples, collected within {} s".format(params["max_metrics_age"])
     if text is None:
         findings.check("monitoring.metrics_exposed", title, ok=False, expected=expected,
                        actual=f"no answer: {scrape_error}", evidence={"url": url})
@@ -266,7 +266,7 @@ def evaluate(params, observed, now):
     status["disks"] = []
     if "disk_usage" in params["checks"]:
         disks = observed["disks"]
-        title = "No data file system is fuller than %d %%" % params["disk_crit_percent"]
+        title = "No data file system is fuller than {} %".format(params["disk_crit_percent"])
         if isinstance(disks, list):
             rows = [{"mountpoint": d["mountpoint"], "device": d["device"], "fstype": d["fstype"],
                      "used_percent": round(d["used_ratio"] * 100, 1)} for d in disks]
@@ -275,7 +275,7 @@ def evaluate(params, observed, now):
             fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
             findings.check(
                 "monitoring.disk_usage", title, ok=not full,
-                expected="<= %d %%" % params["disk_crit_percent"],
+                expected="<= {} %".format(params["disk_crit_percent"]),
                 actual=("{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
                         if fullest else "no data file system"),
                 evidence={"above": [r["mountpoint"] for r in full]})
@@ -286,7 +286,7 @@ def evaluate(params, observed, now):
     status["msp_hook"] = hook
     findings.check("monitoring.msp_hook", "The host is registered with the MSP monitoring host",
                    ok=bool(hook.get("server")), expected="a scrape target on the MSP host",
-                   actual=("{} on {}".format(hook.get("target"), hook["server"]) if hook.get("server")
+                   actual=(f"{hook.get('target')} on {hook['server']}" if hook.get("server")
                            else "no MSP monitoring host in the inventory"),
                    evidence=hook)
     return findings.as_list(), status
@@ -299,7 +299,7 @@ def _host(address):
 def observe(module):
     params = module.params
     observed = {"agent": agent_state(module, params["service"])}
-    url = "http://%s:%d/metrics" % (_host(params["address"]), params["port"])
+    url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     observed["scrape"] = scrape(url, params["timeout"])
     observed["failed_units"] = None
     if "failed_units" in params["checks"]:

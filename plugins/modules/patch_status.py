@@ -227,14 +227,14 @@ def updates_finding(findings, control, title, updates, held, deferral, seen, now
     findings.check(
         control, title, age < deferral,
         expected=expected_text(deferral),
-        actual="%d pending, oldest first seen %.1f days ago" % (len(updates), age),
+        actual=f"{len(updates)} pending, oldest first seen {age:.1f} days ago",
         evidence={"packages": sorted(u.name for u in updates)[:SHOWN], "held": held[:SHOWN],
                   "oldest_days": round(age, 2)},
     )
 
 
 def expected_text(deferral):
-    return "none pending" if deferral <= 0 else "none pending for %d days or more" % deferral
+    return "none pending" if deferral <= 0 else f"none pending for {deferral} days or more"
 
 
 def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
@@ -296,7 +296,7 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
     findings.check(
         "patching.last_patch_age", "A patch run completed recently",
         age_days is not None and age_days <= params["max_age_days"],
-        expected="within %d days" % params["max_age_days"],
+        expected="within {} days".format(params["max_age_days"]),
         actual="never" if age_days is None else f"{age_days:.1f} days ago",
         evidence={"last_patch": iso(last_patch), "last_upgrade": iso(last_upgrade)},
     )
@@ -344,7 +344,7 @@ def main():
     if module.params["now"]:
         now = parse_iso(module.params["now"])
         if now is None:
-            module.fail_json(msg="now: not an ISO 8601 date and time: {!r}".format(module.params["now"]))
+            module.fail_json(msg=f"now: not an ISO 8601 date and time: {module.params['now']!r}")
     try:
         packages = AptBackend(module, module.params["state_dir"]).packages()
     except PatchingError as exc:

@@ -140,6 +140,7 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import
     read_json,
 )
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
+    SCRATCH_PARENT,
     Lock,
     due,
     module_restic,
@@ -198,7 +199,7 @@ def argument_spec():
         force=dict(type="bool", default=False),
         result_file=dict(type="path", default="/var/lib/mspctl/backup/restore-test.json"),
         status_file=dict(type="path", default="/var/lib/mspctl/backup/status.json"),
-        scratch_parent=dict(type="path", default="/var/tmp"),
+        scratch_parent=dict(type="path", default=SCRATCH_PARENT),
         max_file_bytes=dict(type="int", default=16777216),
         lock_file=dict(type="path", default="/run/lock/mspctl-backup.lock"),
     )
@@ -209,7 +210,7 @@ def main():
     if module.params["sample_size"] < 1:
         module.fail_json(msg="sample_size must be at least 1")
     if not os.path.isdir(module.params["scratch_parent"]):
-        module.fail_json(msg="scratch_parent {} is not a directory".format(module.params["scratch_parent"]))
+        module.fail_json(msg=f"scratch_parent {module.params['scratch_parent']} is not a directory")
     module.exit_json(**run_module(module, time.time()))
 
 
