@@ -36,6 +36,7 @@ import pwd
 import re
 import stat
 import time
+from typing import Any
 
 PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
@@ -214,7 +215,7 @@ def _v_version(value):
 
 
 # type -> key -> (validator, default); a default of None means optional without default
-SPECS = {
+SPECS: dict[str, dict[str, Any]] = {
     "package": {
         "name": (_v_pattern(_PACKAGE, "a Debian package name (name or name:arch)"), "required"),
         "state": (_v_choice("present", "absent"), "present"),
@@ -329,7 +330,8 @@ def normalize(controls):
         return []
     if not isinstance(controls, list):
         raise ControlError(None, None, f"controls must be a list, got {controls!r}", "-")
-    result, seen = [], {}
+    result: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for position, raw in enumerate(controls, 1):
         control = normalize_one(raw, position)
         if control["id"] in seen:
@@ -529,7 +531,10 @@ def compare_versions(a, b):
 
 def version_matches(installed, constraint):
     """Does an installed version satisfy ``[op] version`` (op: << <= = >= >>, default =)?"""
-    op, wanted = _VERSION.match(constraint).groups()
+    match = _VERSION.match(constraint)
+    if match is None:
+        raise ValueError(f"not a version constraint: {constraint!r}")
+    op, wanted = match.groups()
     return _VERSION_OPS[op or "="](compare_versions(installed, wanted))
 
 
@@ -640,7 +645,8 @@ class Checker:
         records = [" ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
                    for a, s, v in rows]
         evidence = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
-        checks = [("state", control["state"], state, state == control["state"])]
+        checks: list[tuple[str, Any, Any, bool]] = [
+            ("state", control["state"], state, state == control["state"])]
         if control.get("version") is not None and control["state"] == "present":
             versions = sorted(set(v for _a, v in installed))
             ok = bool(versions) and all(version_matches(v, control["version"]) for v in versions)
@@ -671,7 +677,7 @@ class Checker:
         }
         running = state.get("ActiveState") in _RUNNING_STATES
         enabled = state.get("UnitFileState") in _ENABLED_STATES
-        checks = []
+        checks: list[tuple[str, Any, Any, bool]] = []
         if control.get("running") is not None:
             checks.append(("running", control["running"], running, running == control["running"]))
         if control.get("enabled") is not None:
@@ -699,7 +705,8 @@ class Checker:
             kind = "directory"
         else:
             kind = "other"
-        checks = [("state", control["state"], kind, kind == control["state"])]
+        checks: list[tuple[str, Any, Any, bool]] = [
+            ("state", control["state"], kind, kind == control["state"])]
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
 
@@ -761,7 +768,7 @@ class Checker:
     # command -------------------------------------------------------------------------------
     def check_command(self, control):
         argv = list(control["argv"])
-        evidence = {"argv": [clip(a, 100) for a in argv][:20]}
+        evidence: dict[str, Any] = {"argv": [clip(a, 100) for a in argv][:20]}
         program = self.runner.which(argv[0])
         if not program:
             return error_outcome(f"command not found: {argv[0]}", evidence)
@@ -774,7 +781,7 @@ class Checker:
         if timed_out:
             return error_outcome("timed out after {} s".format(control["timeout"]), evidence)
         codes = control["rc"] if isinstance(control["rc"], list) else [control["rc"]]
-        checks = [("rc", control["rc"], rc, rc in codes)]
+        checks: list[tuple[str, Any, Any, bool]] = [("rc", control["rc"], rc, rc in codes)]
         text = text_of(out or "")
         if control.get("stdout_regex"):
             match = first_match(control["stdout_regex"], text)

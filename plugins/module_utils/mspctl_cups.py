@@ -15,6 +15,7 @@ import http.client as http_client
 import re
 import socket
 import struct
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SOCKET_PATH = "/run/cups/cups.sock"
@@ -101,7 +102,7 @@ def decode_response(data):
         raise ValueError(f"short IPP response ({len(data)} bytes)")
     status = struct.unpack(">H", data[2:4])[0]
     groups = []
-    current = None
+    current: dict[str, list[Any]] | None = None
     last = None
     pos = 8
     while pos < len(data):
@@ -287,7 +288,7 @@ def normalize_queues(queues, default=None):
     """
     errors = []
     result = []
-    seen = {}
+    seen: dict[str, str] = {}
     flagged = []
     for index, item in enumerate(queues or []):
         queue = dict(item)

@@ -20,13 +20,16 @@ Usage in a module::
 
 from __future__ import annotations
 
+from typing import Any
+
 PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
 ERROR = "error"
 STATUSES = (PASS, FAIL, ERROR)
 
 
-def finding(policy, control_id, title, status, expected=None, actual=None, evidence=None):
+def finding(policy: str, control_id: str, title: str, status: str, expected: Any = None,
+            actual: Any = None, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
     if status not in STATUSES:
         raise ValueError(f"finding status must be one of {STATUSES}, got {status!r}")
     return {
@@ -43,25 +46,28 @@ def finding(policy, control_id, title, status, expected=None, actual=None, evide
 class Findings:
     """Collects the findings of one policy, in the order they were evaluated."""
 
-    def __init__(self, policy):
+    def __init__(self, policy: str) -> None:
         self.policy = policy
-        self._items = []
+        self._items: list[dict[str, Any]] = []
 
-    def add(self, control_id, title, status, expected=None, actual=None, evidence=None):
+    def add(self, control_id: str, title: str, status: str, expected: Any = None,
+            actual: Any = None, evidence: dict[str, Any] | None = None) -> None:
         self._items.append(finding(self.policy, control_id, title, status, expected, actual,
                                    evidence))
 
-    def check(self, control_id, title, ok, expected=None, actual=None, evidence=None):
+    def check(self, control_id: str, title: str, ok: bool, expected: Any = None,
+              actual: Any = None, evidence: dict[str, Any] | None = None) -> None:
         """Record pass or fail from a boolean."""
         self.add(control_id, title, PASS if ok else FAIL, expected, actual, evidence)
 
-    def error(self, control_id, title, message, evidence=None):
+    def error(self, control_id: str, title: str, message: Any,
+              evidence: dict[str, Any] | None = None) -> None:
         """The control could not be evaluated (a missing tool, an unreadable file...)."""
         self.add(control_id, title, ERROR, actual=message, evidence=evidence)
 
-    def as_list(self):
+    def as_list(self) -> list[dict[str, Any]]:
         return list(self._items)
 
     @property
-    def failed(self):
+    def failed(self) -> list[dict[str, Any]]:
         return [f for f in self._items if f["status"] != PASS]

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+from typing import Any
 
 # Deployed on a host next to the collector and mspctl_common.py (the role installs them
 # together), it imports its sibling by plain name; as module_utils, by the collection's name.
@@ -31,7 +32,10 @@ try:
         process_runner,
     )
 except ImportError:
-    from mspctl_common import load_json, process_runner  # type: ignore[no-redef]
+    from mspctl_common import (  # type: ignore[import-not-found,no-redef]
+        load_json,
+        process_runner,
+    )
 
 CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot_required", "smart")
 
@@ -94,7 +98,7 @@ def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
     ``used_ratio`` is computed as ``df`` does: used / (used + available to unprivileged users),
     so a file system is "full" when ordinary processes can no longer write.
     """
-    seen = {}
+    seen: dict[Any, Any] = {}
     for device, mountpoint, fstype in mounts(mounts_text):
         if mountpoint != "/" and (fstype not in DISK_FSTYPES
                                   or any(_under(mountpoint, t) for t in PSEUDO_TREES)):
@@ -300,8 +304,9 @@ class Metrics:
     """Metric families in the Prometheus text exposition format, in insertion order."""
 
     def __init__(self):
-        self._families = []
-        self._index = {}
+        self._families: list[dict[str, Any]] = []
+        self._index: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
 
     def add(self, name, value, labels=None, help_text="", kind="gauge"):
         family = self._index.get(name)

@@ -165,7 +165,7 @@ def select(updates, scope, held, exclusions):
 
 def split_pending(updates):
     """Pending updates by kind: ``{security: [...], other: [...], held: [...]}`` (names)."""
-    result = {"security": [], "other": [], "held": []}
+    result: dict[str, list[str]] = {"security": [], "other": [], "held": []}
     for update in sorted(updates, key=lambda u: u.name):
         result["held" if update.held else update.kind].append(update.name)
     return result
@@ -341,7 +341,7 @@ class AptBackend:
         """Seconds since the package lists were last refreshed (by us or by apt's hook)."""
         stamps = [os.path.join(self.state_dir, LISTS_STAMP),
                   "/var/lib/apt/periodic/update-success-stamp"]
-        latest = 0
+        latest = 0.0
         for path in stamps:
             try:
                 latest = max(latest, os.stat(path).st_mtime)

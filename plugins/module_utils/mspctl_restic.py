@@ -55,8 +55,14 @@ try:
     )
 except ImportError:  # the program: even under python3 -I (no script directory on sys.path)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from mspctl_common import module_runner, read_json, write_json  # type: ignore[no-redef]
-    from mspctl_common import run_process as process_runner  # type: ignore[no-redef]
+    from mspctl_common import (  # type: ignore[import-not-found,no-redef]
+        module_runner,
+        read_json,
+        write_json,
+    )
+    from mspctl_common import (  # type: ignore[no-redef]
+        run_process as process_runner,
+    )
 
 STATE_DIR = "/var/lib/mspctl/backup"
 RESULT_FILE = STATE_DIR + "/restore-test.json"
@@ -90,24 +96,27 @@ class ResticError(Exception):
                 "stderr": tail(self.stderr)}
 
 
+# What a restic failure means, first match wins: (kind, its exit code, phrases of its message).
+FAILURE_KINDS = (
+    ("no_repository", 10, ("is there a repository at the following location",
+                           "repository does not exist", "unable to open config file")),
+    ("wrong_password", 12, ("wrong password", "no key found")),
+    ("locked", 11, ("repository is already locked",)),
+    ("corrupt", None, ("ciphertext verification failed", "hash mismatch",
+                       "invalid data returned", "checksum")),
+    ("unreachable", None, ("ssh command exited", "unable to start the sftp session")),
+    ("no_restic", 127, ("no such file or directory: 'restic'",)),
+)
+
+
 def classify(stderr, rc=None):
     """What a restic failure means, from its exit code and message (restic 0.14 to 0.18)."""
     text = (stderr or "").lower()
-    if rc == 10 or "is there a repository at the following location" in text \
-            or "repository does not exist" in text or "unable to open config file" in text:
-        return "no_repository"
-    if rc == 12 or "wrong password" in text or "no key found" in text:
-        return "wrong_password"
-    if rc == 11 or "repository is already locked" in text:
-        return "locked"
-    if "ciphertext verification failed" in text or "hash mismatch" in text \
-            or "invalid data returned" in text or "checksum" in text:
-        return "corrupt"
-    if "ssh command exited" in text or "unable to start the sftp session" in text \
-            or ("connection" in text and "ssh" in text):
-        return "unreachable"
-    if rc == 127 or "no such file or directory: 'restic'" in text:
-        return "no_restic"
+    for kind, code, phrases in FAILURE_KINDS:
+        if (code is not None and rc == code) or any(phrase in text for phrase in phrases):
+            return kind
+        if kind == "unreachable" and "connection" in text and "ssh" in text:
+            return kind
     return "error"
 
 
@@ -543,8 +552,9 @@ class Lock:
                 time.sleep(1)
 
     def __exit__(self, *exc):
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
 
 
 # ---------------------------------------------------------------------------------------------

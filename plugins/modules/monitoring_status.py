@@ -157,6 +157,7 @@ status:
 """
 
 import time
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
@@ -203,10 +204,20 @@ def evaluate(params, observed, now):
     ``failed_units`` (list or an exception message), ``disks`` (list or a message).
     """
     findings = Findings("monitoring")
+    status: dict[str, Any] = {}
+    agent_running(findings, status, params, observed)
+    metrics_exposed(findings, status, params, observed, now)
+    failed_units_control(findings, status, params, observed)
+    disk_usage_control(findings, status, params, observed)
+    msp_hook(findings, status, params)
+    return findings.as_list(), status
+
+
+def agent_running(findings, status, params, observed):
     service = params["service"]
     active, enabled, agent_error = observed["agent"]
-    status = {"agent": {"service": service, "active": active, "enabled": enabled,
-                        "port": params["port"]}}
+    status["agent"] = {"service": service, "active": active, "enabled": enabled,
+                       "port": params["port"]}
     if agent_error:
         findings.error("monitoring.agent_running", "The node exporter is running and enabled",
                        agent_error, evidence={"service": service})
@@ -217,9 +228,11 @@ def evaluate(params, observed, now):
                                f"{'enabled' if enabled else 'disabled'}"),
                        evidence={"service": service})
 
+
+def metrics_exposed(findings, status, params, observed, now):
     url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     text, scrape_error = observed["scrape"]
-    metrics = {"url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
+    metrics: dict[str, Any] = {"url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
                "age_seconds": None, "check_errors": [], "maintenance": None}
     status["metrics"] = metrics
     title = "mspctl's metrics are exposed and fresh"
@@ -227,69 +240,76 @@ def evaluate(params, observed, now):
     if text is None:
         findings.check("monitoring.metrics_exposed", title, ok=False, expected=expected,
                        actual=f"no answer: {scrape_error}", evidence={"url": url})
+        return
+    samples = parse_exposition(text, prefix="mspctl_")
+    metrics["mspctl_samples"] = len(samples)
+    for name, labels, value in samples:
+        if name == "mspctl_collector_last_run_timestamp_seconds":
+            metrics["last_run"] = int(value)
+            metrics["age_seconds"] = int(now - value)
+        elif name == "mspctl_check_error" and value:
+            metrics["check_errors"].append(labels.get("check"))
+        elif name == "mspctl_maintenance":
+            metrics["maintenance"] = bool(value)
+    metrics["check_errors"].sort()
+    if not samples:
+        actual = "no mspctl_* sample (is the collector timer running?)"
+    elif metrics["age_seconds"] is None:
+        actual = f"{len(samples)} samples, no collector timestamp"
     else:
-        samples = parse_exposition(text, prefix="mspctl_")
-        metrics["mspctl_samples"] = len(samples)
-        for name, labels, value in samples:
-            if name == "mspctl_collector_last_run_timestamp_seconds":
-                metrics["last_run"] = int(value)
-                metrics["age_seconds"] = int(now - value)
-            elif name == "mspctl_check_error" and value:
-                metrics["check_errors"].append(labels.get("check"))
-            elif name == "mspctl_maintenance":
-                metrics["maintenance"] = bool(value)
-        metrics["check_errors"].sort()
-        if not samples:
-            actual = "no mspctl_* sample (is the collector timer running?)"
-        elif metrics["age_seconds"] is None:
-            actual = f"{len(samples)} samples, no collector timestamp"
-        else:
-            actual = f"{len(samples)} samples, collected {int(metrics['age_seconds'])} s ago"
-        fresh = (metrics["age_seconds"] is not None
-                 and -60 <= metrics["age_seconds"] <= params["max_metrics_age"])
-        findings.check("monitoring.metrics_exposed", title, ok=bool(samples) and fresh,
-                       expected=expected, actual=actual,
-                       evidence={"url": url, "check_errors": metrics["check_errors"]})
+        actual = f"{len(samples)} samples, collected {int(metrics['age_seconds'])} s ago"
+    fresh = (metrics["age_seconds"] is not None
+             and -60 <= metrics["age_seconds"] <= params["max_metrics_age"])
+    findings.check("monitoring.metrics_exposed", title, ok=bool(samples) and fresh,
+                   expected=expected, actual=actual,
+                   evidence={"url": url, "check_errors": metrics["check_errors"]})
 
+
+def failed_units_control(findings, status, params, observed):
     status["failed_units"] = None
-    if "failed_units" in params["checks"]:
-        units = observed["failed_units"]
-        title = "No systemd unit has failed"
-        if isinstance(units, list):
-            status["failed_units"] = units
-            findings.check("monitoring.failed_units", title, ok=not units, expected="none",
-                           actual=", ".join(units) if units else "none",
-                           evidence={"units": units})
-        else:
-            findings.error("monitoring.failed_units", title, units)
+    if "failed_units" not in params["checks"]:
+        return
+    units = observed["failed_units"]
+    title = "No systemd unit has failed"
+    if isinstance(units, list):
+        status["failed_units"] = units
+        findings.check("monitoring.failed_units", title, ok=not units, expected="none",
+                       actual=", ".join(units) if units else "none",
+                       evidence={"units": units})
+    else:
+        findings.error("monitoring.failed_units", title, units)
 
+
+def disk_usage_control(findings, status, params, observed):
     status["disks"] = []
-    if "disk_usage" in params["checks"]:
-        disks = observed["disks"]
-        title = "No data file system is fuller than {} %".format(params["disk_crit_percent"])
-        if isinstance(disks, list):
-            rows = [{"mountpoint": d["mountpoint"], "device": d["device"], "fstype": d["fstype"],
-                     "used_percent": round(d["used_ratio"] * 100, 1)} for d in disks]
-            status["disks"] = rows
-            full = [r for r in rows if r["used_percent"] > params["disk_crit_percent"]]
-            fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
-            findings.check(
-                "monitoring.disk_usage", title, ok=not full,
-                expected="<= {} %".format(params["disk_crit_percent"]),
-                actual=("{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
-                        if fullest else "no data file system"),
-                evidence={"above": [r["mountpoint"] for r in full]})
-        else:
-            findings.error("monitoring.disk_usage", title, disks)
+    if "disk_usage" not in params["checks"]:
+        return
+    disks = observed["disks"]
+    title = "No data file system is fuller than {} %".format(params["disk_crit_percent"])
+    if not isinstance(disks, list):
+        findings.error("monitoring.disk_usage", title, disks)
+        return
+    rows = [{"mountpoint": d["mountpoint"], "device": d["device"], "fstype": d["fstype"],
+             "used_percent": round(d["used_ratio"] * 100, 1)} for d in disks]
+    status["disks"] = rows
+    full = [r for r in rows if r["used_percent"] > params["disk_crit_percent"]]
+    fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
+    findings.check(
+        "monitoring.disk_usage", title, ok=not full,
+        expected="<= {} %".format(params["disk_crit_percent"]),
+        actual=("{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
+                if fullest else "no data file system"),
+        evidence={"above": [r["mountpoint"] for r in full]})
 
-    hook = dict((k, v) for k, v in (params["msp_hook"] or {}).items() if v)
+
+def msp_hook(findings, status, params):
+    hook = {k: v for k, v in (params["msp_hook"] or {}).items() if v}
     status["msp_hook"] = hook
     findings.check("monitoring.msp_hook", "The host is registered with the MSP monitoring host",
                    ok=bool(hook.get("server")), expected="a scrape target on the MSP host",
                    actual=(f"{hook.get('target')} on {hook['server']}" if hook.get("server")
                            else "no MSP monitoring host in the inventory"),
                    evidence=hook)
-    return findings.as_list(), status
 
 
 def _host(address):

@@ -256,7 +256,7 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         evidence={"host_class": params["host_class"] or None},
     )
 
-    pending = {"security": [], "other": [], "held": []}
+    pending: dict[str, list[str]] = {"security": [], "other": [], "held": []}
     if isinstance(packages, PatchingError):
         for control, title in (("patching.security_updates", "Security updates are applied"),
                                ("patching.other_updates", "Other updates are applied")):

@@ -132,67 +132,95 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     the host needs no CUPS (no present queue, sharing not asked for).
     """
     findings = Findings("printers")
-    needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
-    title = "The CUPS scheduler answers"
-    if error is None:
-        scheduler = "running"
-        findings.check("printers.scheduler", title, ok=True, expected="running",
-                       actual="running")
-    elif not needed:
-        # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
-        scheduler, current, sharing_now, error = "not needed", {}, False, None
-        findings.check("printers.scheduler", title, ok=True, expected="not needed (no queue)",
-                       actual="not running")
-    else:
-        scheduler = "unreachable"
-        findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
-    persistent = dict((n, q) for n, q in (current or {}).items() if not q["temporary"])
+    scheduler, current, sharing_now, error = scheduler_control(findings, queues, sharing,
+                                                               current, sharing_now, error)
+    persistent = {n: q for n, q in (current or {}).items() if not q["temporary"]}
     listed = set()
     present_count = enabled_count = expected = 0
     for queue in queues:
-        name = queue["name"]
-        listed.add(name.lower())
-        evidence = {"queue": name}
-        existing = find(persistent, name) if error is None else None
-        state = queue.get("state") or "present"
-        if state == "absent":
-            control = f"printers.queue_absent.{name}"
-            title = f"Queue {name} is removed"
-            if error:
-                findings.error(control, title, error, evidence)
-            else:
-                findings.check(control, title, ok=existing is None, expected="absent",
-                               actual="present" if existing else "absent", evidence=evidence)
-            continue
-        expected += 1
-        controls = (
-            (f"printers.queue_present.{name}", f"Queue {name} is present"),
-            (f"printers.queue_enabled.{name}", f"Queue {name} is enabled and accepts jobs"),
-            (f"printers.device_uri.{name}", f"Queue {name} prints to the inventory's device"),
-        )
-        if error:
-            for control, title in controls:
-                findings.error(control, title, error, evidence)
-            continue
-        have = persistent.get(existing) if existing else None
-        want_uri = sanitize_uri(queue.get("uri"))
-        findings.check(controls[0][0], controls[0][1], ok=have is not None, expected="present",
-                       actual="present" if have else "absent", evidence=evidence)
-        if have is None:
-            findings.check(controls[1][0], controls[1][1], ok=False, expected=ENABLED,
-                           actual="absent", evidence=evidence)
-            findings.check(controls[2][0], controls[2][1], ok=False, expected=want_uri,
-                           actual="absent", evidence=evidence)
-            continue
-        present_count += 1
-        enabled = have["enabled"] and have["accepting"]
-        enabled_count += 1 if enabled else 0
-        findings.check(controls[1][0], controls[1][1], ok=enabled, expected=ENABLED,
-                       actual=enabled_text(have), evidence=evidence)
-        findings.check(controls[2][0], controls[2][1], ok=have["uri"] == want_uri,
-                       expected=want_uri, actual=have["uri"], evidence=evidence)
-
+        listed.add(queue["name"].lower())
+        counted, present, enabled = queue_controls(findings, queue, persistent, error)
+        expected += counted
+        present_count += present
+        enabled_count += enabled
     default_now = default_of(persistent) if error is None else None
+    unlisted = sorted(n for n in persistent if n.lower() not in listed)
+    host_controls(findings, queues, default, default_now, remove_unlisted, unlisted, sharing,
+                  sharing_now, error)
+    status = {
+        "scheduler": scheduler,
+        "queues_expected": expected,
+        "queues_present": present_count,
+        "queues_enabled": enabled_count,
+        "queues": sorted(persistent),
+        "default": default_now,
+        "sharing": sharing_now,
+        "unlisted": unlisted,
+    }
+    return findings.as_list(), status
+
+
+def scheduler_control(findings, queues, sharing, current, sharing_now, error):
+    """The scheduler's finding; (scheduler state, current, sharing_now, error) as evaluated."""
+    needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
+    title = "The CUPS scheduler answers"
+    if error is None:
+        findings.check("printers.scheduler", title, ok=True, expected="running",
+                       actual="running")
+        return "running", current, sharing_now, error
+    if not needed:
+        # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
+        findings.check("printers.scheduler", title, ok=True, expected="not needed (no queue)",
+                       actual="not running")
+        return "not needed", {}, False, None
+    findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
+    return "unreachable", current, sharing_now, error
+
+
+def queue_controls(findings, queue, persistent, error):
+    """One listed queue's findings; (expected, present, enabled) counts (0 or 1 each)."""
+    name = queue["name"]
+    evidence = {"queue": name}
+    existing = find(persistent, name) if error is None else None
+    if (queue.get("state") or "present") == "absent":
+        control = f"printers.queue_absent.{name}"
+        title = f"Queue {name} is removed"
+        if error:
+            findings.error(control, title, error, evidence)
+        else:
+            findings.check(control, title, ok=existing is None, expected="absent",
+                           actual="present" if existing else "absent", evidence=evidence)
+        return 0, 0, 0
+    controls = (
+        (f"printers.queue_present.{name}", f"Queue {name} is present"),
+        (f"printers.queue_enabled.{name}", f"Queue {name} is enabled and accepts jobs"),
+        (f"printers.device_uri.{name}", f"Queue {name} prints to the inventory's device"),
+    )
+    if error:
+        for control, title in controls:
+            findings.error(control, title, error, evidence)
+        return 1, 0, 0
+    have = persistent.get(existing) if existing else None
+    want_uri = sanitize_uri(queue.get("uri"))
+    findings.check(controls[0][0], controls[0][1], ok=have is not None, expected="present",
+                   actual="present" if have else "absent", evidence=evidence)
+    if have is None:
+        findings.check(controls[1][0], controls[1][1], ok=False, expected=ENABLED,
+                       actual="absent", evidence=evidence)
+        findings.check(controls[2][0], controls[2][1], ok=False, expected=want_uri,
+                       actual="absent", evidence=evidence)
+        return 1, 0, 0
+    enabled = have["enabled"] and have["accepting"]
+    findings.check(controls[1][0], controls[1][1], ok=enabled, expected=ENABLED,
+                   actual=enabled_text(have), evidence=evidence)
+    findings.check(controls[2][0], controls[2][1], ok=have["uri"] == want_uri,
+                   expected=want_uri, actual=have["uri"], evidence=evidence)
+    return 1, 1, 1 if enabled else 0
+
+
+def host_controls(findings, queues, default, default_now, remove_unlisted, unlisted, sharing,
+                  sharing_now, error):
+    """The default queue, unlisted queues and sharing findings."""
     want_default = wanted_default(queues, default)
     if want_default:
         title = f"The default queue is {want_default}"
@@ -202,7 +230,6 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
             findings.check("printers.default", title,
                            ok=(default_now or "").lower() == want_default.lower(),
                            expected=want_default, actual=default_now or "none")
-    unlisted = sorted(n for n in persistent if n.lower() not in listed)
     if remove_unlisted:
         title = "No queue outside the inventory"
         if error:
@@ -217,17 +244,6 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
         else:
             findings.check("printers.sharing", title, ok=sharing_now == sharing,
                            expected=sharing_text(sharing), actual=sharing_text(sharing_now))
-    status = {
-        "scheduler": scheduler,
-        "queues_expected": expected,
-        "queues_present": present_count,
-        "queues_enabled": enabled_count,
-        "queues": sorted(persistent),
-        "default": default_now,
-        "sharing": sharing_now,
-        "unlisted": unlisted,
-    }
-    return findings.as_list(), status
 
 
 def run(module):
