@@ -300,21 +300,10 @@ def normalize_one(raw, position):
         raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})",
                       control_id)
     control = {"id": control_id, "type": kind}
-    title = raw.get("title")
-    if title is not None:
+    checks = {"title": (_v_str, None), **spec} if raw.get("title") is not None else spec
+    for key, (check, default) in checks.items():
         try:
-            control["title"] = _v_str(title)
-        except ValueError as exc:
-            raise problem("title", str(exc), control_id) from exc
-    for key, (check, default) in spec.items():
-        value = raw.get(key)
-        if value is None:
-            if default == "required":
-                raise problem(key, "required key is missing", control_id)
-            control[key] = default
-            continue
-        try:
-            control[key] = check(value)
+            control[key] = _checked_value(raw.get(key), check, default)
         except ValueError as exc:
             raise problem(key, str(exc), control_id) from exc
     semantic = _semantics(control)
@@ -322,6 +311,15 @@ def normalize_one(raw, position):
         raise problem(semantic[0], semantic[1], control_id)
     control.setdefault("title", default_title(control))
     return control
+
+
+def _checked_value(value, check, default):
+    """``value`` checked, or the ``default`` when it is None (ValueError when required)."""
+    if value is not None:
+        return check(value)
+    if default == "required":
+        raise ValueError("required key is missing")
+    return default
 
 
 def normalize(controls):
@@ -697,51 +695,17 @@ class Checker:
         if os.path.islink(path):
             with contextlib.suppress(OSError):
                 evidence["link_to"] = clip(os.readlink(path))
-        if st is None:
-            kind = "absent"
-        elif stat.S_ISREG(st.st_mode):
-            kind = "file"
-        elif stat.S_ISDIR(st.st_mode):
-            kind = "directory"
-        else:
-            kind = "other"
+        kind = _file_kind(st)
         checks: list[tuple[str, Any, Any, bool]] = [
             ("state", control["state"], kind, kind == control["state"])]
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
-
-        mode = f"{stat.S_IMODE(st.st_mode):04o}"
-        owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
-        evidence.update(mode=mode, owner=f"{owner} ({st.st_uid})",
-                        group=f"{group} ({st.st_gid})")
-        if control.get("mode"):
-            checks.append(("mode", control["mode"], mode, mode == control["mode"]))
-        if control.get("max_mode"):
-            extra = stat.S_IMODE(st.st_mode) & ~int(control["max_mode"], 8)
-            checks.append(("max_mode", control["max_mode"], mode, extra == 0))
-        if control.get("owner"):
-            want = control["owner"]
-            ok = str(st.st_uid) == want if want.isdigit() else owner == want
-            checks.append(("owner", want, owner, ok))
-        if control.get("group"):
-            want = control["group"]
-            ok = str(st.st_gid) == want if want.isdigit() else group == want
-            checks.append(("group", want, group, ok))
-
+        checks += _file_metadata_checks(control, st, evidence)
         error = None
         if control.get("contains") or control.get("not_contains"):
             text, error = _read_text(path, st.st_size)
             if text is not None:
-                if control.get("contains"):
-                    match = first_match(control["contains"], text)
-                    evidence["contains_match"] = match or "no line matches"
-                    checks.append(("contains", control["contains"],
-                                   match["text"] if match else None, match is not None))
-                if control.get("not_contains"):
-                    match = first_match(control["not_contains"], text)
-                    evidence["not_contains_match"] = match or "no line matches"
-                    checks.append(("not_contains", control["not_contains"],
-                                   match["text"] if match else None, match is None))
+                checks += _content_checks(control, text, evidence)
         return outcome(checks, evidence, error=error)
 
     # sysctl --------------------------------------------------------------------------------
@@ -822,3 +786,45 @@ def _read_text(path, size):
     if len(data) > READ_LIMIT:
         return None, f"{path} is over {READ_LIMIT} bytes: content checks read at most that"
     return data.decode("utf-8", "replace"), None
+
+
+def _file_kind(st):
+    """absent, file, directory or other, from an ``os.stat`` result (None: absent)."""
+    if st is None:
+        return "absent"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    return "other"
+
+
+def _file_metadata_checks(control, st, evidence):
+    """The mode, max_mode, owner and group checks of a file control; fills ``evidence``."""
+    mode = f"{stat.S_IMODE(st.st_mode):04o}"
+    owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
+    evidence.update(mode=mode, owner=f"{owner} ({st.st_uid})", group=f"{group} ({st.st_gid})")
+    checks = []
+    if control.get("mode"):
+        checks.append(("mode", control["mode"], mode, mode == control["mode"]))
+    if control.get("max_mode"):
+        extra = stat.S_IMODE(st.st_mode) & ~int(control["max_mode"], 8)
+        checks.append(("max_mode", control["max_mode"], mode, extra == 0))
+    for key, numeric, name in (("owner", st.st_uid, owner), ("group", st.st_gid, group)):
+        want = control.get(key)
+        if want:
+            ok = str(numeric) == want if want.isdigit() else name == want
+            checks.append((key, want, name, ok))
+    return checks
+
+
+def _content_checks(control, text, evidence):
+    """The contains / not_contains checks of a file control; fills ``evidence``."""
+    checks = []
+    for key, want_match in (("contains", True), ("not_contains", False)):
+        if control.get(key):
+            match = first_match(control[key], text)
+            evidence[f"{key}_match"] = match or "no line matches"
+            checks.append((key, control[key], match["text"] if match else None,
+                           (match is not None) == want_match))
+    return checks

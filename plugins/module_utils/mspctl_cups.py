@@ -280,6 +280,21 @@ def read_sharing(module):
 
 
 # -- the inventory's queues ---------------------------------------------------------------------
+def _present_queue_problem(queue):
+    """What is wrong with a present queue of the list, or None; sets its driver and shared."""
+    if not queue.get("uri"):
+        return "a present queue needs a device uri"
+    queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
+    scheme = queue["uri"].split(":", 1)[0].lower()
+    if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
+        return (f"driver 'everywhere' needs an ipp:// or ipps:// uri, got "
+                f"{sanitize_uri(queue['uri'])} (use 'raw' or a PPD model for {scheme}://)")
+    if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
+        return f"error_policy must be one of {', '.join(ERROR_POLICIES)}"
+    queue["shared"] = bool(queue.get("shared"))
+    return None
+
+
 def normalize_queues(queues, default=None):
     """Validate the inventory's queue list; ([queue], default name or None, [errors]).
 
@@ -305,21 +320,10 @@ def normalize_queues(queues, default=None):
         seen[name.lower()] = name
         state = queue.get("state") or "present"
         queue["state"] = state
-        if state == "present":
-            if not queue.get("uri"):
-                errors.append(f"{where}: a present queue needs a device uri")
-                continue
-            queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
-            scheme = queue["uri"].split(":", 1)[0].lower()
-            if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
-                errors.append(f"{where}: driver 'everywhere' needs an ipp:// or ipps:// uri, got "
-                              f"{sanitize_uri(queue['uri'])} "
-                              f"(use 'raw' or a PPD model for {scheme}://)")
-                continue
-            if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
-                errors.append(f"{where}: error_policy must be one of {', '.join(ERROR_POLICIES)}")
-                continue
-            queue["shared"] = bool(queue.get("shared"))
+        problem = _present_queue_problem(queue) if state == "present" else None
+        if problem:
+            errors.append(f"{where}: {problem}")
+            continue
         if queue.get("default"):
             if state != "present":
                 errors.append(f"{where}: an absent queue cannot be the default")

@@ -384,127 +384,116 @@ def parse_exposition(text, prefix=""):
 # --------------------------------------------------------------------------- the collector
 
 
-def collect(config, run, now_utc, engine=None, state=None, read=None):
-    """Evaluate the configured checks and return ``Metrics``.
-
-    ``config`` is the role's ``monitoring.json``; ``state`` a dict the caller persists between
-    runs (costly checks are cached in it); ``engine`` the patch window module (needed only when
-    maintenance windows are configured); ``read(path)`` reads a text file.
-    """
-    import time
-
-    state = {} if state is None else state
-    read = read or _read_text
-    started = time.time()
-    checks = [c for c in config.get("checks", []) if c in CHECKS]
-    metrics = Metrics()
-    errors = {}
-    for check in CHECKS:
-        metrics.add("mspctl_check_enabled", 1 if check in checks else 0, {"check": check},
-                    "Whether the monitoring policy enables this check on the host.")
-
-    def guarded(check, function):
-        if check not in checks:
-            return
-        try:
-            function()
-        except Exception as exc:  # a broken check must not hide the others
-            errors[check] = str(exc)
-
+def _collect_disk(metrics, config, ctx):
+    """Disk usage of the data file systems."""
     disk = config.get("disk", {})
+    usage = disk_usage(ctx["read"]("/proc/self/mounts"),
+                       exclude=disk.get("exclude_mountpoints", ()))
+    for entry in usage:
+        labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
+                  "fstype": entry["fstype"]}
+        metrics.add("mspctl_disk_used_ratio", entry["used_ratio"], labels,
+                    "Used fraction of a data file system, as df computes it.")
+    for entry in usage:
+        labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
+                  "fstype": entry["fstype"]}
+        metrics.add("mspctl_disk_size_bytes", entry["size_bytes"], labels,
+                    "Size of a data file system.")
+    metrics.add("mspctl_disk_warn_ratio", disk.get("warn_percent", 85) / 100.0, None,
+                "Disk usage above which the policy warns.")
+    metrics.add("mspctl_disk_crit_ratio", disk.get("crit_percent", 95) / 100.0, None,
+                "Disk usage above which the disk is considered full.")
 
-    def do_disk():
-        usage = disk_usage(read("/proc/self/mounts"), exclude=disk.get("exclude_mountpoints", ()))
-        for entry in usage:
-            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                      "fstype": entry["fstype"]}
-            metrics.add("mspctl_disk_used_ratio", entry["used_ratio"], labels,
-                        "Used fraction of a data file system, as df computes it.")
-        for entry in usage:
-            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                      "fstype": entry["fstype"]}
-            metrics.add("mspctl_disk_size_bytes", entry["size_bytes"], labels,
-                        "Size of a data file system.")
-        metrics.add("mspctl_disk_warn_ratio", disk.get("warn_percent", 85) / 100.0, None,
-                    "Disk usage above which the policy warns.")
-        metrics.add("mspctl_disk_crit_ratio", disk.get("crit_percent", 95) / 100.0, None,
-                    "Disk usage above which the disk is considered full.")
 
-    def do_units():
-        units = failed_units(run)
-        metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
-        for unit in units:
-            metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
+def _collect_units(metrics, config, ctx):
+    """Failed systemd units."""
+    units = failed_units(ctx["run"])
+    metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
+    for unit in units:
+        metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
 
+
+def _collect_backup(metrics, config, ctx):
+    """What the backup policy reports on this host."""
     backup = config.get("backup", {})
+    status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
+    metrics.add("mspctl_backup_status_present", 0 if status is None else 1, None,
+                "Whether the backup policy reports a status on this host.")
+    if status is None:
+        return
+    if not status["valid"]:
+        raise ValueError("{} is not a JSON object".format(backup.get("status_file")))
+    hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
+    metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
+                "Backup age the backup policy tolerates.")
+    if status["last_success"] is not None:
+        metrics.add("mspctl_backup_last_success_timestamp_seconds", status["last_success"],
+                    None, "Time of the last successful backup.")
+    restore = status["restore_test"]
+    if restore is not None:
+        metrics.add("mspctl_backup_restore_test_passed", 1 if restore["passed"] else 0, None,
+                    "Whether the last restore test of the backups passed.")
+        if restore["at"] is not None:
+            metrics.add("mspctl_backup_restore_test_timestamp_seconds", restore["at"], None,
+                        "Time of the last restore test.")
 
-    def do_backup():
-        status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
-        metrics.add("mspctl_backup_status_present", 0 if status is None else 1, None,
-                    "Whether the backup policy reports a status on this host.")
-        if status is None:
-            return
-        if not status["valid"]:
-            raise ValueError("{} is not a JSON object".format(backup.get("status_file")))
-        hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
-        metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
-                    "Backup age the backup policy tolerates.")
-        if status["last_success"] is not None:
-            metrics.add("mspctl_backup_last_success_timestamp_seconds", status["last_success"],
-                        None, "Time of the last successful backup.")
-        restore = status["restore_test"]
-        if restore is not None:
-            metrics.add("mspctl_backup_restore_test_passed", 1 if restore["passed"] else 0, None,
-                        "Whether the last restore test of the backups passed.")
-            if restore["at"] is not None:
-                metrics.add("mspctl_backup_restore_test_timestamp_seconds", restore["at"], None,
-                            "Time of the last restore test.")
 
-    def do_updates():
-        key = "{}:{}".format(_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
-        cached = state.get("pending_updates")
-        if not cached or cached.get("key") != key:
-            cached = {"key": key, "counts": pending_updates(run)}
-            state["pending_updates"] = cached
-        for kind in ("security", "other"):
-            metrics.add("mspctl_pending_updates", cached["counts"][kind], {"kind": kind},
-                        "Upgradable packages (apt), security or other.")
+def _collect_updates(metrics, config, ctx):
+    """Pending updates, cached until the apt lists or dpkg status change."""
+    key = "{}:{}".format(_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
+    cached = ctx["state"].get("pending_updates")
+    if not cached or cached.get("key") != key:
+        cached = {"key": key, "counts": pending_updates(ctx["run"])}
+        ctx["state"]["pending_updates"] = cached
+    for kind in ("security", "other"):
+        metrics.add("mspctl_pending_updates", cached["counts"][kind], {"kind": kind},
+                    "Upgradable packages (apt), security or other.")
 
-    def do_reboot():
-        required, _reason = reboot_required()
-        metrics.add("mspctl_reboot_required", 1 if required else 0, None,
-                    "Whether the host needs a reboot to finish its updates.")
 
+def _collect_reboot(metrics, config, ctx):
+    """Whether a reboot is required."""
+    required, _reason = reboot_required()
+    metrics.add("mspctl_reboot_required", 1 if required else 0, None,
+                "Whether the host needs a reboot to finish its updates.")
+
+
+def _collect_smart(metrics, config, ctx):
+    """SMART health, cached for ``smart.cache_seconds``."""
     smart = config.get("smart", {})
+    cached = ctx["state"].get("smart")
+    if not cached or ctx["started"] - cached.get("at", 0) >= smart.get("cache_seconds", 900):
+        devices = smart_devices()
+        health = smart_health(ctx["run"], devices) if devices and _which("smartctl") else {}
+        cached = {"at": ctx["started"], "health": health}
+        ctx["state"]["smart"] = cached
+    health = cached["health"]
+    metrics.add("mspctl_smart_supported", 1 if health else 0, None,
+                "Whether at least one disk of the host reports SMART health.")
+    for device in sorted(health):
+        metrics.add("mspctl_smart_healthy", 1 if health[device] else 0, {"device": device},
+                    "SMART overall health of a disk (1 passed, 0 failing).")
 
-    def do_smart():
-        cached = state.get("smart")
-        if not cached or started - cached.get("at", 0) >= smart.get("cache_seconds", 900):
-            devices = smart_devices()
-            health = smart_health(run, devices) if devices and _which("smartctl") else {}
-            cached = {"at": started, "health": health}
-            state["smart"] = cached
-        health = cached["health"]
-        metrics.add("mspctl_smart_supported", 1 if health else 0, None,
-                    "Whether at least one disk of the host reports SMART health.")
-        for device in sorted(health):
-            metrics.add("mspctl_smart_healthy", 1 if health[device] else 0, {"device": device},
-                        "SMART overall health of a disk (1 passed, 0 failing).")
 
-    guarded("disk_usage", do_disk)
-    guarded("failed_units", do_units)
-    guarded("backup_age", do_backup)
-    guarded("pending_updates", do_updates)
-    guarded("reboot_required", do_reboot)
-    guarded("smart", do_smart)
+# check name -> its collector, in the order they run
+COLLECTORS = (
+    ("disk_usage", _collect_disk),
+    ("failed_units", _collect_units),
+    ("backup_age", _collect_backup),
+    ("pending_updates", _collect_updates),
+    ("reboot_required", _collect_reboot),
+    ("smart", _collect_smart),
+)
 
+
+def _collect_maintenance(metrics, config, now_utc, engine, errors):
+    """Whether a maintenance window is open (alerts are silenced then)."""
     window_config = config.get("maintenance", {})
     enabled = bool(window_config.get("enabled")) and bool(window_config.get("windows"))
     status = {"active": False, "end": None, "next_start": None}
     if enabled:
         try:
             status = maintenance(window_config["windows"], now_utc, engine)
-        except Exception as exc:
+        except Exception as exc:  # reported as the maintenance error, not raised
             errors["maintenance"] = str(exc)
     metrics.add("mspctl_maintenance_mode", 1 if enabled else 0, None,
                 "Whether alerts are silenced during the host's maintenance windows.")
@@ -516,6 +505,33 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
         metrics.add("mspctl_maintenance_next_start_timestamp_seconds", status["next_start"],
                     None, "Start of the next maintenance window.")
 
+
+def collect(config, run, now_utc, engine=None, state=None, read=None):
+    """Evaluate the configured checks and return ``Metrics``.
+
+    ``config`` is the role's ``monitoring.json``; ``state`` a dict the caller persists between
+    runs (costly checks are cached in it); ``engine`` the patch window module (needed only when
+    maintenance windows are configured); ``read(path)`` reads a text file.
+    """
+    import time
+
+    started = time.time()
+    ctx = {"run": run, "state": {} if state is None else state, "read": read or _read_text,
+           "started": started}
+    checks = [c for c in config.get("checks", []) if c in CHECKS]
+    metrics = Metrics()
+    errors = {}
+    for check in CHECKS:
+        metrics.add("mspctl_check_enabled", 1 if check in checks else 0, {"check": check},
+                    "Whether the monitoring policy enables this check on the host.")
+    for check, collector in COLLECTORS:
+        if check not in checks:
+            continue
+        try:
+            collector(metrics, config, ctx)
+        except Exception as exc:  # a broken check must not hide the others
+            errors[check] = str(exc)
+    _collect_maintenance(metrics, config, now_utc, engine, errors)
     for check in sorted(errors):
         metrics.add("mspctl_check_error", 1, {"check": check},
                     "A check that could not be evaluated on the last run.")

@@ -566,6 +566,50 @@ def snapshot_record(snap):
     return {"id": snap.get("short_id") or snap["id"][:8], "time": snap["time"]}
 
 
+def backup_and_forget(config, restic, now, report, log):
+    """The backup and retention of a run; its record (``result`` is ``fail`` on an error)."""
+    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
+    try:
+        if not restic.initialised():
+            log(f"initialising repository {restic.repository}")
+            restic.init()
+            report["initialised"] = True
+        paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
+        missing = sorted(set(config.get("paths", [])) - set(paths))
+        if missing:
+            log(f"not on this host, skipped: {', '.join(missing)}")
+        if not paths:
+            raise ResticError("none of the backup paths exists on this host", 1, "")
+        run["snapshot"], run["complete"] = restic.backup(paths, config["host"],
+                                                         config.get("excludes", []))
+        completeness = "complete" if run["complete"] else "some files could not be read"
+        log(f"snapshot {run['snapshot']} ({completeness})")
+        restic.forget(config["host"], config.get("retention", {}))
+        run["result"] = "ok" if run["complete"] else "incomplete"
+    except ResticError as exc:
+        run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
+        log(f"backup failed: {exc.message}: {tail(exc.stderr)}")
+    return run
+
+
+def restore_test_if_due(config, restic, now, force, report, log):
+    """Run the restore test when due (or forced) and keep its record; the last record."""
+    restore = config.get("restore_test", {})
+    result_file = config.get("result_file", RESULT_FILE)
+    last = read_json(result_file)
+    if not (force or due(last, restore.get("interval_days", 7), now)):
+        return last
+    result = restore_test(restic, config["host"], int(restore.get("sample_size", 10)),
+                          scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
+    write_json(result_file, result, mode=0o600)
+    report["restore_test"] = restore_summary(result)
+    why = "" if result["result"] == "pass" else (
+        f": {result.get('error') or result.get('mismatches')}")
+    log(f"restore test: {result['result']} ({result['files']} files, "
+        f"{result['bytes']} bytes){why}")
+    return result
+
+
 def backup_run(config, restic, now=None, force_restore_test=False, only_if_older_hours=None,
                dry_run=False, log=None):
     """The service's job. Returns (exit code, report); the exit code is 0 when all is well,
@@ -587,28 +631,8 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
     if dry_run:
         return 0, report
     status_file = config.get("status_file", STATUS_FILE)
-    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
-    code = 0
-    try:
-        if not restic.initialised():
-            log(f"initialising repository {restic.repository}")
-            restic.init()
-            report["initialised"] = True
-        paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
-        missing = sorted(set(config.get("paths", [])) - set(paths))
-        if missing:
-            log("not on this host, skipped: {}".format(", ".join(missing)))
-        if not paths:
-            raise ResticError("none of the backup paths exists on this host", 1, "")
-        run["snapshot"], run["complete"] = restic.backup(paths, host, config.get("excludes", []))
-        completeness = "complete" if run["complete"] else "some files could not be read"
-        log(f"snapshot {run['snapshot']} ({completeness})")
-        restic.forget(host, config.get("retention", {}))
-        run["result"] = "ok" if run["complete"] else "incomplete"
-    except ResticError as exc:
-        run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
-        log(f"backup failed: {exc.message}: {tail(exc.stderr)}")
-        code = 1
+    run = backup_and_forget(config, restic, now, report, log)
+    code = 0 if run["result"] != "fail" else 1
     latest = None
     try:
         latest = restic.latest(host)
@@ -620,19 +644,7 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
         parts.update(last_snapshot=snapshot_record(latest),
                      last_success=round(epoch(latest["time"]), 3),
                      last_success_at=iso(epoch(latest["time"])))
-    restore = config.get("restore_test", {})
-    result_file = config.get("result_file", RESULT_FILE)
-    last = read_json(result_file)
-    if force_restore_test or due(last, restore.get("interval_days", 7), now):
-        result = restore_test(restic, host, int(restore.get("sample_size", 10)),
-                              scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
-        write_json(result_file, result, mode=0o600)
-        last = result
-        report["restore_test"] = restore_summary(result)
-        why = "" if result["result"] == "pass" else (
-            f": {result.get('error') or result.get('mismatches')}")
-        log(f"restore test: {result['result']} ({result['files']} files, "
-            f"{result['bytes']} bytes){why}")
+    last = restore_test_if_due(config, restic, now, force_restore_test, report, log)
     parts["restore_test"] = restore_summary(last)
     report["status"] = update_status(status_file, **parts)
     if code == 0 and last and last.get("result") != "pass":

@@ -380,6 +380,25 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
     return new_record, hooks, failure
 
 
+def remember_pending(state_dir, updates, now):
+    """Keep when each pending (not held) update was first seen; the file only when it changes."""
+    seen_path = os.path.join(state_dir, SEEN)
+    seen = read_json(seen_path, {}) or {}
+    new_seen = update_seen(seen, [u for u in updates if not u.held], now)
+    if new_seen != seen and (new_seen or os.path.exists(seen_path)):
+        write_json(seen_path, new_seen)
+
+
+def predict_reboot(reboot, params, the_plan):
+    """Check mode: the reboot state as the planned upgrades would leave it."""
+    would_mark = expand(params["reboot_packages"], list(the_plan["changes"]))
+    reboot["required"] = reboot["required"] or bool(would_mark)
+    reboot["packages"] = sorted(set(reboot["packages"]) | set(would_mark))
+    reboot["upgraded_since_boot"] = True
+    policy = params["reboot_policy"]
+    reboot["due"] = policy == "always" or (policy == "if_required" and reboot["required"])
+
+
 def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=None):
     """One patching pass; returns the module result (without failing)."""
     check = module.check_mode
@@ -417,11 +436,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
                 failure = f"after the upgrade {', '.join(wrong)} are not at the planned versions"
 
     if not check:
-        seen_path = os.path.join(params["state_dir"], SEEN)
-        seen = read_json(seen_path, {}) or {}
-        new_seen = update_seen(seen, [u for u in updates if not u.held], now)
-        if new_seen != seen and (new_seen or os.path.exists(seen_path)):
-            write_json(seen_path, new_seen)
+        remember_pending(params["state_dir"], updates, now)
 
     pending = split_pending(updates)
     if allowed and check:
@@ -433,12 +448,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     reboot = reboot_state(params["reboot_policy"], record, boot=boot, kernel=kernel,
                           current_boot_id=current_boot_id)
     if allowed and check and count:
-        would_mark = expand(params["reboot_packages"], list(the_plan["changes"]))
-        reboot["required"] = reboot["required"] or bool(would_mark)
-        reboot["packages"] = sorted(set(reboot["packages"]) | set(would_mark))
-        reboot["upgraded_since_boot"] = True
-        policy = params["reboot_policy"]
-        reboot["due"] = policy == "always" or (policy == "if_required" and reboot["required"])
+        predict_reboot(reboot, params, the_plan)
 
     result = {
         "changed": changed,

@@ -255,22 +255,29 @@ def queue_command(name, queue, want, changed, new):
     return command
 
 
+def current_views(persistent, listed, models):
+    """What the scheduler has now: each queue as the list describes it (unlisted: UNLISTED)."""
+    views = {}
+    for name, queue in persistent.items():
+        item = listed.get(name.lower())
+        if item is not None and item["state"] == "present":
+            fields, _want = wanted(item)
+            views[name] = view(queue, fields, item["driver"], models)
+        else:
+            views[name] = view(queue, UNLISTED)
+    return views
+
+
 def plan(current, desired, default, remove_unlisted, sharing_now, sharing, models=None):
     """(before, after, commands) for the scheduler's ``current`` queues and the list.
 
     ``current`` is {name: queue} as read by ``read_queues``; ``desired`` and ``default`` come
     from ``normalize_queues``. Pure: nothing runs here.
     """
-    persistent = dict((name, queue) for name, queue in current.items() if not queue["temporary"])
-    listed = dict((q["name"].lower(), q) for q in desired)
-    before = {"queues": {}, "default": default_of(persistent)}
-    for name, queue in persistent.items():
-        item = listed.get(name.lower())
-        if item is not None and item["state"] == "present":
-            fields, _want = wanted(item)
-            before["queues"][name] = view(queue, fields, item["driver"], models)
-        else:
-            before["queues"][name] = view(queue, UNLISTED)
+    persistent = {name: queue for name, queue in current.items() if not queue["temporary"]}
+    listed = {q["name"].lower(): q for q in desired}
+    before = {"queues": current_views(persistent, listed, models),
+              "default": default_of(persistent)}
     if sharing is not None:
         before["sharing"] = sharing_now
     after = copy.deepcopy(before)

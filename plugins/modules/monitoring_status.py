@@ -232,8 +232,9 @@ def agent_running(findings, status, params, observed):
 def metrics_exposed(findings, status, params, observed, now):
     url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     text, scrape_error = observed["scrape"]
-    metrics: dict[str, Any] = {"url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
-               "age_seconds": None, "check_errors": [], "maintenance": None}
+    metrics: dict[str, Any] = {
+        "url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
+        "age_seconds": None, "check_errors": [], "maintenance": None}
     status["metrics"] = metrics
     title = "mspctl's metrics are exposed and fresh"
     expected = "mspctl_* samples, collected within {} s".format(params["max_metrics_age"])

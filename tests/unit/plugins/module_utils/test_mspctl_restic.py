@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_restic as restic
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.restic_fake import (
+    FakeRestic,
+    rfc3339_ns,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_restic as restic
-from ansible_collections.mspctl.policy.tests.unit.plugins.modules.restic_fake import FakeRestic, rfc3339_ns
 
 HOST = "web01"
 PASSWORD = "correct horse battery staple"

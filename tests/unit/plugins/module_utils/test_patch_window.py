@@ -14,14 +14,13 @@ import itertools
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as pw
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as pw
 
 PARIS = "Europe/Paris"
 

@@ -187,6 +187,7 @@ def test_the_timer_control(world: dict[str, Any], show: str | None, status: str,
     assert statuses(result)["backup_agent.timer"] == status
 
 
-def test_no_timer_control_when_not_asked(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_timer_control_when_not_asked(world: dict[str, Any],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_module(mod, world["fake"], monkeypatch, dict(world["args"], timer=""))
     assert "backup_agent.timer" not in statuses(result)

@@ -48,7 +48,8 @@ def _load_script(name: str, path: Path) -> ModuleType:
     return module
 
 
-collector = _load_script("_mspctl_monitoring_collector", ROLE / "files" / "mspctl-monitoring-collect")
+collector = _load_script("_mspctl_monitoring_collector",
+                         ROLE / "files" / "mspctl-monitoring-collect")
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a Saturday

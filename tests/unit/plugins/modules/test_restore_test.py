@@ -79,7 +79,8 @@ def test_check_mode_says_a_test_is_due_and_writes_nothing(
     assert list(world["scratch"].iterdir()) == []
 
 
-def test_a_recent_pass_is_left_alone(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recent_pass_is_left_alone(world: dict[str, Any],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     first = run_module(mod, world["fake"], monkeypatch, world["args"])
     before, calls = state(world), len(world["fake"].calls)
     for check in (False, True):
