@@ -60,8 +60,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships 
         if not directory:
             return
         os.makedirs(directory, exist_ok=True)
-        name = "{}-{}{}.json".format(time.time_ns(), self._playbook,
-                                 "-check" if self._check_mode else "")
+        check = "-check" if self._check_mode else ""
+        name = f"{time.time_ns()}-{self._playbook}{check}.json"
         data = {"playbook": self._playbook, "check_mode": self._check_mode,
                 "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
                 "changed_tasks": self._changed}
