@@ -52,8 +52,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships 
 
     def v2_runner_on_ok(self, result: Any) -> None:
         if result._result.get("changed"):
-            self._changed.append({"host": result._host.get_name(),
-                                  "task": result._task.get_name()})
+            self._changed.append({"host": result._host.get_name(), "task": result._task.get_name()})
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         directory = self.get_option("directory")
@@ -62,7 +61,10 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships 
         os.makedirs(directory, exist_ok=True)
         check = "-check" if self._check_mode else ""
         name = f"{time.time_ns()}-{self._playbook}{check}.json"
-        data = {"playbook": self._playbook, "check_mode": self._check_mode,
-                "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
-                "changed_tasks": self._changed}
+        data = {
+            "playbook": self._playbook,
+            "check_mode": self._check_mode,
+            "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
+            "changed_tasks": self._changed,
+        }
         write_json(os.path.join(directory, name), data)

@@ -68,8 +68,15 @@ _VERSION_OPS = {
 }
 # `systemctl is-enabled` exits 0 for these unit file states: the unit starts when its target
 # is reached (or cannot be disabled at all, for static units)
-_ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias",
-                   "transient")
+_ENABLED_STATES = (
+    "enabled",
+    "enabled-runtime",
+    "static",
+    "indirect",
+    "generated",
+    "alias",
+    "transient",
+)
 _RUNNING_STATES = ("active", "reloading", "refreshing")
 
 
@@ -110,8 +117,16 @@ def _v_str(value):
 def _v_bool(value):
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no",
-                                                    "off", "0"):
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "yes",
+        "on",
+        "1",
+        "false",
+        "no",
+        "off",
+        "0",
+    ):
         return value.lower() in ("true", "yes", "on", "1")
     raise ValueError(f"expected a boolean, got {value!r}")
 
@@ -123,6 +138,7 @@ def _v_int(low, high):
         if not _is_int(value) or not low <= value <= high:
             raise ValueError(f"expected an integer {low}..{high}, got {value!r}")
         return value
+
     return check
 
 
@@ -131,6 +147,7 @@ def _v_choice(*choices):
         if value not in choices:
             raise ValueError("expected one of {}, got {!r}".format(", ".join(choices), value))
         return value
+
     return check
 
 
@@ -139,6 +156,7 @@ def _v_pattern(pattern, what):
         if not isinstance(value, str) or not pattern.match(value):
             raise ValueError(f"expected {what}, got {value!r}")
         return value
+
     return check
 
 
@@ -153,10 +171,11 @@ def _v_regex(value):
 
 def _v_mode(value):
     if _is_int(value):
-        raise ValueError("quote the mode (\"0640\"): YAML reads an unquoted 0640 as the "
-                         f"number {value}")
+        raise ValueError(
+            f'quote the mode ("0640"): YAML reads an unquoted 0640 as the number {value}'
+        )
     if not isinstance(value, str) or not _MODE.match(value):
-        raise ValueError(f"expected an octal mode string like \"0640\", got {value!r}")
+        raise ValueError(f'expected an octal mode string like "0640", got {value!r}')
     return f"{int(value, 8):04o}"
 
 
@@ -164,7 +183,8 @@ def _v_owner(value):
     if _is_int(value) and value >= 0:
         return str(value)
     return _v_pattern(re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$"), "a user/group name or id")(
-        value)
+        value
+    )
 
 
 def _v_path(value):
@@ -209,8 +229,9 @@ def _v_rc(value):
 def _v_version(value):
     value = _v_scalar(value)
     if not _VERSION.match(value):
-        raise ValueError("expected a Debian version, optionally after <<, <=, =, >= or >>, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"expected a Debian version, optionally after <<, <=, =, >= or >>, got {value!r}"
+        )
     return value
 
 
@@ -259,8 +280,11 @@ def _semantics(control):
         return "running", "give running, enabled or both"
     if kind == "file":
         if control["state"] == "absent":
-            extra = [k for k in ("mode", "max_mode", "owner", "group", "contains", "not_contains")
-                     if control.get(k) is not None]
+            extra = [
+                k
+                for k in ("mode", "max_mode", "owner", "group", "contains", "not_contains")
+                if control.get(k) is not None
+            ]
             if extra:
                 return extra[0], "does not apply to state: absent"
         if control["state"] == "directory":
@@ -277,6 +301,7 @@ def _semantics(control):
 
 def normalize_one(raw, position):
     """One control definition, checked and with its defaults; ControlError if it is invalid."""
+
     def problem(key, message, control_id=None):
         return ControlError(control_id, key, message, position)
 
@@ -297,8 +322,7 @@ def normalize_one(raw, position):
     unknown = sorted(str(k) for k in raw if k not in COMMON_KEYS and k not in spec)
     if unknown:
         known = ", ".join(sorted(spec))
-        raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})",
-                      control_id)
+        raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})", control_id)
     control = {"id": control_id, "type": kind}
     checks = {"title": (_v_str, None), **spec} if raw.get("title") is not None else spec
     for key, (check, default) in checks.items():
@@ -334,8 +358,9 @@ def normalize(controls):
         control = normalize_one(raw, position)
         if control["id"] in seen:
             first = seen[control["id"]]
-            raise ControlError(control["id"], "id",
-                               f"duplicate id (controls #{first} and #{position})", position)
+            raise ControlError(
+                control["id"], "id", f"duplicate id (controls #{first} and #{position})", position
+            )
         seen[control["id"]] = position
         result.append(control)
     return result
@@ -413,6 +438,7 @@ def text_of(value):
 
 def bounded(evidence, limit=EVIDENCE_LIMIT):
     """Shrink the longest strings of an evidence dict until its JSON fits in ``limit`` bytes."""
+
     def size():
         return len(json.dumps(evidence, sort_keys=True, default=str).encode("utf-8"))
 
@@ -457,8 +483,7 @@ def outcome(checks, evidence, error=None):
         status = PASS
     if error is not None:
         evidence["error"] = clip(error, 400)
-    return {"status": status, "expected": expected, "actual": actual,
-            "evidence": bounded(evidence)}
+    return {"status": status, "expected": expected, "actual": actual, "evidence": bounded(evidence)}
 
 
 def error_outcome(message, evidence=None):
@@ -564,8 +589,14 @@ class ModuleRunner:
                 command += argv
         started = time.monotonic()
         rc, out, err = self.module.run_command(
-            command, check_rc=False, environ_update=dict(LOCALE), expand_user_and_vars=False,
-            errors="surrogate_or_replace", handle_exceptions=False, cwd="/")
+            command,
+            check_rc=False,
+            environ_update=dict(LOCALE),
+            expand_user_and_vars=False,
+            errors="surrogate_or_replace",
+            handle_exceptions=False,
+            cwd="/",
+        )
         elapsed = time.monotonic() - started
         timed_out = bool(timeout) and rc in (124, 137) and elapsed >= timeout
         return rc, out, err, timed_out
@@ -604,8 +635,9 @@ class Checker:
             return "dpkg-query not found: package controls need a Debian host"
         fmt = "${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n"
         try:
-            rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--", *sorted(set(names))],
-                                               timeout=60)
+            rc, out, err, _t = self.runner.run(
+                [dpkg, "-W", "-f", fmt, "--", *sorted(set(names))], timeout=60
+            )
         except OSError as exc:
             return f"dpkg-query: {exc}"
         if rc not in (0, 1):
@@ -618,8 +650,11 @@ class Checker:
         found = {}
         for name in names:
             base, _colon, arch = name.partition(":")
-            found[name] = [(a, s.split()[-1] if s.split() else "", v) for p, a, s, v in rows
-                           if p == base and (not arch or a == arch)]
+            found[name] = [
+                (a, s.split()[-1] if s.split() else "", v)
+                for p, a, s, v in rows
+                if p == base and (not arch or a == arch)
+            ]
         return found
 
     def check_package(self, control):
@@ -631,8 +666,10 @@ class Checker:
             return error_outcome(known)
         rows = known[control["name"]]
         installed = [(arch, version) for arch, status, version in rows if status == "installed"]
-        other = sorted(set(status for _a, status, _v in rows)
-                       - set(("installed", "not-installed", "config-files")))
+        other = sorted(
+            set(status for _a, status, _v in rows)
+            - set(("installed", "not-installed", "config-files"))
+        )
         if installed:
             state = "present"
         elif other:
@@ -640,16 +677,25 @@ class Checker:
         else:
             state = "absent"
         base = control["name"].split(":")[0]
-        records = [" ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
-                   for a, s, v in rows]
+        records = [
+            " ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
+            for a, s, v in rows
+        ]
         evidence = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
         checks: list[tuple[str, Any, Any, bool]] = [
-            ("state", control["state"], state, state == control["state"])]
+            ("state", control["state"], state, state == control["state"])
+        ]
         if control.get("version") is not None and control["state"] == "present":
             versions = sorted(set(v for _a, v in installed))
             ok = bool(versions) and all(version_matches(v, control["version"]) for v in versions)
-            checks.append(("version", control["version"],
-                           versions[0] if len(versions) == 1 else (versions or None), ok))
+            checks.append(
+                (
+                    "version",
+                    control["version"],
+                    versions[0] if len(versions) == 1 else (versions or None),
+                    ok,
+                )
+            )
         return outcome(checks, evidence)
 
     # service -------------------------------------------------------------------------------
@@ -659,7 +705,8 @@ class Checker:
             return error_outcome("systemctl not found: service controls need systemd")
         props = "Id,LoadState,ActiveState,SubState,UnitFileState"
         rc, out, err, timed_out = self.runner.run(
-            [systemctl, "show", "--property=" + props, control["name"]], timeout=30)
+            [systemctl, "show", "--property=" + props, control["name"]], timeout=30
+        )
         if rc != 0 or timed_out:
             return error_outcome(f"systemctl show exited {rc}: {clip((err or '').strip())}")
         state = {}
@@ -697,7 +744,8 @@ class Checker:
                 evidence["link_to"] = clip(os.readlink(path))
         kind = _file_kind(st)
         checks: list[tuple[str, Any, Any, bool]] = [
-            ("state", control["state"], kind, kind == control["state"])]
+            ("state", control["state"], kind, kind == control["state"])
+        ]
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
         checks += _file_metadata_checks(control, st, evidence)
@@ -750,13 +798,25 @@ class Checker:
         if control.get("stdout_regex"):
             match = first_match(control["stdout_regex"], text)
             evidence["stdout_match"] = match or "no line matches"
-            checks.append(("stdout_regex", control["stdout_regex"],
-                           match["text"] if match else None, match is not None))
+            checks.append(
+                (
+                    "stdout_regex",
+                    control["stdout_regex"],
+                    match["text"] if match else None,
+                    match is not None,
+                )
+            )
         if control.get("stdout_not_regex"):
             match = first_match(control["stdout_not_regex"], text)
             evidence["stdout_not_match"] = match or "no line matches"
-            checks.append(("stdout_not_regex", control["stdout_not_regex"],
-                           match["text"] if match else None, match is None))
+            checks.append(
+                (
+                    "stdout_not_regex",
+                    control["stdout_not_regex"],
+                    match["text"] if match else None,
+                    match is None,
+                )
+            )
         return outcome(checks, evidence)
 
 
@@ -825,6 +885,12 @@ def _content_checks(control, text, evidence):
         if control.get(key):
             match = first_match(control[key], text)
             evidence[f"{key}_match"] = match or "no line matches"
-            checks.append((key, control[key], match["text"] if match else None,
-                           (match is not None) == want_match))
+            checks.append(
+                (
+                    key,
+                    control[key],
+                    match["text"] if match else None,
+                    (match is not None) == want_match,
+                )
+            )
     return checks

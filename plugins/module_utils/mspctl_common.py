@@ -29,15 +29,18 @@ Runner = Callable[..., "tuple[int, str, str]"]
 class CommandModule(Protocol):
     """What :func:`module_runner` needs of an ``AnsibleModule``."""
 
-    def run_command(self, args: Any, *, environ_update: Any = None,
-                    **kwargs: Any) -> tuple[int, str, str]: ...
+    def run_command(
+        self, args: Any, *, environ_update: Any = None, **kwargs: Any
+    ) -> tuple[int, str, str]: ...
 
 
 # ---------------------------------------------------------------------------------------------
 # commands
 
-def run_process(argv: list[str], env: Mapping[str, str] | None = None,
-                timeout: float | None = None) -> tuple[int, str, str]:
+
+def run_process(
+    argv: list[str], env: Mapping[str, str] | None = None, timeout: float | None = None
+) -> tuple[int, str, str]:
     """Run ``argv`` (no shell) with ``env`` added to this process's environment.
 
     Returns ``(rc, stdout, stderr)`` as text (undecodable bytes replaced); a program that
@@ -46,31 +49,37 @@ def run_process(argv: list[str], env: Mapping[str, str] | None = None,
     full_env = dict(os.environ)
     full_env.update(env or {})
     try:
-        proc = subprocess.run(argv, capture_output=True, env=full_env, timeout=timeout,
-                              check=False)
+        proc = subprocess.run(argv, capture_output=True, env=full_env, timeout=timeout, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         return 127, "", str(exc)
-    return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
-            proc.stderr.decode("utf-8", "replace"))
+    return (
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
 
 
-def process_runner(env: Mapping[str, str] | None = None,
-                   timeout: float | None = None) -> Runner:
+def process_runner(env: Mapping[str, str] | None = None, timeout: float | None = None) -> Runner:
     """A ``run(argv, env=None)`` callable on :func:`run_process`, ``env`` added to each call's."""
+
     def run(argv: list[str], extra: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         return run_process(argv, dict(env or {}, **(extra or {})), timeout)
+
     return run
 
 
 def module_runner(module: CommandModule, env: Mapping[str, str] | None = None) -> Runner:
     """A ``run(argv, env=None)`` callable on ``module.run_command``, ``env`` added to each's."""
+
     def run(argv: list[str], extra: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         return module.run_command(argv, environ_update=dict(env or {}, **(extra or {})))
+
     return run
 
 
 # ---------------------------------------------------------------------------------------------
 # JSON state files
+
 
 def load_json(path: str) -> Any:
     """The JSON document at ``path``; OSError when unreadable, ValueError when not JSON."""
@@ -94,8 +103,9 @@ def write_text(path: str, text: str, mode: int = 0o644, dir_mode: int = 0o755) -
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         os.makedirs(directory, dir_mode)
-    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                    dir=directory)
+    handle, temp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)

@@ -115,11 +115,11 @@ def decode_response(data):
             groups.append((tag, current))
             last = None
             continue
-        name_len = struct.unpack(">H", data[pos:pos + 2])[0]
-        name = data[pos + 2:pos + 2 + name_len].decode("utf-8", "replace")
+        name_len = struct.unpack(">H", data[pos : pos + 2])[0]
+        name = data[pos + 2 : pos + 2 + name_len].decode("utf-8", "replace")
         pos += 2 + name_len
-        value_len = struct.unpack(">H", data[pos:pos + 2])[0]
-        raw = data[pos + 2:pos + 2 + value_len]
+        value_len = struct.unpack(">H", data[pos : pos + 2])[0]
+        raw = data[pos + 2 : pos + 2 + value_len]
         pos += 2 + value_len
         if current is None:
             raise ValueError("IPP attribute outside a group")
@@ -287,8 +287,10 @@ def _present_queue_problem(queue):
     queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
     scheme = queue["uri"].split(":", 1)[0].lower()
     if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
-        return (f"driver 'everywhere' needs an ipp:// or ipps:// uri, got "
-                f"{sanitize_uri(queue['uri'])} (use 'raw' or a PPD model for {scheme}://)")
+        return (
+            f"driver 'everywhere' needs an ipp:// or ipps:// uri, got "
+            f"{sanitize_uri(queue['uri'])} (use 'raw' or a PPD model for {scheme}://)"
+        )
     if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
         return f"error_policy must be one of {', '.join(ERROR_POLICIES)}"
     queue["shared"] = bool(queue.get("shared"))
@@ -310,12 +312,15 @@ def normalize_queues(queues, default=None):
         name = queue.get("name") or ""
         where = "queues[{}] ({})".format(index, name or "no name")
         if not NAME_RE.match(name):
-            errors.append(f"{where}: invalid queue name {name!r}: 1-127 printable characters, "
-                          "no space or any of / \\ ? ' \" # @ ,")
+            errors.append(
+                f"{where}: invalid queue name {name!r}: 1-127 printable characters, "
+                "no space or any of / \\ ? ' \" # @ ,"
+            )
             continue
         if name.lower() in seen:
-            errors.append(f"{where}: queue listed twice "
-                          f"(CUPS names ignore case: {seen[name.lower()]})")
+            errors.append(
+                f"{where}: queue listed twice (CUPS names ignore case: {seen[name.lower()]})"
+            )
             continue
         seen[name.lower()] = name
         state = queue.get("state") or "present"

@@ -28,8 +28,15 @@ ERROR = "error"
 STATUSES = (PASS, FAIL, ERROR)
 
 
-def finding(policy: str, control_id: str, title: str, status: str, expected: Any = None,
-            actual: Any = None, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+def finding(
+    policy: str,
+    control_id: str,
+    title: str,
+    status: str,
+    expected: Any = None,
+    actual: Any = None,
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     if status not in STATUSES:
         raise ValueError(f"finding status must be one of {STATUSES}, got {status!r}")
     return {
@@ -50,18 +57,34 @@ class Findings:
         self.policy = policy
         self._items: list[dict[str, Any]] = []
 
-    def add(self, control_id: str, title: str, status: str, expected: Any = None,
-            actual: Any = None, evidence: dict[str, Any] | None = None) -> None:
-        self._items.append(finding(self.policy, control_id, title, status, expected, actual,
-                                   evidence))
+    def add(
+        self,
+        control_id: str,
+        title: str,
+        status: str,
+        expected: Any = None,
+        actual: Any = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self._items.append(
+            finding(self.policy, control_id, title, status, expected, actual, evidence)
+        )
 
-    def check(self, control_id: str, title: str, ok: bool, expected: Any = None,
-              actual: Any = None, evidence: dict[str, Any] | None = None) -> None:
+    def check(
+        self,
+        control_id: str,
+        title: str,
+        ok: bool,
+        expected: Any = None,
+        actual: Any = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
         """Record pass or fail from a boolean."""
         self.add(control_id, title, PASS if ok else FAIL, expected, actual, evidence)
 
-    def error(self, control_id: str, title: str, message: Any,
-              evidence: dict[str, Any] | None = None) -> None:
+    def error(
+        self, control_id: str, title: str, message: Any, evidence: dict[str, Any] | None = None
+    ) -> None:
         """The control could not be evaluated (a missing tool, an unreadable file...)."""
         self.add(control_id, title, ERROR, actual=message, evidence=evidence)
 

@@ -41,10 +41,26 @@ CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot
 
 # File systems that hold data. Everything else (tmpfs, proc, cgroup, overlay of an apt cache...)
 # is ignored, except the root file system whatever its type (a container's root is an overlay).
-DISK_FSTYPES = frozenset((
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "nilfs2",
-    "vfat", "exfat", "ntfs", "ntfs3", "fuseblk", "bcachefs",
-))
+DISK_FSTYPES = frozenset(
+    (
+        "ext2",
+        "ext3",
+        "ext4",
+        "xfs",
+        "btrfs",
+        "zfs",
+        "f2fs",
+        "jfs",
+        "reiserfs",
+        "nilfs2",
+        "vfat",
+        "exfat",
+        "ntfs",
+        "ntfs3",
+        "fuseblk",
+        "bcachefs",
+    )
+)
 # Mount trees of the OS itself (and of a container's host, /run/host): never data disks.
 PSEUDO_TREES = ("/proc", "/sys", "/dev", "/run")
 # Block devices that never carry SMART data.
@@ -61,8 +77,17 @@ def command_runner():
 
 def failed_units(run):
     """Names of the systemd units in the ``failed`` state (raises OSError if systemctl fails)."""
-    rc, out, err = run(["systemctl", "list-units", "--state=failed", "--all", "--plain",
-                        "--no-legend", "--no-pager"])
+    rc, out, err = run(
+        [
+            "systemctl",
+            "list-units",
+            "--state=failed",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--no-pager",
+        ]
+    )
     if rc != 0:
         raise OSError("systemctl list-units failed: %s" % (err.strip() or rc))
     units = []
@@ -100,8 +125,9 @@ def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
     """
     seen: dict[Any, Any] = {}
     for device, mountpoint, fstype in mounts(mounts_text):
-        if mountpoint != "/" and (fstype not in DISK_FSTYPES
-                                  or any(_under(mountpoint, t) for t in PSEUDO_TREES)):
+        if mountpoint != "/" and (
+            fstype not in DISK_FSTYPES or any(_under(mountpoint, t) for t in PSEUDO_TREES)
+        ):
             continue
         if any(_under(mountpoint, t) for t in exclude):
             continue
@@ -132,8 +158,11 @@ def _version_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-required"),
-                    boot_dir="/boot", running_kernel=None):
+def reboot_required(
+    flag_files=("/run/reboot-required", "/var/run/reboot-required"),
+    boot_dir="/boot",
+    running_kernel=None,
+):
     """``(required, reason)``: a flag file says so, or a newer kernel is installed than running.
 
     A container boots no kernel of its own (nothing in /boot): only the flag file counts there.
@@ -144,7 +173,7 @@ def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-require
     if running_kernel is None:
         running_kernel = os.uname()[2]
     try:
-        kernels = [n[len("vmlinuz-"):] for n in os.listdir(boot_dir) if n.startswith("vmlinuz-")]
+        kernels = [n[len("vmlinuz-") :] for n in os.listdir(boot_dir) if n.startswith("vmlinuz-")]
     except OSError:
         kernels = []
     if kernels:
@@ -174,9 +203,20 @@ def parse_simulated_upgrade(text):
 
 def pending_updates(run):
     """Upgradable packages by kind, from apt's own resolver (no download, lock or cache file)."""
-    rc, out, err = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=true",
-                        "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-                        "dist-upgrade"])
+    rc, out, err = run(
+        [
+            "apt-get",
+            "-s",
+            "-q",
+            "-o",
+            "Debug::NoLocking=true",
+            "-o",
+            "Dir::Cache::pkgcache=",
+            "-o",
+            "Dir::Cache::srcpkgcache=",
+            "dist-upgrade",
+        ]
+    )
     if rc != 0:
         raise OSError("apt-get -s dist-upgrade failed: %s" % (err.strip() or rc))
     return parse_simulated_upgrade(out)
@@ -188,8 +228,12 @@ def smart_devices(block_dir="/sys/block"):
         names = sorted(os.listdir(block_dir))
     except OSError:
         return []
-    return [n for n in names if not n.startswith(NON_SMART_PREFIXES)
-            and os.path.exists(os.path.join(block_dir, n, "device"))]
+    return [
+        n
+        for n in names
+        if not n.startswith(NON_SMART_PREFIXES)
+        and os.path.exists(os.path.join(block_dir, n, "device"))
+    ]
 
 
 def smart_health(run, devices, smartctl="smartctl"):
@@ -265,10 +309,16 @@ def backup_status(path):
     restore = data.get("restore_test")
     restore_test = None
     if isinstance(restore, dict) and restore.get("result"):
-        restore_test = {"passed": restore.get("result") == "pass",
-                        "at": _timestamp(restore.get("at"))}
-    return {"valid": True, "last_success": last, "max_age_hours": max_age,
-            "restore_test": restore_test}
+        restore_test = {
+            "passed": restore.get("result") == "pass",
+            "at": _timestamp(restore.get("at")),
+        }
+    return {
+        "valid": True,
+        "last_success": last,
+        "max_age_hours": max_age,
+        "restore_test": restore_test,
+    }
 
 
 def maintenance(windows, now_utc, engine):
@@ -355,7 +405,7 @@ def _number(value):
     return repr(float(value))
 
 
-_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
 _LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -387,22 +437,42 @@ def parse_exposition(text, prefix=""):
 def _collect_disk(metrics, config, ctx):
     """Disk usage of the data file systems."""
     disk = config.get("disk", {})
-    usage = disk_usage(ctx["read"]("/proc/self/mounts"),
-                       exclude=disk.get("exclude_mountpoints", ()))
+    usage = disk_usage(
+        ctx["read"]("/proc/self/mounts"), exclude=disk.get("exclude_mountpoints", ())
+    )
     for entry in usage:
-        labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                  "fstype": entry["fstype"]}
-        metrics.add("mspctl_disk_used_ratio", entry["used_ratio"], labels,
-                    "Used fraction of a data file system, as df computes it.")
+        labels = {
+            "mountpoint": entry["mountpoint"],
+            "device": entry["device"],
+            "fstype": entry["fstype"],
+        }
+        metrics.add(
+            "mspctl_disk_used_ratio",
+            entry["used_ratio"],
+            labels,
+            "Used fraction of a data file system, as df computes it.",
+        )
     for entry in usage:
-        labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                  "fstype": entry["fstype"]}
-        metrics.add("mspctl_disk_size_bytes", entry["size_bytes"], labels,
-                    "Size of a data file system.")
-    metrics.add("mspctl_disk_warn_ratio", disk.get("warn_percent", 85) / 100.0, None,
-                "Disk usage above which the policy warns.")
-    metrics.add("mspctl_disk_crit_ratio", disk.get("crit_percent", 95) / 100.0, None,
-                "Disk usage above which the disk is considered full.")
+        labels = {
+            "mountpoint": entry["mountpoint"],
+            "device": entry["device"],
+            "fstype": entry["fstype"],
+        }
+        metrics.add(
+            "mspctl_disk_size_bytes", entry["size_bytes"], labels, "Size of a data file system."
+        )
+    metrics.add(
+        "mspctl_disk_warn_ratio",
+        disk.get("warn_percent", 85) / 100.0,
+        None,
+        "Disk usage above which the policy warns.",
+    )
+    metrics.add(
+        "mspctl_disk_crit_ratio",
+        disk.get("crit_percent", 95) / 100.0,
+        None,
+        "Disk usage above which the disk is considered full.",
+    )
 
 
 def _collect_units(metrics, config, ctx):
@@ -417,25 +487,45 @@ def _collect_backup(metrics, config, ctx):
     """What the backup policy reports on this host."""
     backup = config.get("backup", {})
     status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
-    metrics.add("mspctl_backup_status_present", 0 if status is None else 1, None,
-                "Whether the backup policy reports a status on this host.")
+    metrics.add(
+        "mspctl_backup_status_present",
+        0 if status is None else 1,
+        None,
+        "Whether the backup policy reports a status on this host.",
+    )
     if status is None:
         return
     if not status["valid"]:
         raise ValueError("{} is not a JSON object".format(backup.get("status_file")))
     hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
-    metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
-                "Backup age the backup policy tolerates.")
+    metrics.add(
+        "mspctl_backup_max_age_seconds",
+        int(hours * 3600),
+        None,
+        "Backup age the backup policy tolerates.",
+    )
     if status["last_success"] is not None:
-        metrics.add("mspctl_backup_last_success_timestamp_seconds", status["last_success"],
-                    None, "Time of the last successful backup.")
+        metrics.add(
+            "mspctl_backup_last_success_timestamp_seconds",
+            status["last_success"],
+            None,
+            "Time of the last successful backup.",
+        )
     restore = status["restore_test"]
     if restore is not None:
-        metrics.add("mspctl_backup_restore_test_passed", 1 if restore["passed"] else 0, None,
-                    "Whether the last restore test of the backups passed.")
+        metrics.add(
+            "mspctl_backup_restore_test_passed",
+            1 if restore["passed"] else 0,
+            None,
+            "Whether the last restore test of the backups passed.",
+        )
         if restore["at"] is not None:
-            metrics.add("mspctl_backup_restore_test_timestamp_seconds", restore["at"], None,
-                        "Time of the last restore test.")
+            metrics.add(
+                "mspctl_backup_restore_test_timestamp_seconds",
+                restore["at"],
+                None,
+                "Time of the last restore test.",
+            )
 
 
 def _collect_updates(metrics, config, ctx):
@@ -446,15 +536,23 @@ def _collect_updates(metrics, config, ctx):
         cached = {"key": key, "counts": pending_updates(ctx["run"])}
         ctx["state"]["pending_updates"] = cached
     for kind in ("security", "other"):
-        metrics.add("mspctl_pending_updates", cached["counts"][kind], {"kind": kind},
-                    "Upgradable packages (apt), security or other.")
+        metrics.add(
+            "mspctl_pending_updates",
+            cached["counts"][kind],
+            {"kind": kind},
+            "Upgradable packages (apt), security or other.",
+        )
 
 
 def _collect_reboot(metrics, config, ctx):
     """Whether a reboot is required."""
     required, _reason = reboot_required()
-    metrics.add("mspctl_reboot_required", 1 if required else 0, None,
-                "Whether the host needs a reboot to finish its updates.")
+    metrics.add(
+        "mspctl_reboot_required",
+        1 if required else 0,
+        None,
+        "Whether the host needs a reboot to finish its updates.",
+    )
 
 
 def _collect_smart(metrics, config, ctx):
@@ -467,11 +565,19 @@ def _collect_smart(metrics, config, ctx):
         cached = {"at": ctx["started"], "health": health}
         ctx["state"]["smart"] = cached
     health = cached["health"]
-    metrics.add("mspctl_smart_supported", 1 if health else 0, None,
-                "Whether at least one disk of the host reports SMART health.")
+    metrics.add(
+        "mspctl_smart_supported",
+        1 if health else 0,
+        None,
+        "Whether at least one disk of the host reports SMART health.",
+    )
     for device in sorted(health):
-        metrics.add("mspctl_smart_healthy", 1 if health[device] else 0, {"device": device},
-                    "SMART overall health of a disk (1 passed, 0 failing).")
+        metrics.add(
+            "mspctl_smart_healthy",
+            1 if health[device] else 0,
+            {"device": device},
+            "SMART overall health of a disk (1 passed, 0 failing).",
+        )
 
 
 # check name -> its collector, in the order they run
@@ -495,15 +601,31 @@ def _collect_maintenance(metrics, config, now_utc, engine, errors):
             status = maintenance(window_config["windows"], now_utc, engine)
         except Exception as exc:  # reported as the maintenance error, not raised
             errors["maintenance"] = str(exc)
-    metrics.add("mspctl_maintenance_mode", 1 if enabled else 0, None,
-                "Whether alerts are silenced during the host's maintenance windows.")
-    metrics.add("mspctl_maintenance", 1 if status["active"] else 0, None,
-                "Whether the host is inside a maintenance window now.")
-    metrics.add("mspctl_maintenance_end_timestamp_seconds", status["end"] or 0, None,
-                "End of the open maintenance window (0 when none is open).")
+    metrics.add(
+        "mspctl_maintenance_mode",
+        1 if enabled else 0,
+        None,
+        "Whether alerts are silenced during the host's maintenance windows.",
+    )
+    metrics.add(
+        "mspctl_maintenance",
+        1 if status["active"] else 0,
+        None,
+        "Whether the host is inside a maintenance window now.",
+    )
+    metrics.add(
+        "mspctl_maintenance_end_timestamp_seconds",
+        status["end"] or 0,
+        None,
+        "End of the open maintenance window (0 when none is open).",
+    )
     if status["next_start"] is not None:
-        metrics.add("mspctl_maintenance_next_start_timestamp_seconds", status["next_start"],
-                    None, "Start of the next maintenance window.")
+        metrics.add(
+            "mspctl_maintenance_next_start_timestamp_seconds",
+            status["next_start"],
+            None,
+            "Start of the next maintenance window.",
+        )
 
 
 def collect(config, run, now_utc, engine=None, state=None, read=None):
@@ -516,14 +638,22 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
     import time
 
     started = time.time()
-    ctx = {"run": run, "state": {} if state is None else state, "read": read or _read_text,
-           "started": started}
+    ctx = {
+        "run": run,
+        "state": {} if state is None else state,
+        "read": read or _read_text,
+        "started": started,
+    }
     checks = [c for c in config.get("checks", []) if c in CHECKS]
     metrics = Metrics()
     errors = {}
     for check in CHECKS:
-        metrics.add("mspctl_check_enabled", 1 if check in checks else 0, {"check": check},
-                    "Whether the monitoring policy enables this check on the host.")
+        metrics.add(
+            "mspctl_check_enabled",
+            1 if check in checks else 0,
+            {"check": check},
+            "Whether the monitoring policy enables this check on the host.",
+        )
     for check, collector in COLLECTORS:
         if check not in checks:
             continue
@@ -533,12 +663,24 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
             errors[check] = str(exc)
     _collect_maintenance(metrics, config, now_utc, engine, errors)
     for check in sorted(errors):
-        metrics.add("mspctl_check_error", 1, {"check": check},
-                    "A check that could not be evaluated on the last run.")
-    metrics.add("mspctl_collector_duration_seconds", round(time.time() - started, 3), None,
-                "Time the last collector run took.")
-    metrics.add("mspctl_collector_last_run_timestamp_seconds", int(now_utc.timestamp()), None,
-                "Time of the last collector run.")
+        metrics.add(
+            "mspctl_check_error",
+            1,
+            {"check": check},
+            "A check that could not be evaluated on the last run.",
+        )
+    metrics.add(
+        "mspctl_collector_duration_seconds",
+        round(time.time() - started, 3),
+        None,
+        "Time the last collector run took.",
+    )
+    metrics.add(
+        "mspctl_collector_last_run_timestamp_seconds",
+        int(now_utc.timestamp()),
+        None,
+        "Time of the last collector run.",
+    )
     metrics.errors = errors
     return metrics
 

@@ -61,9 +61,12 @@ APT_ENV = {
     "LC_ALL": "C",
 }
 DPKG_OPTIONS = (
-    "-o", "Dpkg::Options::=--force-confdef",
-    "-o", "Dpkg::Options::=--force-confold",
-    "-o", "DPkg::Lock::Timeout=300",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "DPkg::Lock::Timeout=300",
 )
 _INST_RE = re.compile(r"^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) (.*)\)")
 _REMV_RE = re.compile(r"^Remv (\S+)(?: \[([^\]]*)\])?")
@@ -128,14 +131,19 @@ class Update:
         }
 
     def __repr__(self):
-        return (f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, "
-                f"security={self.security!r}, held={self.held!r})")
+        return (
+            f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, "
+            f"security={self.security!r}, held={self.held!r})"
+        )
 
 
 def is_security_origin(archive, codename, label):
     """Whether a package file comes from a security suite (``bookworm-security``...)."""
-    return (archive or "").endswith("-security") or (codename or "").endswith("-security") \
+    return (
+        (archive or "").endswith("-security")
+        or (codename or "").endswith("-security")
         or label == "Debian-Security"
+    )
 
 
 def matches(name, patterns):
@@ -339,8 +347,10 @@ class AptBackend:
     # ---- package lists
     def lists_age(self, now):
         """Seconds since the package lists were last refreshed (by us or by apt's hook)."""
-        stamps = [os.path.join(self.state_dir, LISTS_STAMP),
-                  "/var/lib/apt/periodic/update-success-stamp"]
+        stamps = [
+            os.path.join(self.state_dir, LISTS_STAMP),
+            "/var/lib/apt/periodic/update-success-stamp",
+        ]
         latest = 0.0
         for path in stamps:
             try:
@@ -381,8 +391,10 @@ class AptBackend:
             held = pkg.selected_state == hold
             installed[name] = Installed(current.ver_str, held, depcache.is_auto_installed(pkg))
             candidate = depcache.get_candidate_ver(pkg)
-            if candidate is None or apt_pkg.version_compare(candidate.ver_str,
-                                                            current.ver_str) <= 0:
+            if (
+                candidate is None
+                or apt_pkg.version_compare(candidate.ver_str, current.ver_str) <= 0
+            ):
                 continue
             security = None
             for version in pkg.version_list:
@@ -390,8 +402,10 @@ class AptBackend:
                     continue
                 if apt_pkg.version_compare(version.ver_str, candidate.ver_str) > 0:
                     continue  # pinned away: never above the candidate
-                if not any(is_security_origin(f.archive, f.codename, f.label)
-                           for f, _index in version.file_list):
+                if not any(
+                    is_security_origin(f.archive, f.codename, f.label)
+                    for f, _index in version.file_list
+                ):
                     continue
                 if security is None or apt_pkg.version_compare(version.ver_str, security) > 0:
                     security = version.ver_str
@@ -401,23 +415,36 @@ class AptBackend:
     def _apt_pkg(self):
         try:
             import apt_pkg
+
             return apt_pkg
         except ImportError:
             if not self.install_python_apt:
                 raise PatchingError(
-                    "python3-apt is not installed (apt-get install python3-apt)") from None
+                    "python3-apt is not installed (apt-get install python3-apt)"
+                ) from None
         # as ansible.builtin.apt does: install the library it reads apt with, then import it
-        rc, out, err = self._run(["apt-get", "install", "-q", "-y", "--no-install-recommends",
-                                  "python3-apt", *DPKG_OPTIONS])
+        rc, out, err = self._run(
+            [
+                "apt-get",
+                "install",
+                "-q",
+                "-y",
+                "--no-install-recommends",
+                "python3-apt",
+                *DPKG_OPTIONS,
+            ]
+        )
         if rc != 0:
             raise PatchingError(f"cannot install python3-apt: {(err or out).strip()}")
         import importlib
+
         importlib.invalidate_caches()
         try:
             import apt_pkg
         except ImportError:
             raise PatchingError(
-                "python3-apt was installed but this Python cannot import it") from None
+                "python3-apt was installed but this Python cannot import it"
+            ) from None
         return apt_pkg
 
     # ---- acting

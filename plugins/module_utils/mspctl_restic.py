@@ -92,18 +92,32 @@ class ResticError(Exception):
         self.kind = classify(stderr, rc)
 
     def evidence(self):
-        return {"error": self.message, "kind": self.kind, "rc": self.rc,
-                "stderr": tail(self.stderr)}
+        return {
+            "error": self.message,
+            "kind": self.kind,
+            "rc": self.rc,
+            "stderr": tail(self.stderr),
+        }
 
 
 # What a restic failure means, first match wins: (kind, its exit code, phrases of its message).
 FAILURE_KINDS = (
-    ("no_repository", 10, ("is there a repository at the following location",
-                           "repository does not exist", "unable to open config file")),
+    (
+        "no_repository",
+        10,
+        (
+            "is there a repository at the following location",
+            "repository does not exist",
+            "unable to open config file",
+        ),
+    ),
     ("wrong_password", 12, ("wrong password", "no key found")),
     ("locked", 11, ("repository is already locked",)),
-    ("corrupt", None, ("ciphertext verification failed", "hash mismatch",
-                       "invalid data returned", "checksum")),
+    (
+        "corrupt",
+        None,
+        ("ciphertext verification failed", "hash mismatch", "invalid data returned", "checksum"),
+    ),
     ("unreachable", None, ("ssh command exited", "unable to start the sftp session")),
     ("no_restic", 127, ("no such file or directory: 'restic'",)),
 )
@@ -122,9 +136,12 @@ def classify(stderr, rc=None):
 
 def tail(text, limit=MAX_ERROR_CHARS):
     """restic's message without Go stack traces, cut to ``limit`` characters."""
-    lines = [line.rstrip() for line in (text or "").splitlines()
-             if line.strip() and not line.startswith(("\t", " ", "github.com/", "main.",
-                                                      "runtime.", "golang.org/"))]
+    lines = [
+        line.rstrip()
+        for line in (text or "").splitlines()
+        if line.strip()
+        and not line.startswith(("\t", " ", "github.com/", "main.", "runtime.", "golang.org/"))
+    ]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -132,13 +149,15 @@ def tail(text, limit=MAX_ERROR_CHARS):
 # ---------------------------------------------------------------------------------------------
 # time
 
+
 def parse_time(value):
     """restic's RFC 3339 time (nanoseconds, any offset) as (epoch seconds, nanoseconds).
 
     Python's datetime stops at microseconds, so the fraction is kept apart, exact.
     """
     match = re.match(
-        r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or "")
+        r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or ""
+    )
     if not match:
         raise ValueError(f"not an RFC 3339 time: {value!r}")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
@@ -175,13 +194,18 @@ def hours_between(earlier, later):
 # ---------------------------------------------------------------------------------------------
 # repository location
 
+
 def parse_sftp(repository):
     """``sftp:[user@]host:/path`` or ``sftp://[user@]host[:port]//path`` as a dict, else None."""
     match = re.match(r"^sftp://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/(.*)$", repository or "")
     if match:
         user, host, port, path = match.groups()
-        return {"user": user, "host": host, "port": int(port) if port else None,
-                "path": path if path.startswith("/") else "~/" + path}
+        return {
+            "user": user,
+            "host": host,
+            "port": int(port) if port else None,
+            "path": path if path.startswith("/") else "~/" + path,
+        }
     match = re.match(r"^sftp:(?:([^@/:]+)@)?([^:/]+):(.*)$", repository or "")
     if match:
         user, host, path = match.groups()
@@ -210,6 +234,7 @@ def sftp_command(repository, ssh_config):
 # ---------------------------------------------------------------------------------------------
 # restic
 
+
 class Restic:
     """restic commands through ``run(argv, env) -> (rc, stdout, stderr)``.
 
@@ -217,8 +242,16 @@ class Restic:
     ``subprocess`` in the service (``mspctl_common.run_process``), so tests can give a fake.
     """
 
-    def __init__(self, run, repository, password=None, password_file=None, ssh_config=None,
-                 cache_dir=None, binary="restic"):
+    def __init__(
+        self,
+        run,
+        repository,
+        password=None,
+        password_file=None,
+        ssh_config=None,
+        cache_dir=None,
+        binary="restic",
+    ):
         self._run = run
         self.repository = repository
         self.binary = binary
@@ -334,12 +367,19 @@ def restic_argument_spec():
 def module_restic(module, binary):
     """:class:`Restic` for a module whose parameters include :func:`restic_argument_spec`."""
     params = module.params
-    return Restic(module_runner(module), params["repository"], password=params["password"],
-                  ssh_config=params["ssh_config"], cache_dir=params["cache_dir"], binary=binary)
+    return Restic(
+        module_runner(module),
+        params["repository"],
+        password=params["password"],
+        ssh_config=params["ssh_config"],
+        cache_dir=params["cache_dir"],
+        binary=binary,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # restore test
+
 
 def sha256_file(path):
     digest = hashlib.sha256()
@@ -390,8 +430,16 @@ def due(last, interval_days, now):
     return age >= interval_days * 86400
 
 
-def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PARENT,
-                 max_file_bytes=DEFAULT_MAX_FILE_BYTES, rng=None, lstat=os.lstat):
+def restore_test(
+    restic,
+    host,
+    sample_size,
+    now=None,
+    scratch_parent=SCRATCH_PARENT,
+    max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+    rng=None,
+    lstat=os.lstat,
+):
     """Restore a sample of the latest snapshot of ``host`` into scratch and compare checksums.
 
     Returns the result record: ``result`` is ``pass`` only when the restore succeeded and every
@@ -426,8 +474,9 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
         nodes = restic.ls(snap["id"])
         eligible, result["changed_since_snapshot"] = candidates(nodes, lstat, max_file_bytes)
         if not eligible:
-            result["error"] = (f"no file of snapshot {result['snapshot']} is unchanged on disk: "
-                               "nothing to compare")
+            result["error"] = (
+                f"no file of snapshot {result['snapshot']} is unchanged on disk: nothing to compare"
+            )
             return result
         sample = rng.sample(eligible, min(sample_size, len(eligible)))
         sample.sort(key=lambda node: node["path"])
@@ -484,8 +533,14 @@ def compare(sample, scratch, result):
         compared += 1
         total += os.path.getsize(target)
         if actual != expected:
-            mismatches.append({"path": path, "reason": "content differs",
-                               "expected_sha256": expected, "actual_sha256": actual})
+            mismatches.append(
+                {
+                    "path": path,
+                    "reason": "content differs",
+                    "expected_sha256": expected,
+                    "actual_sha256": actual,
+                }
+            )
     result["files"] = compared
     result["bytes"] = total
     result["mismatches"] = mismatches[:MAX_MISMATCHES]
@@ -499,11 +554,14 @@ def compare(sample, scratch, result):
 # ---------------------------------------------------------------------------------------------
 # state files
 
+
 def restore_summary(result):
     if not result:
         return None
-    return {key: result.get(key) for key in ("result", "at", "snapshot", "files", "bytes",
-                                             "checksums_match", "error")}
+    return {
+        key: result.get(key)
+        for key in ("result", "at", "snapshot", "files", "bytes", "checksums_match", "error")
+    }
 
 
 def record_restore_test(result, result_file=RESULT_FILE, status_file=STATUS_FILE):
@@ -560,6 +618,7 @@ class Lock:
 # ---------------------------------------------------------------------------------------------
 # the service: python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json
 
+
 def snapshot_record(snap):
     if not snap:
         return None
@@ -580,8 +639,9 @@ def backup_and_forget(config, restic, now, report, log):
             log(f"not on this host, skipped: {', '.join(missing)}")
         if not paths:
             raise ResticError("none of the backup paths exists on this host", 1, "")
-        run["snapshot"], run["complete"] = restic.backup(paths, config["host"],
-                                                         config.get("excludes", []))
+        run["snapshot"], run["complete"] = restic.backup(
+            paths, config["host"], config.get("excludes", [])
+        )
         completeness = "complete" if run["complete"] else "some files could not be read"
         log(f"snapshot {run['snapshot']} ({completeness})")
         restic.forget(config["host"], config.get("retention", {}))
@@ -599,19 +659,32 @@ def restore_test_if_due(config, restic, now, force, report, log):
     last = read_json(result_file)
     if not (force or due(last, restore.get("interval_days", 7), now)):
         return last
-    result = restore_test(restic, config["host"], int(restore.get("sample_size", 10)),
-                          scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
+    result = restore_test(
+        restic,
+        config["host"],
+        int(restore.get("sample_size", 10)),
+        scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT),
+    )
     write_json(result_file, result, mode=0o600)
     report["restore_test"] = restore_summary(result)
-    why = "" if result["result"] == "pass" else (
-        f": {result.get('error') or result.get('mismatches')}")
-    log(f"restore test: {result['result']} ({result['files']} files, "
-        f"{result['bytes']} bytes){why}")
+    why = (
+        ""
+        if result["result"] == "pass"
+        else (f": {result.get('error') or result.get('mismatches')}")
+    )
+    log(f"restore test: {result['result']} ({result['files']} files, {result['bytes']} bytes){why}")
     return result
 
 
-def backup_run(config, restic, now=None, force_restore_test=False, only_if_older_hours=None,
-               dry_run=False, log=None):
+def backup_run(
+    config,
+    restic,
+    now=None,
+    force_restore_test=False,
+    only_if_older_hours=None,
+    dry_run=False,
+    log=None,
+):
     """The service's job. Returns (exit code, report); the exit code is 0 when all is well,
     1 when the backup or retention failed, 2 when the restore test failed."""
     log = log or (lambda message: None)
@@ -638,12 +711,18 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
         latest = restic.latest(host)
     except ResticError as exc:
         log(f"cannot list snapshots: {exc.message}")
-    parts = {"last_run": run, "repository": restic.repository, "host": host,
-             "max_age_hours": config.get("max_age_hours")}
+    parts = {
+        "last_run": run,
+        "repository": restic.repository,
+        "host": host,
+        "max_age_hours": config.get("max_age_hours"),
+    }
     if latest is not None:  # an unreadable repository does not erase what was known
-        parts.update(last_snapshot=snapshot_record(latest),
-                     last_success=round(epoch(latest["time"]), 3),
-                     last_success_at=iso(epoch(latest["time"])))
+        parts.update(
+            last_snapshot=snapshot_record(latest),
+            last_success=round(epoch(latest["time"]), 3),
+            last_success_at=iso(epoch(latest["time"])),
+        )
     last = restore_test_if_due(config, restic, now, force_restore_test, report, log)
     parts["restore_test"] = restore_summary(last)
     report["status"] = update_status(status_file, **parts)
@@ -657,11 +736,16 @@ def cli(argv=None):
 
     parser = argparse.ArgumentParser(
         prog="mspctl_restic.py",
-        description="mspctl backup_agent: restic backup, retention and restore test.")
+        description="mspctl backup_agent: restic backup, retention and restore test.",
+    )
     parser.add_argument("command", choices=("run", "restore-test", "status"))
     parser.add_argument("--config", default=CONFIG_FILE)
-    parser.add_argument("--if-older-than-hours", type=float, default=None,
-                        help="run: only when the latest snapshot is older (or missing)")
+    parser.add_argument(
+        "--if-older-than-hours",
+        type=float,
+        default=None,
+        help="run: only when the latest snapshot is older (or missing)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="run: only say whether it would")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -676,24 +760,42 @@ def cli(argv=None):
             print(message)
             sys.stdout.flush()
 
-    restic = Restic(process_runner, config["repository"], password_file=config["password_file"],
-                    ssh_config=config.get("ssh_config"), cache_dir=config.get("cache_dir"))
+    restic = Restic(
+        process_runner,
+        config["repository"],
+        password_file=config["password_file"],
+        ssh_config=config.get("ssh_config"),
+        cache_dir=config.get("cache_dir"),
+    )
     if args.dry_run:
-        code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
-                                  dry_run=True, log=log)
+        code, report = backup_run(
+            config, restic, only_if_older_hours=args.if_older_than_hours, dry_run=True, log=log
+        )
         print(json.dumps(report, sort_keys=True))
         return code
     with Lock(config.get("lock_file", LOCK_FILE)):
         if args.command == "restore-test":
             restore = config.get("restore_test", {})
-            result = restore_test(restic, config["host"], int(restore.get("sample_size", 10)),
-                                  scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
-            record_restore_test(result, config.get("result_file", RESULT_FILE),
-                                config.get("status_file", STATUS_FILE))
+            result = restore_test(
+                restic,
+                config["host"],
+                int(restore.get("sample_size", 10)),
+                scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT),
+            )
+            record_restore_test(
+                result,
+                config.get("result_file", RESULT_FILE),
+                config.get("status_file", STATUS_FILE),
+            )
             code, report = (0 if result["result"] == "pass" else 2), result
         else:
-            code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
-                                      dry_run=args.dry_run, log=log)
+            code, report = backup_run(
+                config,
+                restic,
+                only_if_older_hours=args.if_older_than_hours,
+                dry_run=args.dry_run,
+                log=log,
+            )
     if args.json:
         print(json.dumps(report, sort_keys=True))
     return code

@@ -289,8 +289,9 @@ def plan_holds(installed, patterns, managed_before):
 
 def plan(backend, params, installed, updates, record):
     """The run's plan: targets, transaction and hold changes, with its before/after pair."""
-    wanted, to_hold, to_unhold, missing = plan_holds(installed, params["holds"],
-                                                     record.get("holds") or [])
+    wanted, to_hold, to_unhold, missing = plan_holds(
+        installed, params["holds"], record.get("holds") or []
+    )
     held_now = set(name for name, info in installed.items() if info.held)
     held_after = (held_now | wanted) - set(to_unhold)
     targets = select(updates, params["scope"], held_after, params["exclusions"])
@@ -298,17 +299,20 @@ def plan(backend, params, installed, updates, record):
     if removed:
         raise PatchingError(
             f"the upgrade would remove {', '.join(removed)}: upgrade by hand, or exclude the "
-            "packages that need it")
+            "packages that need it"
+        )
     blocked = sorted(n for n in changes if n in held_after or matches(n, params["exclusions"]))
     if blocked:
         raise PatchingError(
             f"upgrading {', '.join(sorted(targets))} would also upgrade the held or excluded "
-            f"package(s) {', '.join(blocked)}")
+            f"package(s) {', '.join(blocked)}"
+        )
     managed = wanted | set(record.get("holds") or [])
-    before = {"packages": dict((n, c[0]) for n, c in changes.items()),
-              "holds": sorted(held_now & managed)}
-    after = {"packages": dict((n, c[1]) for n, c in changes.items()),
-             "holds": sorted(wanted)}
+    before = {
+        "packages": dict((n, c[0]) for n, c in changes.items()),
+        "holds": sorted(held_now & managed),
+    }
+    after = {"packages": dict((n, c[1]) for n, c in changes.items()), "holds": sorted(wanted)}
     return {
         "held_after": held_after,
         "targets": targets,
@@ -346,8 +350,11 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         if failed:
             # the holds are in place: remember them, so a later release finds them
             write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
-            return record, hooks, (f"pre hook {failed['command']!r} failed (rc {failed['rc']}): "
-                                   "nothing upgraded")
+            return (
+                record,
+                hooks,
+                (f"pre hook {failed['command']!r} failed (rc {failed['rc']}): nothing upgraded"),
+            )
         try:
             backend.install(the_plan["targets"])
         except PatchingError as exc:
@@ -357,15 +364,17 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
             hooks_run = ", ".join(f"{h['command']!r} rc {h['rc']}" for h in post) or "none"
             raise PatchingError(f"{exc} (post hooks run: {hooks_run})") from exc
         # apt-get install marks what it names as manually installed: restore auto marks.
-        backend.mark("auto", sorted(n for n in the_plan["targets"]
-                                    if n in installed and installed[n].auto))
+        backend.mark(
+            "auto", sorted(n for n in the_plan["targets"] if n in installed and installed[n].auto)
+        )
         mark_reboot_required(list(changes), params["reboot_packages"])
         upgraded = dict((n, list(c)) for n, c in changes.items())
         post, failed = run_hooks(backend, params["post_hooks"], "post")
         hooks.extend(post)
         if failed:
-            failure = (f"post hook {failed['command']!r} failed (rc {failed['rc']:d}) "
-                       "after the upgrade")
+            failure = (
+                f"post hook {failed['command']!r} failed (rc {failed['rc']:d}) after the upgrade"
+            )
     new_record = {
         "version": 1,
         "last_run": iso(now),
@@ -424,14 +433,18 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
         outcome = "would patch" if changed else "up to date"
         msg = "would upgrade {}".format(plural(count, "package")) if changed else "nothing to do"
     else:
-        record, hooks, failure = apply_plan(module, backend, params, the_plan, installed,
-                                            record, now, current_boot_id)
+        record, hooks, failure = apply_plan(
+            module, backend, params, the_plan, installed, record, now, current_boot_id
+        )
         outcome = "patched" if changed else "up to date"
         msg = "upgraded {}".format(plural(count, "package")) if count else "nothing to upgrade"
         if changed and count:
             installed, updates = backend.packages()
-            wrong = sorted(n for n, c in the_plan["changes"].items()
-                           if (installed.get(n).version if n in installed else None) != c[1])
+            wrong = sorted(
+                n
+                for n, c in the_plan["changes"].items()
+                if (installed.get(n).version if n in installed else None) != c[1]
+            )
             if wrong and failure is None:
                 failure = f"after the upgrade {', '.join(wrong)} are not at the planned versions"
 
@@ -442,11 +455,18 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     if allowed and check:
         # as the run would leave the host: planned upgrades done, planned holds set
         done = set(the_plan["changes"])
-        pending = split_pending([
-            Update(u.name, u.installed, u.candidate, u.security, u.name in the_plan["held_after"])
-            for u in updates if u.name not in done])
-    reboot = reboot_state(params["reboot_policy"], record, boot=boot, kernel=kernel,
-                          current_boot_id=current_boot_id)
+        pending = split_pending(
+            [
+                Update(
+                    u.name, u.installed, u.candidate, u.security, u.name in the_plan["held_after"]
+                )
+                for u in updates
+                if u.name not in done
+            ]
+        )
+    reboot = reboot_state(
+        params["reboot_policy"], record, boot=boot, kernel=kernel, current_boot_id=current_boot_id
+    )
     if allowed and check and count:
         predict_reboot(reboot, params, the_plan)
 
@@ -494,21 +514,31 @@ def main():
             post_hooks=dict(type="list", elements="str", default=[]),
             update_cache=dict(type="bool", default=True),
             cache_valid_time=dict(type="int", default=3600),
-            reboot_policy=dict(type="str", choices=["never", "if_required", "always"],
-                               default="if_required"),
-            reboot_packages=dict(type="list", elements="str",
-                                 default=list(DEFAULT_REBOOT_PACKAGES)),
+            reboot_policy=dict(
+                type="str", choices=["never", "if_required", "always"], default="if_required"
+            ),
+            reboot_packages=dict(
+                type="list", elements="str", default=list(DEFAULT_REBOOT_PACKAGES)
+            ),
             state_dir=dict(type="path", default="/var/lib/mspctl/patching"),
         ),
         supports_check_mode=True,
     )
-    backend = AptBackend(module, module.params["state_dir"],
-                         install_python_apt=not module.check_mode)
+    backend = AptBackend(
+        module, module.params["state_dir"], install_python_apt=not module.check_mode
+    )
     now = utcnow()
     boot = boot_time(now)
     try:
-        result = run(module, backend, module.params, now, boot=boot,
-                     kernel=kernel_pending(boot), current_boot_id=boot_id())
+        result = run(
+            module,
+            backend,
+            module.params,
+            now,
+            boot=boot,
+            kernel=kernel_pending(boot),
+            current_boot_id=boot_id(),
+        )
     except PatchingError as exc:
         module.fail_json(msg=str(exc))
     if result.pop("failed", False):

@@ -127,8 +127,19 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import
 )
 
 POLICY = "backup_agent"
-EVIDENCE_KEYS = ("snapshot", "snapshot_time", "files", "bytes", "checksums_match", "mismatches",
-                 "changed_since_snapshot", "error", "kind", "stderr", "scratch_removed")
+EVIDENCE_KEYS = (
+    "snapshot",
+    "snapshot_time",
+    "files",
+    "bytes",
+    "checksums_match",
+    "mismatches",
+    "changed_since_snapshot",
+    "error",
+    "kind",
+    "stderr",
+    "scratch_removed",
+)
 
 
 def snapshot_age(findings, status, restic, host, max_age_hours, now):
@@ -136,29 +147,39 @@ def snapshot_age(findings, status, restic, host, max_age_hours, now):
     expected = f"<= {max_age_hours} h"
     evidence = {"repository": status["repository"]}
     if restic is None:
-        findings.error("backup_agent.snapshot_age", title, "restic is not installed",
-                       evidence=evidence)
+        findings.error(
+            "backup_agent.snapshot_age", title, "restic is not installed", evidence=evidence
+        )
         return
     try:
         snaps = restic.snapshots(host)
     except ResticError as exc:
         evidence.update(exc.evidence())
-        findings.check("backup_agent.snapshot_age", title, False, expected,
-                       f"repository unreadable ({exc.kind})", evidence)
+        findings.check(
+            "backup_agent.snapshot_age",
+            title,
+            False,
+            expected,
+            f"repository unreadable ({exc.kind})",
+            evidence,
+        )
         return
     status["snapshots"] = len(snaps)
     if not snaps:
-        findings.check("backup_agent.snapshot_age", title, False, expected,
-                       f"no snapshot of {host}", evidence)
+        findings.check(
+            "backup_agent.snapshot_age", title, False, expected, f"no snapshot of {host}", evidence
+        )
         return
     latest = snaps[-1]
     age = hours_between(epoch(latest["time"]), now)
     status["last_snapshot"] = snapshot_record(latest)
     status["age_hours"] = age
-    evidence.update(snapshot=status["last_snapshot"]["id"], time=latest["time"],
-                    snapshots=len(snaps))
-    findings.check("backup_agent.snapshot_age", title, age <= max_age_hours, expected,
-                   f"{age:.1f} h", evidence)
+    evidence.update(
+        snapshot=status["last_snapshot"]["id"], time=latest["time"], snapshots=len(snaps)
+    )
+    findings.check(
+        "backup_agent.snapshot_age", title, age <= max_age_hours, expected, f"{age:.1f} h", evidence
+    )
 
 
 def restore_test(findings, status, record, interval_days, now):
@@ -167,16 +188,21 @@ def restore_test(findings, status, record, interval_days, now):
     expected = f"pass, at most {limit} days old"
     if not record:
         status["restore_test"] = None
-        findings.check("backup_agent.restore_test", title, False, expected,
-                       "no restore test recorded", {})
+        findings.check(
+            "backup_agent.restore_test", title, False, expected, "no restore test recorded", {}
+        )
         return
     evidence = dict((key, record.get(key)) for key in EVIDENCE_KEYS if key in record)
     try:
         age_days = round((now - epoch(record.get("at") or "")) / 86400.0, 2)
     except ValueError:
         age_days = None
-    status["restore_test"] = {"result": record.get("result"), "at": record.get("at"),
-                              "age_days": age_days, "evidence": evidence}
+    status["restore_test"] = {
+        "result": record.get("result"),
+        "at": record.get("at"),
+        "age_days": age_days,
+        "evidence": evidence,
+    }
     ok = record.get("result") == "pass" and age_days is not None and age_days <= limit
     actual = "{} {} days ago".format(record.get("result"), age_days)
     findings.check("backup_agent.restore_test", title, ok, expected, actual, evidence)
@@ -189,8 +215,14 @@ def last_run(findings, status, service_status):
     if not run:
         findings.check("backup_agent.last_run", title, False, "ok", "never ran", {})
         return
-    findings.check("backup_agent.last_run", title, run.get("result") == "ok", "ok",
-                   "{} at {}".format(run.get("result"), run.get("at")), dict(run))
+    findings.check(
+        "backup_agent.last_run",
+        title,
+        run.get("result") == "ok",
+        "ok",
+        "{} at {}".format(run.get("result"), run.get("at")),
+        dict(run),
+    )
 
 
 def parse_show(text):
@@ -210,9 +242,15 @@ def timer(findings, status, module, name):
     if systemctl is None:
         findings.error("backup_agent.timer", title, "systemctl not found")
         return
-    rc, out, err = module.run_command([
-        systemctl, "show", name, "--property=UnitFileState,ActiveState,LoadState,"
-        "NextElapseUSecRealtime,LastTriggerUSec,TimersCalendar"])
+    rc, out, err = module.run_command(
+        [
+            systemctl,
+            "show",
+            name,
+            "--property=UnitFileState,ActiveState,LoadState,"
+            "NextElapseUSecRealtime,LastTriggerUSec,TimersCalendar",
+        ]
+    )
     if rc != 0:
         findings.error("backup_agent.timer", title, err.strip() or "systemctl show failed")
         return
@@ -230,19 +268,35 @@ def timer(findings, status, module, name):
     ok = info["enabled"] and info["active"] and bool(info["next"])
     enabled = "enabled" if info["enabled"] else "not enabled"
     actual = f"{enabled}, {show.get('ActiveState', 'unknown')}, next {info['next'] or 'never'}"
-    findings.check("backup_agent.timer", title, ok, "enabled, active, scheduled", actual,
-                   dict(info, unit=name, load=show.get("LoadState")))
+    findings.check(
+        "backup_agent.timer",
+        title,
+        ok,
+        "enabled, active, scheduled",
+        actual,
+        dict(info, unit=name, load=show.get("LoadState")),
+    )
 
 
 def evaluate(module, now, restic):
     params = module.params
     findings = Findings(POLICY)
-    status = {"repository": params["repository"], "host": params["host"],
-              "last_snapshot": None, "snapshots": None, "age_hours": None,
-              "max_age_hours": params["max_age_hours"]}
+    status = {
+        "repository": params["repository"],
+        "host": params["host"],
+        "last_snapshot": None,
+        "snapshots": None,
+        "age_hours": None,
+        "max_age_hours": params["max_age_hours"],
+    }
     snapshot_age(findings, status, restic, params["host"], params["max_age_hours"], now)
-    restore_test(findings, status, read_json(params["result_file"]),
-                 params["restore_test_interval_days"], now)
+    restore_test(
+        findings,
+        status,
+        read_json(params["result_file"]),
+        params["restore_test_interval_days"],
+        now,
+    )
     last_run(findings, status, read_json(params["status_file"]))
     timer(findings, status, module, params["timer"])
     return findings.as_list(), status

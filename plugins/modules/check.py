@@ -257,8 +257,14 @@ def evaluate(module, policy, controls, checker=None):
     checker = checker or Checker(ModuleRunner(module))
     findings = Findings(policy)
     for control, result in zip(controls, checker.evaluate_all(controls)):
-        findings.add(control["id"], control["title"], result["status"], result["expected"],
-                     result["actual"], result["evidence"])
+        findings.add(
+            control["id"],
+            control["title"],
+            result["status"],
+            result["expected"],
+            result["actual"],
+            result["evidence"],
+        )
     items = findings.as_list()
     status = {"policy": policy, "controls": len(items)}
     for name in STATUSES:
@@ -278,8 +284,9 @@ def main():
     try:
         controls = normalize(module.params["controls"])
     except ControlError as exc:
-        module.fail_json(msg=f"invalid control definition: {exc}",
-                         control_id=exc.control_id, key=exc.key)
+        module.fail_json(
+            msg=f"invalid control definition: {exc}", control_id=exc.control_id, key=exc.key
+        )
     findings, status = evaluate(module, module.params["policy"], controls)
     module.exit_json(changed=False, findings=findings, status=status)
 

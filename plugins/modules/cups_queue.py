@@ -223,8 +223,12 @@ def view(queue, fields, wanted_driver=None, models=None):
 def wanted(queue):
     """A listed present queue as the list wants it, and the fields it manages."""
     fields = ALWAYS + tuple(key for key in OPTIONAL if queue.get(key) is not None)
-    want = {"uri": sanitize_uri(queue["uri"]), "driver": queue["driver"],
-            "shared": queue["shared"], "enabled": True}
+    want = {
+        "uri": sanitize_uri(queue["uri"]),
+        "driver": queue["driver"],
+        "shared": queue["shared"],
+        "enabled": True,
+    }
     for key in OPTIONAL:
         if queue.get(key) is not None:
             want[key] = queue[key]
@@ -276,8 +280,10 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
     """
     persistent = {name: queue for name, queue in current.items() if not queue["temporary"]}
     listed = {q["name"].lower(): q for q in desired}
-    before = {"queues": current_views(persistent, listed, models),
-              "default": default_of(persistent)}
+    before = {
+        "queues": current_views(persistent, listed, models),
+        "default": default_of(persistent),
+    }
     if sharing is not None:
         before["sharing"] = sharing_now
     after = copy.deepcopy(before)
@@ -336,8 +342,13 @@ def display(command):
 
 def read_models(module, desired):
     """{model: make and model} of the PPD models the list uses; None when CUPS cannot say."""
-    used = sorted(set(q["driver"] for q in desired
-                      if q["state"] == "present" and q["driver"] not in (RAW, EVERYWHERE)))
+    used = sorted(
+        set(
+            q["driver"]
+            for q in desired
+            if q["state"] == "present" and q["driver"] not in (RAW, EVERYWHERE)
+        )
+    )
     if not used:
         return {}
     schemes = sorted(set(model_scheme(model) for model in used))
@@ -347,7 +358,8 @@ def read_models(module, desired):
     if lpinfo is None:
         module.fail_json(msg="lpinfo not found: is CUPS (cups-client) installed?")
     rc, out, err = module.run_command(
-        [lpinfo, "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV)
+        [lpinfo, "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV
+    )
     if rc != 0:
         if module.check_mode:
             return None
@@ -355,8 +367,10 @@ def read_models(module, desired):
     models = parse_models(out)
     unknown = [model for model in used if model not in models]
     if unknown:
-        module.fail_json(msg="driver {} is not a model CUPS knows on this host (see `lpinfo -m`; "
-                             "install its driver package)".format(", ".join(unknown)))
+        module.fail_json(
+            msg="driver {} is not a model CUPS knows on this host (see `lpinfo -m`; "
+            "install its driver package)".format(", ".join(unknown))
+        )
     return models
 
 
@@ -381,8 +395,9 @@ def run(module):
     needed = bool(params["sharing"]) or any(q["state"] == "present" for q in desired)
     current, sharing_now = read_state(module, params["sharing"], needed)
     models = read_models(module, desired)
-    before, after, commands = plan(current, desired, default, params["remove_unlisted"],
-                                   sharing_now, params["sharing"], models)
+    before, after, commands = plan(
+        current, desired, default, params["remove_unlisted"], sharing_now, params["sharing"], models
+    )
     changed = before != after
     result = {
         "changed": changed,
@@ -392,8 +407,12 @@ def run(module):
         "commands": [display(command) for command in commands],
     }
     if module._diff:
-        result["diff"] = {"before": flat(before), "after": flat(after),
-                          "before_header": "cups", "after_header": "cups"}
+        result["diff"] = {
+            "before": flat(before),
+            "after": flat(after),
+            "before_header": "cups",
+            "after_header": "cups",
+        }
     if not changed or module.check_mode:
         return result
 
@@ -409,32 +428,50 @@ def run(module):
     deadline = time.time() + SETTLE_SECONDS
     while True:
         current, sharing_now = read_state(module, params["sharing"], True)
-        actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
-                                          sharing_now, params["sharing"], models)
+        actual, _after, _remaining = plan(
+            current,
+            desired,
+            default,
+            params["remove_unlisted"],
+            sharing_now,
+            params["sharing"],
+            models,
+        )
         if actual == after:
             return result
         if time.time() >= deadline:
-            module.fail_json(msg=f"CUPS did not take every change within {SETTLE_SECONDS} s "
-                                 "(an IPP Everywhere queue needs its printer to answer)",
-                             expected=after, actual=actual, **result)
+            module.fail_json(
+                msg=f"CUPS did not take every change within {SETTLE_SECONDS} s "
+                "(an IPP Everywhere queue needs its printer to answer)",
+                expected=after,
+                actual=actual,
+                **result,
+            )
         time.sleep(0.25)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            queues=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                uri=dict(type="str"),
-                driver=dict(type="str"),
-                description=dict(type="str"),
-                location=dict(type="str"),
-                shared=dict(type="bool", default=False),
-                default=dict(type="bool", default=False),
-                error_policy=dict(type="str", choices=["abort-job", "retry-current-job",
-                                                       "retry-job", "stop-printer"]),
-                state=dict(type="str", choices=["present", "absent"], default="present"),
-            )),
+            queues=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    name=dict(type="str", required=True),
+                    uri=dict(type="str"),
+                    driver=dict(type="str"),
+                    description=dict(type="str"),
+                    location=dict(type="str"),
+                    shared=dict(type="bool", default=False),
+                    default=dict(type="bool", default=False),
+                    error_policy=dict(
+                        type="str",
+                        choices=["abort-job", "retry-current-job", "retry-job", "stop-printer"],
+                    ),
+                    state=dict(type="str", choices=["present", "absent"], default="present"),
+                ),
+            ),
             default=dict(type="str"),
             remove_unlisted=dict(type="bool", default=False),
             sharing=dict(type="bool"),

@@ -216,31 +216,56 @@ def evaluate(params, observed, now):
 def agent_running(findings, status, params, observed):
     service = params["service"]
     active, enabled, agent_error = observed["agent"]
-    status["agent"] = {"service": service, "active": active, "enabled": enabled,
-                       "port": params["port"]}
+    status["agent"] = {
+        "service": service,
+        "active": active,
+        "enabled": enabled,
+        "port": params["port"],
+    }
     if agent_error:
-        findings.error("monitoring.agent_running", "The node exporter is running and enabled",
-                       agent_error, evidence={"service": service})
+        findings.error(
+            "monitoring.agent_running",
+            "The node exporter is running and enabled",
+            agent_error,
+            evidence={"service": service},
+        )
     else:
-        findings.check("monitoring.agent_running", "The node exporter is running and enabled",
-                       ok=bool(active and enabled), expected="active, enabled",
-                       actual=(f"{'active' if active else 'inactive'}, "
-                               f"{'enabled' if enabled else 'disabled'}"),
-                       evidence={"service": service})
+        findings.check(
+            "monitoring.agent_running",
+            "The node exporter is running and enabled",
+            ok=bool(active and enabled),
+            expected="active, enabled",
+            actual=(
+                f"{'active' if active else 'inactive'}, {'enabled' if enabled else 'disabled'}"
+            ),
+            evidence={"service": service},
+        )
 
 
 def metrics_exposed(findings, status, params, observed, now):
     url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     text, scrape_error = observed["scrape"]
     metrics: dict[str, Any] = {
-        "url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
-        "age_seconds": None, "check_errors": [], "maintenance": None}
+        "url": url,
+        "reachable": text is not None,
+        "mspctl_samples": 0,
+        "last_run": None,
+        "age_seconds": None,
+        "check_errors": [],
+        "maintenance": None,
+    }
     status["metrics"] = metrics
     title = "mspctl's metrics are exposed and fresh"
     expected = "mspctl_* samples, collected within {} s".format(params["max_metrics_age"])
     if text is None:
-        findings.check("monitoring.metrics_exposed", title, ok=False, expected=expected,
-                       actual=f"no answer: {scrape_error}", evidence={"url": url})
+        findings.check(
+            "monitoring.metrics_exposed",
+            title,
+            ok=False,
+            expected=expected,
+            actual=f"no answer: {scrape_error}",
+            evidence={"url": url},
+        )
         return
     samples = parse_exposition(text, prefix="mspctl_")
     metrics["mspctl_samples"] = len(samples)
@@ -259,11 +284,18 @@ def metrics_exposed(findings, status, params, observed, now):
         actual = f"{len(samples)} samples, no collector timestamp"
     else:
         actual = f"{len(samples)} samples, collected {int(metrics['age_seconds'])} s ago"
-    fresh = (metrics["age_seconds"] is not None
-             and -60 <= metrics["age_seconds"] <= params["max_metrics_age"])
-    findings.check("monitoring.metrics_exposed", title, ok=bool(samples) and fresh,
-                   expected=expected, actual=actual,
-                   evidence={"url": url, "check_errors": metrics["check_errors"]})
+    fresh = (
+        metrics["age_seconds"] is not None
+        and -60 <= metrics["age_seconds"] <= params["max_metrics_age"]
+    )
+    findings.check(
+        "monitoring.metrics_exposed",
+        title,
+        ok=bool(samples) and fresh,
+        expected=expected,
+        actual=actual,
+        evidence={"url": url, "check_errors": metrics["check_errors"]},
+    )
 
 
 def failed_units_control(findings, status, params, observed):
@@ -274,9 +306,14 @@ def failed_units_control(findings, status, params, observed):
     title = "No systemd unit has failed"
     if isinstance(units, list):
         status["failed_units"] = units
-        findings.check("monitoring.failed_units", title, ok=not units, expected="none",
-                       actual=", ".join(units) if units else "none",
-                       evidence={"units": units})
+        findings.check(
+            "monitoring.failed_units",
+            title,
+            ok=not units,
+            expected="none",
+            actual=", ".join(units) if units else "none",
+            evidence={"units": units},
+        )
     else:
         findings.error("monitoring.failed_units", title, units)
 
@@ -290,27 +327,47 @@ def disk_usage_control(findings, status, params, observed):
     if not isinstance(disks, list):
         findings.error("monitoring.disk_usage", title, disks)
         return
-    rows = [{"mountpoint": d["mountpoint"], "device": d["device"], "fstype": d["fstype"],
-             "used_percent": round(d["used_ratio"] * 100, 1)} for d in disks]
+    rows = [
+        {
+            "mountpoint": d["mountpoint"],
+            "device": d["device"],
+            "fstype": d["fstype"],
+            "used_percent": round(d["used_ratio"] * 100, 1),
+        }
+        for d in disks
+    ]
     status["disks"] = rows
     full = [r for r in rows if r["used_percent"] > params["disk_crit_percent"]]
     fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
     findings.check(
-        "monitoring.disk_usage", title, ok=not full,
+        "monitoring.disk_usage",
+        title,
+        ok=not full,
         expected="<= {} %".format(params["disk_crit_percent"]),
-        actual=("{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
-                if fullest else "no data file system"),
-        evidence={"above": [r["mountpoint"] for r in full]})
+        actual=(
+            "{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
+            if fullest
+            else "no data file system"
+        ),
+        evidence={"above": [r["mountpoint"] for r in full]},
+    )
 
 
 def msp_hook(findings, status, params):
     hook = {k: v for k, v in (params["msp_hook"] or {}).items() if v}
     status["msp_hook"] = hook
-    findings.check("monitoring.msp_hook", "The host is registered with the MSP monitoring host",
-                   ok=bool(hook.get("server")), expected="a scrape target on the MSP host",
-                   actual=(f"{hook.get('target')} on {hook['server']}" if hook.get("server")
-                           else "no MSP monitoring host in the inventory"),
-                   evidence=hook)
+    findings.check(
+        "monitoring.msp_hook",
+        "The host is registered with the MSP monitoring host",
+        ok=bool(hook.get("server")),
+        expected="a scrape target on the MSP host",
+        actual=(
+            f"{hook.get('target')} on {hook['server']}"
+            if hook.get("server")
+            else "no MSP monitoring host in the inventory"
+        ),
+        evidence=hook,
+    )
 
 
 def _host(address):
@@ -331,8 +388,9 @@ def observe(module):
     observed["disks"] = None
     if "disk_usage" in params["checks"]:
         try:
-            observed["disks"] = disk_usage(read_mounts(),
-                                           exclude=params["disk_exclude_mountpoints"])
+            observed["disks"] = disk_usage(
+                read_mounts(), exclude=params["disk_exclude_mountpoints"]
+            )
         except OSError as exc:
             observed["disks"] = to_text(exc)
     return observed
@@ -346,15 +404,23 @@ def main():
             port=dict(type="int", default=9100),
             timeout=dict(type="int", default=10),
             max_metrics_age=dict(type="int", default=300),
-            checks=dict(type="list", elements="str", choices=list(CHECKS),
-                        default=["disk_usage", "failed_units"]),
+            checks=dict(
+                type="list",
+                elements="str",
+                choices=list(CHECKS),
+                default=["disk_usage", "failed_units"],
+            ),
             disk_crit_percent=dict(type="int", default=95),
             disk_exclude_mountpoints=dict(type="list", elements="str", default=[]),
-            msp_hook=dict(type="dict", default={}, options=dict(
-                server=dict(type="str"),
-                target=dict(type="str"),
-                target_file=dict(type="str"),
-            )),
+            msp_hook=dict(
+                type="dict",
+                default={},
+                options=dict(
+                    server=dict(type="str"),
+                    target=dict(type="str"),
+                    target_file=dict(type="str"),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )

@@ -132,8 +132,9 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     the host needs no CUPS (no present queue, sharing not asked for).
     """
     findings = Findings("printers")
-    scheduler, current, sharing_now, error = scheduler_control(findings, queues, sharing,
-                                                               current, sharing_now, error)
+    scheduler, current, sharing_now, error = scheduler_control(
+        findings, queues, sharing, current, sharing_now, error
+    )
     persistent = {n: q for n, q in (current or {}).items() if not q["temporary"]}
     listed = set()
     present_count = enabled_count = expected = 0
@@ -145,8 +146,17 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
         enabled_count += enabled
     default_now = default_of(persistent) if error is None else None
     unlisted = sorted(n for n in persistent if n.lower() not in listed)
-    host_controls(findings, queues, default, default_now, remove_unlisted, unlisted, sharing,
-                  sharing_now, error)
+    host_controls(
+        findings,
+        queues,
+        default,
+        default_now,
+        remove_unlisted,
+        unlisted,
+        sharing,
+        sharing_now,
+        error,
+    )
     status = {
         "scheduler": scheduler,
         "queues_expected": expected,
@@ -165,13 +175,17 @@ def scheduler_control(findings, queues, sharing, current, sharing_now, error):
     needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
     title = "The CUPS scheduler answers"
     if error is None:
-        findings.check("printers.scheduler", title, ok=True, expected="running",
-                       actual="running")
+        findings.check("printers.scheduler", title, ok=True, expected="running", actual="running")
         return "running", current, sharing_now, error
     if not needed:
         # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
-        findings.check("printers.scheduler", title, ok=True, expected="not needed (no queue)",
-                       actual="not running")
+        findings.check(
+            "printers.scheduler",
+            title,
+            ok=True,
+            expected="not needed (no queue)",
+            actual="not running",
+        )
         return "not needed", {}, False, None
     findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
     return "unreachable", current, sharing_now, error
@@ -188,8 +202,14 @@ def queue_controls(findings, queue, persistent, error):
         if error:
             findings.error(control, title, error, evidence)
         else:
-            findings.check(control, title, ok=existing is None, expected="absent",
-                           actual="present" if existing else "absent", evidence=evidence)
+            findings.check(
+                control,
+                title,
+                ok=existing is None,
+                expected="absent",
+                actual="present" if existing else "absent",
+                evidence=evidence,
+            )
         return 0, 0, 0
     controls = (
         (f"printers.queue_present.{name}", f"Queue {name} is present"),
@@ -202,24 +222,55 @@ def queue_controls(findings, queue, persistent, error):
         return 1, 0, 0
     have = persistent.get(existing) if existing else None
     want_uri = sanitize_uri(queue.get("uri"))
-    findings.check(controls[0][0], controls[0][1], ok=have is not None, expected="present",
-                   actual="present" if have else "absent", evidence=evidence)
+    findings.check(
+        controls[0][0],
+        controls[0][1],
+        ok=have is not None,
+        expected="present",
+        actual="present" if have else "absent",
+        evidence=evidence,
+    )
     if have is None:
-        findings.check(controls[1][0], controls[1][1], ok=False, expected=ENABLED,
-                       actual="absent", evidence=evidence)
-        findings.check(controls[2][0], controls[2][1], ok=False, expected=want_uri,
-                       actual="absent", evidence=evidence)
+        findings.check(
+            controls[1][0],
+            controls[1][1],
+            ok=False,
+            expected=ENABLED,
+            actual="absent",
+            evidence=evidence,
+        )
+        findings.check(
+            controls[2][0],
+            controls[2][1],
+            ok=False,
+            expected=want_uri,
+            actual="absent",
+            evidence=evidence,
+        )
         return 1, 0, 0
     enabled = have["enabled"] and have["accepting"]
-    findings.check(controls[1][0], controls[1][1], ok=enabled, expected=ENABLED,
-                   actual=enabled_text(have), evidence=evidence)
-    findings.check(controls[2][0], controls[2][1], ok=have["uri"] == want_uri,
-                   expected=want_uri, actual=have["uri"], evidence=evidence)
+    findings.check(
+        controls[1][0],
+        controls[1][1],
+        ok=enabled,
+        expected=ENABLED,
+        actual=enabled_text(have),
+        evidence=evidence,
+    )
+    findings.check(
+        controls[2][0],
+        controls[2][1],
+        ok=have["uri"] == want_uri,
+        expected=want_uri,
+        actual=have["uri"],
+        evidence=evidence,
+    )
     return 1, 1, 1 if enabled else 0
 
 
-def host_controls(findings, queues, default, default_now, remove_unlisted, unlisted, sharing,
-                  sharing_now, error):
+def host_controls(
+    findings, queues, default, default_now, remove_unlisted, unlisted, sharing, sharing_now, error
+):
     """The default queue, unlisted queues and sharing findings."""
     want_default = wanted_default(queues, default)
     if want_default:
@@ -227,23 +278,33 @@ def host_controls(findings, queues, default, default_now, remove_unlisted, unlis
         if error:
             findings.error("printers.default", title, error)
         else:
-            findings.check("printers.default", title,
-                           ok=(default_now or "").lower() == want_default.lower(),
-                           expected=want_default, actual=default_now or "none")
+            findings.check(
+                "printers.default",
+                title,
+                ok=(default_now or "").lower() == want_default.lower(),
+                expected=want_default,
+                actual=default_now or "none",
+            )
     if remove_unlisted:
         title = "No queue outside the inventory"
         if error:
             findings.error("printers.unlisted", title, error)
         else:
-            findings.check("printers.unlisted", title, ok=not unlisted, expected=[],
-                           actual=unlisted)
+            findings.check(
+                "printers.unlisted", title, ok=not unlisted, expected=[], actual=unlisted
+            )
     if sharing is not None:
         title = "CUPS publishes shared queues only when told to"
         if error:
             findings.error("printers.sharing", title, error)
         else:
-            findings.check("printers.sharing", title, ok=sharing_now == sharing,
-                           expected=sharing_text(sharing), actual=sharing_text(sharing_now))
+            findings.check(
+                "printers.sharing",
+                title,
+                ok=sharing_now == sharing,
+                expected=sharing_text(sharing),
+                actual=sharing_text(sharing_now),
+            )
 
 
 def run(module):
@@ -256,8 +317,15 @@ def run(module):
             sharing_now = read_sharing(module)
     except CupsUnavailable as exc:
         error = str(exc)
-    findings, status = evaluate(queues, params["default"], params["remove_unlisted"],
-                                params["sharing"], current, sharing_now, error)
+    findings, status = evaluate(
+        queues,
+        params["default"],
+        params["remove_unlisted"],
+        params["sharing"],
+        current,
+        sharing_now,
+        error,
+    )
     return {"changed": False, "findings": findings, "status": status}
 
 

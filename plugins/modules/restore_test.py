@@ -173,17 +173,23 @@ def run_module(module, now):
     if not run:
         return dict(changed=False, due=False, ran=False, restore_test=last)
     if module.check_mode:
-        result = dict(changed=True, due=is_due, ran=False, restore_test=last,
-                      msg="a restore test would run")
+        result = dict(
+            changed=True, due=is_due, ran=False, restore_test=last, msg="a restore test would run"
+        )
         if module._diff:
             result["diff"] = diff_of(last, {"result": "(would run)", "at": None})
         return result
     restic_bin = module.get_bin_path("restic", required=True)
     restic = module_restic(module, restic_bin)
     with Lock(params["lock_file"]):
-        record = restore_test(restic, params["host"], params["sample_size"], now=now,
-                              scratch_parent=params["scratch_parent"],
-                              max_file_bytes=params["max_file_bytes"])
+        record = restore_test(
+            restic,
+            params["host"],
+            params["sample_size"],
+            now=now,
+            scratch_parent=params["scratch_parent"],
+            max_file_bytes=params["max_file_bytes"],
+        )
         record_restore_test(record, params["result_file"], params["status_file"])
     result = dict(changed=True, due=is_due, ran=True, restore_test=record)
     if module._diff:

@@ -341,7 +341,6 @@ class TestInstants:
             pw.evaluate(window(), datetime(9999, 12, 31, tzinfo=UTC))
 
 
-
 # --------------------------------------------------------------------------- properties
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

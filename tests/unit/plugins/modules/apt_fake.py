@@ -27,9 +27,14 @@ class FakeApt:
     the packages it drags along (upgraded to their newest version) or removes (``-name``).
     """
 
-    def __init__(self, installed: dict[str, str], mirror: dict[str, dict[str, str]],
-                 held: set[str] | None = None, auto: set[str] | None = None,
-                 depends: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        installed: dict[str, str],
+        mirror: dict[str, dict[str, str]],
+        held: set[str] | None = None,
+        auto: set[str] | None = None,
+        depends: dict[str, list[str]] | None = None,
+    ) -> None:
         self.installed = dict(installed)
         self.mirror = mirror
         self.held = set(held or ())
@@ -46,13 +51,17 @@ class FakeApt:
         self.lists_refreshed += 1
 
     def newest(self, name: str, security_only: bool = False) -> str | None:
-        versions = [v for v, suite in self.mirror.get(name, {}).items()
-                    if not security_only or suite.endswith("-security")]
+        versions = [
+            v
+            for v, suite in self.mirror.get(name, {}).items()
+            if not security_only or suite.endswith("-security")
+        ]
         return max(versions, key=_key) if versions else None
 
     def packages(self) -> tuple[dict[str, Any], list[Any]]:
-        installed = {n: pu.Installed(v, n in self.held, n in self.auto)
-                     for n, v in self.installed.items()}
+        installed = {
+            n: pu.Installed(v, n in self.held, n in self.auto) for n, v in self.installed.items()
+        }
         updates = []
         for name, version in sorted(self.installed.items()):
             candidate = self.newest(name)
@@ -98,8 +107,7 @@ class FakeApt:
 
     def run_hook(self, command: str) -> dict[str, Any]:
         self.calls.append(("hook", command))
-        return {"command": command, "rc": self.hook_rc.get(command, 0), "stdout": "",
-                "stderr": ""}
+        return {"command": command, "rc": self.hook_rc.get(command, 0), "stdout": "", "stderr": ""}
 
 
 class FakeModule:

@@ -30,17 +30,30 @@ MODELS = {
 def queue(uri: str = "socket://10.0.0.1:9101", **fields: Any) -> dict[str, Any]:
     """A queue as ``read_queues`` returns it."""
     base = {
-        "uri": uri, "make_and_model": "Local Raw Printer", "description": "", "location": "",
-        "enabled": True, "accepting": True, "shared": False, "temporary": False,
-        "default": False, "error_policy": "retry-job",
+        "uri": uri,
+        "make_and_model": "Local Raw Printer",
+        "description": "",
+        "location": "",
+        "enabled": True,
+        "accepting": True,
+        "shared": False,
+        "temporary": False,
+        "default": False,
+        "error_policy": "retry-job",
     }
     base.update(fields)
     return base
 
 
 class FakeCups:
-    def __init__(self, queues: dict[str, dict[str, Any]] | None = None, *,
-                 sharing: bool = False, running: bool = True, installed: bool = True) -> None:
+    def __init__(
+        self,
+        queues: dict[str, dict[str, Any]] | None = None,
+        *,
+        sharing: bool = False,
+        running: bool = True,
+        installed: bool = True,
+    ) -> None:
         self.queues = copy.deepcopy(queues or {})
         self.sharing = sharing
         self.running = running
@@ -79,8 +92,11 @@ class FakeCups:
             return 1, "", f"{tool}: Unable to connect to server"
         if tool == "lpinfo":
             schemes = argv[argv.index("--include-schemes") + 1].split(",")
-            lines = [f"{name} {text}" for name, text in MODELS.items()
-                     if cups.model_scheme(name) in schemes]
+            lines = [
+                f"{name} {text}"
+                for name, text in MODELS.items()
+                if cups.model_scheme(name) in schemes
+            ]
             return 0, "\n".join(lines) + "\n", ""
         if tool == "cupsctl":
             if len(argv) == 1:
@@ -111,8 +127,7 @@ class FakeCups:
             return 1, "", "lpadmin: Unable to connect to printer"
         if existing is None:
             existing = name
-            self.queues[name] = queue(description=name, shared=True, enabled=False,
-                                      accepting=False)
+            self.queues[name] = queue(description=name, shared=True, enabled=False, accepting=False)
         item = self.queues[existing]
         words = iter(rest)
         for word in words:
@@ -142,15 +157,24 @@ class FakeCups:
         return 0, "", ""
 
 
-def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPatch,
-               args: dict[str, Any], *, check: bool = False, diff: bool = True) -> dict[str, Any]:
+def run_module(
+    module: ModuleType,
+    fake: FakeCups,
+    monkeypatch: pytest.MonkeyPatch,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = True,
+) -> dict[str, Any]:
     """The module's result (helper.run_module) with the host's CUPS answered by ``fake``."""
     from ansible.module_utils import basic
 
     monkeypatch.setattr(module, "read_queues", fake.read_queues)
     monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the fake settles by reads
-    monkeypatch.setattr(basic.AnsibleModule, "run_command",
-                        lambda _self, argv, **kw: fake.run_command(argv, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                        lambda _self, name, *a, **kw: fake.get_bin_path(name))
+    monkeypatch.setattr(
+        basic.AnsibleModule, "run_command", lambda _self, argv, **kw: fake.run_command(argv, **kw)
+    )
+    monkeypatch.setattr(
+        basic.AnsibleModule, "get_bin_path", lambda _self, name, *a, **kw: fake.get_bin_path(name)
+    )
     return run_main(module, args, check=check, diff=diff)

@@ -18,15 +18,19 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 
-def run_module(module: ModuleType, args: dict[str, Any], *, check: bool = False,
-               diff: bool = False) -> dict[str, Any]:
+def run_module(
+    module: ModuleType, args: dict[str, Any], *, check: bool = False, diff: bool = False
+) -> dict[str, Any]:
     """``module.main()`` with ``args`` (and check/diff mode); its exit_json/fail_json result.
 
     The exit status must agree with the result: 0 after exit_json, 1 after fail_json.
     """
     out = io.StringIO()
-    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
-          contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info):
+    with (
+        patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
+        contextlib.redirect_stdout(out),
+        pytest.raises(SystemExit) as exit_info,
+    ):
         module.main()
     result: dict[str, Any] = json.loads(out.getvalue())
     assert exit_info.value.code == (1 if result.get("failed") else 0), result

@@ -35,12 +35,21 @@ def world(tmp_path: Path) -> dict[str, Any]:
     snap = fake.take(HOST, [str(src)], when=time.time() - 3 * 3600)
     state = tmp_path / "state"
     state.mkdir()
-    record = {"result": "pass", "at": iso(86400), "snapshot": snap.id[:8], "files": 10,
-              "bytes": 4096, "checksums_match": True, "mismatches": [], "error": None,
-              "sample": ["/etc/hosts"]}
+    record = {
+        "result": "pass",
+        "at": iso(86400),
+        "snapshot": snap.id[:8],
+        "files": 10,
+        "bytes": 4096,
+        "checksums_match": True,
+        "mismatches": [],
+        "error": None,
+        "sample": ["/etc/hosts"],
+    }
     (state / "restore-test.json").write_text(json.dumps(record))
-    (state / "status.json").write_text(json.dumps(
-        {"last_run": {"at": iso(3 * 3600), "result": "ok", "snapshot": snap.id[:8]}}))
+    (state / "status.json").write_text(
+        json.dumps({"last_run": {"at": iso(3 * 3600), "result": "ok", "snapshot": snap.id[:8]}})
+    )
     args = {
         "repository": "sftp:restic@nas:/srv/restic/acme/web01",
         "password": PASSWORD,
@@ -61,20 +70,32 @@ def statuses(result: dict[str, Any]) -> dict[str, str]:
     return {k: v["status"] for k, v in by_id(result).items()}
 
 
-ALL_PASS = {"backup_agent.snapshot_age": "pass", "backup_agent.restore_test": "pass",
-            "backup_agent.last_run": "pass", "backup_agent.timer": "pass"}
+ALL_PASS = {
+    "backup_agent.snapshot_age": "pass",
+    "backup_agent.restore_test": "pass",
+    "backup_agent.last_run": "pass",
+    "backup_agent.timer": "pass",
+}
 
 
 @pytest.mark.parametrize("check", [False, True])
-def test_a_healthy_host_passes_every_control(world: dict[str, Any], check: bool,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_healthy_host_passes_every_control(
+    world: dict[str, Any], check: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = {p.name: p.read_text() for p in world["state"].iterdir()}
     result = run_module(mod, world["fake"], monkeypatch, world["args"], check=check)
     assert result["changed"] is False
     assert statuses(result) == ALL_PASS
     for finding in result["findings"]:
-        assert set(finding) == {"policy", "control_id", "title", "status", "expected", "actual",
-                                "evidence"}
+        assert set(finding) == {
+            "policy",
+            "control_id",
+            "title",
+            "status",
+            "expected",
+            "actual",
+            "evidence",
+        }
         assert finding["policy"] == "backup_agent"
     status = result["status"]
     assert status["last_snapshot"] == {"id": world["snap"].id[:8], "time": world["snap"].time}
@@ -108,14 +129,21 @@ def test_no_backup_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch)
     assert result["status"]["snapshots"] == 0
 
 
-@pytest.mark.parametrize(("rc", "stderr", "kind"), [
-    (1, "Fatal: wrong password or no key found\n", "wrong_password"),
-    (1, "subprocess ssh: Host key verification failed.\nFatal: unable to open repository: "
-        "unable to start the sftp session, error: EOF\n", "unreachable"),
-])
+@pytest.mark.parametrize(
+    ("rc", "stderr", "kind"),
+    [
+        (1, "Fatal: wrong password or no key found\n", "wrong_password"),
+        (
+            1,
+            "subprocess ssh: Host key verification failed.\nFatal: unable to open repository: "
+            "unable to start the sftp session, error: EOF\n",
+            "unreachable",
+        ),
+    ],
+)
 def test_an_unreadable_repository_fails_with_restic_s_message(
-        world: dict[str, Any], rc: int, stderr: str, kind: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    world: dict[str, Any], rc: int, stderr: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world["fake"].fail["snapshots"] = (rc, stderr)
     result = run_module(mod, world["fake"], monkeypatch, world["args"])
     age = by_id(result)["backup_agent.snapshot_age"]
@@ -132,16 +160,32 @@ def test_restic_missing_is_an_error(world: dict[str, Any], monkeypatch: pytest.M
     assert statuses(result)["backup_agent.restore_test"] == "pass"  # its record still counts
 
 
-@pytest.mark.parametrize(("record", "actual"), [
-    (None, "no restore test recorded"),
-    ({"result": "fail", "at": 3600, "snapshot": "abcd1234", "files": 2,
-      "checksums_match": False, "mismatches": [{"path": "/etc/hosts", "reason": "content differs"}],
-      "kind": "corrupt", "stderr": "ciphertext verification failed"}, "fail 0.04 days ago"),
-    ({"result": "pass", "at": 15 * 86400}, "pass 15.0 days ago"),
-])
+@pytest.mark.parametrize(
+    ("record", "actual"),
+    [
+        (None, "no restore test recorded"),
+        (
+            {
+                "result": "fail",
+                "at": 3600,
+                "snapshot": "abcd1234",
+                "files": 2,
+                "checksums_match": False,
+                "mismatches": [{"path": "/etc/hosts", "reason": "content differs"}],
+                "kind": "corrupt",
+                "stderr": "ciphertext verification failed",
+            },
+            "fail 0.04 days ago",
+        ),
+        ({"result": "pass", "at": 15 * 86400}, "pass 15.0 days ago"),
+    ],
+)
 def test_a_missing_failed_or_stale_restore_test_fails(
-        world: dict[str, Any], record: dict[str, Any] | None, actual: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    world: dict[str, Any],
+    record: dict[str, Any] | None,
+    actual: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     path = world["state"] / "restore-test.json"
     if record is None:
         path.unlink()
@@ -158,11 +202,15 @@ def test_a_missing_failed_or_stale_restore_test_fails(
         assert "sample" not in finding["evidence"]
 
 
-def test_a_failed_or_missing_last_run_fails(world: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_or_missing_last_run_fails(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     status_file = world["state"] / "status.json"
-    status_file.write_text(json.dumps({"last_run": {"at": iso(60), "result": "fail",
-                                                    "error": "restic backup failed (rc 1)"}}))
+    status_file.write_text(
+        json.dumps(
+            {"last_run": {"at": iso(60), "result": "fail", "error": "restic backup failed (rc 1)"}}
+        )
+    )
     result = run_module(mod, world["fake"], monkeypatch, world["args"])
     last = by_id(result)["backup_agent.last_run"]
     assert last["status"] == "fail"
@@ -172,22 +220,28 @@ def test_a_failed_or_missing_last_run_fails(world: dict[str, Any],
     assert by_id(result)["backup_agent.last_run"]["actual"] == "never ran"
 
 
-@pytest.mark.parametrize(("show", "status"), [
-    (SYSTEMCTL_SHOW_OK, "pass"),
-    (SYSTEMCTL_SHOW_OK.replace("UnitFileState=enabled", "UnitFileState=disabled"), "fail"),
-    (SYSTEMCTL_SHOW_OK.replace("ActiveState=active", "ActiveState=inactive"), "fail"),
-    ("UnitFileState=\nActiveState=inactive\nLoadState=not-found\nNextElapseUSecRealtime=\n",
-     "fail"),
-    (None, "error"),
-])
-def test_the_timer_control(world: dict[str, Any], show: str | None, status: str,
-                           monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_module(mod, world["fake"], monkeypatch, world["args"],
-                        systemctl_show=show)
+@pytest.mark.parametrize(
+    ("show", "status"),
+    [
+        (SYSTEMCTL_SHOW_OK, "pass"),
+        (SYSTEMCTL_SHOW_OK.replace("UnitFileState=enabled", "UnitFileState=disabled"), "fail"),
+        (SYSTEMCTL_SHOW_OK.replace("ActiveState=active", "ActiveState=inactive"), "fail"),
+        (
+            "UnitFileState=\nActiveState=inactive\nLoadState=not-found\nNextElapseUSecRealtime=\n",
+            "fail",
+        ),
+        (None, "error"),
+    ],
+)
+def test_the_timer_control(
+    world: dict[str, Any], show: str | None, status: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_module(mod, world["fake"], monkeypatch, world["args"], systemctl_show=show)
     assert statuses(result)["backup_agent.timer"] == status
 
 
-def test_no_timer_control_when_not_asked(world: dict[str, Any],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_timer_control_when_not_asked(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = run_module(mod, world["fake"], monkeypatch, dict(world["args"], timer=""))
     assert "backup_agent.timer" not in statuses(result)

@@ -26,8 +26,12 @@ def by_id(result: dict[str, Any]) -> dict[str, str]:
 
 
 def converged() -> FakeCups:
-    return FakeCups({"lab-raw": queue(SINK, default=True),
-                     "lab-ps": queue(SINK, make_and_model="Generic PostScript Printer")})
+    return FakeCups(
+        {
+            "lab-raw": queue(SINK, default=True),
+            "lab-ps": queue(SINK, make_and_model="Generic PostScript Printer"),
+        }
+    )
 
 
 @pytest.mark.parametrize("check", [False, True])
@@ -49,22 +53,38 @@ def test_converged_host_passes_every_control(check: bool, monkeypatch: pytest.Mo
         "printers.sharing": "pass",
     }
     assert result["status"] == {
-        "scheduler": "running", "queues_expected": 2, "queues_present": 2, "queues_enabled": 2,
-        "queues": ["lab-ps", "lab-raw"], "default": "lab-raw", "sharing": False, "unlisted": [],
+        "scheduler": "running",
+        "queues_expected": 2,
+        "queues_present": 2,
+        "queues_enabled": 2,
+        "queues": ["lab-ps", "lab-raw"],
+        "default": "lab-raw",
+        "sharing": False,
+        "unlisted": [],
     }
     assert fake.writes() == []
     for finding in result["findings"]:
-        assert set(finding) == {"policy", "control_id", "title", "status", "expected", "actual",
-                                "evidence"}
+        assert set(finding) == {
+            "policy",
+            "control_id",
+            "title",
+            "status",
+            "expected",
+            "actual",
+            "evidence",
+        }
         assert finding["policy"] == "printers"
 
 
 def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeCups({
-        "lab-raw": queue("socket://10.0.0.9:9100", enabled=False),
-        "old": queue(SINK, default=True),
-        "hand-made": queue(SINK),
-    }, sharing=True)
+    fake = FakeCups(
+        {
+            "lab-raw": queue("socket://10.0.0.9:9100", enabled=False),
+            "old": queue(SINK, default=True),
+            "hand-made": queue(SINK),
+        },
+        sharing=True,
+    )
     result = run_module(mod, fake, monkeypatch, ARGS)
     assert result["changed"] is False
     assert "failed" not in result
@@ -90,8 +110,9 @@ def test_drift_is_reported_as_failing_findings(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_module(mod, FakeCups(running=False, installed=False), monkeypatch,
-                        ARGS, check=True)
+    result = run_module(
+        mod, FakeCups(running=False, installed=False), monkeypatch, ARGS, check=True
+    )
     assert "failed" not in result
     statuses = by_id(result)
     assert statuses.pop("printers.scheduler") == "fail"
@@ -101,8 +122,7 @@ def test_scheduler_down_is_an_error_not_a_failure(monkeypatch: pytest.MonkeyPatc
 
 def test_only_what_is_asked_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups({"lab": queue(SINK), "hand-made": queue(SINK)}, sharing=True)
-    result = run_module(mod, fake, monkeypatch,
-                        {"queues": [{"name": "LAB", "uri": SINK}]})
+    result = run_module(mod, fake, monkeypatch, {"queues": [{"name": "LAB", "uri": SINK}]})
     assert by_id(result) == {
         "printers.scheduler": "pass",
         "printers.queue_present.LAB": "pass",
@@ -121,11 +141,18 @@ def test_temporary_queues_are_not_unlisted(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_host_without_queues_passes_without_cups(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeCups(running=False, installed=False)
-    result = run_module(mod, fake, monkeypatch,
-                        {"queues": [{"name": "old", "state": "absent"}], "remove_unlisted": True,
-                         "sharing": False})
-    assert by_id(result) == {"printers.scheduler": "pass", "printers.queue_absent.old": "pass",
-                             "printers.unlisted": "pass", "printers.sharing": "pass"}
+    result = run_module(
+        mod,
+        fake,
+        monkeypatch,
+        {"queues": [{"name": "old", "state": "absent"}], "remove_unlisted": True, "sharing": False},
+    )
+    assert by_id(result) == {
+        "printers.scheduler": "pass",
+        "printers.queue_absent.old": "pass",
+        "printers.unlisted": "pass",
+        "printers.sharing": "pass",
+    }
     assert result["findings"][0]["expected"] == "not needed (no queue)"
     assert result["status"]["scheduler"] == "not needed"
     # asked to share, CUPS is needed again

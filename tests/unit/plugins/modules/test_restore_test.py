@@ -45,13 +45,19 @@ def world(tmp_path: Path) -> dict[str, Any]:
 
 
 def state(world: dict[str, Any]) -> dict[str, str]:
-    return {str(p.relative_to(world["tmp"])): p.read_text()
-            for p in (world["tmp"] / "state").glob("*")} if (world["tmp"] / "state").exists() \
+    return (
+        {
+            str(p.relative_to(world["tmp"])): p.read_text()
+            for p in (world["tmp"] / "state").glob("*")
+        }
+        if (world["tmp"] / "state").exists()
         else {}
+    )
 
 
-def test_a_due_test_runs_and_is_a_change_with_its_diff(world: dict[str, Any],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_due_test_runs_and_is_a_change_with_its_diff(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = run_module(mod, world["fake"], monkeypatch, world["args"])
     assert result["changed"] is True
     assert (result["due"], result["ran"]) == (True, True)
@@ -63,13 +69,16 @@ def test_a_due_test_runs_and_is_a_change_with_its_diff(world: dict[str, Any],
     assert result["diff"]["after"]["snapshot"] == record["snapshot"]
     on_disk = json.loads(Path(world["args"]["result_file"]).read_text())
     assert on_disk == record
-    assert json.loads(Path(world["args"]["status_file"]).read_text())["restore_test"][
-        "result"] == "pass"
+    assert (
+        json.loads(Path(world["args"]["status_file"]).read_text())["restore_test"]["result"]
+        == "pass"
+    )
     assert list(world["scratch"].iterdir()) == []
 
 
 def test_check_mode_says_a_test_is_due_and_writes_nothing(
-        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = run_module(mod, world["fake"], monkeypatch, world["args"], check=True)
     assert result["changed"] is True
     assert (result["due"], result["ran"]) == (True, False)
@@ -79,8 +88,9 @@ def test_check_mode_says_a_test_is_due_and_writes_nothing(
     assert list(world["scratch"].iterdir()) == []
 
 
-def test_a_recent_pass_is_left_alone(world: dict[str, Any],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recent_pass_is_left_alone(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = run_module(mod, world["fake"], monkeypatch, world["args"])
     before, calls = state(world), len(world["fake"].calls)
     for check in (False, True):
@@ -94,13 +104,16 @@ def test_a_recent_pass_is_left_alone(world: dict[str, Any],
     assert (forced["changed"], forced["due"], forced["ran"]) == (True, False, True)
 
 
-def test_an_old_or_failed_test_is_due_again(world: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_old_or_failed_test_is_due_again(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result_file = Path(world["args"]["result_file"])
     result_file.parent.mkdir()
     old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 8 * 86400))
-    for last in ({"result": "pass", "at": old},
-                 {"result": "fail", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}):
+    for last in (
+        {"result": "pass", "at": old},
+        {"result": "fail", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+    ):
         result_file.write_text(json.dumps(last))
         result = run_module(mod, world["fake"], monkeypatch, world["args"], check=True)
         assert (result["changed"], result["due"]) == (True, True)
@@ -108,7 +121,8 @@ def test_an_old_or_failed_test_is_due_again(world: dict[str, Any],
 
 
 def test_a_failing_test_is_a_result_not_a_module_failure(
-        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     world["fake"].tamper = {str(world["src"] / "f1"), str(world["src"] / "f2")}
     args = dict(world["args"], sample_size=6)
     result = run_module(mod, world["fake"], monkeypatch, args)
@@ -118,17 +132,19 @@ def test_a_failing_test_is_a_result_not_a_module_failure(
     assert record["result"] == "fail"
     assert record["kind"] == "corrupt"
     assert sorted(m["path"] for m in record["mismatches"]) == [
-        str(world["src"] / "f1"), str(world["src"] / "f2")]
+        str(world["src"] / "f1"),
+        str(world["src"] / "f2"),
+    ]
     # the next run retries: a failed test is due
     again = run_module(mod, world["fake"], monkeypatch, args, check=True)
     assert again["due"] is True
 
 
-def test_the_password_is_never_in_the_output(world: dict[str, Any],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_password_is_never_in_the_output(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrong = "a wrong password, also a secret"
-    result = run_module(mod, world["fake"], monkeypatch,
-                        dict(world["args"], password=wrong))
+    result = run_module(mod, world["fake"], monkeypatch, dict(world["args"], password=wrong))
     assert result["restore_test"]["kind"] == "wrong_password"
     text = json.dumps(result)
     assert wrong not in text and PASSWORD not in text
@@ -137,9 +153,12 @@ def test_the_password_is_never_in_the_output(world: dict[str, Any],
 
 
 def test_bad_arguments_fail(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_module(mod, world["fake"], monkeypatch,
-                        dict(world["args"], sample_size=0))
+    result = run_module(mod, world["fake"], monkeypatch, dict(world["args"], sample_size=0))
     assert result["failed"] is True and "sample_size" in result["msg"]
-    result = run_module(mod, world["fake"], monkeypatch,
-                        dict(world["args"], scratch_parent=str(world["tmp"] / "nope")))
+    result = run_module(
+        mod,
+        world["fake"],
+        monkeypatch,
+        dict(world["args"], scratch_parent=str(world["tmp"] / "nope")),
+    )
     assert result["failed"] is True and "scratch_parent" in result["msg"]
