@@ -452,12 +452,6 @@ def _collect_disk(metrics, config, ctx):
             labels,
             "Used fraction of a data file system, as df computes it.",
         )
-    for entry in usage:
-        labels = {
-            "mountpoint": entry["mountpoint"],
-            "device": entry["device"],
-            "fstype": entry["fstype"],
-        }
         metrics.add(
             "mspctl_disk_size_bytes", entry["size_bytes"], labels, "Size of a data file system."
         )

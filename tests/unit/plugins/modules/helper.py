@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+# the keys of every finding (mspctl's finding schema)
+FINDING_KEYS = {"policy", "control_id", "title", "status", "expected", "actual", "evidence"}
+
 
 def run_module(
     module: ModuleType, args: dict[str, Any], *, check: bool = False, diff: bool = False

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_restic as restic
 from ansible_collections.mspctl.policy.plugins.modules import backup_status as mod
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import FINDING_KEYS
 from ansible_collections.mspctl.policy.tests.unit.plugins.modules.restic_fake import (
     SYSTEMCTL_SHOW_OK,
     FakeRestic,
@@ -87,15 +88,7 @@ def test_a_healthy_host_passes_every_control(
     assert result["changed"] is False
     assert statuses(result) == ALL_PASS
     for finding in result["findings"]:
-        assert set(finding) == {
-            "policy",
-            "control_id",
-            "title",
-            "status",
-            "expected",
-            "actual",
-            "evidence",
-        }
+        assert set(finding) == FINDING_KEYS
         assert finding["policy"] == "backup_agent"
     status = result["status"]
     assert status["last_snapshot"] == {"id": world["snap"].id[:8], "time": world["snap"].time}

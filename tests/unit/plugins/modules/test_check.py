@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_checks as checks
 from ansible_collections.mspctl.policy.plugins.modules import check as mspctl_check
-from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    FINDING_KEYS,
+    run_module,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -763,15 +766,7 @@ def test_module_reports_findings_and_writes_nothing(tree: Path, check_mode: bool
     assert [f["status"] for f in findings] == EXPECTED_STATUSES
     assert [f["control_id"] for f in findings] == [c["id"] for c in module_controls(tree)]
     assert all(f["policy"] == "baseline" for f in findings)
-    assert set(findings[0]) == {
-        "policy",
-        "control_id",
-        "title",
-        "status",
-        "expected",
-        "actual",
-        "evidence",
-    }
+    assert set(findings[0]) == FINDING_KEYS
     assert findings[0]["expected"] == {"state": "file", "mode": "0600"}
     assert findings[0]["actual"] == {"state": "file", "mode": "0640"}
     assert findings[1]["title"] == "Root login is configured"

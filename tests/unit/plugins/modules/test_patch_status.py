@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
 from ansible_collections.mspctl.policy.plugins.modules import patch_status as status_module
-from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
-
-FINDING_KEYS = {"policy", "control_id", "title", "status", "expected", "actual", "evidence"}
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    FINDING_KEYS,
+    run_module,
+)
 
 NOW = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.UTC)
 WINDOW = {

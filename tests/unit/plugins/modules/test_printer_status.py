@@ -11,6 +11,7 @@ from ansible_collections.mspctl.policy.tests.unit.plugins.modules.cups_fake impo
     queue,
     run_module,
 )
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import FINDING_KEYS
 
 SINK = "socket://10.0.0.1:9101"
 QUEUES = [
@@ -64,15 +65,7 @@ def test_converged_host_passes_every_control(check: bool, monkeypatch: pytest.Mo
     }
     assert fake.writes() == []
     for finding in result["findings"]:
-        assert set(finding) == {
-            "policy",
-            "control_id",
-            "title",
-            "status",
-            "expected",
-            "actual",
-            "evidence",
-        }
+        assert set(finding) == FINDING_KEYS
         assert finding["policy"] == "printers"
 
 
