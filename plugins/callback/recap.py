@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -25,47 +24,47 @@ options:
     type: path
 """
 
-import json
 import os
 import time
+from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import write_json
 
 
-class CallbackModule(CallbackBase):
+class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships no types
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "mspctl.policy.recap"
     CALLBACK_NEEDS_ENABLED = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._changed = []
+        self._changed: list[dict[str, str]] = []
         self._check_mode = False
-        self._playbook = None
+        self._playbook: str | None = None
 
-    def v2_playbook_on_start(self, playbook):
+    def v2_playbook_on_start(self, playbook: Any) -> None:
         from ansible import context
 
         self._check_mode = bool(context.CLIARGS.get("check"))
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
 
-    def v2_runner_on_ok(self, result):
+    def v2_runner_on_ok(self, result: Any) -> None:
         if result._result.get("changed"):
-            self._changed.append({"host": result._host.get_name(),
-                                  "task": result._task.get_name()})
+            self._changed.append({"host": result._host.get_name(), "task": result._task.get_name()})
 
-    def v2_playbook_on_stats(self, stats):
+    def v2_playbook_on_stats(self, stats: Any) -> None:
         directory = self.get_option("directory")
         if not directory:
             return
         os.makedirs(directory, exist_ok=True)
-        name = "%d-%s%s.json" % (time.time_ns(), self._playbook,
-                                 "-check" if self._check_mode else "")
-        data = {"playbook": self._playbook, "check_mode": self._check_mode,
-                "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
-                "changed_tasks": self._changed}
-        tmp = os.path.join(directory, "." + name)
-        with open(tmp, "w") as handle:
-            json.dump(data, handle, indent=2)
-        os.replace(tmp, os.path.join(directory, name))
+        check = "-check" if self._check_mode else ""
+        name = f"{time.time_ns()}-{self._playbook}{check}.json"
+        data = {
+            "playbook": self._playbook,
+            "check_mode": self._check_mode,
+            "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
+            "changed_tasks": self._changed,
+        }
+        write_json(os.path.join(directory, name), data)

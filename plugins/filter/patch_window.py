@@ -3,7 +3,6 @@
 """Ansible filter ``mspctl.policy.patch_window``: is a patch window open now?"""
 
 # Ansible's plugin layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
-# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -131,7 +130,6 @@ import datetime
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as _pw
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Declarative compliance controls: validation and read-only evaluation.
@@ -17,7 +16,8 @@ Standard library only; it runs on the managed host's Python.
 
 Usage in a module::
 
-    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, normalize
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import (
+        Checker, ControlError, normalize)
 
     controls = normalize(module.params["controls"])        # ControlError -> fail_json
     checker = Checker(ModuleRunner(module))
@@ -25,10 +25,9 @@ Usage in a module::
         ...
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
+import contextlib
 import errno
 import grp
 import json
@@ -37,8 +36,9 @@ import pwd
 import re
 import stat
 import time
+from typing import Any
 
-PASS = "pass"
+PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
 ERROR = "error"
 
@@ -68,8 +68,15 @@ _VERSION_OPS = {
 }
 # `systemctl is-enabled` exits 0 for these unit file states: the unit starts when its target
 # is reached (or cannot be disabled at all, for static units)
-_ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias",
-                   "transient")
+_ENABLED_STATES = (
+    "enabled",
+    "enabled-runtime",
+    "static",
+    "indirect",
+    "generated",
+    "alias",
+    "transient",
+)
 _RUNNING_STATES = ("active", "reloading", "refreshing")
 
 
@@ -85,12 +92,12 @@ class ControlError(ValueError):
 
     def __str__(self):
         if self.control_id is not None:
-            where = "control %r" % self.control_id
+            where = f"control {self.control_id!r}"
         else:
-            where = "control #%s" % self.position
+            where = f"control #{self.position}"
         if self.key:
-            where += ", key %r" % self.key
-        return "%s: %s" % (where, self.message)
+            where += f", key {self.key!r}"
+        return f"{where}: {self.message}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,17 +110,25 @@ def _is_int(value):
 
 def _v_str(value):
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a non-empty string, got %r" % (value,))
+        raise ValueError(f"expected a non-empty string, got {value!r}")
     return value
 
 
 def _v_bool(value):
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no",
-                                                    "off", "0"):
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "yes",
+        "on",
+        "1",
+        "false",
+        "no",
+        "off",
+        "0",
+    ):
         return value.lower() in ("true", "yes", "on", "1")
-    raise ValueError("expected a boolean, got %r" % (value,))
+    raise ValueError(f"expected a boolean, got {value!r}")
 
 
 def _v_int(low, high):
@@ -121,24 +136,27 @@ def _v_int(low, high):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if not _is_int(value) or not low <= value <= high:
-            raise ValueError("expected an integer %d..%d, got %r" % (low, high, value))
+            raise ValueError(f"expected an integer {low}..{high}, got {value!r}")
         return value
+
     return check
 
 
 def _v_choice(*choices):
     def check(value):
         if value not in choices:
-            raise ValueError("expected one of %s, got %r" % (", ".join(choices), value))
+            raise ValueError("expected one of {}, got {!r}".format(", ".join(choices), value))
         return value
+
     return check
 
 
 def _v_pattern(pattern, what):
     def check(value):
         if not isinstance(value, str) or not pattern.match(value):
-            raise ValueError("expected %s, got %r" % (what, value))
+            raise ValueError(f"expected {what}, got {value!r}")
         return value
+
     return check
 
 
@@ -147,35 +165,37 @@ def _v_regex(value):
     try:
         re.compile(value, re.MULTILINE)
     except re.error as exc:
-        raise ValueError("invalid regular expression %r: %s" % (value, exc))
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
     return value
 
 
 def _v_mode(value):
     if _is_int(value):
-        raise ValueError("quote the mode (\"0640\"): YAML reads an unquoted 0640 as the "
-                         "number %d" % value)
+        raise ValueError(
+            f'quote the mode ("0640"): YAML reads an unquoted 0640 as the number {value}'
+        )
     if not isinstance(value, str) or not _MODE.match(value):
-        raise ValueError("expected an octal mode string like \"0640\", got %r" % (value,))
-    return "%04o" % int(value, 8)
+        raise ValueError(f'expected an octal mode string like "0640", got {value!r}')
+    return f"{int(value, 8):04o}"
 
 
 def _v_owner(value):
     if _is_int(value) and value >= 0:
         return str(value)
     return _v_pattern(re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$"), "a user/group name or id")(
-        value)
+        value
+    )
 
 
 def _v_path(value):
     if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
-        raise ValueError("expected an absolute path, got %r" % (value,))
+        raise ValueError(f"expected an absolute path, got {value!r}")
     return os.path.normpath(value)
 
 
 def _v_scalar(value):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("expected a string or a number, got %r" % (value,))
+        raise ValueError(f"expected a string or a number, got {value!r}")
     return str(value)
 
 
@@ -183,11 +203,11 @@ def _v_argv(value):
     if isinstance(value, str):
         raise ValueError("expected a list of arguments (argv, never a shell line), got a string")
     if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of arguments, got %r" % (value,))
+        raise ValueError(f"expected a non-empty list of arguments, got {value!r}")
     argv = []
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ValueError("argv[%d]: expected a string, got %r" % (index, item))
+            raise ValueError(f"argv[{index}]: expected a string, got {item!r}")
         argv.append(str(item))
     if not argv[0].strip():
         raise ValueError("argv[0]: the program is empty")
@@ -202,20 +222,21 @@ def _v_rc(value):
     try:
         codes = [check(v) for v in values]
     except ValueError:
-        raise ValueError("expected an exit code 0..255 or a list of them, got %r" % (value,))
+        raise ValueError(f"expected an exit code 0..255 or a list of them, got {value!r}") from None
     return codes if isinstance(value, list) else codes[0]
 
 
 def _v_version(value):
     value = _v_scalar(value)
     if not _VERSION.match(value):
-        raise ValueError("expected a Debian version, optionally after <<, <=, =, >= or >>, "
-                         "got %r" % (value,))
+        raise ValueError(
+            f"expected a Debian version, optionally after <<, <=, =, >= or >>, got {value!r}"
+        )
     return value
 
 
 # type -> key -> (validator, default); a default of None means optional without default
-SPECS = {
+SPECS: dict[str, dict[str, Any]] = {
     "package": {
         "name": (_v_pattern(_PACKAGE, "a Debian package name (name or name:arch)"), "required"),
         "state": (_v_choice("present", "absent"), "present"),
@@ -259,8 +280,11 @@ def _semantics(control):
         return "running", "give running, enabled or both"
     if kind == "file":
         if control["state"] == "absent":
-            extra = [k for k in ("mode", "max_mode", "owner", "group", "contains", "not_contains")
-                     if control.get(k) is not None]
+            extra = [
+                k
+                for k in ("mode", "max_mode", "owner", "group", "contains", "not_contains")
+                if control.get(k) is not None
+            ]
             if extra:
                 return extra[0], "does not apply to state: absent"
         if control["state"] == "directory":
@@ -277,45 +301,35 @@ def _semantics(control):
 
 def normalize_one(raw, position):
     """One control definition, checked and with its defaults; ControlError if it is invalid."""
+
     def problem(key, message, control_id=None):
         return ControlError(control_id, key, message, position)
 
     if not isinstance(raw, dict):
-        raise problem(None, "expected a mapping, got %r" % (raw,))
+        raise problem(None, f"expected a mapping, got {raw!r}")
     if "id" not in raw:
         raise problem("id", "required key is missing")
     try:
         control_id = _v_pattern(_ID, "an id of letters, digits and _ . : / -")(raw["id"])
     except ValueError as exc:
-        raise problem("id", str(exc))
+        raise problem("id", str(exc)) from exc
     kind = raw.get("type")
     if kind is None:
         raise problem("type", "required key is missing", control_id)
     if kind not in SPECS:
-        raise problem("type", "expected one of %s, got %r" % (", ".join(TYPES), kind), control_id)
+        raise problem("type", f"expected one of {', '.join(TYPES)}, got {kind!r}", control_id)
     spec = SPECS[kind]
     unknown = sorted(str(k) for k in raw if k not in COMMON_KEYS and k not in spec)
     if unknown:
-        raise problem(unknown[0], "unknown key for a %s control (known: %s)"
-                      % (kind, ", ".join(sorted(spec))), control_id)
+        known = ", ".join(sorted(spec))
+        raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})", control_id)
     control = {"id": control_id, "type": kind}
-    title = raw.get("title")
-    if title is not None:
+    checks = {"title": (_v_str, None), **spec} if raw.get("title") is not None else spec
+    for key, (check, default) in checks.items():
         try:
-            control["title"] = _v_str(title)
+            control[key] = _checked_value(raw.get(key), check, default)
         except ValueError as exc:
-            raise problem("title", str(exc), control_id)
-    for key, (check, default) in spec.items():
-        value = raw.get(key)
-        if value is None:
-            if default == "required":
-                raise problem(key, "required key is missing", control_id)
-            control[key] = default
-            continue
-        try:
-            control[key] = check(value)
-        except ValueError as exc:
-            raise problem(key, str(exc), control_id)
+            raise problem(key, str(exc), control_id) from exc
     semantic = _semantics(control)
     if semantic:
         raise problem(semantic[0], semantic[1], control_id)
@@ -323,18 +337,30 @@ def normalize_one(raw, position):
     return control
 
 
+def _checked_value(value, check, default):
+    """``value`` checked, or the ``default`` when it is None (ValueError when required)."""
+    if value is not None:
+        return check(value)
+    if default == "required":
+        raise ValueError("required key is missing")
+    return default
+
+
 def normalize(controls):
     """Check a list of control definitions; ids must be unique. Raises ControlError."""
     if controls is None:
         return []
     if not isinstance(controls, list):
-        raise ControlError(None, None, "controls must be a list, got %r" % (controls,), "-")
-    result, seen = [], {}
+        raise ControlError(None, None, f"controls must be a list, got {controls!r}", "-")
+    result: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for position, raw in enumerate(controls, 1):
         control = normalize_one(raw, position)
         if control["id"] in seen:
-            raise ControlError(control["id"], "id", "duplicate id (controls #%d and #%d)"
-                               % (seen[control["id"]], position), position)
+            first = seen[control["id"]]
+            raise ControlError(
+                control["id"], "id", f"duplicate id (controls #{first} and #{position})", position
+            )
         seen[control["id"]] = position
         result.append(control)
     return result
@@ -342,17 +368,17 @@ def normalize(controls):
 
 def expectations(control):
     """The checked keys of a normalized control and their expected values."""
-    keys = [k for k in SPECS[control["type"]] if k not in ("name", "path", "key", "argv",
-                                                             "timeout")]
-    return dict((k, control[k]) for k in keys if control.get(k) is not None)
+    skipped = ("name", "path", "key", "argv", "timeout")
+    keys = [k for k in SPECS[control["type"]] if k not in skipped]
+    return {k: control[k] for k in keys if control.get(k) is not None}
 
 
 def default_title(control):
     kind = control["type"]
     if kind == "package":
-        title = "Package %s is %s" % (control["name"], control["state"])
+        title = "Package {} is {}".format(control["name"], control["state"])
         if control.get("version"):
-            title += " (version %s)" % control["version"]
+            title += " (version {})".format(control["version"])
         return title
     if kind == "service":
         parts = []
@@ -360,22 +386,22 @@ def default_title(control):
             parts.append("running" if control["running"] else "stopped")
         if control.get("enabled") is not None:
             parts.append("enabled" if control["enabled"] else "disabled")
-        return "Service %s is %s" % (control["name"], " and ".join(parts))
+        return "Service {} is {}".format(control["name"], " and ".join(parts))
     if kind == "file":
         if control["state"] == "absent":
-            return "%s is absent" % control["path"]
+            return "{} is absent".format(control["path"])
         parts = [k + " " + control[k] for k in ("mode", "owner", "group") if control.get(k)]
         if control.get("max_mode"):
             parts.append("mode at most " + control["max_mode"])
         if control.get("contains"):
-            parts.append("a line matches /%s/" % clip(control["contains"], 40))
+            parts.append("a line matches /{}/".format(clip(control["contains"], 40)))
         if control.get("not_contains"):
-            parts.append("no line matches /%s/" % clip(control["not_contains"], 40))
-        title = "%s is a %s" % (control["path"], control["state"])
-        return title + (" (%s)" % ", ".join(parts) if parts else "")
+            parts.append("no line matches /{}/".format(clip(control["not_contains"], 40)))
+        title = "{} is a {}".format(control["path"], control["state"])
+        return title + (" ({})".format(", ".join(parts)) if parts else "")
     if kind == "sysctl":
-        return "Sysctl %s = %s" % (control["key"], control["value"])
-    return "Command %s succeeds" % " ".join(control["argv"])[:80]
+        return "Sysctl {} = {}".format(control["key"], control["value"])
+    return "Command {} succeeds".format(" ".join(control["argv"])[:80])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +415,7 @@ def clip(text, limit=LINE_LIMIT):
     text = text_of(text)
     if len(text) <= limit:
         return text
-    return "%s...[%d more chars]" % (text[:limit], len(text) - limit)
+    return f"{text[:limit]}...[{len(text) - limit} more chars]"
 
 
 def head(text, lines_chars):
@@ -399,7 +425,7 @@ def head(text, lines_chars):
     split = text.splitlines()
     kept = "\n".join(split[:lines])
     if len(split) > lines:
-        kept += "\n...[%d more lines]" % (len(split) - lines)
+        kept += f"\n...[{len(split) - lines} more lines]"
     return clip(kept, chars)
 
 
@@ -412,6 +438,7 @@ def text_of(value):
 
 def bounded(evidence, limit=EVIDENCE_LIMIT):
     """Shrink the longest strings of an evidence dict until its JSON fits in ``limit`` bytes."""
+
     def size():
         return len(json.dumps(evidence, sort_keys=True, default=str).encode("utf-8"))
 
@@ -426,7 +453,7 @@ def bounded(evidence, limit=EVIDENCE_LIMIT):
                 evidence[key] = clip(json.dumps(value, default=str), budget)
         budget //= 2
     if size() > limit:
-        evidence = {"truncated": "evidence exceeded %d bytes" % limit}
+        evidence = {"truncated": f"evidence exceeded {limit} bytes"}
     return evidence
 
 
@@ -456,8 +483,7 @@ def outcome(checks, evidence, error=None):
         status = PASS
     if error is not None:
         evidence["error"] = clip(error, 400)
-    return {"status": status, "expected": expected, "actual": actual,
-            "evidence": bounded(evidence)}
+    return {"status": status, "expected": expected, "actual": actual, "evidence": bounded(evidence)}
 
 
 def error_outcome(message, evidence=None):
@@ -512,8 +538,8 @@ def _verrevcmp(a, b):
 
 
 def _split_version(version):
-    epoch, _, rest = version.partition(":") if ":" in version else ("0", "", version)
-    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    epoch, _colon, rest = version.partition(":") if ":" in version else ("0", "", version)
+    upstream, _dash, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
     return int(epoch) if epoch.isdigit() else 0, upstream, revision
 
 
@@ -528,7 +554,10 @@ def compare_versions(a, b):
 
 def version_matches(installed, constraint):
     """Does an installed version satisfy ``[op] version`` (op: << <= = >= >>, default =)?"""
-    op, wanted = _VERSION.match(constraint).groups()
+    match = _VERSION.match(constraint)
+    if match is None:
+        raise ValueError(f"not a version constraint: {constraint!r}")
+    op, wanted = match.groups()
     return _VERSION_OPS[op or "="](compare_versions(installed, wanted))
 
 
@@ -556,12 +585,18 @@ class ModuleRunner:
             if self._timeout_bin is False:
                 self._timeout_bin = self.module.get_bin_path("timeout")
             if self._timeout_bin:
-                command = [self._timeout_bin, "--kill-after=%d" % KILL_AFTER, str(timeout)]
+                command = [self._timeout_bin, f"--kill-after={KILL_AFTER}", str(timeout)]
                 command += argv
         started = time.monotonic()
         rc, out, err = self.module.run_command(
-            command, check_rc=False, environ_update=dict(LOCALE), expand_user_and_vars=False,
-            errors="surrogate_or_replace", handle_exceptions=False, cwd="/")
+            command,
+            check_rc=False,
+            environ_update=dict(LOCALE),
+            expand_user_and_vars=False,
+            errors="surrogate_or_replace",
+            handle_exceptions=False,
+            cwd="/",
+        )
         elapsed = time.monotonic() - started
         timed_out = bool(timeout) and rc in (124, 137) and elapsed >= timeout
         return rc, out, err, timed_out
@@ -587,7 +622,7 @@ class Checker:
         try:
             result = method(control)
         except Exception as exc:  # one broken evaluation is a finding, not a failed play
-            result = error_outcome("%s: %s" % (type(exc).__name__, exc))
+            result = error_outcome(f"{type(exc).__name__}: {exc}")
         if not result["expected"]:  # an error: still say what was expected
             result["expected"] = expectations(control)
         return result
@@ -600,12 +635,13 @@ class Checker:
             return "dpkg-query not found: package controls need a Debian host"
         fmt = "${Package}\\t${Architecture}\\t${Status}\\t${Version}\\n"
         try:
-            rc, out, err, _t = self.runner.run([dpkg, "-W", "-f", fmt, "--"] + sorted(set(names)),
-                                               timeout=60)
+            rc, out, err, _t = self.runner.run(
+                [dpkg, "-W", "-f", fmt, "--", *sorted(set(names))], timeout=60
+            )
         except OSError as exc:
-            return "dpkg-query: %s" % exc
+            return f"dpkg-query: {exc}"
         if rc not in (0, 1):
-            return "dpkg-query exited %d: %s" % (rc, clip((err or "").strip()))
+            return "dpkg-query exited {}: {}".format(rc, clip((err or "").strip()))
         rows = []
         for line in out.splitlines():
             parts = line.split("\t")
@@ -613,9 +649,12 @@ class Checker:
                 rows.append(parts)
         found = {}
         for name in names:
-            base, _, arch = name.partition(":")
-            found[name] = [(a, s.split()[-1] if s.split() else "", v) for p, a, s, v in rows
-                           if p == base and (not arch or a == arch)]
+            base, _colon, arch = name.partition(":")
+            found[name] = [
+                (a, s.split()[-1] if s.split() else "", v)
+                for p, a, s, v in rows
+                if p == base and (not arch or a == arch)
+            ]
         return found
 
     def check_package(self, control):
@@ -627,8 +666,10 @@ class Checker:
             return error_outcome(known)
         rows = known[control["name"]]
         installed = [(arch, version) for arch, status, version in rows if status == "installed"]
-        other = sorted(set(status for _a, status, _v in rows)
-                       - set(("installed", "not-installed", "config-files")))
+        other = sorted(
+            set(status for _a, status, _v in rows)
+            - set(("installed", "not-installed", "config-files"))
+        )
         if installed:
             state = "present"
         elif other:
@@ -636,15 +677,25 @@ class Checker:
         else:
             state = "absent"
         base = control["name"].split(":")[0]
-        records = [" ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
-                   for a, s, v in rows]
+        records = [
+            " ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
+            for a, s, v in rows
+        ]
         evidence = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
-        checks = [("state", control["state"], state, state == control["state"])]
+        checks: list[tuple[str, Any, Any, bool]] = [
+            ("state", control["state"], state, state == control["state"])
+        ]
         if control.get("version") is not None and control["state"] == "present":
             versions = sorted(set(v for _a, v in installed))
             ok = bool(versions) and all(version_matches(v, control["version"]) for v in versions)
-            checks.append(("version", control["version"],
-                           versions[0] if len(versions) == 1 else (versions or None), ok))
+            checks.append(
+                (
+                    "version",
+                    control["version"],
+                    versions[0] if len(versions) == 1 else (versions or None),
+                    ok,
+                )
+            )
         return outcome(checks, evidence)
 
     # service -------------------------------------------------------------------------------
@@ -654,9 +705,10 @@ class Checker:
             return error_outcome("systemctl not found: service controls need systemd")
         props = "Id,LoadState,ActiveState,SubState,UnitFileState"
         rc, out, err, timed_out = self.runner.run(
-            [systemctl, "show", "--property=" + props, control["name"]], timeout=30)
+            [systemctl, "show", "--property=" + props, control["name"]], timeout=30
+        )
         if rc != 0 or timed_out:
-            return error_outcome("systemctl show exited %d: %s" % (rc, clip((err or "").strip())))
+            return error_outcome(f"systemctl show exited {rc}: {clip((err or '').strip())}")
         state = {}
         for line in out.splitlines():
             key, sep, value = line.partition("=")
@@ -665,12 +717,12 @@ class Checker:
         evidence = {
             "unit": state.get("Id") or control["name"],
             "load_state": state.get("LoadState"),
-            "active_state": "%s (%s)" % (state.get("ActiveState"), state.get("SubState")),
+            "active_state": "{} ({})".format(state.get("ActiveState"), state.get("SubState")),
             "unit_file_state": state.get("UnitFileState") or None,
         }
         running = state.get("ActiveState") in _RUNNING_STATES
         enabled = state.get("UnitFileState") in _ENABLED_STATES
-        checks = []
+        checks: list[tuple[str, Any, Any, bool]] = []
         if control.get("running") is not None:
             checks.append(("running", control["running"], running, running == control["running"]))
         if control.get("enabled") is not None:
@@ -685,57 +737,23 @@ class Checker:
             st = os.stat(path)
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                return error_outcome("cannot stat %s: %s" % (path, exc.strerror), evidence)
+                return error_outcome(f"cannot stat {path}: {exc.strerror}", evidence)
             st = None
         if os.path.islink(path):
-            try:
+            with contextlib.suppress(OSError):
                 evidence["link_to"] = clip(os.readlink(path))
-            except OSError:
-                pass
-        if st is None:
-            kind = "absent"
-        elif stat.S_ISREG(st.st_mode):
-            kind = "file"
-        elif stat.S_ISDIR(st.st_mode):
-            kind = "directory"
-        else:
-            kind = "other"
-        checks = [("state", control["state"], kind, kind == control["state"])]
+        kind = _file_kind(st)
+        checks: list[tuple[str, Any, Any, bool]] = [
+            ("state", control["state"], kind, kind == control["state"])
+        ]
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
-
-        mode = "%04o" % stat.S_IMODE(st.st_mode)
-        owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
-        evidence.update(mode=mode, owner="%s (%d)" % (owner, st.st_uid),
-                        group="%s (%d)" % (group, st.st_gid))
-        if control.get("mode"):
-            checks.append(("mode", control["mode"], mode, mode == control["mode"]))
-        if control.get("max_mode"):
-            extra = stat.S_IMODE(st.st_mode) & ~int(control["max_mode"], 8)
-            checks.append(("max_mode", control["max_mode"], mode, extra == 0))
-        if control.get("owner"):
-            want = control["owner"]
-            ok = str(st.st_uid) == want if want.isdigit() else owner == want
-            checks.append(("owner", want, owner, ok))
-        if control.get("group"):
-            want = control["group"]
-            ok = str(st.st_gid) == want if want.isdigit() else group == want
-            checks.append(("group", want, group, ok))
-
+        checks += _file_metadata_checks(control, st, evidence)
         error = None
         if control.get("contains") or control.get("not_contains"):
             text, error = _read_text(path, st.st_size)
             if text is not None:
-                if control.get("contains"):
-                    match = first_match(control["contains"], text)
-                    evidence["contains_match"] = match or "no line matches"
-                    checks.append(("contains", control["contains"],
-                                   match["text"] if match else None, match is not None))
-                if control.get("not_contains"):
-                    match = first_match(control["not_contains"], text)
-                    evidence["not_contains_match"] = match or "no line matches"
-                    checks.append(("not_contains", control["not_contains"],
-                                   match["text"] if match else None, match is None))
+                checks += _content_checks(control, text, evidence)
         return outcome(checks, evidence, error=error)
 
     # sysctl --------------------------------------------------------------------------------
@@ -755,38 +773,50 @@ class Checker:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 evidence["present"] = False
                 return outcome([("value", want, None, False)], evidence)
-            return error_outcome("cannot read %s: %s" % (path, exc.strerror), evidence)
+            return error_outcome(f"cannot read {path}: {exc.strerror}", evidence)
         value = " ".join(text_of(raw).split())
         return outcome([("value", want, clip(value), value == want)], evidence)
 
     # command -------------------------------------------------------------------------------
     def check_command(self, control):
         argv = list(control["argv"])
-        evidence = {"argv": [clip(a, 100) for a in argv][:20]}
+        evidence: dict[str, Any] = {"argv": [clip(a, 100) for a in argv][:20]}
         program = self.runner.which(argv[0])
         if not program:
-            return error_outcome("command not found: %s" % argv[0], evidence)
+            return error_outcome(f"command not found: {argv[0]}", evidence)
         argv[0] = program
         try:
             rc, out, err, timed_out = self.runner.run(argv, timeout=control["timeout"])
         except OSError as exc:
-            return error_outcome("cannot run %s: %s" % (program, exc), evidence)
+            return error_outcome(f"cannot run {program}: {exc}", evidence)
         evidence.update(rc=rc, stdout=head(out, STDOUT_HEAD), stderr=head(err, STDERR_HEAD))
         if timed_out:
-            return error_outcome("timed out after %d s" % control["timeout"], evidence)
+            return error_outcome("timed out after {} s".format(control["timeout"]), evidence)
         codes = control["rc"] if isinstance(control["rc"], list) else [control["rc"]]
-        checks = [("rc", control["rc"], rc, rc in codes)]
+        checks: list[tuple[str, Any, Any, bool]] = [("rc", control["rc"], rc, rc in codes)]
         text = text_of(out or "")
         if control.get("stdout_regex"):
             match = first_match(control["stdout_regex"], text)
             evidence["stdout_match"] = match or "no line matches"
-            checks.append(("stdout_regex", control["stdout_regex"],
-                           match["text"] if match else None, match is not None))
+            checks.append(
+                (
+                    "stdout_regex",
+                    control["stdout_regex"],
+                    match["text"] if match else None,
+                    match is not None,
+                )
+            )
         if control.get("stdout_not_regex"):
             match = first_match(control["stdout_not_regex"], text)
             evidence["stdout_not_match"] = match or "no line matches"
-            checks.append(("stdout_not_regex", control["stdout_not_regex"],
-                           match["text"] if match else None, match is None))
+            checks.append(
+                (
+                    "stdout_not_regex",
+                    control["stdout_not_regex"],
+                    match["text"] if match else None,
+                    match is None,
+                )
+            )
         return outcome(checks, evidence)
 
 
@@ -807,12 +837,60 @@ def _group_name(gid):
 def _read_text(path, size):
     """(text, None) or (None, error message). Undecodable bytes become U+FFFD."""
     if size > READ_LIMIT:
-        return None, "%s is %d bytes: content checks read at most %d" % (path, size, READ_LIMIT)
+        return None, f"{path} is {size} bytes: content checks read at most {READ_LIMIT}"
     try:
         with open(path, "rb") as handle:
             data = handle.read(READ_LIMIT + 1)
     except OSError as exc:
-        return None, "cannot read %s: %s" % (path, exc.strerror)
+        return None, f"cannot read {path}: {exc.strerror}"
     if len(data) > READ_LIMIT:
-        return None, "%s is over %d bytes: content checks read at most that" % (path, READ_LIMIT)
+        return None, f"{path} is over {READ_LIMIT} bytes: content checks read at most that"
     return data.decode("utf-8", "replace"), None
+
+
+def _file_kind(st):
+    """absent, file, directory or other, from an ``os.stat`` result (None: absent)."""
+    if st is None:
+        return "absent"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    return "other"
+
+
+def _file_metadata_checks(control, st, evidence):
+    """The mode, max_mode, owner and group checks of a file control; fills ``evidence``."""
+    mode = f"{stat.S_IMODE(st.st_mode):04o}"
+    owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
+    evidence.update(mode=mode, owner=f"{owner} ({st.st_uid})", group=f"{group} ({st.st_gid})")
+    checks = []
+    if control.get("mode"):
+        checks.append(("mode", control["mode"], mode, mode == control["mode"]))
+    if control.get("max_mode"):
+        extra = stat.S_IMODE(st.st_mode) & ~int(control["max_mode"], 8)
+        checks.append(("max_mode", control["max_mode"], mode, extra == 0))
+    for key, numeric, name in (("owner", st.st_uid, owner), ("group", st.st_gid, group)):
+        want = control.get(key)
+        if want:
+            ok = str(numeric) == want if want.isdigit() else name == want
+            checks.append((key, want, name, ok))
+    return checks
+
+
+def _content_checks(control, text, evidence):
+    """The contains / not_contains checks of a file control; fills ``evidence``."""
+    checks = []
+    for key, want_match in (("contains", True), ("not_contains", False)):
+        if control.get(key):
+            match = first_match(control[key], text)
+            evidence[f"{key}_match"] = match or "no line matches"
+            checks.append(
+                (
+                    key,
+                    control[key],
+                    match["text"] if match else None,
+                    (match is not None) == want_match,
+                )
+            )
+    return checks

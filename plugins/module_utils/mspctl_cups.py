@@ -1,7 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and mspctl.policy.printer_status.
+"""Read the queues of the local CUPS scheduler, for mspctl.policy.cups_queue and printer_status.
 
 The state is read over IPP from the scheduler's local socket (one CUPS-Get-Printers request for
 every queue), not parsed from ``lpstat``/``lpoptions`` output: the answer is exact whatever the
@@ -10,20 +9,14 @@ quotes such values without escaping them). Changes are made with the CUPS tools 
 ``cupsctl``) by the modules. Standard library only: this runs on the managed host's Python.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
+import http.client as http_client
 import re
 import socket
 import struct
-
-try:  # Python 3
-    import http.client as http_client
-    from urllib.parse import urlsplit, urlunsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    import httplib as http_client  # type: ignore[no-redef]
-    from urlparse import urlsplit, urlunsplit  # type: ignore[no-redef]
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SOCKET_PATH = "/run/cups/cups.sock"
 # the CUPS tools run in the C locale
@@ -106,10 +99,10 @@ def _value(tag, raw):
 def decode_response(data):
     """(status-code, [(group-tag, {name: [values]})]) of an IPP response."""
     if len(data) < 8:
-        raise ValueError("short IPP response (%d bytes)" % len(data))
+        raise ValueError(f"short IPP response ({len(data)} bytes)")
     status = struct.unpack(">H", data[2:4])[0]
     groups = []
-    current = None
+    current: dict[str, list[Any]] | None = None
     last = None
     pos = 8
     while pos < len(data):
@@ -122,11 +115,11 @@ def decode_response(data):
             groups.append((tag, current))
             last = None
             continue
-        name_len = struct.unpack(">H", data[pos:pos + 2])[0]
-        name = data[pos + 2:pos + 2 + name_len].decode("utf-8", "replace")
+        name_len = struct.unpack(">H", data[pos : pos + 2])[0]
+        name = data[pos + 2 : pos + 2 + name_len].decode("utf-8", "replace")
         pos += 2 + name_len
-        value_len = struct.unpack(">H", data[pos:pos + 2])[0]
-        raw = data[pos + 2:pos + 2 + value_len]
+        value_len = struct.unpack(">H", data[pos : pos + 2])[0]
+        raw = data[pos + 2 : pos + 2 + value_len]
         pos += 2 + value_len
         if current is None:
             raise ValueError("IPP attribute outside a group")
@@ -160,10 +153,10 @@ def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
         response = connection.getresponse()
         data = response.read()
         if response.status != 200:
-            raise CupsUnavailable("CUPS answered HTTP %d %s" % (response.status, response.reason))
+            raise CupsUnavailable(f"CUPS answered HTTP {response.status} {response.reason}")
         return data
-    except (socket.error, OSError, http_client.HTTPException) as exc:
-        raise CupsUnavailable("cannot reach the CUPS scheduler at %s: %s" % (socket_path, exc))
+    except (OSError, http_client.HTTPException) as exc:
+        raise CupsUnavailable(f"cannot reach the CUPS scheduler at {socket_path}: {exc}") from exc
     finally:
         connection.close()
 
@@ -197,7 +190,7 @@ def parse_printers(data):
     if status == STATUS_NOT_FOUND:
         return {}
     if status > 0x00FF:
-        raise CupsUnavailable("CUPS-Get-Printers failed with IPP status 0x%04x" % status)
+        raise CupsUnavailable(f"CUPS-Get-Printers failed with IPP status 0x{status:04x}")
     queues = {}
     for tag, attrs in groups:
         name = _first(attrs, "printer-name")
@@ -282,11 +275,28 @@ def read_sharing(module):
         raise CupsUnavailable("cupsctl not found: is CUPS (cups-client) installed?")
     rc, out, err = module.run_command([cupsctl], environ_update=ENV)
     if rc != 0:
-        raise CupsUnavailable("cupsctl: %s" % (err or out).strip())
+        raise CupsUnavailable(f"cupsctl: {(err or out).strip()}")
     return parse_cupsctl(out).get("_share_printers") == "1"
 
 
 # -- the inventory's queues ---------------------------------------------------------------------
+def _present_queue_problem(queue):
+    """What is wrong with a present queue of the list, or None; sets its driver and shared."""
+    if not queue.get("uri"):
+        return "a present queue needs a device uri"
+    queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
+    scheme = queue["uri"].split(":", 1)[0].lower()
+    if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
+        return (
+            f"driver 'everywhere' needs an ipp:// or ipps:// uri, got "
+            f"{sanitize_uri(queue['uri'])} (use 'raw' or a PPD model for {scheme}://)"
+        )
+    if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
+        return f"error_policy must be one of {', '.join(ERROR_POLICIES)}"
+    queue["shared"] = bool(queue.get("shared"))
+    return None
+
+
 def normalize_queues(queues, default=None):
     """Validate the inventory's queue list; ([queue], default name or None, [errors]).
 
@@ -295,51 +305,43 @@ def normalize_queues(queues, default=None):
     """
     errors = []
     result = []
-    seen = {}
+    seen: dict[str, str] = {}
     flagged = []
     for index, item in enumerate(queues or []):
         queue = dict(item)
         name = queue.get("name") or ""
-        where = "queues[%d] (%s)" % (index, name or "no name")
+        where = "queues[{}] ({})".format(index, name or "no name")
         if not NAME_RE.match(name):
-            errors.append("%s: invalid queue name %r: 1-127 printable characters, no space or "
-                          "any of / \\ ? ' \" # @ ," % (where, name))
+            errors.append(
+                f"{where}: invalid queue name {name!r}: 1-127 printable characters, "
+                "no space or any of / \\ ? ' \" # @ ,"
+            )
             continue
         if name.lower() in seen:
-            errors.append("%s: queue listed twice (CUPS names ignore case: %s)"
-                          % (where, seen[name.lower()]))
+            errors.append(
+                f"{where}: queue listed twice (CUPS names ignore case: {seen[name.lower()]})"
+            )
             continue
         seen[name.lower()] = name
         state = queue.get("state") or "present"
         queue["state"] = state
-        if state == "present":
-            if not queue.get("uri"):
-                errors.append("%s: a present queue needs a device uri" % where)
-                continue
-            queue["driver"] = queue.get("driver") or default_driver(queue["uri"])
-            scheme = queue["uri"].split(":", 1)[0].lower()
-            if queue["driver"] == EVERYWHERE and scheme not in ("ipp", "ipps"):
-                errors.append("%s: driver 'everywhere' needs an ipp:// or ipps:// uri, got %s "
-                              "(use 'raw' or a PPD model for %s://)"
-                              % (where, sanitize_uri(queue["uri"]), scheme))
-                continue
-            if queue.get("error_policy") and queue["error_policy"] not in ERROR_POLICIES:
-                errors.append("%s: error_policy must be one of %s" % (where, ", ".join(ERROR_POLICIES)))
-                continue
-            queue["shared"] = bool(queue.get("shared"))
+        problem = _present_queue_problem(queue) if state == "present" else None
+        if problem:
+            errors.append(f"{where}: {problem}")
+            continue
         if queue.get("default"):
             if state != "present":
-                errors.append("%s: an absent queue cannot be the default" % where)
+                errors.append(f"{where}: an absent queue cannot be the default")
                 continue
             flagged.append(name)
         result.append(queue)
     if len(flagged) > 1:
-        errors.append("more than one queue is flagged default: %s" % ", ".join(flagged))
+        errors.append("more than one queue is flagged default: {}".format(", ".join(flagged)))
     chosen = default or (flagged[0] if flagged else None)
     if chosen:
         present = {q["name"].lower(): q["name"] for q in result if q["state"] == "present"}
         if chosen.lower() not in present:
-            errors.append("default queue %r is not a present queue of the list" % chosen)
+            errors.append(f"default queue {chosen!r} is not a present queue of the list")
         else:
             chosen = present[chosen.lower()]
     return result, chosen, errors
@@ -357,5 +359,6 @@ def find(queues, name):
 
 
 def enabled_text(queue):
-    return "%s, %s" % ("enabled" if queue["enabled"] else "disabled",
-                       "accepting jobs" if queue["accepting"] else "rejecting jobs")
+    enabled = "enabled" if queue["enabled"] else "disabled"
+    accepting = "accepting jobs" if queue["accepting"] else "rejecting jobs"
+    return f"{enabled}, {accepting}"

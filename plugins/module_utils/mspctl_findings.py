@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one schema of a compliance finding, shared by every mspctl status module.
@@ -19,19 +18,27 @@ Usage in a module::
     module.exit_json(changed=False, findings=findings.as_list())
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
+from typing import Any
 
-PASS = "pass"
+PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
 ERROR = "error"
 STATUSES = (PASS, FAIL, ERROR)
 
 
-def finding(policy, control_id, title, status, expected=None, actual=None, evidence=None):
+def finding(
+    policy: str,
+    control_id: str,
+    title: str,
+    status: str,
+    expected: Any = None,
+    actual: Any = None,
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     if status not in STATUSES:
-        raise ValueError("finding status must be one of %s, got %r" % (STATUSES, status))
+        raise ValueError(f"finding status must be one of {STATUSES}, got {status!r}")
     return {
         "policy": policy,
         "control_id": control_id,
@@ -43,28 +50,47 @@ def finding(policy, control_id, title, status, expected=None, actual=None, evide
     }
 
 
-class Findings(object):
+class Findings:
     """Collects the findings of one policy, in the order they were evaluated."""
 
-    def __init__(self, policy):
+    def __init__(self, policy: str) -> None:
         self.policy = policy
-        self._items = []
+        self._items: list[dict[str, Any]] = []
 
-    def add(self, control_id, title, status, expected=None, actual=None, evidence=None):
-        self._items.append(finding(self.policy, control_id, title, status, expected, actual,
-                                   evidence))
+    def add(
+        self,
+        control_id: str,
+        title: str,
+        status: str,
+        expected: Any = None,
+        actual: Any = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self._items.append(
+            finding(self.policy, control_id, title, status, expected, actual, evidence)
+        )
 
-    def check(self, control_id, title, ok, expected=None, actual=None, evidence=None):
+    def check(
+        self,
+        control_id: str,
+        title: str,
+        ok: bool,
+        expected: Any = None,
+        actual: Any = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
         """Record pass or fail from a boolean."""
         self.add(control_id, title, PASS if ok else FAIL, expected, actual, evidence)
 
-    def error(self, control_id, title, message, evidence=None):
+    def error(
+        self, control_id: str, title: str, message: Any, evidence: dict[str, Any] | None = None
+    ) -> None:
         """The control could not be evaluated (a missing tool, an unreadable file...)."""
         self.add(control_id, title, ERROR, actual=message, evidence=evidence)
 
-    def as_list(self):
+    def as_list(self) -> list[dict[str, Any]]:
         return list(self._items)
 
     @property
-    def failed(self):
+    def failed(self) -> list[dict[str, Any]]:
         return [f for f in self._items if f["status"] != PASS]

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host health checks of the monitoring policy, and their Prometheus text rendering.
@@ -7,31 +6,61 @@ One implementation, two callers:
 
 * the collector (``roles/monitoring/files/mspctl-monitoring-collect``), run every minute by a
   systemd timer on each monitored host, imports this file (deployed next to it with
-  ``patch_window.py``) and writes the node exporter's textfile ``mspctl.prom``;
+  ``patch_window.py`` and ``mspctl_common.py``) and writes the node exporter's textfile
+  ``mspctl.prom``;
 * the status module ``mspctl.policy.monitoring_status`` imports it as
-  ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the same controls.
+  ``ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring`` to evaluate the
+  same controls.
 
 Standard library only (the targets run Debian's python3, 3.11 and later). Commands are run through
 a ``run(argv) -> (rc, stdout, stderr)`` callable, so tests and the module can supply their own.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import math
 import os
 import re
+from typing import Any
+
+# Deployed on a host next to the collector and mspctl_common.py (the role installs them
+# together), it imports its sibling by plain name; as module_utils, by the collection's name.
+try:
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        load_json,
+        process_runner,
+    )
+except ImportError:
+    from mspctl_common import (  # type: ignore[import-not-found,no-redef]
+        load_json,
+        process_runner,
+    )
 
 CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot_required", "smart")
 
 # File systems that hold data. Everything else (tmpfs, proc, cgroup, overlay of an apt cache...)
 # is ignored, except the root file system whatever its type (a container's root is an overlay).
-DISK_FSTYPES = frozenset((
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "nilfs2",
-    "vfat", "exfat", "ntfs", "ntfs3", "fuseblk", "bcachefs",
-))
+DISK_FSTYPES = frozenset(
+    (
+        "ext2",
+        "ext3",
+        "ext4",
+        "xfs",
+        "btrfs",
+        "zfs",
+        "f2fs",
+        "jfs",
+        "reiserfs",
+        "nilfs2",
+        "vfat",
+        "exfat",
+        "ntfs",
+        "ntfs3",
+        "fuseblk",
+        "bcachefs",
+    )
+)
 # Mount trees of the OS itself (and of a container's host, /run/host): never data disks.
 PSEUDO_TREES = ("/proc", "/sys", "/dev", "/run")
 # Block devices that never carry SMART data.
@@ -40,19 +69,7 @@ NON_SMART_PREFIXES = ("loop", "ram", "zram", "dm-", "sr", "md", "nbd", "fd", "rb
 
 def command_runner():
     """A ``run`` callable built on subprocess, for the collector (modules use run_command)."""
-    import subprocess
-
-    def run(argv):
-        env = dict(os.environ, LC_ALL="C", LANG="C")
-        try:
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env, timeout=120, check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return 127, "", str(exc)
-        return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                proc.stderr.decode("utf-8", "replace"))
-
-    return run
+    return process_runner({"LC_ALL": "C", "LANG": "C"}, timeout=120)
 
 
 # --------------------------------------------------------------------------- checks
@@ -60,8 +77,17 @@ def command_runner():
 
 def failed_units(run):
     """Names of the systemd units in the ``failed`` state (raises OSError if systemctl fails)."""
-    rc, out, err = run(["systemctl", "list-units", "--state=failed", "--all", "--plain",
-                        "--no-legend", "--no-pager"])
+    rc, out, err = run(
+        [
+            "systemctl",
+            "list-units",
+            "--state=failed",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--no-pager",
+        ]
+    )
     if rc != 0:
         raise OSError("systemctl list-units failed: %s" % (err.strip() or rc))
     units = []
@@ -97,10 +123,11 @@ def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
     ``used_ratio`` is computed as ``df`` does: used / (used + available to unprivileged users),
     so a file system is "full" when ordinary processes can no longer write.
     """
-    seen = {}
+    seen: dict[Any, Any] = {}
     for device, mountpoint, fstype in mounts(mounts_text):
-        if mountpoint != "/" and (fstype not in DISK_FSTYPES
-                                  or any(_under(mountpoint, t) for t in PSEUDO_TREES)):
+        if mountpoint != "/" and (
+            fstype not in DISK_FSTYPES or any(_under(mountpoint, t) for t in PSEUDO_TREES)
+        ):
             continue
         if any(_under(mountpoint, t) for t in exclude):
             continue
@@ -131,25 +158,28 @@ def _version_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def reboot_required(flag_files=("/run/reboot-required", "/var/run/reboot-required"),
-                    boot_dir="/boot", running_kernel=None):
+def reboot_required(
+    flag_files=("/run/reboot-required", "/var/run/reboot-required"),
+    boot_dir="/boot",
+    running_kernel=None,
+):
     """``(required, reason)``: a flag file says so, or a newer kernel is installed than running.
 
     A container boots no kernel of its own (nothing in /boot): only the flag file counts there.
     """
     for path in flag_files:
         if os.path.exists(path):
-            return True, "flag file %s" % path
+            return True, f"flag file {path}"
     if running_kernel is None:
         running_kernel = os.uname()[2]
     try:
-        kernels = [n[len("vmlinuz-"):] for n in os.listdir(boot_dir) if n.startswith("vmlinuz-")]
+        kernels = [n[len("vmlinuz-") :] for n in os.listdir(boot_dir) if n.startswith("vmlinuz-")]
     except OSError:
         kernels = []
     if kernels:
         newest = max(kernels, key=_version_key)
         if newest != running_kernel and _version_key(newest) > _version_key(running_kernel):
-            return True, "kernel %s installed, %s running" % (newest, running_kernel)
+            return True, f"kernel {newest} installed, {running_kernel} running"
     return False, None
 
 
@@ -172,10 +202,21 @@ def parse_simulated_upgrade(text):
 
 
 def pending_updates(run):
-    """Upgradable packages by kind, from apt's own resolver (no download, no lock, no cache file)."""
-    rc, out, err = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=true",
-                        "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-                        "dist-upgrade"])
+    """Upgradable packages by kind, from apt's own resolver (no download, lock or cache file)."""
+    rc, out, err = run(
+        [
+            "apt-get",
+            "-s",
+            "-q",
+            "-o",
+            "Debug::NoLocking=true",
+            "-o",
+            "Dir::Cache::pkgcache=",
+            "-o",
+            "Dir::Cache::srcpkgcache=",
+            "dist-upgrade",
+        ]
+    )
     if rc != 0:
         raise OSError("apt-get -s dist-upgrade failed: %s" % (err.strip() or rc))
     return parse_simulated_upgrade(out)
@@ -187,8 +228,12 @@ def smart_devices(block_dir="/sys/block"):
         names = sorted(os.listdir(block_dir))
     except OSError:
         return []
-    return [n for n in names if not n.startswith(NON_SMART_PREFIXES)
-            and os.path.exists(os.path.join(block_dir, n, "device"))]
+    return [
+        n
+        for n in names
+        if not n.startswith(NON_SMART_PREFIXES)
+        and os.path.exists(os.path.join(block_dir, n, "device"))
+    ]
 
 
 def smart_health(run, devices, smartctl="smartctl"):
@@ -199,7 +244,7 @@ def smart_health(run, devices, smartctl="smartctl"):
     """
     result = {}
     for name in devices:
-        rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", "/dev/%s" % name])
+        rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", f"/dev/{name}"])
         try:
             data = json.loads(out or "{}")
         except ValueError:
@@ -246,9 +291,8 @@ def backup_status(path):
     """
     empty = {"valid": False, "last_success": None, "max_age_hours": None, "restore_test": None}
     try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (IOError, OSError):
+        data = load_json(path)
+    except OSError:
         return None
     except ValueError:
         return empty
@@ -265,10 +309,16 @@ def backup_status(path):
     restore = data.get("restore_test")
     restore_test = None
     if isinstance(restore, dict) and restore.get("result"):
-        restore_test = {"passed": restore.get("result") == "pass",
-                        "at": _timestamp(restore.get("at"))}
-    return {"valid": True, "last_success": last, "max_age_hours": max_age,
-            "restore_test": restore_test}
+        restore_test = {
+            "passed": restore.get("result") == "pass",
+            "at": _timestamp(restore.get("at")),
+        }
+    return {
+        "valid": True,
+        "last_success": last,
+        "max_age_hours": max_age,
+        "restore_test": restore_test,
+    }
 
 
 def maintenance(windows, now_utc, engine):
@@ -300,12 +350,13 @@ def maintenance(windows, now_utc, engine):
 # --------------------------------------------------------------------------- rendering
 
 
-class Metrics(object):
+class Metrics:
     """Metric families in the Prometheus text exposition format, in insertion order."""
 
     def __init__(self):
-        self._families = []
-        self._index = {}
+        self._families: list[dict[str, Any]] = []
+        self._index: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
 
     def add(self, name, value, labels=None, help_text="", kind="gauge"):
         family = self._index.get(name)
@@ -321,10 +372,10 @@ class Metrics(object):
     def render(self):
         lines = []
         for family in self._families:
-            lines.append("# HELP %s %s" % (family["name"], _escape_help(family["help"])))
-            lines.append("# TYPE %s %s" % (family["name"], family["type"]))
+            lines.append("# HELP {} {}".format(family["name"], _escape_help(family["help"])))
+            lines.append("# TYPE {} {}".format(family["name"], family["type"]))
             for labels, value in family["samples"]:
-                lines.append("%s%s %s" % (family["name"], _labels(labels), _number(value)))
+                lines.append("{}{} {}".format(family["name"], _labels(labels), _number(value)))
         return "\n".join(lines) + "\n"
 
 
@@ -339,7 +390,7 @@ def _escape_label(text):
 def _labels(labels):
     if not labels:
         return ""
-    return "{%s}" % ",".join('%s="%s"' % (k, _escape_label(v)) for k, v in sorted(labels.items()))
+    return "{{{}}}".format(",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(labels.items())))
 
 
 def _number(value):
@@ -354,7 +405,7 @@ def _number(value):
     return repr(float(value))
 
 
-_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
 _LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -383,6 +434,194 @@ def parse_exposition(text, prefix=""):
 # --------------------------------------------------------------------------- the collector
 
 
+def _collect_disk(metrics, config, ctx):
+    """Disk usage of the data file systems."""
+    disk = config.get("disk", {})
+    usage = disk_usage(
+        ctx["read"]("/proc/self/mounts"), exclude=disk.get("exclude_mountpoints", ())
+    )
+    for entry in usage:
+        labels = {
+            "mountpoint": entry["mountpoint"],
+            "device": entry["device"],
+            "fstype": entry["fstype"],
+        }
+        metrics.add(
+            "mspctl_disk_used_ratio",
+            entry["used_ratio"],
+            labels,
+            "Used fraction of a data file system, as df computes it.",
+        )
+        metrics.add(
+            "mspctl_disk_size_bytes", entry["size_bytes"], labels, "Size of a data file system."
+        )
+    metrics.add(
+        "mspctl_disk_warn_ratio",
+        disk.get("warn_percent", 85) / 100.0,
+        None,
+        "Disk usage above which the policy warns.",
+    )
+    metrics.add(
+        "mspctl_disk_crit_ratio",
+        disk.get("crit_percent", 95) / 100.0,
+        None,
+        "Disk usage above which the disk is considered full.",
+    )
+
+
+def _collect_units(metrics, config, ctx):
+    """Failed systemd units."""
+    units = failed_units(ctx["run"])
+    metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
+    for unit in units:
+        metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
+
+
+def _collect_backup(metrics, config, ctx):
+    """What the backup policy reports on this host."""
+    backup = config.get("backup", {})
+    status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
+    metrics.add(
+        "mspctl_backup_status_present",
+        0 if status is None else 1,
+        None,
+        "Whether the backup policy reports a status on this host.",
+    )
+    if status is None:
+        return
+    if not status["valid"]:
+        raise ValueError("{} is not a JSON object".format(backup.get("status_file")))
+    hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
+    metrics.add(
+        "mspctl_backup_max_age_seconds",
+        int(hours * 3600),
+        None,
+        "Backup age the backup policy tolerates.",
+    )
+    if status["last_success"] is not None:
+        metrics.add(
+            "mspctl_backup_last_success_timestamp_seconds",
+            status["last_success"],
+            None,
+            "Time of the last successful backup.",
+        )
+    restore = status["restore_test"]
+    if restore is not None:
+        metrics.add(
+            "mspctl_backup_restore_test_passed",
+            1 if restore["passed"] else 0,
+            None,
+            "Whether the last restore test of the backups passed.",
+        )
+        if restore["at"] is not None:
+            metrics.add(
+                "mspctl_backup_restore_test_timestamp_seconds",
+                restore["at"],
+                None,
+                "Time of the last restore test.",
+            )
+
+
+def _collect_updates(metrics, config, ctx):
+    """Pending updates, cached until the apt lists or dpkg status change."""
+    key = "{}:{}".format(_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
+    cached = ctx["state"].get("pending_updates")
+    if not cached or cached.get("key") != key:
+        cached = {"key": key, "counts": pending_updates(ctx["run"])}
+        ctx["state"]["pending_updates"] = cached
+    for kind in ("security", "other"):
+        metrics.add(
+            "mspctl_pending_updates",
+            cached["counts"][kind],
+            {"kind": kind},
+            "Upgradable packages (apt), security or other.",
+        )
+
+
+def _collect_reboot(metrics, config, ctx):
+    """Whether a reboot is required."""
+    required, _reason = reboot_required()
+    metrics.add(
+        "mspctl_reboot_required",
+        1 if required else 0,
+        None,
+        "Whether the host needs a reboot to finish its updates.",
+    )
+
+
+def _collect_smart(metrics, config, ctx):
+    """SMART health, cached for ``smart.cache_seconds``."""
+    smart = config.get("smart", {})
+    cached = ctx["state"].get("smart")
+    if not cached or ctx["started"] - cached.get("at", 0) >= smart.get("cache_seconds", 900):
+        devices = smart_devices()
+        health = smart_health(ctx["run"], devices) if devices and _which("smartctl") else {}
+        cached = {"at": ctx["started"], "health": health}
+        ctx["state"]["smart"] = cached
+    health = cached["health"]
+    metrics.add(
+        "mspctl_smart_supported",
+        1 if health else 0,
+        None,
+        "Whether at least one disk of the host reports SMART health.",
+    )
+    for device in sorted(health):
+        metrics.add(
+            "mspctl_smart_healthy",
+            1 if health[device] else 0,
+            {"device": device},
+            "SMART overall health of a disk (1 passed, 0 failing).",
+        )
+
+
+# check name -> its collector, in the order they run
+COLLECTORS = (
+    ("disk_usage", _collect_disk),
+    ("failed_units", _collect_units),
+    ("backup_age", _collect_backup),
+    ("pending_updates", _collect_updates),
+    ("reboot_required", _collect_reboot),
+    ("smart", _collect_smart),
+)
+
+
+def _collect_maintenance(metrics, config, now_utc, engine, errors):
+    """Whether a maintenance window is open (alerts are silenced then)."""
+    window_config = config.get("maintenance", {})
+    enabled = bool(window_config.get("enabled")) and bool(window_config.get("windows"))
+    status = {"active": False, "end": None, "next_start": None}
+    if enabled:
+        try:
+            status = maintenance(window_config["windows"], now_utc, engine)
+        except Exception as exc:  # reported as the maintenance error, not raised
+            errors["maintenance"] = str(exc)
+    metrics.add(
+        "mspctl_maintenance_mode",
+        1 if enabled else 0,
+        None,
+        "Whether alerts are silenced during the host's maintenance windows.",
+    )
+    metrics.add(
+        "mspctl_maintenance",
+        1 if status["active"] else 0,
+        None,
+        "Whether the host is inside a maintenance window now.",
+    )
+    metrics.add(
+        "mspctl_maintenance_end_timestamp_seconds",
+        status["end"] or 0,
+        None,
+        "End of the open maintenance window (0 when none is open).",
+    )
+    if status["next_start"] is not None:
+        metrics.add(
+            "mspctl_maintenance_next_start_timestamp_seconds",
+            status["next_start"],
+            None,
+            "Start of the next maintenance window.",
+        )
+
+
 def collect(config, run, now_utc, engine=None, state=None, read=None):
     """Evaluate the configured checks and return ``Metrics``.
 
@@ -392,136 +631,50 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
     """
     import time
 
-    state = {} if state is None else state
-    read = read or _read_text
     started = time.time()
+    ctx = {
+        "run": run,
+        "state": {} if state is None else state,
+        "read": read or _read_text,
+        "started": started,
+    }
     checks = [c for c in config.get("checks", []) if c in CHECKS]
     metrics = Metrics()
     errors = {}
     for check in CHECKS:
-        metrics.add("mspctl_check_enabled", 1 if check in checks else 0, {"check": check},
-                    "Whether the monitoring policy enables this check on the host.")
-
-    def guarded(check, function):
+        metrics.add(
+            "mspctl_check_enabled",
+            1 if check in checks else 0,
+            {"check": check},
+            "Whether the monitoring policy enables this check on the host.",
+        )
+    for check, collector in COLLECTORS:
         if check not in checks:
-            return
+            continue
         try:
-            function()
+            collector(metrics, config, ctx)
         except Exception as exc:  # a broken check must not hide the others
             errors[check] = str(exc)
-
-    disk = config.get("disk", {})
-
-    def do_disk():
-        usage = disk_usage(read("/proc/self/mounts"), exclude=disk.get("exclude_mountpoints", ()))
-        for entry in usage:
-            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                      "fstype": entry["fstype"]}
-            metrics.add("mspctl_disk_used_ratio", entry["used_ratio"], labels,
-                        "Used fraction of a data file system, as df computes it.")
-        for entry in usage:
-            labels = {"mountpoint": entry["mountpoint"], "device": entry["device"],
-                      "fstype": entry["fstype"]}
-            metrics.add("mspctl_disk_size_bytes", entry["size_bytes"], labels,
-                        "Size of a data file system.")
-        metrics.add("mspctl_disk_warn_ratio", disk.get("warn_percent", 85) / 100.0, None,
-                    "Disk usage above which the policy warns.")
-        metrics.add("mspctl_disk_crit_ratio", disk.get("crit_percent", 95) / 100.0, None,
-                    "Disk usage above which the disk is considered full.")
-
-    def do_units():
-        units = failed_units(run)
-        metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
-        for unit in units:
-            metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
-
-    backup = config.get("backup", {})
-
-    def do_backup():
-        status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
-        metrics.add("mspctl_backup_status_present", 0 if status is None else 1, None,
-                    "Whether the backup policy reports a status on this host.")
-        if status is None:
-            return
-        if not status["valid"]:
-            raise ValueError("%s is not a JSON object" % backup.get("status_file"))
-        hours = status["max_age_hours"] or backup.get("max_age_hours", 36)
-        metrics.add("mspctl_backup_max_age_seconds", int(hours * 3600), None,
-                    "Backup age the backup policy tolerates.")
-        if status["last_success"] is not None:
-            metrics.add("mspctl_backup_last_success_timestamp_seconds", status["last_success"],
-                        None, "Time of the last successful backup.")
-        restore = status["restore_test"]
-        if restore is not None:
-            metrics.add("mspctl_backup_restore_test_passed", 1 if restore["passed"] else 0, None,
-                        "Whether the last restore test of the backups passed.")
-            if restore["at"] is not None:
-                metrics.add("mspctl_backup_restore_test_timestamp_seconds", restore["at"], None,
-                            "Time of the last restore test.")
-
-    def do_updates():
-        key = "%s:%s" % (_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
-        cached = state.get("pending_updates")
-        if not cached or cached.get("key") != key:
-            cached = {"key": key, "counts": pending_updates(run)}
-            state["pending_updates"] = cached
-        for kind in ("security", "other"):
-            metrics.add("mspctl_pending_updates", cached["counts"][kind], {"kind": kind},
-                        "Upgradable packages (apt), security or other.")
-
-    def do_reboot():
-        required, _reason = reboot_required()
-        metrics.add("mspctl_reboot_required", 1 if required else 0, None,
-                    "Whether the host needs a reboot to finish its updates.")
-
-    smart = config.get("smart", {})
-
-    def do_smart():
-        cached = state.get("smart")
-        if not cached or started - cached.get("at", 0) >= smart.get("cache_seconds", 900):
-            devices = smart_devices()
-            health = smart_health(run, devices) if devices and _which("smartctl") else {}
-            cached = {"at": started, "health": health}
-            state["smart"] = cached
-        health = cached["health"]
-        metrics.add("mspctl_smart_supported", 1 if health else 0, None,
-                    "Whether at least one disk of the host reports SMART health.")
-        for device in sorted(health):
-            metrics.add("mspctl_smart_healthy", 1 if health[device] else 0, {"device": device},
-                        "SMART overall health of a disk (1 passed, 0 failing).")
-
-    guarded("disk_usage", do_disk)
-    guarded("failed_units", do_units)
-    guarded("backup_age", do_backup)
-    guarded("pending_updates", do_updates)
-    guarded("reboot_required", do_reboot)
-    guarded("smart", do_smart)
-
-    window_config = config.get("maintenance", {})
-    enabled = bool(window_config.get("enabled")) and bool(window_config.get("windows"))
-    status = {"active": False, "end": None, "next_start": None}
-    if enabled:
-        try:
-            status = maintenance(window_config["windows"], now_utc, engine)
-        except Exception as exc:
-            errors["maintenance"] = str(exc)
-    metrics.add("mspctl_maintenance_mode", 1 if enabled else 0, None,
-                "Whether alerts are silenced during the host's maintenance windows.")
-    metrics.add("mspctl_maintenance", 1 if status["active"] else 0, None,
-                "Whether the host is inside a maintenance window now.")
-    metrics.add("mspctl_maintenance_end_timestamp_seconds", status["end"] or 0, None,
-                "End of the open maintenance window (0 when none is open).")
-    if status["next_start"] is not None:
-        metrics.add("mspctl_maintenance_next_start_timestamp_seconds", status["next_start"],
-                    None, "Start of the next maintenance window.")
-
+    _collect_maintenance(metrics, config, now_utc, engine, errors)
     for check in sorted(errors):
-        metrics.add("mspctl_check_error", 1, {"check": check},
-                    "A check that could not be evaluated on the last run.")
-    metrics.add("mspctl_collector_duration_seconds", round(time.time() - started, 3), None,
-                "Time the last collector run took.")
-    metrics.add("mspctl_collector_last_run_timestamp_seconds", int(now_utc.timestamp()), None,
-                "Time of the last collector run.")
+        metrics.add(
+            "mspctl_check_error",
+            1,
+            {"check": check},
+            "A check that could not be evaluated on the last run.",
+        )
+    metrics.add(
+        "mspctl_collector_duration_seconds",
+        round(time.time() - started, 3),
+        None,
+        "Time the last collector run took.",
+    )
+    metrics.add(
+        "mspctl_collector_last_run_timestamp_seconds",
+        int(now_utc.timestamp()),
+        None,
+        "Time of the last collector run.",
+    )
     metrics.errors = errors
     return metrics
 

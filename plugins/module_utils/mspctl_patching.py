@@ -1,7 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``mspctl.policy.patch_status``.
+"""Debian patching, shared by ``mspctl.policy.apt_upgrade`` (applies) and ``patch_status``.
 
 Pure functions (selection, parsing of ``apt-get -s``, reboot decision, run records) plus one
 :class:`AptBackend` that talks to apt (python3-apt for reading, ``apt-get``/``apt-mark`` through
@@ -24,17 +23,15 @@ State kept on the host, in ``STATE_DIR`` (bookkeeping, never reported as a chang
 Runs on the managed host's Python (Debian 12: 3.11); standard library plus python3-apt.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import fnmatch
 import glob
-import json
 import os
 import re
-import tempfile
+
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import module_runner
 
 STATE_DIR = "/var/lib/mspctl/patching"
 LAST_RUN = "last-run.json"
@@ -64,9 +61,12 @@ APT_ENV = {
     "LC_ALL": "C",
 }
 DPKG_OPTIONS = (
-    "-o", "Dpkg::Options::=--force-confdef",
-    "-o", "Dpkg::Options::=--force-confold",
-    "-o", "DPkg::Lock::Timeout=300",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "DPkg::Lock::Timeout=300",
 )
 _INST_RE = re.compile(r"^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) (.*)\)")
 _REMV_RE = re.compile(r"^Remv (\S+)(?: \[([^\]]*)\])?")
@@ -99,7 +99,7 @@ def parse_iso(text):
 # --------------------------------------------------------------------------- package model
 
 
-class Update(object):
+class Update:
     """An installed package with a newer version available.
 
     ``candidate`` is apt's candidate (pinning applied); ``security`` the highest version newer
@@ -107,7 +107,7 @@ class Update(object):
     suite, or None.
     """
 
-    __slots__ = ("name", "installed", "candidate", "security", "held")
+    __slots__ = ("candidate", "held", "installed", "name", "security")
 
     def __init__(self, name, installed, candidate, security=None, held=False):
         self.name = name
@@ -131,14 +131,19 @@ class Update(object):
         }
 
     def __repr__(self):
-        return "Update(%r, %r -> %r, security=%r, held=%r)" % (
-            self.name, self.installed, self.candidate, self.security, self.held)
+        return (
+            f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, "
+            f"security={self.security!r}, held={self.held!r})"
+        )
 
 
 def is_security_origin(archive, codename, label):
     """Whether a package file comes from a security suite (``bookworm-security``...)."""
-    return (archive or "").endswith("-security") or (codename or "").endswith("-security") \
+    return (
+        (archive or "").endswith("-security")
+        or (codename or "").endswith("-security")
         or label == "Debian-Security"
+    )
 
 
 def matches(name, patterns):
@@ -155,7 +160,7 @@ def expand(patterns, names):
 def select(updates, scope, held, exclusions):
     """Target versions ``{name: version}`` of a run: in scope, not held, not excluded."""
     if scope not in SCOPES:
-        raise ValueError("scope must be one of %s, got %r" % (SCOPES, scope))
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     targets = {}
     for update in updates:
         if update.name in held or matches(update.name, exclusions):
@@ -168,7 +173,7 @@ def select(updates, scope, held, exclusions):
 
 def split_pending(updates):
     """Pending updates by kind: ``{security: [...], other: [...], held: [...]}`` (names)."""
-    result = {"security": [], "other": [], "held": []}
+    result: dict[str, list[str]] = {"security": [], "other": [], "held": []}
     for update in sorted(updates, key=lambda u: u.name):
         result["held" if update.held else update.kind].append(update.name)
     return result
@@ -195,33 +200,11 @@ def parse_simulation(text):
 # --------------------------------------------------------------------------- run records
 
 
-def read_json(path, default=None):
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return default
-    return data if isinstance(data, dict) else default
-
-
-def write_json(module, path, data):
-    """Write ``data`` to ``path`` atomically (temp file + atomic_move), mode 0644."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
-
-
 def update_seen(seen, pending, now):
     """First-seen times of pending ``name=version`` updates; updates gone are forgotten."""
     result = {}
     for update in pending:
-        key = "%s=%s" % (update.name, update.candidate)
+        key = f"{update.name}={update.candidate}"
         result[key] = (seen or {}).get(key) or iso(now)
     return result
 
@@ -230,7 +213,7 @@ def oldest_seen(seen, updates, now):
     """Age (timedelta) of the oldest of ``updates`` by first-seen time; now if never seen."""
     oldest = now
     for update in updates:
-        first = parse_iso((seen or {}).get("%s=%s" % (update.name, update.candidate)))
+        first = parse_iso((seen or {}).get(f"{update.name}={update.candidate}"))
         if first is not None and first < oldest:
             oldest = first
     return now - oldest
@@ -253,7 +236,7 @@ def boot_time(now=None):
         with open("/proc/1/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
         start = int(fields[19]) / float(os.sysconf("SC_CLK_TCK"))  # field 22 of proc(5)
-    except (IOError, OSError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError):
         return None
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now - datetime.timedelta(seconds=max(uptime - start, 0.0))
@@ -264,7 +247,7 @@ def boot_id():
     try:
         with open("/proc/sys/kernel/random/boot_id") as handle:
             return handle.read().strip() or None
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
@@ -292,7 +275,7 @@ def reboot_state(policy, record, boot=None, kernel=None, current_boot_id=None):
     boot ID of its last upgrade); ``never`` never.
     """
     if policy not in REBOOT_POLICIES:
-        raise ValueError("reboot policy must be one of %s, got %r" % (REBOOT_POLICIES, policy))
+        raise ValueError(f"reboot policy must be one of {REBOOT_POLICIES}, got {policy!r}")
     packages = sorted(set(read_lines(REBOOT_REQUIRED_PKGS)))
     required = os.path.exists(REBOOT_REQUIRED_FILE) or kernel is not None
     record = record or {}
@@ -323,7 +306,7 @@ def read_lines(path):
     try:
         with open(path) as handle:
             return [line.strip() for line in handle if line.strip()]
-    except (IOError, OSError):
+    except OSError:
         return []
 
 
@@ -343,8 +326,8 @@ def mark_reboot_required(upgraded, patterns):
 # --------------------------------------------------------------------------- apt
 
 
-class Installed(object):
-    __slots__ = ("version", "held", "auto")
+class Installed:
+    __slots__ = ("auto", "held", "version")
 
     def __init__(self, version, held=False, auto=False):
         self.version = version
@@ -352,20 +335,23 @@ class Installed(object):
         self.auto = auto
 
 
-class AptBackend(object):
+class AptBackend:
     """apt on this host: python3-apt to read, apt-get/apt-mark to act."""
 
     def __init__(self, module, state_dir=STATE_DIR, install_python_apt=False):
         self.module = module
+        self._run = module_runner(module, APT_ENV)
         self.state_dir = state_dir
         self.install_python_apt = install_python_apt
 
     # ---- package lists
     def lists_age(self, now):
         """Seconds since the package lists were last refreshed (by us or by apt's hook)."""
-        stamps = [os.path.join(self.state_dir, LISTS_STAMP),
-                  "/var/lib/apt/periodic/update-success-stamp"]
-        latest = 0
+        stamps = [
+            os.path.join(self.state_dir, LISTS_STAMP),
+            "/var/lib/apt/periodic/update-success-stamp",
+        ]
+        latest = 0.0
         for path in stamps:
             try:
                 latest = max(latest, os.stat(path).st_mtime)
@@ -376,7 +362,7 @@ class AptBackend(object):
     def refresh_lists(self):
         rc, out, err = self._run(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
         if rc != 0:
-            raise PatchingError("apt-get update failed: %s" % (err or out).strip())
+            raise PatchingError(f"apt-get update failed: {(err or out).strip()}")
         stamp = os.path.join(self.state_dir, LISTS_STAMP)
         if not os.path.isdir(self.state_dir):
             os.makedirs(self.state_dir, 0o755)
@@ -393,7 +379,7 @@ class AptBackend(object):
             cache = apt_pkg.Cache(None)
             depcache = apt_pkg.DepCache(cache)
         except SystemError as exc:
-            raise PatchingError("cannot read the apt cache: %s" % exc)
+            raise PatchingError(f"cannot read the apt cache: {exc}") from exc
         hold = apt_pkg.SELSTATE_HOLD
         installed = {}
         updates = []
@@ -405,8 +391,10 @@ class AptBackend(object):
             held = pkg.selected_state == hold
             installed[name] = Installed(current.ver_str, held, depcache.is_auto_installed(pkg))
             candidate = depcache.get_candidate_ver(pkg)
-            if candidate is None or apt_pkg.version_compare(candidate.ver_str,
-                                                            current.ver_str) <= 0:
+            if (
+                candidate is None
+                or apt_pkg.version_compare(candidate.ver_str, current.ver_str) <= 0
+            ):
                 continue
             security = None
             for version in pkg.version_list:
@@ -414,8 +402,10 @@ class AptBackend(object):
                     continue
                 if apt_pkg.version_compare(version.ver_str, candidate.ver_str) > 0:
                     continue  # pinned away: never above the candidate
-                if not any(is_security_origin(f.archive, f.codename, f.label)
-                           for f, _index in version.file_list):
+                if not any(
+                    is_security_origin(f.archive, f.codename, f.label)
+                    for f, _index in version.file_list
+                ):
                     continue
                 if security is None or apt_pkg.version_compare(version.ver_str, security) > 0:
                     security = version.ver_str
@@ -425,47 +415,61 @@ class AptBackend(object):
     def _apt_pkg(self):
         try:
             import apt_pkg
+
             return apt_pkg
         except ImportError:
             if not self.install_python_apt:
-                raise PatchingError("python3-apt is not installed (apt-get install python3-apt)")
+                raise PatchingError(
+                    "python3-apt is not installed (apt-get install python3-apt)"
+                ) from None
         # as ansible.builtin.apt does: install the library it reads apt with, then import it
-        rc, out, err = self._run(["apt-get", "install", "-q", "-y", "--no-install-recommends",
-                                  "python3-apt"] + list(DPKG_OPTIONS))
+        rc, out, err = self._run(
+            [
+                "apt-get",
+                "install",
+                "-q",
+                "-y",
+                "--no-install-recommends",
+                "python3-apt",
+                *DPKG_OPTIONS,
+            ]
+        )
         if rc != 0:
-            raise PatchingError("cannot install python3-apt: %s" % (err or out).strip())
+            raise PatchingError(f"cannot install python3-apt: {(err or out).strip()}")
         import importlib
+
         importlib.invalidate_caches()
         try:
             import apt_pkg
         except ImportError:
-            raise PatchingError("python3-apt was installed but this Python cannot import it")
+            raise PatchingError(
+                "python3-apt was installed but this Python cannot import it"
+            ) from None
         return apt_pkg
 
     # ---- acting
     def simulate(self, targets):
         rc, out, err = self._run(self._install_command(targets, simulate=True))
         if rc != 0:
-            raise PatchingError("apt-get cannot plan the upgrade: %s" % (err or out).strip())
+            raise PatchingError(f"apt-get cannot plan the upgrade: {(err or out).strip()}")
         return parse_simulation(out)
 
     def install(self, targets):
         rc, out, err = self._run(self._install_command(targets, simulate=False))
         if rc != 0:
-            raise PatchingError("apt-get install failed (rc %d): %s" % (rc, (err or out).strip()))
+            raise PatchingError(f"apt-get install failed (rc {rc}): {(err or out).strip()}")
         return out
 
     def mark(self, action, names):
         """``apt-mark hold|unhold|auto`` for ``names``."""
         if not names:
             return
-        rc, out, err = self._run(["apt-mark", action] + list(names))
+        rc, out, err = self._run(["apt-mark", action, *list(names)])
         if rc != 0:
-            raise PatchingError("apt-mark %s failed: %s" % (action, (err or out).strip()))
+            raise PatchingError(f"apt-mark {action} failed: {(err or out).strip()}")
 
     def run_hook(self, command):
-        rc, out, err = self.module.run_command(["/bin/sh", "-c", command],
-                                               environ_update=dict(APT_ENV))
+        rc, out, err = self._run(["/bin/sh", "-c", command])
         return {"command": command, "rc": rc, "stdout": out[-2000:], "stderr": err[-2000:]}
 
     def _install_command(self, targets, simulate):
@@ -473,8 +477,5 @@ class AptBackend(object):
         if simulate:
             command[2:2] = ["-s", "-o", "Debug::NoLocking=true"]
         command.extend(DPKG_OPTIONS)
-        command.extend("%s=%s" % (name, version) for name, version in sorted(targets.items()))
+        command.extend(f"{name}={version}" for name, version in sorted(targets.items()))
         return command
-
-    def _run(self, command):
-        return self.module.run_command(command, environ_update=dict(APT_ENV))

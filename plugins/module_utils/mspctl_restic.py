@@ -1,10 +1,9 @@
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """restic for mspctl's backup_agent policy: one implementation for the modules and the service.
 
-The ``mspctl.policy.restore_test`` and ``mspctl.policy.backup_status`` modules import this file as module_utils;
-the ``backup_agent`` role also installs it on the host as
+The ``mspctl.policy.restore_test`` and ``mspctl.policy.backup_status`` modules import this file as
+module_utils; the ``backup_agent`` role also installs it on the host as
 ``/usr/local/lib/mspctl/mspctl_restic.py``, where ``mspctl-backup.service`` runs it as a program
 (``python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json``): backup, retention
 (``forget --prune``) and, when due, a restore test. Standard library only: it runs on Debian's
@@ -26,9 +25,7 @@ comparison then proves the snapshot holds what production holds. The scratch dir
 removed; nothing is ever written outside it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import calendar
 import datetime
@@ -45,12 +42,34 @@ import sys
 import tempfile
 import time
 
+# Deployed on a host as a program, next to mspctl_common.py (the role installs both), it
+# imports its sibling by plain name; as module_utils, by the collection's name.
+try:
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        module_runner,
+        read_json,
+        write_json,
+    )
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+        run_process as process_runner,
+    )
+except ImportError:  # the program: even under python3 -I (no script directory on sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from mspctl_common import (  # type: ignore[import-not-found,no-redef]
+        module_runner,
+        read_json,
+        write_json,
+    )
+    from mspctl_common import (  # type: ignore[no-redef]
+        run_process as process_runner,
+    )
+
 STATE_DIR = "/var/lib/mspctl/backup"
 RESULT_FILE = STATE_DIR + "/restore-test.json"
 STATUS_FILE = STATE_DIR + "/status.json"
 CONFIG_FILE = "/etc/mspctl/backup/config.json"
 LOCK_FILE = "/run/lock/mspctl-backup.lock"
-SCRATCH_PARENT = "/var/tmp"
+SCRATCH_PARENT = "/var/tmp"  # noqa: S108 - holds a private mkdtemp() directory (mode 0700)
 SCRATCH_PREFIX = "mspctl-restore-"
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_MISMATCHES = 20
@@ -66,43 +85,63 @@ class ResticError(Exception):
     """A restic command failed; ``kind`` classifies why (see :func:`classify`)."""
 
     def __init__(self, message, rc=None, stderr=""):
-        super(ResticError, self).__init__(message)
+        super().__init__(message)
         self.message = message
         self.rc = rc
         self.stderr = stderr
         self.kind = classify(stderr, rc)
 
     def evidence(self):
-        return {"error": self.message, "kind": self.kind, "rc": self.rc,
-                "stderr": tail(self.stderr)}
+        return {
+            "error": self.message,
+            "kind": self.kind,
+            "rc": self.rc,
+            "stderr": tail(self.stderr),
+        }
+
+
+# What a restic failure means, first match wins: (kind, its exit code, phrases of its message).
+FAILURE_KINDS = (
+    (
+        "no_repository",
+        10,
+        (
+            "is there a repository at the following location",
+            "repository does not exist",
+            "unable to open config file",
+        ),
+    ),
+    ("wrong_password", 12, ("wrong password", "no key found")),
+    ("locked", 11, ("repository is already locked",)),
+    (
+        "corrupt",
+        None,
+        ("ciphertext verification failed", "hash mismatch", "invalid data returned", "checksum"),
+    ),
+    ("unreachable", None, ("ssh command exited", "unable to start the sftp session")),
+    ("no_restic", 127, ("no such file or directory: 'restic'",)),
+)
 
 
 def classify(stderr, rc=None):
     """What a restic failure means, from its exit code and message (restic 0.14 to 0.18)."""
     text = (stderr or "").lower()
-    if rc == 10 or "is there a repository at the following location" in text \
-            or "repository does not exist" in text or "unable to open config file" in text:
-        return "no_repository"
-    if rc == 12 or "wrong password" in text or "no key found" in text:
-        return "wrong_password"
-    if rc == 11 or "repository is already locked" in text:
-        return "locked"
-    if "ciphertext verification failed" in text or "hash mismatch" in text \
-            or "invalid data returned" in text or "checksum" in text:
-        return "corrupt"
-    if "ssh command exited" in text or "unable to start the sftp session" in text \
-            or ("connection" in text and "ssh" in text):
-        return "unreachable"
-    if rc == 127 or "no such file or directory: 'restic'" in text:
-        return "no_restic"
+    for kind, code, phrases in FAILURE_KINDS:
+        if (code is not None and rc == code) or any(phrase in text for phrase in phrases):
+            return kind
+        if kind == "unreachable" and "connection" in text and "ssh" in text:
+            return kind
     return "error"
 
 
 def tail(text, limit=MAX_ERROR_CHARS):
     """restic's message without Go stack traces, cut to ``limit`` characters."""
-    lines = [line.rstrip() for line in (text or "").splitlines()
-             if line.strip() and not line.startswith(("\t", " ", "github.com/", "main.",
-                                                      "runtime.", "golang.org/"))]
+    lines = [
+        line.rstrip()
+        for line in (text or "").splitlines()
+        if line.strip()
+        and not line.startswith(("\t", " ", "github.com/", "main.", "runtime.", "golang.org/"))
+    ]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -110,15 +149,17 @@ def tail(text, limit=MAX_ERROR_CHARS):
 # ---------------------------------------------------------------------------------------------
 # time
 
+
 def parse_time(value):
     """restic's RFC 3339 time (nanoseconds, any offset) as (epoch seconds, nanoseconds).
 
     Python's datetime stops at microseconds, so the fraction is kept apart, exact.
     """
     match = re.match(
-        r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or "")
+        r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$", value or ""
+    )
     if not match:
-        raise ValueError("not an RFC 3339 time: %r" % (value,))
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, zone = match.group(7) or "", match.group(8)
     seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
@@ -153,13 +194,18 @@ def hours_between(earlier, later):
 # ---------------------------------------------------------------------------------------------
 # repository location
 
+
 def parse_sftp(repository):
     """``sftp:[user@]host:/path`` or ``sftp://[user@]host[:port]//path`` as a dict, else None."""
     match = re.match(r"^sftp://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/(.*)$", repository or "")
     if match:
         user, host, port, path = match.groups()
-        return {"user": user, "host": host, "port": int(port) if port else None,
-                "path": path if path.startswith("/") else "~/" + path}
+        return {
+            "user": user,
+            "host": host,
+            "port": int(port) if port else None,
+            "path": path if path.startswith("/") else "~/" + path,
+        }
     match = re.match(r"^sftp:(?:([^@/:]+)@)?([^:/]+):(.*)$", repository or "")
     if match:
         user, host, path = match.groups()
@@ -176,26 +222,36 @@ def sftp_command(repository, ssh_config):
     location = parse_sftp(repository)
     if location is None or not ssh_config:
         return None
-    target = location["host"] if not location["user"] else "%s@%s" % (location["user"],
-                                                                      location["host"])
+    target = location["host"]
+    if location["user"]:
+        target = f"{location['user']}@{target}"
     words = ["ssh", "-F", ssh_config]
     if location["port"]:
         words += ["-p", str(location["port"])]
-    return " ".join(words + [target, "-s", "sftp"])
+    return " ".join([*words, target, "-s", "sftp"])
 
 
 # ---------------------------------------------------------------------------------------------
 # restic
 
-class Restic(object):
+
+class Restic:
     """restic commands through ``run(argv, env) -> (rc, stdout, stderr)``.
 
-    ``run`` is ``module.run_command`` in the modules (via :func:`module_runner`) and
-    ``subprocess`` in the service (:func:`process_runner`), so tests can give a fake.
+    ``run`` is ``module.run_command`` in the modules (via ``mspctl_common.module_runner``) and
+    ``subprocess`` in the service (``mspctl_common.run_process``), so tests can give a fake.
     """
 
-    def __init__(self, run, repository, password=None, password_file=None, ssh_config=None,
-                 cache_dir=None, binary="restic"):
+    def __init__(
+        self,
+        run,
+        repository,
+        password=None,
+        password_file=None,
+        ssh_config=None,
+        cache_dir=None,
+        binary="restic",
+    ):
         self._run = run
         self.repository = repository
         self.binary = binary
@@ -209,15 +265,15 @@ class Restic(object):
         self.options = []
         command = sftp_command(repository, ssh_config)
         if command:
-            self.options += ["-o", "sftp.command=%s" % command]
+            self.options += ["-o", f"sftp.command={command}"]
 
     def call(self, *args, **kwargs):
         ok = kwargs.get("ok", (0,))
         # the command, then global options, then its own (a backup's paths follow "--")
-        argv = [self.binary, args[0]] + self.options + list(args[1:])
+        argv = [self.binary, args[0], *self.options, *list(args[1:])]
         rc, out, err = self._run(argv, self.env)
         if rc not in ok:
-            raise ResticError("restic %s failed (rc %s)" % (args[0], rc), rc, err)
+            raise ResticError(f"restic {args[0]} failed (rc {rc})", rc, err)
         return rc, out, err
 
     def version(self):
@@ -254,8 +310,8 @@ class Restic(object):
         """Nodes of a snapshot (``restic ls --json``): dicts with path, type, size, mtime."""
         _rc, out, _err = self.call("ls", "--json", "--no-lock", snapshot_id)
         nodes = []
-        for line in out.splitlines():
-            line = line.strip()
+        for raw in out.splitlines():
+            line = raw.strip()
             if not line:
                 continue
             item = json.loads(line)
@@ -276,7 +332,7 @@ class Restic(object):
             args += ["--tag", tag]
         for pattern in excludes:
             args += ["--exclude", pattern]
-        rc, out, _err = self.call(*(args + ["--"] + list(paths)), ok=(0, BACKUP_INCOMPLETE))
+        rc, out, _err = self.call(*([*args, "--", *list(paths)]), ok=(0, BACKUP_INCOMPLETE))
         snapshot = None
         for line in out.splitlines():
             try:
@@ -291,34 +347,39 @@ class Restic(object):
         args = ["forget", "--prune", "--host", host, "--group-by", "host"]
         for period in ("daily", "weekly", "monthly"):
             if retention.get(period):
-                args += ["--keep-%s" % period, str(int(retention[period]))]
+                args += [f"--keep-{period}", str(int(retention[period]))]
         if len(args) == 7:  # no retention: keep everything rather than forget everything
             return None
         return self.call(*args)
 
 
-def module_runner(module):
-    def run(argv, env):
-        return module.run_command(argv, environ_update=env)
-    return run
+def restic_argument_spec():
+    """The repository connection options of the modules (doc fragment ``mspctl.policy.restic``)."""
+    return dict(
+        repository=dict(type="str", required=True),
+        password=dict(type="str", required=True, no_log=True),
+        host=dict(type="str", required=True),
+        ssh_config=dict(type="path"),
+        cache_dir=dict(type="path"),
+    )
 
 
-def process_runner(argv, env):
-    import subprocess
-
-    full_env = dict(os.environ)
-    full_env.update(env)
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                                universal_newlines=True)
-    except OSError as exc:
-        return 127, "", str(exc)
-    out, err = proc.communicate()
-    return proc.returncode, out, err
+def module_restic(module, binary):
+    """:class:`Restic` for a module whose parameters include :func:`restic_argument_spec`."""
+    params = module.params
+    return Restic(
+        module_runner(module),
+        params["repository"],
+        password=params["password"],
+        ssh_config=params["ssh_config"],
+        cache_dir=params["cache_dir"],
+        binary=binary,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # restore test
+
 
 def sha256_file(path):
     digest = hashlib.sha256()
@@ -369,8 +430,16 @@ def due(last, interval_days, now):
     return age >= interval_days * 86400
 
 
-def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PARENT,
-                 max_file_bytes=DEFAULT_MAX_FILE_BYTES, rng=None, lstat=os.lstat):
+def restore_test(
+    restic,
+    host,
+    sample_size,
+    now=None,
+    scratch_parent=SCRATCH_PARENT,
+    max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+    rng=None,
+    lstat=os.lstat,
+):
     """Restore a sample of the latest snapshot of ``host`` into scratch and compare checksums.
 
     Returns the result record: ``result`` is ``pass`` only when the restore succeeded and every
@@ -397,7 +466,7 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
     try:
         snap = restic.latest(host)
         if snap is None:
-            result["error"] = "no snapshot of host %s in the repository" % host
+            result["error"] = f"no snapshot of host {host} in the repository"
             return result
         result["snapshot"] = snap.get("short_id") or snap["id"][:8]
         result["snapshot_id"] = snap["id"]
@@ -405,8 +474,9 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
         nodes = restic.ls(snap["id"])
         eligible, result["changed_since_snapshot"] = candidates(nodes, lstat, max_file_bytes)
         if not eligible:
-            result["error"] = ("no file of snapshot %s is unchanged on disk: nothing to compare"
-                               % result["snapshot"])
+            result["error"] = (
+                f"no file of snapshot {result['snapshot']} is unchanged on disk: nothing to compare"
+            )
             return result
         sample = rng.sample(eligible, min(sample_size, len(eligible)))
         sample.sort(key=lambda node: node["path"])
@@ -422,7 +492,7 @@ def restore_test(restic, host, sample_size, now=None, scratch_parent=SCRATCH_PAR
     except ResticError as exc:
         result.update(exc.evidence())
     except (OSError, ValueError) as exc:
-        result["error"] = "%s: %s" % (type(exc).__name__, exc)
+        result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -442,7 +512,7 @@ def restored_path(scratch, path):
     """Where ``restic restore --target scratch`` puts ``path``; never outside ``scratch``."""
     candidate = os.path.normpath(os.path.join(scratch, path.lstrip("/")))
     if not candidate.startswith(os.path.normpath(scratch) + os.sep):
-        raise ValueError("path escapes the scratch directory: %r" % path)
+        raise ValueError(f"path escapes the scratch directory: {path!r}")
     return candidate
 
 
@@ -463,8 +533,14 @@ def compare(sample, scratch, result):
         compared += 1
         total += os.path.getsize(target)
         if actual != expected:
-            mismatches.append({"path": path, "reason": "content differs",
-                               "expected_sha256": expected, "actual_sha256": actual})
+            mismatches.append(
+                {
+                    "path": path,
+                    "reason": "content differs",
+                    "expected_sha256": expected,
+                    "actual_sha256": actual,
+                }
+            )
     result["files"] = compared
     result["bytes"] = total
     result["mismatches"] = mismatches[:MAX_MISMATCHES]
@@ -478,40 +554,14 @@ def compare(sample, scratch, result):
 # ---------------------------------------------------------------------------------------------
 # state files
 
-def read_json(path):
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json(path, data, mode=0o644):
-    """Write ``data`` atomically (temp file in the same directory, fsync, rename)."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.rename(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
 
 def restore_summary(result):
     if not result:
         return None
-    return {key: result.get(key) for key in ("result", "at", "snapshot", "files", "bytes",
-                                             "checksums_match", "error")}
+    return {
+        key: result.get(key)
+        for key in ("result", "at", "snapshot", "files", "bytes", "checksums_match", "error")
+    }
 
 
 def record_restore_test(result, result_file=RESULT_FILE, status_file=STATUS_FILE):
@@ -535,7 +585,7 @@ def update_status(status_file, **parts):
     return status
 
 
-class Lock(object):
+class Lock:
     """One restic job per host at a time (the timer's run and a converge's restore test)."""
 
     def __init__(self, path=LOCK_FILE, timeout=1800):
@@ -553,19 +603,21 @@ class Lock(object):
             try:
                 fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self
-            except (IOError, OSError) as exc:
+            except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() > deadline:
                     self.handle.close()
                     raise
                 time.sleep(1)
 
     def __exit__(self, *exc):
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
 
 
 # ---------------------------------------------------------------------------------------------
 # the service: python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json
+
 
 def snapshot_record(snap):
     if not snap:
@@ -573,8 +625,66 @@ def snapshot_record(snap):
     return {"id": snap.get("short_id") or snap["id"][:8], "time": snap["time"]}
 
 
-def backup_run(config, restic, now=None, force_restore_test=False, only_if_older_hours=None,
-               dry_run=False, log=None):
+def backup_and_forget(config, restic, now, report, log):
+    """The backup and retention of a run; its record (``result`` is ``fail`` on an error)."""
+    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
+    try:
+        if not restic.initialised():
+            log(f"initialising repository {restic.repository}")
+            restic.init()
+            report["initialised"] = True
+        paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
+        missing = sorted(set(config.get("paths", [])) - set(paths))
+        if missing:
+            log(f"not on this host, skipped: {', '.join(missing)}")
+        if not paths:
+            raise ResticError("none of the backup paths exists on this host", 1, "")
+        run["snapshot"], run["complete"] = restic.backup(
+            paths, config["host"], config.get("excludes", [])
+        )
+        completeness = "complete" if run["complete"] else "some files could not be read"
+        log(f"snapshot {run['snapshot']} ({completeness})")
+        restic.forget(config["host"], config.get("retention", {}))
+        run["result"] = "ok" if run["complete"] else "incomplete"
+    except ResticError as exc:
+        run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
+        log(f"backup failed: {exc.message}: {tail(exc.stderr)}")
+    return run
+
+
+def restore_test_if_due(config, restic, now, force, report, log):
+    """Run the restore test when due (or forced) and keep its record; the last record."""
+    restore = config.get("restore_test", {})
+    result_file = config.get("result_file", RESULT_FILE)
+    last = read_json(result_file)
+    if not (force or due(last, restore.get("interval_days", 7), now)):
+        return last
+    result = restore_test(
+        restic,
+        config["host"],
+        int(restore.get("sample_size", 10)),
+        scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT),
+    )
+    write_json(result_file, result, mode=0o600)
+    report["restore_test"] = restore_summary(result)
+    why = (
+        ""
+        if result["result"] == "pass"
+        else (f": {result.get('error') or result.get('mismatches')}")
+    )
+    log(f"restore test: {result['result']} ({result['files']} files, {result['bytes']} bytes){why}")
+    return result
+
+
+def backup_run(
+    config,
+    restic,
+    now=None,
+    force_restore_test=False,
+    only_if_older_hours=None,
+    dry_run=False,
+    log=None,
+):
     """The service's job. Returns (exit code, report); the exit code is 0 when all is well,
     1 when the backup or retention failed, 2 when the restore test failed."""
     log = log or (lambda message: None)
@@ -586,7 +696,7 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
             latest = restic.latest(host) if restic.initialised() else None
         except ResticError as exc:
             latest = None
-            log("cannot read the repository (%s): running the backup" % exc.kind)
+            log(f"cannot read the repository ({exc.kind}): running the backup")
         if latest and now - epoch(latest["time"]) < only_if_older_hours * 3600:
             report["latest"] = snapshot_record(latest)
             return 0, report
@@ -594,52 +704,26 @@ def backup_run(config, restic, now=None, force_restore_test=False, only_if_older
     if dry_run:
         return 0, report
     status_file = config.get("status_file", STATUS_FILE)
-    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
-    code = 0
-    try:
-        if not restic.initialised():
-            log("initialising repository %s" % restic.repository)
-            restic.init()
-            report["initialised"] = True
-        paths = [p for p in config.get("paths", []) if os.path.lexists(p)]
-        missing = sorted(set(config.get("paths", [])) - set(paths))
-        if missing:
-            log("not on this host, skipped: %s" % ", ".join(missing))
-        if not paths:
-            raise ResticError("none of the backup paths exists on this host", 1, "")
-        run["snapshot"], run["complete"] = restic.backup(paths, host, config.get("excludes", []))
-        log("snapshot %s (%s)" % (run["snapshot"], "complete" if run["complete"]
-                                  else "some files could not be read"))
-        restic.forget(host, config.get("retention", {}))
-        run["result"] = "ok" if run["complete"] else "incomplete"
-    except ResticError as exc:
-        run.update(error=exc.message, kind=exc.kind, stderr=tail(exc.stderr))
-        log("backup failed: %s: %s" % (exc.message, tail(exc.stderr)))
-        code = 1
+    run = backup_and_forget(config, restic, now, report, log)
+    code = 0 if run["result"] != "fail" else 1
     latest = None
     try:
         latest = restic.latest(host)
     except ResticError as exc:
-        log("cannot list snapshots: %s" % exc.message)
-    parts = {"last_run": run, "repository": restic.repository, "host": host,
-             "max_age_hours": config.get("max_age_hours")}
+        log(f"cannot list snapshots: {exc.message}")
+    parts = {
+        "last_run": run,
+        "repository": restic.repository,
+        "host": host,
+        "max_age_hours": config.get("max_age_hours"),
+    }
     if latest is not None:  # an unreadable repository does not erase what was known
-        parts.update(last_snapshot=snapshot_record(latest),
-                     last_success=round(epoch(latest["time"]), 3),
-                     last_success_at=iso(epoch(latest["time"])))
-    restore = config.get("restore_test", {})
-    result_file = config.get("result_file", RESULT_FILE)
-    last = read_json(result_file)
-    if force_restore_test or due(last, restore.get("interval_days", 7), now):
-        result = restore_test(restic, host, int(restore.get("sample_size", 10)),
-                              scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
-        write_json(result_file, result, mode=0o600)
-        last = result
-        report["restore_test"] = restore_summary(result)
-        log("restore test: %s (%s files, %s bytes)%s" % (
-            result["result"], result["files"], result["bytes"],
-            "" if result["result"] == "pass" else ": %s" % (result.get("error") or
-                                                             result.get("mismatches"))))
+        parts.update(
+            last_snapshot=snapshot_record(latest),
+            last_success=round(epoch(latest["time"]), 3),
+            last_success_at=iso(epoch(latest["time"])),
+        )
+    last = restore_test_if_due(config, restic, now, force_restore_test, report, log)
     parts["restore_test"] = restore_summary(last)
     report["status"] = update_status(status_file, **parts)
     if code == 0 and last and last.get("result") != "pass":
@@ -652,11 +736,16 @@ def cli(argv=None):
 
     parser = argparse.ArgumentParser(
         prog="mspctl_restic.py",
-        description="mspctl backup_agent: restic backup, retention and restore test.")
+        description="mspctl backup_agent: restic backup, retention and restore test.",
+    )
     parser.add_argument("command", choices=("run", "restore-test", "status"))
     parser.add_argument("--config", default=CONFIG_FILE)
-    parser.add_argument("--if-older-than-hours", type=float, default=None,
-                        help="run: only when the latest snapshot is older (or missing)")
+    parser.add_argument(
+        "--if-older-than-hours",
+        type=float,
+        default=None,
+        help="run: only when the latest snapshot is older (or missing)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="run: only say whether it would")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -671,24 +760,42 @@ def cli(argv=None):
             print(message)
             sys.stdout.flush()
 
-    restic = Restic(process_runner, config["repository"], password_file=config["password_file"],
-                    ssh_config=config.get("ssh_config"), cache_dir=config.get("cache_dir"))
+    restic = Restic(
+        process_runner,
+        config["repository"],
+        password_file=config["password_file"],
+        ssh_config=config.get("ssh_config"),
+        cache_dir=config.get("cache_dir"),
+    )
     if args.dry_run:
-        code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
-                                  dry_run=True, log=log)
+        code, report = backup_run(
+            config, restic, only_if_older_hours=args.if_older_than_hours, dry_run=True, log=log
+        )
         print(json.dumps(report, sort_keys=True))
         return code
     with Lock(config.get("lock_file", LOCK_FILE)):
         if args.command == "restore-test":
             restore = config.get("restore_test", {})
-            result = restore_test(restic, config["host"], int(restore.get("sample_size", 10)),
-                                  scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT))
-            record_restore_test(result, config.get("result_file", RESULT_FILE),
-                                config.get("status_file", STATUS_FILE))
+            result = restore_test(
+                restic,
+                config["host"],
+                int(restore.get("sample_size", 10)),
+                scratch_parent=restore.get("scratch_parent", SCRATCH_PARENT),
+            )
+            record_restore_test(
+                result,
+                config.get("result_file", RESULT_FILE),
+                config.get("status_file", STATUS_FILE),
+            )
             code, report = (0 if result["result"] == "pass" else 2), result
         else:
-            code, report = backup_run(config, restic, only_if_older_hours=args.if_older_than_hours,
-                                      dry_run=args.dry_run, log=log)
+            code, report = backup_run(
+                config,
+                restic,
+                only_if_older_hours=args.if_older_than_hours,
+                dry_run=args.dry_run,
+                log=log,
+            )
     if args.json:
         print(json.dumps(report, sort_keys=True))
     return code

@@ -4,7 +4,8 @@
 
 Pure logic, standard library only, so it runs both on the controller (the
 ``mspctl.policy.patch_window`` filter) and on a managed host's Python >= 3.9 as an
-Ansible ``module_utils`` (``from ansible_collections.mspctl.policy.plugins.module_utils.patch_window import ...``).
+Ansible ``module_utils``
+(``from ansible_collections.mspctl.policy.plugins.module_utils.patch_window import ...``).
 
 A window spec is a mapping::
 

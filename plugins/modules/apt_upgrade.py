@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -35,7 +32,7 @@ description:
     C(changed). The lists are refreshed in check mode too, otherwise a check run could not tell
     what is pending; the run record and first-seen times are written only outside check mode.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   scope:
     description:
@@ -111,12 +108,18 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: debian
 requirements:
   - python3-apt on the managed host (installed by the module when missing, as
     ansible.builtin.apt does; not in check mode)
 notes:
   - Debian and derivatives only. The window itself is evaluated by the role (filter
     C(mspctl.policy.patch_window)) and passed as O(allowed) and O(reason).
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -190,6 +193,40 @@ reboot:
     policy: if_required
     upgraded_since_boot: true
     boot_time: "2026-11-20T08:00:00+00:00"
+  contains:
+    required:
+      description: C(/run/reboot-required) exists or a new kernel was installed since boot.
+      returned: always
+      type: bool
+      sample: true
+    due:
+      description:
+        - Whether O(reboot_policy) asks for a reboot now; C(if_required) when RV(reboot.required),
+          C(always) also when packages were upgraded during the current boot, C(never) never.
+      returned: always
+      type: bool
+      sample: true
+    packages:
+      description: The packages that asked for the reboot (and the new kernel, if any).
+      returned: always
+      type: list
+      elements: str
+      sample: [libc6]
+    policy:
+      description: The O(reboot_policy) applied.
+      returned: always
+      type: str
+      sample: if_required
+    upgraded_since_boot:
+      description: Whether the last upgrade happened during the current boot.
+      returned: always
+      type: bool
+      sample: true
+    boot_time:
+      description: When the host booted (ISO 8601), or null when unknown.
+      returned: always
+      type: str
+      sample: "2026-11-20T08:00:00+00:00"
 last_run:
   description:
     - The run record, C(last_run), C(last_upgrade) (with C(upgrade_boot_id)), C(upgraded),
@@ -210,6 +247,10 @@ cache_updated:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+    read_json,
+    write_json,
+)
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     DEFAULT_REBOOT_PACKAGES,
     LAST_RUN,
@@ -224,18 +265,16 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     kernel_pending,
     mark_reboot_required,
     matches,
-    read_json,
     reboot_state,
     select,
     split_pending,
     update_seen,
     utcnow,
-    write_json,
 )
 
 
 def plural(count, word):
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
+    return "{} {}{}".format(count, word, "" if count == 1 else "s")
 
 
 def plan_holds(installed, patterns, managed_before):
@@ -250,26 +289,30 @@ def plan_holds(installed, patterns, managed_before):
 
 def plan(backend, params, installed, updates, record):
     """The run's plan: targets, transaction and hold changes, with its before/after pair."""
-    wanted, to_hold, to_unhold, missing = plan_holds(installed, params["holds"],
-                                                     record.get("holds") or [])
+    wanted, to_hold, to_unhold, missing = plan_holds(
+        installed, params["holds"], record.get("holds") or []
+    )
     held_now = set(name for name, info in installed.items() if info.held)
     held_after = (held_now | wanted) - set(to_unhold)
     targets = select(updates, params["scope"], held_after, params["exclusions"])
     changes, removed = backend.simulate(targets) if targets else ({}, [])
     if removed:
         raise PatchingError(
-            "the upgrade would remove %s: upgrade by hand, or exclude the packages that need it"
-            % ", ".join(removed))
+            f"the upgrade would remove {', '.join(removed)}: upgrade by hand, or exclude the "
+            "packages that need it"
+        )
     blocked = sorted(n for n in changes if n in held_after or matches(n, params["exclusions"]))
     if blocked:
         raise PatchingError(
-            "upgrading %s would also upgrade the held or excluded package(s) %s"
-            % (", ".join(sorted(targets)), ", ".join(blocked)))
+            f"upgrading {', '.join(sorted(targets))} would also upgrade the held or excluded "
+            f"package(s) {', '.join(blocked)}"
+        )
     managed = wanted | set(record.get("holds") or [])
-    before = {"packages": dict((n, c[0]) for n, c in changes.items()),
-              "holds": sorted(held_now & managed)}
-    after = {"packages": dict((n, c[1]) for n, c in changes.items()),
-             "holds": sorted(wanted)}
+    before = {
+        "packages": dict((n, c[0]) for n, c in changes.items()),
+        "holds": sorted(held_now & managed),
+    }
+    after = {"packages": dict((n, c[1]) for n, c in changes.items()), "holds": sorted(wanted)}
     return {
         "held_after": held_after,
         "targets": targets,
@@ -306,27 +349,32 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         hooks, failed = run_hooks(backend, params["pre_hooks"], "pre")
         if failed:
             # the holds are in place: remember them, so a later release finds them
-            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
-            return record, hooks, ("pre hook %r failed (rc %d): nothing upgraded"
-                                   % (failed["command"], failed["rc"]))
+            write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
+            return (
+                record,
+                hooks,
+                (f"pre hook {failed['command']!r} failed (rc {failed['rc']}): nothing upgraded"),
+            )
         try:
             backend.install(the_plan["targets"])
         except PatchingError as exc:
             # what the pre hooks stopped must come back even if the upgrade failed
             post, _failed = run_hooks(backend, params["post_hooks"], "post")
-            write_json(module, record_path, dict(record, holds=the_plan["after"]["holds"]))
-            raise PatchingError("%s (post hooks run: %s)" % (
-                exc, ", ".join("%r rc %d" % (h["command"], h["rc"]) for h in post) or "none"))
+            write_json(record_path, dict(record, holds=the_plan["after"]["holds"]))
+            hooks_run = ", ".join(f"{h['command']!r} rc {h['rc']}" for h in post) or "none"
+            raise PatchingError(f"{exc} (post hooks run: {hooks_run})") from exc
         # apt-get install marks what it names as manually installed: restore auto marks.
-        backend.mark("auto", sorted(n for n in the_plan["targets"]
-                                    if n in installed and installed[n].auto))
+        backend.mark(
+            "auto", sorted(n for n in the_plan["targets"] if n in installed and installed[n].auto)
+        )
         mark_reboot_required(list(changes), params["reboot_packages"])
         upgraded = dict((n, list(c)) for n, c in changes.items())
         post, failed = run_hooks(backend, params["post_hooks"], "post")
         hooks.extend(post)
         if failed:
-            failure = "post hook %r failed (rc %d) after the upgrade" % (failed["command"],
-                                                                        failed["rc"])
+            failure = (
+                f"post hook {failed['command']!r} failed (rc {failed['rc']:d}) after the upgrade"
+            )
     new_record = {
         "version": 1,
         "last_run": iso(now),
@@ -337,8 +385,27 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
         "holds": the_plan["after"]["holds"],
         "forced": params["forced"],
     }
-    write_json(module, record_path, new_record)
+    write_json(record_path, new_record)
     return new_record, hooks, failure
+
+
+def remember_pending(state_dir, updates, now):
+    """Keep when each pending (not held) update was first seen; the file only when it changes."""
+    seen_path = os.path.join(state_dir, SEEN)
+    seen = read_json(seen_path, {}) or {}
+    new_seen = update_seen(seen, [u for u in updates if not u.held], now)
+    if new_seen != seen and (new_seen or os.path.exists(seen_path)):
+        write_json(seen_path, new_seen)
+
+
+def predict_reboot(reboot, params, the_plan):
+    """Check mode: the reboot state as the planned upgrades would leave it."""
+    would_mark = expand(params["reboot_packages"], list(the_plan["changes"]))
+    reboot["required"] = reboot["required"] or bool(would_mark)
+    reboot["packages"] = sorted(set(reboot["packages"]) | set(would_mark))
+    reboot["upgraded_since_boot"] = True
+    policy = params["reboot_policy"]
+    reboot["due"] = policy == "always" or (policy == "if_required" and reboot["required"])
 
 
 def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=None):
@@ -361,45 +428,47 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     if not allowed:
         outcome = "pending" if changed else "up to date"
         changed = False
-        msg = "%s pending, %s: nothing changed" % (plural(count, "update"), params["reason"])
+        msg = "{} pending, {}: nothing changed".format(plural(count, "update"), params["reason"])
     elif check:
         outcome = "would patch" if changed else "up to date"
-        msg = "would upgrade %s" % plural(count, "package") if changed else "nothing to do"
+        msg = "would upgrade {}".format(plural(count, "package")) if changed else "nothing to do"
     else:
-        record, hooks, failure = apply_plan(module, backend, params, the_plan, installed,
-                                            record, now, current_boot_id)
+        record, hooks, failure = apply_plan(
+            module, backend, params, the_plan, installed, record, now, current_boot_id
+        )
         outcome = "patched" if changed else "up to date"
-        msg = "upgraded %s" % plural(count, "package") if count else "nothing to upgrade"
+        msg = "upgraded {}".format(plural(count, "package")) if count else "nothing to upgrade"
         if changed and count:
             installed, updates = backend.packages()
-            wrong = sorted(n for n, c in the_plan["changes"].items()
-                           if (installed.get(n).version if n in installed else None) != c[1])
+            wrong = sorted(
+                n
+                for n, c in the_plan["changes"].items()
+                if (installed.get(n).version if n in installed else None) != c[1]
+            )
             if wrong and failure is None:
-                failure = "after the upgrade %s are not at the planned versions" % ", ".join(wrong)
+                failure = f"after the upgrade {', '.join(wrong)} are not at the planned versions"
 
     if not check:
-        seen_path = os.path.join(params["state_dir"], SEEN)
-        seen = read_json(seen_path, {}) or {}
-        new_seen = update_seen(seen, [u for u in updates if not u.held], now)
-        if new_seen != seen and (new_seen or os.path.exists(seen_path)):
-            write_json(module, seen_path, new_seen)
+        remember_pending(params["state_dir"], updates, now)
 
     pending = split_pending(updates)
     if allowed and check:
         # as the run would leave the host: planned upgrades done, planned holds set
         done = set(the_plan["changes"])
-        pending = split_pending([
-            Update(u.name, u.installed, u.candidate, u.security, u.name in the_plan["held_after"])
-            for u in updates if u.name not in done])
-    reboot = reboot_state(params["reboot_policy"], record, boot=boot, kernel=kernel,
-                          current_boot_id=current_boot_id)
+        pending = split_pending(
+            [
+                Update(
+                    u.name, u.installed, u.candidate, u.security, u.name in the_plan["held_after"]
+                )
+                for u in updates
+                if u.name not in done
+            ]
+        )
+    reboot = reboot_state(
+        params["reboot_policy"], record, boot=boot, kernel=kernel, current_boot_id=current_boot_id
+    )
     if allowed and check and count:
-        would_mark = expand(params["reboot_packages"], list(the_plan["changes"]))
-        reboot["required"] = reboot["required"] or bool(would_mark)
-        reboot["packages"] = sorted(set(reboot["packages"]) | set(would_mark))
-        reboot["upgraded_since_boot"] = True
-        policy = params["reboot_policy"]
-        reboot["due"] = policy == "always" or (policy == "if_required" and reboot["required"])
+        predict_reboot(reboot, params, the_plan)
 
     result = {
         "changed": changed,
@@ -445,21 +514,31 @@ def main():
             post_hooks=dict(type="list", elements="str", default=[]),
             update_cache=dict(type="bool", default=True),
             cache_valid_time=dict(type="int", default=3600),
-            reboot_policy=dict(type="str", choices=["never", "if_required", "always"],
-                               default="if_required"),
-            reboot_packages=dict(type="list", elements="str",
-                                 default=list(DEFAULT_REBOOT_PACKAGES)),
+            reboot_policy=dict(
+                type="str", choices=["never", "if_required", "always"], default="if_required"
+            ),
+            reboot_packages=dict(
+                type="list", elements="str", default=list(DEFAULT_REBOOT_PACKAGES)
+            ),
             state_dir=dict(type="path", default="/var/lib/mspctl/patching"),
         ),
         supports_check_mode=True,
     )
-    backend = AptBackend(module, module.params["state_dir"],
-                         install_python_apt=not module.check_mode)
+    backend = AptBackend(
+        module, module.params["state_dir"], install_python_apt=not module.check_mode
+    )
     now = utcnow()
     boot = boot_time(now)
     try:
-        result = run(module, backend, module.params, now, boot=boot,
-                     kernel=kernel_pending(boot), current_boot_id=boot_id())
+        result = run(
+            module,
+            backend,
+            module.params,
+            now,
+            boot=boot,
+            kernel=kernel_pending(boot),
+            current_boot_id=boot_id(),
+        )
     except PatchingError as exc:
         module.fail_json(msg=str(exc))
     if result.pop("failed", False):

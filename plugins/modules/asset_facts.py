@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -20,7 +17,7 @@ description:
     validated; the module reports its status relative to today.
   - Read-only; never reports a change.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   warranty:
     description: Warranty data of the asset from the inventory.
@@ -55,8 +52,14 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Linux only; Windows hosts use the role's Windows task file.
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -115,7 +118,7 @@ def read(path, default=None):
     try:
         with open(path) as handle:
             return handle.read().strip()
-    except (IOError, OSError):
+    except OSError:
         return default
 
 
@@ -152,11 +155,13 @@ def disks():
         if name.startswith(("loop", "ram", "zram", "dm-", "sr")):
             continue
         sectors = read(os.path.join(root, name, "size"))
-        result.append({
-            "name": name,
-            "size_bytes": int(sectors) * 512 if sectors and sectors.isdigit() else None,
-            "rotational": read(os.path.join(root, name, "queue", "rotational")) == "1",
-        })
+        result.append(
+            {
+                "name": name,
+                "size_bytes": int(sectors) * 512 if sectors and sectors.isdigit() else None,
+                "rotational": read(os.path.join(root, name, "queue", "rotational")) == "1",
+            }
+        )
     return result
 
 
@@ -168,14 +173,17 @@ def interfaces(module):
     for link in json.loads(out or "[]"):
         if link.get("ifname") == "lo":
             continue
-        result.append({
-            "name": link.get("ifname"),
-            "mac": link.get("address"),
-            "addresses": sorted(
-                "%s/%s" % (a["local"], a["prefixlen"]) for a in link.get("addr_info", [])
-                if a.get("scope") == "global"
-            ),
-        })
+        result.append(
+            {
+                "name": link.get("ifname"),
+                "mac": link.get("address"),
+                "addresses": sorted(
+                    "{}/{}".format(a["local"], a["prefixlen"])
+                    for a in link.get("addr_info", [])
+                    if a.get("scope") == "global"
+                ),
+            }
+        )
     return sorted(result, key=lambda i: i["name"] or "")
 
 
@@ -207,14 +215,14 @@ def parse_date(module, key, value):
     try:
         return datetime.datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        module.fail_json(msg="warranty.%s: expected a date YYYY-MM-DD, got %r" % (key, value))
+        module.fail_json(msg=f"warranty.{key}: expected a date YYYY-MM-DD, got {value!r}")
 
 
 def warranty(module, data, warn_days):
     purchase = parse_date(module, "purchase_date", data.get("purchase_date"))
     end = parse_date(module, "warranty_end", data.get("warranty_end"))
     if purchase and end and end < purchase:
-        module.fail_json(msg="warranty.warranty_end: %s is before purchase_date %s" % (end, purchase))
+        module.fail_json(msg=f"warranty.warranty_end: {end} is before purchase_date {purchase}")
     result = {
         "purchase_date": purchase.isoformat() if purchase else None,
         "warranty_end": end.isoformat() if end else None,
@@ -237,34 +245,55 @@ def warranty(module, data, warn_days):
 def evaluate(asset, warranty_tracking):
     findings = Findings("assets")
     collected = bool(asset.get("os", {}).get("name")) and asset.get("memory_mb") is not None
-    findings.check("assets.inventory_collected", "Hardware and software inventory collected",
-                   collected, expected="os, memory, disks, interfaces",
-                   actual="collected" if collected else "incomplete",
-                   evidence={"serial": asset.get("serial"), "model": asset.get("model"),
-                             "packages": (asset.get("packages") or {}).get("count")})
+    findings.check(
+        "assets.inventory_collected",
+        "Hardware and software inventory collected",
+        collected,
+        expected="os, memory, disks, interfaces",
+        actual="collected" if collected else "incomplete",
+        evidence={
+            "serial": asset.get("serial"),
+            "model": asset.get("model"),
+            "packages": (asset.get("packages") or {}).get("count"),
+        },
+    )
     if warranty_tracking:
         data = asset["warranty"]
-        findings.check("assets.warranty_recorded", "Warranty end date is recorded",
-                       data.get("warranty_end") is not None, expected="warranty_end set",
-                       actual=data.get("warranty_end") or "missing",
-                       evidence={"vendor_contract": data.get("vendor_contract")})
+        findings.check(
+            "assets.warranty_recorded",
+            "Warranty end date is recorded",
+            data.get("warranty_end") is not None,
+            expected="warranty_end set",
+            actual=data.get("warranty_end") or "missing",
+            evidence={"vendor_contract": data.get("vendor_contract")},
+        )
         if data.get("warranty_end") is not None:
-            findings.check("assets.warranty_valid", "Hardware is under warranty",
-                           data["status"] != "expired", expected="warranty end in the future",
-                           actual="%s until %s" % (data["status"], data["warranty_end"]),
-                           evidence={"warranty_end": data["warranty_end"],
-                                     "vendor_contract": data.get("vendor_contract")})
+            findings.check(
+                "assets.warranty_valid",
+                "Hardware is under warranty",
+                data["status"] != "expired",
+                expected="warranty end in the future",
+                actual="{} until {}".format(data["status"], data["warranty_end"]),
+                evidence={
+                    "warranty_end": data["warranty_end"],
+                    "vendor_contract": data.get("vendor_contract"),
+                },
+            )
     return findings.as_list()
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            warranty=dict(type="dict", default={}, options=dict(
-                purchase_date=dict(type="str"),
-                warranty_end=dict(type="str"),
-                vendor_contract=dict(type="str"),
-            )),
+            warranty=dict(
+                type="dict",
+                default={},
+                options=dict(
+                    purchase_date=dict(type="str"),
+                    warranty_end=dict(type="str"),
+                    vendor_contract=dict(type="str"),
+                ),
+            ),
             warranty_warn_days=dict(type="int", default=90),
             collect_packages=dict(type="bool", default=True),
             warranty_tracking=dict(type="bool", default=False),
@@ -280,11 +309,13 @@ def main():
         kernel=platform.release(),
         interfaces=interfaces(module),
         packages=packages(module) if module.params["collect_packages"] else None,
-        warranty=warranty(module, module.params["warranty"] or {},
-                          module.params["warranty_warn_days"]),
+        warranty=warranty(
+            module, module.params["warranty"] or {}, module.params["warranty_warn_days"]
+        ),
     )
-    module.exit_json(changed=False, asset=asset,
-                     findings=evaluate(asset, module.params["warranty_tracking"]))
+    module.exit_json(
+        changed=False, asset=asset, findings=evaluate(asset, module.params["warranty_tracking"])
+    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -24,21 +21,8 @@ description:
   - C(backup_agent.timer) fails unless O(timer) is enabled, active and has a next trigger.
   - Read-only (restic runs without taking a repository lock); never reports a change.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
-  repository:
-    description: restic repository of the host.
-    type: str
-    required: true
-  password:
-    description: Repository password; given to restic in its environment, never logged.
-    type: str
-    required: true
-    no_log: true
-  host:
-    description: Host name the snapshots are taken under.
-    type: str
-    required: true
   max_age_hours:
     description: The latest snapshot must be at most this old.
     type: int
@@ -59,19 +43,20 @@ options:
     description: systemd timer that schedules the backups; empty to skip the timer control.
     type: str
     default: mspctl-backup.timer
-  ssh_config:
-    description: ssh client configuration for an C(sftp:) repository.
-    type: path
-  cache_dir:
-    description: restic cache directory.
-    type: path
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 seealso:
   - module: mspctl.policy.restore_test
+extends_documentation_fragment:
+  - mspctl.policy.restic
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -128,70 +113,98 @@ status:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
+    read_json,
+)
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
     ResticError,
-    Restic,
     epoch,
     hours_between,
-    module_runner,
-    read_json,
+    module_restic,
+    restic_argument_spec,
     snapshot_record,
 )
 
 POLICY = "backup_agent"
-EVIDENCE_KEYS = ("snapshot", "snapshot_time", "files", "bytes", "checksums_match", "mismatches",
-                 "changed_since_snapshot", "error", "kind", "stderr", "scratch_removed")
+EVIDENCE_KEYS = (
+    "snapshot",
+    "snapshot_time",
+    "files",
+    "bytes",
+    "checksums_match",
+    "mismatches",
+    "changed_since_snapshot",
+    "error",
+    "kind",
+    "stderr",
+    "scratch_removed",
+)
 
 
 def snapshot_age(findings, status, restic, host, max_age_hours, now):
     title = "The latest snapshot is recent enough"
-    expected = "<= %d h" % max_age_hours
+    expected = f"<= {max_age_hours} h"
     evidence = {"repository": status["repository"]}
     if restic is None:
-        findings.error("backup_agent.snapshot_age", title, "restic is not installed",
-                       evidence=evidence)
+        findings.error(
+            "backup_agent.snapshot_age", title, "restic is not installed", evidence=evidence
+        )
         return
     try:
         snaps = restic.snapshots(host)
     except ResticError as exc:
         evidence.update(exc.evidence())
-        findings.check("backup_agent.snapshot_age", title, False, expected,
-                       "repository unreadable (%s)" % exc.kind, evidence)
+        findings.check(
+            "backup_agent.snapshot_age",
+            title,
+            False,
+            expected,
+            f"repository unreadable ({exc.kind})",
+            evidence,
+        )
         return
     status["snapshots"] = len(snaps)
     if not snaps:
-        findings.check("backup_agent.snapshot_age", title, False, expected,
-                       "no snapshot of %s" % host, evidence)
+        findings.check(
+            "backup_agent.snapshot_age", title, False, expected, f"no snapshot of {host}", evidence
+        )
         return
     latest = snaps[-1]
     age = hours_between(epoch(latest["time"]), now)
     status["last_snapshot"] = snapshot_record(latest)
     status["age_hours"] = age
-    evidence.update(snapshot=status["last_snapshot"]["id"], time=latest["time"],
-                    snapshots=len(snaps))
-    findings.check("backup_agent.snapshot_age", title, age <= max_age_hours, expected,
-                   "%.1f h" % age, evidence)
+    evidence.update(
+        snapshot=status["last_snapshot"]["id"], time=latest["time"], snapshots=len(snaps)
+    )
+    findings.check(
+        "backup_agent.snapshot_age", title, age <= max_age_hours, expected, f"{age:.1f} h", evidence
+    )
 
 
 def restore_test(findings, status, record, interval_days, now):
     title = "The last restore test passed and is recent enough"
     limit = 2 * interval_days
-    expected = "pass, at most %d days old" % limit
+    expected = f"pass, at most {limit} days old"
     if not record:
         status["restore_test"] = None
-        findings.check("backup_agent.restore_test", title, False, expected,
-                       "no restore test recorded", {})
+        findings.check(
+            "backup_agent.restore_test", title, False, expected, "no restore test recorded", {}
+        )
         return
     evidence = dict((key, record.get(key)) for key in EVIDENCE_KEYS if key in record)
     try:
         age_days = round((now - epoch(record.get("at") or "")) / 86400.0, 2)
     except ValueError:
         age_days = None
-    status["restore_test"] = {"result": record.get("result"), "at": record.get("at"),
-                              "age_days": age_days, "evidence": evidence}
+    status["restore_test"] = {
+        "result": record.get("result"),
+        "at": record.get("at"),
+        "age_days": age_days,
+        "evidence": evidence,
+    }
     ok = record.get("result") == "pass" and age_days is not None and age_days <= limit
-    actual = "%s %s days ago" % (record.get("result"), age_days)
+    actual = "{} {} days ago".format(record.get("result"), age_days)
     findings.check("backup_agent.restore_test", title, ok, expected, actual, evidence)
 
 
@@ -202,8 +215,14 @@ def last_run(findings, status, service_status):
     if not run:
         findings.check("backup_agent.last_run", title, False, "ok", "never ran", {})
         return
-    findings.check("backup_agent.last_run", title, run.get("result") == "ok", "ok",
-                   "%s at %s" % (run.get("result"), run.get("at")), dict(run))
+    findings.check(
+        "backup_agent.last_run",
+        title,
+        run.get("result") == "ok",
+        "ok",
+        "{} at {}".format(run.get("result"), run.get("at")),
+        dict(run),
+    )
 
 
 def parse_show(text):
@@ -223,9 +242,15 @@ def timer(findings, status, module, name):
     if systemctl is None:
         findings.error("backup_agent.timer", title, "systemctl not found")
         return
-    rc, out, err = module.run_command([
-        systemctl, "show", name, "--property=UnitFileState,ActiveState,LoadState,"
-        "NextElapseUSecRealtime,LastTriggerUSec,TimersCalendar"])
+    rc, out, err = module.run_command(
+        [
+            systemctl,
+            "show",
+            name,
+            "--property=UnitFileState,ActiveState,LoadState,"
+            "NextElapseUSecRealtime,LastTriggerUSec,TimersCalendar",
+        ]
+    )
     if rc != 0:
         findings.error("backup_agent.timer", title, err.strip() or "systemctl show failed")
         return
@@ -241,21 +266,37 @@ def timer(findings, status, module, name):
         info["last"] = None
     status["timer"] = info
     ok = info["enabled"] and info["active"] and bool(info["next"])
-    actual = "%s, %s, next %s" % ("enabled" if info["enabled"] else "not enabled",
-                                  show.get("ActiveState", "unknown"), info["next"] or "never")
-    findings.check("backup_agent.timer", title, ok, "enabled, active, scheduled", actual,
-                   dict(info, unit=name, load=show.get("LoadState")))
+    enabled = "enabled" if info["enabled"] else "not enabled"
+    actual = f"{enabled}, {show.get('ActiveState', 'unknown')}, next {info['next'] or 'never'}"
+    findings.check(
+        "backup_agent.timer",
+        title,
+        ok,
+        "enabled, active, scheduled",
+        actual,
+        dict(info, unit=name, load=show.get("LoadState")),
+    )
 
 
 def evaluate(module, now, restic):
     params = module.params
     findings = Findings(POLICY)
-    status = {"repository": params["repository"], "host": params["host"],
-              "last_snapshot": None, "snapshots": None, "age_hours": None,
-              "max_age_hours": params["max_age_hours"]}
+    status = {
+        "repository": params["repository"],
+        "host": params["host"],
+        "last_snapshot": None,
+        "snapshots": None,
+        "age_hours": None,
+        "max_age_hours": params["max_age_hours"],
+    }
     snapshot_age(findings, status, restic, params["host"], params["max_age_hours"], now)
-    restore_test(findings, status, read_json(params["result_file"]),
-                 params["restore_test_interval_days"], now)
+    restore_test(
+        findings,
+        status,
+        read_json(params["result_file"]),
+        params["restore_test_interval_days"],
+        now,
+    )
     last_run(findings, status, read_json(params["status_file"]))
     timer(findings, status, module, params["timer"])
     return findings.as_list(), status
@@ -263,28 +304,21 @@ def evaluate(module, now, restic):
 
 def argument_spec():
     return dict(
-        repository=dict(type="str", required=True),
-        password=dict(type="str", required=True, no_log=True),
-        host=dict(type="str", required=True),
+        restic_argument_spec(),
         max_age_hours=dict(type="int", required=True),
         restore_test_interval_days=dict(type="int", required=True),
         result_file=dict(type="path", default="/var/lib/mspctl/backup/restore-test.json"),
         status_file=dict(type="path", default="/var/lib/mspctl/backup/status.json"),
         timer=dict(type="str", default="mspctl-backup.timer"),
-        ssh_config=dict(type="path"),
-        cache_dir=dict(type="path"),
     )
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
     binary = module.get_bin_path("restic")
     restic = None
     if binary:
-        restic = Restic(module_runner(module), params["repository"], password=params["password"],
-                        ssh_config=params["ssh_config"], cache_dir=params["cache_dir"],
-                        binary=binary)
+        restic = module_restic(module, binary)
     findings, status = evaluate(module, time.time(), restic)
     module.exit_json(changed=False, findings=findings, status=status)
 

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -27,7 +24,7 @@ description:
   - Evidence is bounded to about 2 KB per control (the matched line, the actual mode, a
     command's exit code and the first lines of its output).
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   policy:
     description: The policy the findings belong to (the C(policy) field of every finding).
@@ -151,11 +148,17 @@ attributes:
   diff_mode:
     support: none
     details: Nothing is changed, so there is nothing to diff.
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Linux only (Debian for C(package) controls; systemd for C(service) controls).
   - Whether a failing control is waived is decided by mspctl on the controller, never here.
   - Every control type, with a failing and a passing example, is described in
     C(docs/controls.md) of the mspctl repository.
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -237,8 +240,16 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Checker, ControlError, ModuleRunner, normalize
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import STATUSES, Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import (
+    Checker,
+    ControlError,
+    ModuleRunner,
+    normalize,
+)
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import (
+    STATUSES,
+    Findings,
+)
 
 
 def evaluate(module, policy, controls, checker=None):
@@ -246,8 +257,14 @@ def evaluate(module, policy, controls, checker=None):
     checker = checker or Checker(ModuleRunner(module))
     findings = Findings(policy)
     for control, result in zip(controls, checker.evaluate_all(controls)):
-        findings.add(control["id"], control["title"], result["status"], result["expected"],
-                     result["actual"], result["evidence"])
+        findings.add(
+            control["id"],
+            control["title"],
+            result["status"],
+            result["expected"],
+            result["actual"],
+            result["evidence"],
+        )
     items = findings.as_list()
     status = {"policy": policy, "controls": len(items)}
     for name in STATUSES:
@@ -267,8 +284,9 @@ def main():
     try:
         controls = normalize(module.params["controls"])
     except ControlError as exc:
-        module.fail_json(msg="invalid control definition: %s" % exc,
-                         control_id=exc.control_id, key=exc.key)
+        module.fail_json(
+            msg=f"invalid control definition: {exc}", control_id=exc.control_id, key=exc.key
+        )
     findings, status = evaluate(module, module.params["policy"], controls)
     module.exit_json(changed=False, findings=findings, status=status)
 

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -26,7 +23,7 @@ description:
   - CUPS 2.4 warns that raw queues and PPD drivers are deprecated; both still work and are the
     way to reach C(socket://) and C(lpd://) printers. Prefer C(everywhere) for IPP printers.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   queues:
     description: The queues the host should have.
@@ -99,6 +96,9 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: linux
 requirements:
   - CUPS (C(cups-daemon), C(cups-client)); C(cups-filters) for PPD and IPP Everywhere drivers.
 notes:
@@ -107,6 +107,9 @@ notes:
     nowhere needs no CUPS); in check mode every present queue is then reported as to be added;
     otherwise the module fails.
   - Printer options (paper size, duplex) are not managed.
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -166,8 +169,10 @@ diff:
   returned: diff mode
   type: dict
   sample:
-    before: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": false}, "default": "office"}
-    after: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": true}, "default": "office"}
+    before: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": false},
+             "default": "office"}
+    after: {"queue office": {"uri": "ipp://10.0.0.20/ipp/print", "enabled": true},
+            "default": "office"}
     before_header: cups
     after_header: cups
 """
@@ -218,8 +223,12 @@ def view(queue, fields, wanted_driver=None, models=None):
 def wanted(queue):
     """A listed present queue as the list wants it, and the fields it manages."""
     fields = ALWAYS + tuple(key for key in OPTIONAL if queue.get(key) is not None)
-    want = {"uri": sanitize_uri(queue["uri"]), "driver": queue["driver"],
-            "shared": queue["shared"], "enabled": True}
+    want = {
+        "uri": sanitize_uri(queue["uri"]),
+        "driver": queue["driver"],
+        "shared": queue["shared"],
+        "enabled": True,
+    }
     for key in OPTIONAL:
         if queue.get(key) is not None:
             want[key] = queue[key]
@@ -246,8 +255,21 @@ def queue_command(name, queue, want, changed, new):
     if new or "shared" in changed:
         command += ["-o", "printer-is-shared=%s" % ("true" if want["shared"] else "false")]
     if "error_policy" in changed:
-        command += ["-o", "printer-error-policy=%s" % want["error_policy"]]
+        command += ["-o", "printer-error-policy={}".format(want["error_policy"])]
     return command
+
+
+def current_views(persistent, listed, models):
+    """What the scheduler has now: each queue as the list describes it (unlisted: UNLISTED)."""
+    views = {}
+    for name, queue in persistent.items():
+        item = listed.get(name.lower())
+        if item is not None and item["state"] == "present":
+            fields, _want = wanted(item)
+            views[name] = view(queue, fields, item["driver"], models)
+        else:
+            views[name] = view(queue, UNLISTED)
+    return views
 
 
 def plan(current, desired, default, remove_unlisted, sharing_now, sharing, models=None):
@@ -256,16 +278,12 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
     ``current`` is {name: queue} as read by ``read_queues``; ``desired`` and ``default`` come
     from ``normalize_queues``. Pure: nothing runs here.
     """
-    persistent = dict((name, queue) for name, queue in current.items() if not queue["temporary"])
-    listed = dict((q["name"].lower(), q) for q in desired)
-    before = {"queues": {}, "default": default_of(persistent)}
-    for name, queue in persistent.items():
-        item = listed.get(name.lower())
-        if item is not None and item["state"] == "present":
-            fields, _want = wanted(item)
-            before["queues"][name] = view(queue, fields, item["driver"], models)
-        else:
-            before["queues"][name] = view(queue, UNLISTED)
+    persistent = {name: queue for name, queue in current.items() if not queue["temporary"]}
+    listed = {q["name"].lower(): q for q in desired}
+    before = {
+        "queues": current_views(persistent, listed, models),
+        "default": default_of(persistent),
+    }
     if sharing is not None:
         before["sharing"] = sharing_now
     after = copy.deepcopy(before)
@@ -308,7 +326,7 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
 
 def flat(state):
     """A state for the diff: one key per queue (``queue NAME``), so a diff names what changed."""
-    result = dict(("queue %s" % name, queue) for name, queue in state["queues"].items())
+    result = dict((f"queue {name}", queue) for name, queue in state["queues"].items())
     result.update((key, value) for key, value in state.items() if key != "queues")
     return result
 
@@ -324,8 +342,13 @@ def display(command):
 
 def read_models(module, desired):
     """{model: make and model} of the PPD models the list uses; None when CUPS cannot say."""
-    used = sorted(set(q["driver"] for q in desired
-                      if q["state"] == "present" and q["driver"] not in (RAW, EVERYWHERE)))
+    used = sorted(
+        set(
+            q["driver"]
+            for q in desired
+            if q["state"] == "present" and q["driver"] not in (RAW, EVERYWHERE)
+        )
+    )
     if not used:
         return {}
     schemes = sorted(set(model_scheme(model) for model in used))
@@ -335,16 +358,19 @@ def read_models(module, desired):
     if lpinfo is None:
         module.fail_json(msg="lpinfo not found: is CUPS (cups-client) installed?")
     rc, out, err = module.run_command(
-        [lpinfo, "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV)
+        [lpinfo, "--include-schemes", ",".join(schemes), "-m"], environ_update=ENV
+    )
     if rc != 0:
         if module.check_mode:
             return None
-        module.fail_json(msg="cannot list the CUPS models (lpinfo -m): %s" % (err or out).strip())
+        module.fail_json(msg=f"cannot list the CUPS models (lpinfo -m): {(err or out).strip()}")
     models = parse_models(out)
     unknown = [model for model in used if model not in models]
     if unknown:
-        module.fail_json(msg="driver %s is not a model CUPS knows on this host (see `lpinfo -m`; "
-                             "install its driver package)" % ", ".join(unknown))
+        module.fail_json(
+            msg="driver {} is not a model CUPS knows on this host (see `lpinfo -m`; "
+            "install its driver package)".format(", ".join(unknown))
+        )
     return models
 
 
@@ -369,8 +395,9 @@ def run(module):
     needed = bool(params["sharing"]) or any(q["state"] == "present" for q in desired)
     current, sharing_now = read_state(module, params["sharing"], needed)
     models = read_models(module, desired)
-    before, after, commands = plan(current, desired, default, params["remove_unlisted"],
-                                   sharing_now, params["sharing"], models)
+    before, after, commands = plan(
+        current, desired, default, params["remove_unlisted"], sharing_now, params["sharing"], models
+    )
     changed = before != after
     result = {
         "changed": changed,
@@ -380,8 +407,12 @@ def run(module):
         "commands": [display(command) for command in commands],
     }
     if module._diff:
-        result["diff"] = {"before": flat(before), "after": flat(after),
-                          "before_header": "cups", "after_header": "cups"}
+        result["diff"] = {
+            "before": flat(before),
+            "after": flat(after),
+            "before_header": "cups",
+            "after_header": "cups",
+        }
     if not changed or module.check_mode:
         return result
 
@@ -389,7 +420,7 @@ def run(module):
     for command in commands:
         rc, out, err = module.run_command(command, environ_update=ENV)
         if rc != 0:
-            failures.append("%s: %s" % (" ".join(display(command)), (err or out).strip()))
+            failures.append("{}: {}".format(" ".join(display(command)), (err or out).strip()))
     if failures:
         module.fail_json(msg="CUPS refused: " + "; ".join(failures), **result)
     # read back until CUPS holds what was planned: the scheduler makes an IPP Everywhere
@@ -397,32 +428,50 @@ def run(module):
     deadline = time.time() + SETTLE_SECONDS
     while True:
         current, sharing_now = read_state(module, params["sharing"], True)
-        actual, _after, _remaining = plan(current, desired, default, params["remove_unlisted"],
-                                          sharing_now, params["sharing"], models)
+        actual, _after, _remaining = plan(
+            current,
+            desired,
+            default,
+            params["remove_unlisted"],
+            sharing_now,
+            params["sharing"],
+            models,
+        )
         if actual == after:
             return result
         if time.time() >= deadline:
-            module.fail_json(msg="CUPS did not take every change within %d s (an IPP Everywhere "
-                                 "queue needs its printer to answer)" % SETTLE_SECONDS,
-                             expected=after, actual=actual, **result)
+            module.fail_json(
+                msg=f"CUPS did not take every change within {SETTLE_SECONDS} s "
+                "(an IPP Everywhere queue needs its printer to answer)",
+                expected=after,
+                actual=actual,
+                **result,
+            )
         time.sleep(0.25)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            queues=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                uri=dict(type="str"),
-                driver=dict(type="str"),
-                description=dict(type="str"),
-                location=dict(type="str"),
-                shared=dict(type="bool", default=False),
-                default=dict(type="bool", default=False),
-                error_policy=dict(type="str", choices=["abort-job", "retry-current-job",
-                                                       "retry-job", "stop-printer"]),
-                state=dict(type="str", choices=["present", "absent"], default="present"),
-            )),
+            queues=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    name=dict(type="str", required=True),
+                    uri=dict(type="str"),
+                    driver=dict(type="str"),
+                    description=dict(type="str"),
+                    location=dict(type="str"),
+                    shared=dict(type="bool", default=False),
+                    default=dict(type="bool", default=False),
+                    error_policy=dict(
+                        type="str",
+                        choices=["abort-job", "retry-current-job", "retry-job", "stop-printer"],
+                    ),
+                    state=dict(type="str", choices=["present", "absent"], default="present"),
+                ),
+            ),
             default=dict(type="str"),
             remove_unlisted=dict(type="bool", default=False),
             sharing=dict(type="bool"),

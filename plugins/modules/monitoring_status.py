@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -26,7 +23,7 @@ description:
   - Read-only; never reports a change. A failing control is a finding with status C(fail),
     not a failed task.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   service:
     description: The node exporter's systemd service.
@@ -84,12 +81,18 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Linux with systemd only.
 seealso:
   - name: mspctl role contract
     description: The finding schema and how status modules are used.
     link: https://github.com/mspctl/mspctl/blob/main/docs/role-contract.md
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -154,9 +157,11 @@ status:
 """
 
 import time
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import open_url
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring import (
     CHECKS,
@@ -164,7 +169,6 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring im
     failed_units,
     parse_exposition,
 )
-from ansible.module_utils.urls import open_url
 
 
 def agent_state(module, service):
@@ -200,103 +204,180 @@ def evaluate(params, observed, now):
     ``failed_units`` (list or an exception message), ``disks`` (list or a message).
     """
     findings = Findings("monitoring")
-    service = params["service"]
-    active, enabled, agent_error = observed["agent"]
-    status = {"agent": {"service": service, "active": active, "enabled": enabled,
-                        "port": params["port"]}}
-    if agent_error:
-        findings.error("monitoring.agent_running", "The node exporter is running and enabled",
-                       agent_error, evidence={"service": service})
-    else:
-        findings.check("monitoring.agent_running", "The node exporter is running and enabled",
-                       ok=bool(active and enabled), expected="active, enabled",
-                       actual="%s, %s" % ("active" if active else "inactive",
-                                          "enabled" if enabled else "disabled"),
-                       evidence={"service": service})
-
-    url = "http://%s:%d/metrics" % (_host(params["address"]), params["port"])
-    text, scrape_error = observed["scrape"]
-    metrics = {"url": url, "reachable": text is not None, "mspctl_samples": 0, "last_run": None,
-               "age_seconds": None, "check_errors": [], "maintenance": None}
-    status["metrics"] = metrics
-    title = "mspctl's metrics are exposed and fresh"
-    expected = "mspctl_* samples, collected within %d s" % params["max_metrics_age"]
-    if text is None:
-        findings.check("monitoring.metrics_exposed", title, ok=False, expected=expected,
-                       actual="no answer: %s" % scrape_error, evidence={"url": url})
-    else:
-        samples = parse_exposition(text, prefix="mspctl_")
-        metrics["mspctl_samples"] = len(samples)
-        for name, labels, value in samples:
-            if name == "mspctl_collector_last_run_timestamp_seconds":
-                metrics["last_run"] = int(value)
-                metrics["age_seconds"] = int(now - value)
-            elif name == "mspctl_check_error" and value:
-                metrics["check_errors"].append(labels.get("check"))
-            elif name == "mspctl_maintenance":
-                metrics["maintenance"] = bool(value)
-        metrics["check_errors"].sort()
-        if not samples:
-            actual = "no mspctl_* sample (is the collector timer running?)"
-        elif metrics["age_seconds"] is None:
-            actual = "%d samples, no collector timestamp" % len(samples)
-        else:
-            actual = "%d samples, collected %d s ago" % (len(samples), metrics["age_seconds"])
-        fresh = (metrics["age_seconds"] is not None
-                 and -60 <= metrics["age_seconds"] <= params["max_metrics_age"])
-        findings.check("monitoring.metrics_exposed", title, ok=bool(samples) and fresh,
-                       expected=expected, actual=actual,
-                       evidence={"url": url, "check_errors": metrics["check_errors"]})
-
-    status["failed_units"] = None
-    if "failed_units" in params["checks"]:
-        units = observed["failed_units"]
-        title = "No systemd unit has failed"
-        if isinstance(units, list):
-            status["failed_units"] = units
-            findings.check("monitoring.failed_units", title, ok=not units, expected="none",
-                           actual=", ".join(units) if units else "none",
-                           evidence={"units": units})
-        else:
-            findings.error("monitoring.failed_units", title, units)
-
-    status["disks"] = []
-    if "disk_usage" in params["checks"]:
-        disks = observed["disks"]
-        title = "No data file system is fuller than %d %%" % params["disk_crit_percent"]
-        if isinstance(disks, list):
-            rows = [{"mountpoint": d["mountpoint"], "device": d["device"], "fstype": d["fstype"],
-                     "used_percent": round(d["used_ratio"] * 100, 1)} for d in disks]
-            status["disks"] = rows
-            full = [r for r in rows if r["used_percent"] > params["disk_crit_percent"]]
-            fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
-            findings.check(
-                "monitoring.disk_usage", title, ok=not full,
-                expected="<= %d %%" % params["disk_crit_percent"],
-                actual=("%s at %s %%" % (fullest["mountpoint"], fullest["used_percent"])
-                        if fullest else "no data file system"),
-                evidence={"above": [r["mountpoint"] for r in full]})
-        else:
-            findings.error("monitoring.disk_usage", title, disks)
-
-    hook = dict((k, v) for k, v in (params["msp_hook"] or {}).items() if v)
-    status["msp_hook"] = hook
-    findings.check("monitoring.msp_hook", "The host is registered with the MSP monitoring host",
-                   ok=bool(hook.get("server")), expected="a scrape target on the MSP host",
-                   actual=("%s on %s" % (hook.get("target"), hook["server"]) if hook.get("server")
-                           else "no MSP monitoring host in the inventory"),
-                   evidence=hook)
+    status: dict[str, Any] = {}
+    agent_running(findings, status, params, observed)
+    metrics_exposed(findings, status, params, observed, now)
+    failed_units_control(findings, status, params, observed)
+    disk_usage_control(findings, status, params, observed)
+    msp_hook(findings, status, params)
     return findings.as_list(), status
 
 
+def agent_running(findings, status, params, observed):
+    service = params["service"]
+    active, enabled, agent_error = observed["agent"]
+    status["agent"] = {
+        "service": service,
+        "active": active,
+        "enabled": enabled,
+        "port": params["port"],
+    }
+    if agent_error:
+        findings.error(
+            "monitoring.agent_running",
+            "The node exporter is running and enabled",
+            agent_error,
+            evidence={"service": service},
+        )
+    else:
+        findings.check(
+            "monitoring.agent_running",
+            "The node exporter is running and enabled",
+            ok=bool(active and enabled),
+            expected="active, enabled",
+            actual=(
+                f"{'active' if active else 'inactive'}, {'enabled' if enabled else 'disabled'}"
+            ),
+            evidence={"service": service},
+        )
+
+
+def metrics_exposed(findings, status, params, observed, now):
+    url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
+    text, scrape_error = observed["scrape"]
+    metrics: dict[str, Any] = {
+        "url": url,
+        "reachable": text is not None,
+        "mspctl_samples": 0,
+        "last_run": None,
+        "age_seconds": None,
+        "check_errors": [],
+        "maintenance": None,
+    }
+    status["metrics"] = metrics
+    title = "mspctl's metrics are exposed and fresh"
+    expected = "mspctl_* samples, collected within {} s".format(params["max_metrics_age"])
+    if text is None:
+        findings.check(
+            "monitoring.metrics_exposed",
+            title,
+            ok=False,
+            expected=expected,
+            actual=f"no answer: {scrape_error}",
+            evidence={"url": url},
+        )
+        return
+    samples = parse_exposition(text, prefix="mspctl_")
+    metrics["mspctl_samples"] = len(samples)
+    for name, labels, value in samples:
+        if name == "mspctl_collector_last_run_timestamp_seconds":
+            metrics["last_run"] = int(value)
+            metrics["age_seconds"] = int(now - value)
+        elif name == "mspctl_check_error" and value:
+            metrics["check_errors"].append(labels.get("check"))
+        elif name == "mspctl_maintenance":
+            metrics["maintenance"] = bool(value)
+    metrics["check_errors"].sort()
+    if not samples:
+        actual = "no mspctl_* sample (is the collector timer running?)"
+    elif metrics["age_seconds"] is None:
+        actual = f"{len(samples)} samples, no collector timestamp"
+    else:
+        actual = f"{len(samples)} samples, collected {int(metrics['age_seconds'])} s ago"
+    fresh = (
+        metrics["age_seconds"] is not None
+        and -60 <= metrics["age_seconds"] <= params["max_metrics_age"]
+    )
+    findings.check(
+        "monitoring.metrics_exposed",
+        title,
+        ok=bool(samples) and fresh,
+        expected=expected,
+        actual=actual,
+        evidence={"url": url, "check_errors": metrics["check_errors"]},
+    )
+
+
+def failed_units_control(findings, status, params, observed):
+    status["failed_units"] = None
+    if "failed_units" not in params["checks"]:
+        return
+    units = observed["failed_units"]
+    title = "No systemd unit has failed"
+    if isinstance(units, list):
+        status["failed_units"] = units
+        findings.check(
+            "monitoring.failed_units",
+            title,
+            ok=not units,
+            expected="none",
+            actual=", ".join(units) if units else "none",
+            evidence={"units": units},
+        )
+    else:
+        findings.error("monitoring.failed_units", title, units)
+
+
+def disk_usage_control(findings, status, params, observed):
+    status["disks"] = []
+    if "disk_usage" not in params["checks"]:
+        return
+    disks = observed["disks"]
+    title = "No data file system is fuller than {} %".format(params["disk_crit_percent"])
+    if not isinstance(disks, list):
+        findings.error("monitoring.disk_usage", title, disks)
+        return
+    rows = [
+        {
+            "mountpoint": d["mountpoint"],
+            "device": d["device"],
+            "fstype": d["fstype"],
+            "used_percent": round(d["used_ratio"] * 100, 1),
+        }
+        for d in disks
+    ]
+    status["disks"] = rows
+    full = [r for r in rows if r["used_percent"] > params["disk_crit_percent"]]
+    fullest = max(rows, key=lambda r: r["used_percent"]) if rows else None
+    findings.check(
+        "monitoring.disk_usage",
+        title,
+        ok=not full,
+        expected="<= {} %".format(params["disk_crit_percent"]),
+        actual=(
+            "{} at {} %".format(fullest["mountpoint"], fullest["used_percent"])
+            if fullest
+            else "no data file system"
+        ),
+        evidence={"above": [r["mountpoint"] for r in full]},
+    )
+
+
+def msp_hook(findings, status, params):
+    hook = {k: v for k, v in (params["msp_hook"] or {}).items() if v}
+    status["msp_hook"] = hook
+    findings.check(
+        "monitoring.msp_hook",
+        "The host is registered with the MSP monitoring host",
+        ok=bool(hook.get("server")),
+        expected="a scrape target on the MSP host",
+        actual=(
+            f"{hook.get('target')} on {hook['server']}"
+            if hook.get("server")
+            else "no MSP monitoring host in the inventory"
+        ),
+        evidence=hook,
+    )
+
+
 def _host(address):
-    return "[%s]" % address if ":" in address and not address.startswith("[") else address
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
 def observe(module):
     params = module.params
     observed = {"agent": agent_state(module, params["service"])}
-    url = "http://%s:%d/metrics" % (_host(params["address"]), params["port"])
+    url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     observed["scrape"] = scrape(url, params["timeout"])
     observed["failed_units"] = None
     if "failed_units" in params["checks"]:
@@ -307,9 +388,10 @@ def observe(module):
     observed["disks"] = None
     if "disk_usage" in params["checks"]:
         try:
-            observed["disks"] = disk_usage(read_mounts(),
-                                           exclude=params["disk_exclude_mountpoints"])
-        except (IOError, OSError) as exc:
+            observed["disks"] = disk_usage(
+                read_mounts(), exclude=params["disk_exclude_mountpoints"]
+            )
+        except OSError as exc:
             observed["disks"] = to_text(exc)
     return observed
 
@@ -322,15 +404,23 @@ def main():
             port=dict(type="int", default=9100),
             timeout=dict(type="int", default=10),
             max_metrics_age=dict(type="int", default=300),
-            checks=dict(type="list", elements="str", choices=list(CHECKS),
-                        default=["disk_usage", "failed_units"]),
+            checks=dict(
+                type="list",
+                elements="str",
+                choices=list(CHECKS),
+                default=["disk_usage", "failed_units"],
+            ),
             disk_crit_percent=dict(type="int", default=95),
             disk_exclude_mountpoints=dict(type="list", elements="str", default=[]),
-            msp_hook=dict(type="dict", default={}, options=dict(
-                server=dict(type="str"),
-                target=dict(type="str"),
-                target_file=dict(type="str"),
-            )),
+            msp_hook=dict(
+                type="dict",
+                default={},
+                options=dict(
+                    server=dict(type="str"),
+                    target=dict(type="str"),
+                    target_file=dict(type="str"),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )

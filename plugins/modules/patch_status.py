@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -25,7 +22,7 @@ description:
   - Held packages are a decision of the inventory, so their pending updates are reported but
     do not fail a control.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   scope:
     description: The tier's patching scope; C(all) adds the C(patching.other_updates) control.
@@ -69,8 +66,14 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: debian
 requirements:
   - python3-apt on the managed host
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -177,6 +180,7 @@ status:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import read_json
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
     LAST_RUN,
@@ -190,7 +194,6 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     kernel_pending,
     oldest_seen,
     parse_iso,
-    read_json,
     reboot_state,
     split_pending,
     utcnow,
@@ -203,39 +206,53 @@ SHOWN = 30  # package names listed in a finding's evidence
 def window_summary(window):
     if not window:
         return None
-    return dict((key, window.get(key)) for key in
-                ("open", "reason", "next_start", "next_start_local", "timezone"))
+    return dict(
+        (key, window.get(key))
+        for key in ("open", "reason", "next_start", "next_start_local", "timezone")
+    )
 
 
 def read_text(path):
     try:
         with open(path) as handle:
             return handle.read().strip() or None
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
 def updates_finding(findings, control, title, updates, held, deferral, seen, now):
     if not updates:
-        findings.check(control, title, True, expected=expected_text(deferral),
-                       actual="none pending", evidence={"held": held[:SHOWN]})
+        findings.check(
+            control,
+            title,
+            True,
+            expected=expected_text(deferral),
+            actual="none pending",
+            evidence={"held": held[:SHOWN]},
+        )
         return
     age = oldest_seen(seen, updates, now).total_seconds() / DAY
     findings.check(
-        control, title, age < deferral,
+        control,
+        title,
+        age < deferral,
         expected=expected_text(deferral),
-        actual="%d pending, oldest first seen %.1f days ago" % (len(updates), age),
-        evidence={"packages": sorted(u.name for u in updates)[:SHOWN], "held": held[:SHOWN],
-                  "oldest_days": round(age, 2)},
+        actual=f"{len(updates)} pending, oldest first seen {age:.1f} days ago",
+        evidence={
+            "packages": sorted(u.name for u in updates)[:SHOWN],
+            "held": held[:SHOWN],
+            "oldest_days": round(age, 2),
+        },
     )
 
 
 def expected_text(deferral):
-    return "none pending" if deferral <= 0 else "none pending for %d days or more" % deferral
+    return "none pending" if deferral <= 0 else f"none pending for {deferral} days or more"
 
 
-def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
-             current_boot_id=None):
+def evaluate(
+    params, packages, now, boot=None, kernel=None, request_file=None, current_boot_id=None
+):
     """``(findings, status)``; ``packages`` is ``backend.packages()`` or a PatchingError."""
     state_dir = params["state_dir"]
     record = read_json(os.path.join(state_dir, LAST_RUN), {}) or {}
@@ -244,19 +261,24 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
 
     window = params["window"] or {}
     findings.check(
-        "patching.window", "The host's class has a patch window",
+        "patching.window",
+        "The host's class has a patch window",
         bool(params["host_class"] and window),
         expected="a window for one of the host's classes",
-        actual=("%s: %s, next %s" % (params["host_class"], window.get("reason"),
-                                      window.get("next_start_local"))
-                if params["host_class"] and window else "no window for this host class"),
+        actual=(
+            f"{params['host_class']}: {window.get('reason')}, next {window.get('next_start_local')}"
+            if params["host_class"] and window
+            else "no window for this host class"
+        ),
         evidence={"host_class": params["host_class"] or None},
     )
 
-    pending = {"security": [], "other": [], "held": []}
+    pending: dict[str, list[str]] = {"security": [], "other": [], "held": []}
     if isinstance(packages, PatchingError):
-        for control, title in (("patching.security_updates", "Security updates are applied"),
-                               ("patching.other_updates", "Other updates are applied")):
+        for control, title in (
+            ("patching.security_updates", "Security updates are applied"),
+            ("patching.other_updates", "Other updates are applied"),
+        ):
             if control == "patching.other_updates" and params["scope"] != "all":
                 continue
             findings.error(control, title, str(packages))
@@ -264,37 +286,60 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         _installed, updates = packages
         pending = split_pending(updates)
         live = [u for u in updates if not u.held]
-        updates_finding(findings, "patching.security_updates",
-                        "No security update pending beyond the deferral period",
-                        [u for u in live if u.kind == "security"], pending["held"],
-                        params["deferral_days"], seen, now)
+        updates_finding(
+            findings,
+            "patching.security_updates",
+            "No security update pending beyond the deferral period",
+            [u for u in live if u.kind == "security"],
+            pending["held"],
+            params["deferral_days"],
+            seen,
+            now,
+        )
         if params["scope"] == "all":
-            updates_finding(findings, "patching.other_updates",
-                            "No other update pending beyond the deferral period",
-                            [u for u in live if u.kind == "other"], pending["held"],
-                            params["deferral_days"], seen, now)
+            updates_finding(
+                findings,
+                "patching.other_updates",
+                "No other update pending beyond the deferral period",
+                [u for u in live if u.kind == "other"],
+                pending["held"],
+                params["deferral_days"],
+                seen,
+                now,
+            )
 
     last_upgrade = parse_iso(record.get("last_upgrade"))
-    reboot = reboot_state(params["reboot_policy"], record, boot=boot, kernel=kernel,
-                          current_boot_id=current_boot_id)
+    reboot = reboot_state(
+        params["reboot_policy"], record, boot=boot, kernel=kernel, current_boot_id=current_boot_id
+    )
     reboot_window = params["reboot_window"] or {}
     findings.check(
-        "patching.reboot_required", "No reboot is pending",
+        "patching.reboot_required",
+        "No reboot is pending",
         not (reboot["required"] or reboot["due"]),
         expected="no reboot required",
-        actual=("reboot required" if reboot["required"] else
-                "reboot due (policy always)" if reboot["due"] else "no reboot required"),
-        evidence={"packages": reboot["packages"], "policy": reboot["policy"],
-                  "next_reboot_window": reboot_window.get("next_start_local")},
+        actual=(
+            "reboot required"
+            if reboot["required"]
+            else "reboot due (policy always)"
+            if reboot["due"]
+            else "no reboot required"
+        ),
+        evidence={
+            "packages": reboot["packages"],
+            "policy": reboot["policy"],
+            "next_reboot_window": reboot_window.get("next_start_local"),
+        },
     )
 
     last_patch = parse_iso(record.get("last_run"))
     age_days = (now - last_patch).total_seconds() / DAY if last_patch else None
     findings.check(
-        "patching.last_patch_age", "A patch run completed recently",
+        "patching.last_patch_age",
+        "A patch run completed recently",
         age_days is not None and age_days <= params["max_age_days"],
-        expected="within %d days" % params["max_age_days"],
-        actual="never" if age_days is None else "%.1f days ago" % age_days,
+        expected="within {} days".format(params["max_age_days"]),
+        actual="never" if age_days is None else f"{age_days:.1f} days ago",
         evidence={"last_patch": iso(last_patch), "last_upgrade": iso(last_upgrade)},
     )
 
@@ -314,8 +359,9 @@ def evaluate(params, packages, now, boot=None, kernel=None, request_file=None,
         "reboot_policy": reboot["policy"],
         "boot_time": reboot["boot_time"],
         "boot_id": current_boot_id,
-        "last_reboot_request": read_text(request_file or os.path.join(state_dir,
-                                                                      REBOOT_REQUEST_FILE)),
+        "last_reboot_request": read_text(
+            request_file or os.path.join(state_dir, REBOOT_REQUEST_FILE)
+        ),
         "holds": record.get("holds") or [],
     }
     return findings.as_list(), status
@@ -327,8 +373,9 @@ def main():
             scope=dict(type="str", choices=["security", "all"], default="security"),
             deferral_days=dict(type="int", default=0),
             max_age_days=dict(type="int", default=35),
-            reboot_policy=dict(type="str", choices=["never", "if_required", "always"],
-                               default="if_required"),
+            reboot_policy=dict(
+                type="str", choices=["never", "if_required", "always"], default="if_required"
+            ),
             host_class=dict(type="str", default=""),
             window=dict(type="dict", default={}),
             reboot_window=dict(type="dict", default={}),
@@ -341,14 +388,20 @@ def main():
     if module.params["now"]:
         now = parse_iso(module.params["now"])
         if now is None:
-            module.fail_json(msg="now: not an ISO 8601 date and time: %r" % module.params["now"])
+            module.fail_json(msg=f"now: not an ISO 8601 date and time: {module.params['now']!r}")
     try:
         packages = AptBackend(module, module.params["state_dir"]).packages()
     except PatchingError as exc:
         packages = exc
     boot = boot_time()
-    findings, status = evaluate(module.params, packages, now, boot=boot,
-                                kernel=kernel_pending(boot), current_boot_id=boot_id())
+    findings, status = evaluate(
+        module.params,
+        packages,
+        now,
+        boot=boot,
+        kernel=kernel_pending(boot),
+        current_boot_id=boot_id(),
+    )
     module.exit_json(changed=False, findings=findings, status=status)
 
 

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -27,7 +24,7 @@ description:
   - Read-only; never reports a change. A failing control is a finding with status C(fail),
     never a failed task; a control that cannot be evaluated has status C(error).
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
   queues:
     description:
@@ -51,6 +48,12 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -129,91 +132,31 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     the host needs no CUPS (no present queue, sharing not asked for).
     """
     findings = Findings("printers")
-    needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
-    title = "The CUPS scheduler answers"
-    if error is None:
-        scheduler = "running"
-        findings.check("printers.scheduler", title, ok=True, expected="running",
-                       actual="running")
-    elif not needed:
-        # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
-        scheduler, current, sharing_now, error = "not needed", {}, False, None
-        findings.check("printers.scheduler", title, ok=True, expected="not needed (no queue)",
-                       actual="not running")
-    else:
-        scheduler = "unreachable"
-        findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
-    persistent = dict((n, q) for n, q in (current or {}).items() if not q["temporary"])
+    scheduler, current, sharing_now, error = scheduler_control(
+        findings, queues, sharing, current, sharing_now, error
+    )
+    persistent = {n: q for n, q in (current or {}).items() if not q["temporary"]}
     listed = set()
     present_count = enabled_count = expected = 0
     for queue in queues:
-        name = queue["name"]
-        listed.add(name.lower())
-        evidence = {"queue": name}
-        existing = find(persistent, name) if error is None else None
-        state = queue.get("state") or "present"
-        if state == "absent":
-            control = "printers.queue_absent.%s" % name
-            title = "Queue %s is removed" % name
-            if error:
-                findings.error(control, title, error, evidence)
-            else:
-                findings.check(control, title, ok=existing is None, expected="absent",
-                               actual="present" if existing else "absent", evidence=evidence)
-            continue
-        expected += 1
-        controls = (
-            ("printers.queue_present.%s" % name, "Queue %s is present" % name),
-            ("printers.queue_enabled.%s" % name, "Queue %s is enabled and accepts jobs" % name),
-            ("printers.device_uri.%s" % name, "Queue %s prints to the inventory's device" % name),
-        )
-        if error:
-            for control, title in controls:
-                findings.error(control, title, error, evidence)
-            continue
-        have = persistent.get(existing) if existing else None
-        want_uri = sanitize_uri(queue.get("uri"))
-        findings.check(controls[0][0], controls[0][1], ok=have is not None, expected="present",
-                       actual="present" if have else "absent", evidence=evidence)
-        if have is None:
-            findings.check(controls[1][0], controls[1][1], ok=False, expected=ENABLED,
-                           actual="absent", evidence=evidence)
-            findings.check(controls[2][0], controls[2][1], ok=False, expected=want_uri,
-                           actual="absent", evidence=evidence)
-            continue
-        present_count += 1
-        enabled = have["enabled"] and have["accepting"]
-        enabled_count += 1 if enabled else 0
-        findings.check(controls[1][0], controls[1][1], ok=enabled, expected=ENABLED,
-                       actual=enabled_text(have), evidence=evidence)
-        findings.check(controls[2][0], controls[2][1], ok=have["uri"] == want_uri,
-                       expected=want_uri, actual=have["uri"], evidence=evidence)
-
+        listed.add(queue["name"].lower())
+        counted, present, enabled = queue_controls(findings, queue, persistent, error)
+        expected += counted
+        present_count += present
+        enabled_count += enabled
     default_now = default_of(persistent) if error is None else None
-    want_default = wanted_default(queues, default)
-    if want_default:
-        title = "The default queue is %s" % want_default
-        if error:
-            findings.error("printers.default", title, error)
-        else:
-            findings.check("printers.default", title,
-                           ok=(default_now or "").lower() == want_default.lower(),
-                           expected=want_default, actual=default_now or "none")
     unlisted = sorted(n for n in persistent if n.lower() not in listed)
-    if remove_unlisted:
-        title = "No queue outside the inventory"
-        if error:
-            findings.error("printers.unlisted", title, error)
-        else:
-            findings.check("printers.unlisted", title, ok=not unlisted, expected=[],
-                           actual=unlisted)
-    if sharing is not None:
-        title = "CUPS publishes shared queues only when told to"
-        if error:
-            findings.error("printers.sharing", title, error)
-        else:
-            findings.check("printers.sharing", title, ok=sharing_now == sharing,
-                           expected=sharing_text(sharing), actual=sharing_text(sharing_now))
+    host_controls(
+        findings,
+        queues,
+        default,
+        default_now,
+        remove_unlisted,
+        unlisted,
+        sharing,
+        sharing_now,
+        error,
+    )
     status = {
         "scheduler": scheduler,
         "queues_expected": expected,
@@ -227,6 +170,143 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     return findings.as_list(), status
 
 
+def scheduler_control(findings, queues, sharing, current, sharing_now, error):
+    """The scheduler's finding; (scheduler state, current, sharing_now, error) as evaluated."""
+    needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
+    title = "The CUPS scheduler answers"
+    if error is None:
+        findings.check("printers.scheduler", title, ok=True, expected="running", actual="running")
+        return "running", current, sharing_now, error
+    if not needed:
+        # no queue to serve: no CUPS is fine, and it means no queue and nothing shared
+        findings.check(
+            "printers.scheduler",
+            title,
+            ok=True,
+            expected="not needed (no queue)",
+            actual="not running",
+        )
+        return "not needed", {}, False, None
+    findings.check("printers.scheduler", title, ok=False, expected="running", actual=error)
+    return "unreachable", current, sharing_now, error
+
+
+def queue_controls(findings, queue, persistent, error):
+    """One listed queue's findings; (expected, present, enabled) counts (0 or 1 each)."""
+    name = queue["name"]
+    evidence = {"queue": name}
+    existing = find(persistent, name) if error is None else None
+    if (queue.get("state") or "present") == "absent":
+        control = f"printers.queue_absent.{name}"
+        title = f"Queue {name} is removed"
+        if error:
+            findings.error(control, title, error, evidence)
+        else:
+            findings.check(
+                control,
+                title,
+                ok=existing is None,
+                expected="absent",
+                actual="present" if existing else "absent",
+                evidence=evidence,
+            )
+        return 0, 0, 0
+    controls = (
+        (f"printers.queue_present.{name}", f"Queue {name} is present"),
+        (f"printers.queue_enabled.{name}", f"Queue {name} is enabled and accepts jobs"),
+        (f"printers.device_uri.{name}", f"Queue {name} prints to the inventory's device"),
+    )
+    if error:
+        for control, title in controls:
+            findings.error(control, title, error, evidence)
+        return 1, 0, 0
+    have = persistent.get(existing) if existing else None
+    want_uri = sanitize_uri(queue.get("uri"))
+    findings.check(
+        controls[0][0],
+        controls[0][1],
+        ok=have is not None,
+        expected="present",
+        actual="present" if have else "absent",
+        evidence=evidence,
+    )
+    if have is None:
+        findings.check(
+            controls[1][0],
+            controls[1][1],
+            ok=False,
+            expected=ENABLED,
+            actual="absent",
+            evidence=evidence,
+        )
+        findings.check(
+            controls[2][0],
+            controls[2][1],
+            ok=False,
+            expected=want_uri,
+            actual="absent",
+            evidence=evidence,
+        )
+        return 1, 0, 0
+    enabled = have["enabled"] and have["accepting"]
+    findings.check(
+        controls[1][0],
+        controls[1][1],
+        ok=enabled,
+        expected=ENABLED,
+        actual=enabled_text(have),
+        evidence=evidence,
+    )
+    findings.check(
+        controls[2][0],
+        controls[2][1],
+        ok=have["uri"] == want_uri,
+        expected=want_uri,
+        actual=have["uri"],
+        evidence=evidence,
+    )
+    return 1, 1, 1 if enabled else 0
+
+
+def host_controls(
+    findings, queues, default, default_now, remove_unlisted, unlisted, sharing, sharing_now, error
+):
+    """The default queue, unlisted queues and sharing findings."""
+    want_default = wanted_default(queues, default)
+    if want_default:
+        title = f"The default queue is {want_default}"
+        if error:
+            findings.error("printers.default", title, error)
+        else:
+            findings.check(
+                "printers.default",
+                title,
+                ok=(default_now or "").lower() == want_default.lower(),
+                expected=want_default,
+                actual=default_now or "none",
+            )
+    if remove_unlisted:
+        title = "No queue outside the inventory"
+        if error:
+            findings.error("printers.unlisted", title, error)
+        else:
+            findings.check(
+                "printers.unlisted", title, ok=not unlisted, expected=[], actual=unlisted
+            )
+    if sharing is not None:
+        title = "CUPS publishes shared queues only when told to"
+        if error:
+            findings.error("printers.sharing", title, error)
+        else:
+            findings.check(
+                "printers.sharing",
+                title,
+                ok=sharing_now == sharing,
+                expected=sharing_text(sharing),
+                actual=sharing_text(sharing_now),
+            )
+
+
 def run(module):
     params = module.params
     queues = [q for q in params["queues"] or [] if isinstance(q, dict) and q.get("name")]
@@ -237,8 +317,15 @@ def run(module):
             sharing_now = read_sharing(module)
     except CupsUnavailable as exc:
         error = str(exc)
-    findings, status = evaluate(queues, params["default"], params["remove_unlisted"],
-                                params["sharing"], current, sharing_now, error)
+    findings, status = evaluate(
+        queues,
+        params["default"],
+        params["remove_unlisted"],
+        params["sharing"],
+        current,
+        sharing_now,
+        error,
+    )
     return {"changed": False, "findings": findings, "status": status}
 
 

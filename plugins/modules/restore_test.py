@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -29,23 +26,8 @@ description:
   - A failing restore test is not a module failure, it is the result (C(restore_test.result) is
     C(fail)); mspctl.policy.backup_status turns it into a failing finding.
 version_added: "0.1.0"
-author: mspctl contributors
+author: mspctl contributors (@mspctl)
 options:
-  repository:
-    description: restic repository, for example C(sftp:restic@nas:/srv/restic/acme/web01).
-    type: str
-    required: true
-  password:
-    description:
-      - Repository password. Given to restic in its environment (C(RESTIC_PASSWORD)), never on
-        a command line; never logged.
-    type: str
-    required: true
-    no_log: true
-  host:
-    description: Host name the snapshots were taken under (C(restic backup --host)).
-    type: str
-    required: true
   sample_size:
     description: Number of files restored and compared.
     type: int
@@ -70,14 +52,6 @@ options:
     description: Directory under which the scratch directory is created.
     type: path
     default: /var/tmp
-  ssh_config:
-    description:
-      - ssh client configuration for an C(sftp:) repository (identity, known hosts), passed to
-        restic as its C(sftp.command). Omit to use the host's ssh defaults.
-    type: path
-  cache_dir:
-    description: restic cache directory (C(RESTIC_CACHE_DIR)).
-    type: path
   max_file_bytes:
     description: Larger files are never sampled, so a test stays quick.
     type: int
@@ -92,10 +66,15 @@ attributes:
     details: In check mode nothing is restored; the module says whether a test is due.
   diff_mode:
     support: full
-notes:
-  - Needs the C(restic) program on the host.
+  platform:
+    support: full
+    platforms: linux
 seealso:
   - module: mspctl.policy.backup_status
+extends_documentation_fragment:
+  - mspctl.policy.restic
+  - mspctl.policy.attributes
+  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
@@ -157,13 +136,16 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
-    Lock,
-    Restic,
-    due,
-    module_runner,
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
     read_json,
+)
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
+    SCRATCH_PARENT,
+    Lock,
+    due,
+    module_restic,
     record_restore_test,
+    restic_argument_spec,
     restore_summary,
     restore_test,
 )
@@ -184,26 +166,30 @@ def diff_of(before, after):
     }
 
 
-def run_module(module, now, make_restic=None):
+def run_module(module, now):
     params = module.params
     last = read_json(params["result_file"])
     is_due, run = decide(last, params["interval_days"], params["force"], now)
     if not run:
         return dict(changed=False, due=False, ran=False, restore_test=last)
     if module.check_mode:
-        result = dict(changed=True, due=is_due, ran=False, restore_test=last,
-                      msg="a restore test would run")
+        result = dict(
+            changed=True, due=is_due, ran=False, restore_test=last, msg="a restore test would run"
+        )
         if module._diff:
             result["diff"] = diff_of(last, {"result": "(would run)", "at": None})
         return result
     restic_bin = module.get_bin_path("restic", required=True)
-    restic = (make_restic or Restic)(
-        module_runner(module), params["repository"], password=params["password"],
-        ssh_config=params["ssh_config"], cache_dir=params["cache_dir"], binary=restic_bin)
+    restic = module_restic(module, restic_bin)
     with Lock(params["lock_file"]):
-        record = restore_test(restic, params["host"], params["sample_size"], now=now,
-                              scratch_parent=params["scratch_parent"],
-                              max_file_bytes=params["max_file_bytes"])
+        record = restore_test(
+            restic,
+            params["host"],
+            params["sample_size"],
+            now=now,
+            scratch_parent=params["scratch_parent"],
+            max_file_bytes=params["max_file_bytes"],
+        )
         record_restore_test(record, params["result_file"], params["status_file"])
     result = dict(changed=True, due=is_due, ran=True, restore_test=record)
     if module._diff:
@@ -213,17 +199,13 @@ def run_module(module, now, make_restic=None):
 
 def argument_spec():
     return dict(
-        repository=dict(type="str", required=True),
-        password=dict(type="str", required=True, no_log=True),
-        host=dict(type="str", required=True),
+        restic_argument_spec(),
         sample_size=dict(type="int", default=10),
         interval_days=dict(type="int", default=7),
         force=dict(type="bool", default=False),
         result_file=dict(type="path", default="/var/lib/mspctl/backup/restore-test.json"),
         status_file=dict(type="path", default="/var/lib/mspctl/backup/status.json"),
-        scratch_parent=dict(type="path", default="/var/tmp"),
-        ssh_config=dict(type="path"),
-        cache_dir=dict(type="path"),
+        scratch_parent=dict(type="path", default=SCRATCH_PARENT),
         max_file_bytes=dict(type="int", default=16777216),
         lock_file=dict(type="path", default="/run/lock/mspctl-backup.lock"),
     )
@@ -234,7 +216,7 @@ def main():
     if module.params["sample_size"] < 1:
         module.fail_json(msg="sample_size must be at least 1")
     if not os.path.isdir(module.params["scratch_parent"]):
-        module.fail_json(msg="scratch_parent %s is not a directory" % module.params["scratch_parent"])
+        module.fail_json(msg=f"scratch_parent {module.params['scratch_parent']} is not a directory")
     module.exit_json(**run_module(module, time.time()))
 
 

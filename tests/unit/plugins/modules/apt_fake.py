@@ -1,4 +1,4 @@
-"""A Debian host's apt in memory for the patching modules' unit tests, and their loader.
+"""A Debian host's apt in memory for the patching modules' unit tests, and the modules they test.
 
 ``FakeApt`` holds installed versions, holds, auto marks and the versions a mirror offers per
 suite, and answers what ``mspctl_apt_upgrade`` and ``mspctl_patch_status`` ask their
@@ -13,17 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from plugin_loader import load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-# the modules import their module_utils as Ansible ships them to the host
-pu = load("ansible.module_utils.mspctl_patching", PLUGINS / "module_utils" / "mspctl_patching.py")
-load("ansible.module_utils.mspctl_findings", PLUGINS / "module_utils" / "mspctl_findings.py")
-upgrade = load("_mspctl_module_mspctl_apt_upgrade", PLUGINS / "modules" / "mspctl_apt_upgrade.py")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
 
 
 def _key(version: str) -> tuple[int, ...]:
@@ -37,9 +27,14 @@ class FakeApt:
     the packages it drags along (upgraded to their newest version) or removes (``-name``).
     """
 
-    def __init__(self, installed: dict[str, str], mirror: dict[str, dict[str, str]],
-                 held: set[str] | None = None, auto: set[str] | None = None,
-                 depends: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        installed: dict[str, str],
+        mirror: dict[str, dict[str, str]],
+        held: set[str] | None = None,
+        auto: set[str] | None = None,
+        depends: dict[str, list[str]] | None = None,
+    ) -> None:
         self.installed = dict(installed)
         self.mirror = mirror
         self.held = set(held or ())
@@ -56,13 +51,17 @@ class FakeApt:
         self.lists_refreshed += 1
 
     def newest(self, name: str, security_only: bool = False) -> str | None:
-        versions = [v for v, suite in self.mirror.get(name, {}).items()
-                    if not security_only or suite.endswith("-security")]
+        versions = [
+            v
+            for v, suite in self.mirror.get(name, {}).items()
+            if not security_only or suite.endswith("-security")
+        ]
         return max(versions, key=_key) if versions else None
 
     def packages(self) -> tuple[dict[str, Any], list[Any]]:
-        installed = {n: pu.Installed(v, n in self.held, n in self.auto)
-                     for n, v in self.installed.items()}
+        installed = {
+            n: pu.Installed(v, n in self.held, n in self.auto) for n, v in self.installed.items()
+        }
         updates = []
         for name, version in sorted(self.installed.items()):
             candidate = self.newest(name)
@@ -108,8 +107,7 @@ class FakeApt:
 
     def run_hook(self, command: str) -> dict[str, Any]:
         self.calls.append(("hook", command))
-        return {"command": command, "rc": self.hook_rc.get(command, 0), "stdout": "",
-                "stderr": ""}
+        return {"command": command, "rc": self.hook_rc.get(command, 0), "stdout": "", "stderr": ""}
 
 
 class FakeModule:

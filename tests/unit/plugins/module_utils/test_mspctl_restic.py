@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_restic as restic
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.restic_fake import (
+    FakeRestic,
+    rfc3339_ns,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from restic_fake import FakeRestic, restic, rfc3339_ns
 
 HOST = "web01"
 PASSWORD = "correct horse battery staple"
@@ -35,8 +39,13 @@ def make_tree(root: Path, count: int = 12) -> list[Path]:
 
 
 def client(fake: FakeRestic, **kw: Any) -> Any:
-    return restic.Restic(fake, "sftp:restic@nas:/srv/restic/acme/web01", password=PASSWORD,
-                         ssh_config="/etc/mspctl/backup/ssh_config", **kw)
+    return restic.Restic(
+        fake,
+        "sftp:restic@nas:/srv/restic/acme/web01",
+        password=PASSWORD,
+        ssh_config="/etc/mspctl/backup/ssh_config",
+        **kw,
+    )
 
 
 # -- formats ------------------------------------------------------------------------------------
@@ -54,19 +63,33 @@ def test_mtime_round_trips_through_restic_format(ns: int, offset: int) -> None:
     assert restic.mtime_ns(rfc3339_ns(ns, offset)) == ns
 
 
-@pytest.mark.parametrize(("url", "parsed", "command"), [
-    ("sftp:restic@10.0.0.5:/srv/restic/acme/web01",
-     {"user": "restic", "host": "10.0.0.5", "port": None, "path": "/srv/restic/acme/web01"},
-     "ssh -F /c restic@10.0.0.5 -s sftp"),
-    ("sftp://restic@nas.example:2222//volume1/restic/web01",
-     {"user": "restic", "host": "nas.example", "port": 2222, "path": "/volume1/restic/web01"},
-     "ssh -F /c -p 2222 restic@nas.example -s sftp"),
-    ("sftp:nas:/backups/web01",
-     {"user": None, "host": "nas", "port": None, "path": "/backups/web01"},
-     "ssh -F /c nas -s sftp"),
-    ("/var/backups/restic", None, None),
-    ("rest:https://backup.example/web01", None, None),
-])
+@pytest.mark.parametrize(
+    ("url", "parsed", "command"),
+    [
+        (
+            "sftp:restic@10.0.0.5:/srv/restic/acme/web01",
+            {"user": "restic", "host": "10.0.0.5", "port": None, "path": "/srv/restic/acme/web01"},
+            "ssh -F /c restic@10.0.0.5 -s sftp",
+        ),
+        (
+            "sftp://restic@nas.example:2222//volume1/restic/web01",
+            {
+                "user": "restic",
+                "host": "nas.example",
+                "port": 2222,
+                "path": "/volume1/restic/web01",
+            },
+            "ssh -F /c -p 2222 restic@nas.example -s sftp",
+        ),
+        (
+            "sftp:nas:/backups/web01",
+            {"user": None, "host": "nas", "port": None, "path": "/backups/web01"},
+            "ssh -F /c nas -s sftp",
+        ),
+        ("/var/backups/restic", None, None),
+        ("rest:https://backup.example/web01", None, None),
+    ],
+)
 def test_sftp_repositories(url: str, parsed: dict[str, Any] | None, command: str | None) -> None:
     assert restic.parse_sftp(url) == parsed
     assert restic.sftp_command(url, "/c") == command
@@ -79,36 +102,52 @@ def test_the_password_goes_to_the_environment_never_to_the_command_line() -> Non
     assert PASSWORD not in " ".join(argv)
     assert env["RESTIC_PASSWORD"] == PASSWORD
     # global options come before the command's own arguments (a backup's paths follow "--")
-    assert argv[:4] == ["restic", "snapshots", "-o",
-                        "sftp.command=ssh -F /etc/mspctl/backup/ssh_config "
-                        "restic@nas -s sftp"]
+    assert argv[:4] == [
+        "restic",
+        "snapshots",
+        "-o",
+        "sftp.command=ssh -F /etc/mspctl/backup/ssh_config restic@nas -s sftp",
+    ]
     service = restic.Restic(fake, "/srv/repo", password_file="/etc/mspctl/backup/password")
     assert service.env["RESTIC_PASSWORD_FILE"] == "/etc/mspctl/backup/password"
     assert "RESTIC_PASSWORD" not in service.env
     assert service.options == []
 
 
-@pytest.mark.parametrize(("rc", "stderr", "kind"), [
-    (1, "Fatal: wrong password or no key found", "wrong_password"),
-    (12, "Fatal: wrong password or no key found", "wrong_password"),
-    (1, "Fatal: unable to open config file: Stat: file does not exist\n"
-        "Is there a repository at the following location?", "no_repository"),
-    (10, "Fatal: repository does not exist", "no_repository"),
-    (1, "ignoring error for /etc/x: ciphertext verification failed", "corrupt"),
-    (1, "subprocess ssh: Host key verification failed.\nFatal: unable to open repository at "
-        "sftp:r@h:/p: unable to start the sftp session, error: EOF", "unreachable"),
-    (1, "Fatal: unable to create lock in backend: repository is already locked", "locked"),
-    (1, "something else", "error"),
-])
+@pytest.mark.parametrize(
+    ("rc", "stderr", "kind"),
+    [
+        (1, "Fatal: wrong password or no key found", "wrong_password"),
+        (12, "Fatal: wrong password or no key found", "wrong_password"),
+        (
+            1,
+            "Fatal: unable to open config file: Stat: file does not exist\n"
+            "Is there a repository at the following location?",
+            "no_repository",
+        ),
+        (10, "Fatal: repository does not exist", "no_repository"),
+        (1, "ignoring error for /etc/x: ciphertext verification failed", "corrupt"),
+        (
+            1,
+            "subprocess ssh: Host key verification failed.\nFatal: unable to open repository at "
+            "sftp:r@h:/p: unable to start the sftp session, error: EOF",
+            "unreachable",
+        ),
+        (1, "Fatal: unable to create lock in backend: repository is already locked", "locked"),
+        (1, "something else", "error"),
+    ],
+)
 def test_failures_are_classified(rc: int, stderr: str, kind: str) -> None:
     assert restic.classify(stderr, rc) == kind
 
 
 def test_messages_lose_go_stack_traces() -> None:
-    err = ("decrypting blob 77 failed: ciphertext verification failed\n"
-           "github.com/restic/restic/internal/repository.(*Repository).LoadBlob\n"
-           "\tgithub.com/restic/restic/internal/repository/repository.go:303\n"
-           "main.main\n\tgithub.com/restic/restic/cmd/restic/main.go:98\n")
+    err = (
+        "decrypting blob 77 failed: ciphertext verification failed\n"
+        "github.com/restic/restic/internal/repository.(*Repository).LoadBlob\n"
+        "\tgithub.com/restic/restic/internal/repository/repository.go:303\n"
+        "main.main\n\tgithub.com/restic/restic/cmd/restic/main.go:98\n"
+    )
     assert restic.tail(err) == "decrypting blob 77 failed: ciphertext verification failed"
     assert len(restic.tail("x" * 5000)) == restic.MAX_ERROR_CHARS + 3
 
@@ -131,14 +170,17 @@ def test_only_files_unchanged_since_the_snapshot_are_sampled(tmp_path: Path) -> 
     assert changed == 3
 
 
-@pytest.mark.parametrize(("last", "due"), [
-    (None, True),
-    ({"result": "fail", "at": "2026-03-01T00:00:00Z"}, True),
-    ({"result": "pass", "at": "2026-03-01T00:00:00Z"}, False),  # 6 days 23 h old
-    ({"result": "pass", "at": "2026-02-22T00:00:00Z"}, True),   # 13 days 23 h old
-    ({"result": "pass", "at": "garbage"}, True),
-    ({"result": "pass"}, True),
-])
+@pytest.mark.parametrize(
+    ("last", "due"),
+    [
+        (None, True),
+        ({"result": "fail", "at": "2026-03-01T00:00:00Z"}, True),
+        ({"result": "pass", "at": "2026-03-01T00:00:00Z"}, False),  # 6 days 23 h old
+        ({"result": "pass", "at": "2026-02-22T00:00:00Z"}, True),  # 13 days 23 h old
+        ({"result": "pass", "at": "garbage"}, True),
+        ({"result": "pass"}, True),
+    ],
+)
 def test_a_restore_test_is_due(last: dict[str, str] | None, due: bool) -> None:
     now = dt.datetime(2026, 3, 7, 23, 0, tzinfo=dt.UTC).timestamp()
     assert restic.due(last, 7, now) is due
@@ -152,15 +194,17 @@ def scratch(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_restore_test_passes_with_evidence_and_leaves_nothing(tmp_path: Path,
-                                                                scratch: Path) -> None:
+def test_a_restore_test_passes_with_evidence_and_leaves_nothing(
+    tmp_path: Path, scratch: Path
+) -> None:
     src = tmp_path / "src"
     files = make_tree(src)
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
     fake = FakeRestic()
     snap = fake.take(HOST, [str(src)])
-    result = restic.restore_test(client(fake), HOST, 5, scratch_parent=str(scratch),
-                                 rng=random.Random(1))
+    result = restic.restore_test(
+        client(fake), HOST, 5, scratch_parent=str(scratch), rng=random.Random(1)
+    )
     assert result["result"] == "pass", result
     assert result["snapshot"] == snap.id[:8]
     assert result["snapshot_id"] == snap.id
@@ -179,8 +223,9 @@ def test_a_restore_test_passes_with_evidence_and_leaves_nothing(tmp_path: Path,
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
 
 
-def test_a_tampered_snapshot_fails_with_the_mismatching_files(tmp_path: Path,
-                                                               scratch: Path) -> None:
+def test_a_tampered_snapshot_fails_with_the_mismatching_files(
+    tmp_path: Path, scratch: Path
+) -> None:
     src = tmp_path / "src"
     files = make_tree(src, 3)
     fake = FakeRestic(tamper={str(files[1])})
@@ -216,7 +261,9 @@ def test_no_snapshot_or_nothing_to_compare_fails(tmp_path: Path, scratch: Path) 
     fake = FakeRestic()
     result = restic.restore_test(client(fake), HOST, 10, scratch_parent=str(scratch))
     assert (result["result"], result["error"]) == (
-        "fail", f"no snapshot of host {HOST} in the repository")
+        "fail",
+        f"no snapshot of host {HOST} in the repository",
+    )
     files = make_tree(tmp_path / "src", 2)
     fake.take(HOST, [str(tmp_path / "src")])
     for path in files:
@@ -247,16 +294,25 @@ def test_restored_paths_never_escape_the_scratch_directory(tmp_path: Path) -> No
 def test_records_are_atomic_and_the_status_is_world_readable(tmp_path: Path) -> None:
     result_file, status_file = tmp_path / "state" / "rt.json", tmp_path / "state" / "status.json"
     restic.write_json(str(status_file), {"last_success": 1.5, "max_age_hours": 26})
-    record = {"result": "pass", "at": "2026-03-01T01:02:03Z", "snapshot": "abcd1234",
-              "files": 3, "bytes": 10, "checksums_match": True, "error": None,
-              "sample": ["/etc/shadow"]}
+    record = {
+        "result": "pass",
+        "at": "2026-03-01T01:02:03Z",
+        "snapshot": "abcd1234",
+        "files": 3,
+        "bytes": 10,
+        "checksums_match": True,
+        "error": None,
+        "sample": ["/etc/shadow"],
+    }
     restic.record_restore_test(record, str(result_file), str(status_file))
     assert stat.S_IMODE(result_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(status_file.stat().st_mode) == 0o644
     status = json.loads(status_file.read_text())
     assert status["last_success"] == 1.5 and status["max_age_hours"] == 26
-    assert status["restore_test"] == {k: record[k] for k in (
-        "result", "at", "snapshot", "files", "bytes", "checksums_match", "error")}
+    assert status["restore_test"] == {
+        k: record[k]
+        for k in ("result", "at", "snapshot", "files", "bytes", "checksums_match", "error")
+    }
     assert "/etc/shadow" not in status_file.read_text()  # file names stay root-only
     assert sorted(p.name for p in result_file.parent.iterdir()) == ["rt.json", "status.json"]
 
@@ -275,11 +331,14 @@ def test_the_lock_is_exclusive(tmp_path: Path) -> None:
 def service_config(tmp_path: Path, paths: list[str], **extra: Any) -> dict[str, Any]:
     (tmp_path / "password").write_text(PASSWORD + "\n")
     config = {
-        "repository": "/srv/repo", "password_file": str(tmp_path / "password"), "host": HOST,
-        "paths": paths, "excludes": ["/etc/mspctl/backup"],
-        "retention": {"daily": 7, "weekly": 4, "monthly": 0}, "max_age_hours": 26,
-        "restore_test": {"interval_days": 7, "sample_size": 3,
-                         "scratch_parent": str(tmp_path)},
+        "repository": "/srv/repo",
+        "password_file": str(tmp_path / "password"),
+        "host": HOST,
+        "paths": paths,
+        "excludes": ["/etc/mspctl/backup"],
+        "retention": {"daily": 7, "weekly": 4, "monthly": 0},
+        "max_age_hours": 26,
+        "restore_test": {"interval_days": 7, "sample_size": 3, "scratch_parent": str(tmp_path)},
         "result_file": str(tmp_path / "state" / "restore-test.json"),
         "status_file": str(tmp_path / "state" / "status.json"),
     }
@@ -298,15 +357,32 @@ def test_the_first_run_initialises_backs_up_prunes_and_tests(tmp_path: Path) -> 
     logs: list[str] = []
     code, _report = restic.backup_run(config, service(fake, config), log=logs.append)
     assert code == 0, logs
-    assert fake.commands() == ["cat", "init", "backup", "forget", "snapshots", "snapshots",
-                               "ls", "restore"]
+    assert fake.commands() == [
+        "cat",
+        "init",
+        "backup",
+        "forget",
+        "snapshots",
+        "snapshots",
+        "ls",
+        "restore",
+    ]
     backup = fake.calls[2]
-    assert backup[backup.index("--") + 1:] == [str(tmp_path / "src")]  # missing path skipped
+    assert backup[backup.index("--") + 1 :] == [str(tmp_path / "src")]  # missing path skipped
     assert backup[backup.index("--host") + 1] == HOST
-    assert backup[backup.index("--exclude"):][:2] == ["--exclude", "/etc/mspctl/backup"]
+    assert backup[backup.index("--exclude") :][:2] == ["--exclude", "/etc/mspctl/backup"]
     forget = fake.calls[3]
-    assert forget[2:] == ["--prune", "--host", HOST, "--group-by", "host",
-                          "--keep-daily", "7", "--keep-weekly", "4"]
+    assert forget[2:] == [
+        "--prune",
+        "--host",
+        HOST,
+        "--group-by",
+        "host",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+    ]
     status = json.loads(Path(config["status_file"]).read_text())
     snap = fake.snaps[-1]
     assert status["last_run"]["result"] == "ok"
@@ -327,8 +403,11 @@ def test_a_failed_backup_keeps_the_last_known_snapshot_and_exits_1(tmp_path: Pat
     fake = FakeRestic()
     restic.backup_run(config, service(fake, config))
     known = json.loads(Path(config["status_file"]).read_text())["last_snapshot"]
-    fake.fail["backup"] = (1, "Fatal: unable to open repository: unable to start the sftp "
-                              "session, error: EOF\nsubprocess ssh: connection refused")
+    fake.fail["backup"] = (
+        1,
+        "Fatal: unable to open repository: unable to start the sftp "
+        "session, error: EOF\nsubprocess ssh: connection refused",
+    )
     fake.fail["snapshots"] = fake.fail["backup"]
     code, _ = restic.backup_run(config, service(fake, config))
     assert code == 1
@@ -352,8 +431,9 @@ def test_only_if_older_and_dry_run(tmp_path: Path) -> None:
     make_tree(tmp_path / "src", 3)
     config = service_config(tmp_path, [str(tmp_path / "src")])
     fake = FakeRestic()
-    code, report = restic.backup_run(config, service(fake, config), only_if_older_hours=26,
-                                     dry_run=True)
+    code, report = restic.backup_run(
+        config, service(fake, config), only_if_older_hours=26, dry_run=True
+    )
     assert (code, report["ran"]) == (0, True)
     assert "backup" not in fake.commands() and not Path(config["status_file"]).exists()
     fake.take(HOST, [str(tmp_path / "src")], when=time.time() - 3600)
@@ -366,11 +446,11 @@ def test_only_if_older_and_dry_run(tmp_path: Path) -> None:
     assert report["ran"] is False
 
 
-def test_the_cli_runs_from_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_runs_from_a_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_tree(tmp_path / "src", 3)
-    config = service_config(tmp_path, [str(tmp_path / "src")],
-                            lock_file=str(tmp_path / "lock"))
+    config = service_config(tmp_path, [str(tmp_path / "src")], lock_file=str(tmp_path / "lock"))
     (tmp_path / "config.json").write_text(json.dumps(config))
     fake = FakeRestic()
     monkeypatch.setattr(restic, "process_runner", fake)
@@ -378,8 +458,16 @@ def test_the_cli_runs_from_a_config_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ran"] is True and report["status"]["last_run"]["result"] == "ok"
-    code = restic.cli(["run", "--config", str(tmp_path / "config.json"),
-                       "--if-older-than-hours", "26", "--dry-run"])
+    code = restic.cli(
+        [
+            "run",
+            "--config",
+            str(tmp_path / "config.json"),
+            "--if-older-than-hours",
+            "26",
+            "--dry-run",
+        ]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["ran"] is False
     code = restic.cli(["restore-test", "--config", str(tmp_path / "config.json"), "--json"])

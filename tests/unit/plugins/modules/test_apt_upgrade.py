@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apt_fake import FakeApt, FakeModule, pu, upgrade
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
+from ansible_collections.mspctl.policy.plugins.modules import apt_upgrade as upgrade
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.apt_fake import (
+    FakeApt,
+    FakeModule,
+)
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import run_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,8 +40,14 @@ def mirror() -> dict[str, dict[str, str]]:
 
 
 def host(**kwargs: Any) -> FakeApt:
-    installed = {"openssl": "3.0.20", "tzdata": "2026.2", "libc6": "2.36.8",
-                 "postgresql": "15.8", "nginx": "1.22.1", "bash": "5.2.15"}
+    installed = {
+        "openssl": "3.0.20",
+        "tzdata": "2026.2",
+        "libc6": "2.36.8",
+        "postgresql": "15.8",
+        "nginx": "1.22.1",
+        "bash": "5.2.15",
+    }
     return FakeApt(installed, mirror(), **kwargs)
 
 
@@ -67,10 +79,16 @@ def params(state_dir: Path, **overrides: Any) -> dict[str, Any]:
     return values
 
 
-def run(apt: FakeApt, p: dict[str, Any], check: bool = False, now: dt.datetime = NOW,
-        boot_id: str = "boot-1") -> dict[str, Any]:
-    result: dict[str, Any] = upgrade.run(FakeModule(check), apt, p, now, boot=BOOT,
-                                         current_boot_id=boot_id)
+def run(
+    apt: FakeApt,
+    p: dict[str, Any],
+    check: bool = False,
+    now: dt.datetime = NOW,
+    boot_id: str = "boot-1",
+) -> dict[str, Any]:
+    result: dict[str, Any] = upgrade.run(
+        FakeModule(check), apt, p, now, boot=BOOT, current_boot_id=boot_id
+    )
     return result
 
 
@@ -118,9 +136,15 @@ def test_security_origin(archive: str, codename: str, label: str, expected: bool
 def test_select_by_scope_holds_and_exclusions() -> None:
     _installed, updates = host().packages()
     assert pu.select(updates, "security", set(), []) == {
-        "openssl": "3.0.22", "libc6": "2.36.9", "postgresql": "15.9", "nginx": "1.22.2"}
+        "openssl": "3.0.22",
+        "libc6": "2.36.9",
+        "postgresql": "15.9",
+        "nginx": "1.22.2",
+    }
     assert pu.select(updates, "all", {"postgresql"}, ["ngin*", "libc*"]) == {
-        "openssl": "3.0.22", "tzdata": "2026.6"}
+        "openssl": "3.0.22",
+        "tzdata": "2026.6",
+    }
     with pytest.raises(ValueError, match="scope"):
         pu.select(updates, "everything", set(), [])
 
@@ -142,8 +166,9 @@ update_strategy = st.builds(
     held=st.sets(st.sampled_from(["a", "b", "libx"])),
     exclusions=st.lists(st.sampled_from(["c", "lib*", "linux-image-*", "zzz"]), max_size=2),
 )
-def test_select_never_touches_held_or_excluded(updates: list[Any], scope: str, held: set[str],
-                                               exclusions: list[str]) -> None:
+def test_select_never_touches_held_or_excluded(
+    updates: list[Any], scope: str, held: set[str], exclusions: list[str]
+) -> None:
     targets = pu.select(updates, scope, held, exclusions)
     by_name = {u.name: u for u in updates}
     for name, version in targets.items():
@@ -177,14 +202,17 @@ def test_reboot_state_by_policy(paths: Path) -> None:
 
 
 def test_a_change_upgrades_in_scope_runs_hooks_around_it_and_records_the_run(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host(auto={"openssl"})
     p = params(tmp_path, holds=["postgresql"], exclusions=["nginx"])
     result = run(apt, p)
 
     assert result["changed"] and result["outcome"] == "patched"
-    assert result["plan"]["packages"] == {"openssl": ["3.0.20", "3.0.22"],
-                                          "libc6": ["2.36.8", "2.36.9"]}
+    assert result["plan"]["packages"] == {
+        "openssl": ["3.0.20", "3.0.22"],
+        "libc6": ["2.36.8", "2.36.9"],
+    }
     assert result["plan"]["hold"] == ["postgresql"]
     assert apt.calls == [
         ("hold", ["postgresql"]),
@@ -195,12 +223,15 @@ def test_a_change_upgrades_in_scope_runs_hooks_around_it_and_records_the_run(
     ]
     assert apt.installed["openssl"] == "3.0.22" and apt.installed["nginx"] == "1.22.1"
     assert apt.installed["postgresql"] == "15.8" and "postgresql" in apt.held
-    assert result["diff"]["before"] == {"packages": {"openssl": "3.0.20", "libc6": "2.36.8"},
-                                        "holds": []}
-    assert result["diff"]["after"] == {"packages": {"openssl": "3.0.22", "libc6": "2.36.9"},
-                                       "holds": ["postgresql"]}
-    assert result["pending"] == {"security": ["nginx"], "other": ["tzdata"],
-                                 "held": ["postgresql"]}
+    assert result["diff"]["before"] == {
+        "packages": {"openssl": "3.0.20", "libc6": "2.36.8"},
+        "holds": [],
+    }
+    assert result["diff"]["after"] == {
+        "packages": {"openssl": "3.0.22", "libc6": "2.36.9"},
+        "holds": ["postgresql"],
+    }
+    assert result["pending"] == {"security": ["nginx"], "other": ["tzdata"], "held": ["postgresql"]}
     assert [h["stage"] for h in result["hooks"]] == ["pre", "post"]
     saved = record(p)
     assert saved["last_run"] == saved["last_upgrade"] == "2026-12-05T21:30:00+00:00"
@@ -212,7 +243,8 @@ def test_a_change_upgrades_in_scope_runs_hooks_around_it_and_records_the_run(
 
 
 def test_check_mode_with_diff_plans_the_same_change_and_writes_nothing(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host()
     p = params(tmp_path, scope="all", holds=["postgresql"])
     result = run(apt, p, check=True)
@@ -252,7 +284,8 @@ def test_a_second_run_changes_nothing_and_runs_no_hook(tmp_path: Path, paths: Pa
 
 
 def test_outside_the_window_nothing_changes_but_the_pending_work_is_reported(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host()
     p = params(tmp_path, allowed=False, reason="outside window", holds=["postgresql"])
     result = run(apt, p)
@@ -269,7 +302,8 @@ def test_outside_the_window_nothing_changes_but_the_pending_work_is_reported(
 
 
 def test_holds_set_by_mspctl_are_released_and_holds_set_by_hand_kept(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host(held={"bash"})
     p = params(tmp_path, holds=["postgres*", "not-installed"], pre_hooks=[], post_hooks=[])
     first = run(apt, p)
@@ -278,15 +312,18 @@ def test_holds_set_by_mspctl_are_released_and_holds_set_by_hand_kept(
 
     released = run(apt, dict(p, holds=[]))
     assert released["changed"] and released["plan"]["unhold"] == ["postgresql"]
-    assert released["diff"]["before"] == {"packages": {"postgresql": "15.8"},
-                                          "holds": ["postgresql"]}
+    assert released["diff"]["before"] == {
+        "packages": {"postgresql": "15.8"},
+        "holds": ["postgresql"],
+    }
     assert released["diff"]["after"] == {"packages": {"postgresql": "15.9"}, "holds": []}
     assert apt.held == {"bash"}
     assert apt.installed["postgresql"] == "15.9"  # no longer held: patched in the same run
 
 
 def test_a_transaction_removing_packages_or_touching_held_ones_is_refused(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     removing = host(depends={"openssl=3.0.22": ["-libfoo1"]})
     with pytest.raises(pu.PatchingError, match="remove libfoo1"):
         run(removing, params(tmp_path))
@@ -297,7 +334,8 @@ def test_a_transaction_removing_packages_or_touching_held_ones_is_refused(
 
 
 def test_a_failing_pre_hook_stops_the_run_before_any_package_changes(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host()
     apt.hook_rc["systemctl stop app"] = 1
     p = params(tmp_path)
@@ -308,7 +346,8 @@ def test_a_failing_pre_hook_stops_the_run_before_any_package_changes(
 
 
 def test_a_failing_post_hook_fails_the_task_but_the_upgrade_is_recorded(
-        tmp_path: Path, paths: Path) -> None:
+    tmp_path: Path, paths: Path
+) -> None:
     apt = host()
     apt.hook_rc["systemctl start app"] = 3
     p = params(tmp_path)
@@ -324,31 +363,25 @@ def test_lists_are_refreshed_when_stale_in_check_mode_too(tmp_path: Path, paths:
     assert not run(host(), params(tmp_path, update_cache=False), check=True)["cache_updated"]
 
 
-def test_main_through_ansible(tmp_path: Path, paths: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
-    from ansible.module_utils.testing import patch_module_args
-
+def test_main_through_ansible(tmp_path: Path, paths: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     apt = host()
     monkeypatch.setattr(upgrade, "AptBackend", lambda module, state_dir, **_kw: apt)
     monkeypatch.setattr(upgrade, "boot_id", lambda: "boot-1")
-    args = {"scope": "security", "allowed": True, "state_dir": str(tmp_path / "state"),
-            "_ansible_check_mode": True, "_ansible_diff": True}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        upgrade.main()
-    assert exit_info.value.code == 0
-    out = json.loads(capsys.readouterr().out)
+    args = {"scope": "security", "allowed": True, "state_dir": str(tmp_path / "state")}
+    out = run_module(upgrade, args, check=True, diff=True)
+    assert not out.get("failed")
     assert out["changed"] and out["diff"]["after"]["packages"]["openssl"] == "3.0.22"
     assert apt.calls == [] and not (tmp_path / "state").exists()
 
     apt.depends = {"openssl=3.0.22": ["-libfoo1"]}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        upgrade.main()
-    assert exit_info.value.code == 1
-    assert "would remove libfoo1" in json.loads(capsys.readouterr().out)["msg"]
+    out = run_module(upgrade, args, check=True, diff=True)
+    assert out["failed"]
+    assert "would remove libfoo1" in out["msg"]
 
 
-def test_a_failed_upgrade_still_runs_the_post_hooks(tmp_path: Path, paths: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_upgrade_still_runs_the_post_hooks(
+    tmp_path: Path, paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     apt = host()
 
     def broken(targets: dict[str, str]) -> str:

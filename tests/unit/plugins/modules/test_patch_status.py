@@ -13,16 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apt_fake import PLUGINS, load, pu
-
-FINDING_KEYS = {"policy", "control_id", "title", "status", "expected", "actual", "evidence"}
-status_module = load("_mspctl_module_mspctl_patch_status",
-                     PLUGINS / "modules" / "mspctl_patch_status.py")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_patching as pu
+from ansible_collections.mspctl.policy.plugins.modules import patch_status as status_module
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    FINDING_KEYS,
+    run_module,
+)
 
 NOW = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.UTC)
-WINDOW = {"open": False, "reason": "outside window", "timezone": "Europe/Paris",
-          "next_start": "2026-12-12T21:00:00+00:00",
-          "next_start_local": "2026-12-12T22:00:00+01:00", "current": None}
+WINDOW = {
+    "open": False,
+    "reason": "outside window",
+    "timezone": "Europe/Paris",
+    "next_start": "2026-12-12T21:00:00+00:00",
+    "next_start_local": "2026-12-12T22:00:00+01:00",
+    "current": None,
+}
 
 
 @pytest.fixture
@@ -36,9 +42,15 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def params(state: Path, **overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "scope": "security", "deferral_days": 0, "max_age_days": 35,
-        "reboot_policy": "if_required", "host_class": "servers", "window": WINDOW,
-        "reboot_window": {}, "now": None, "state_dir": str(state),
+        "scope": "security",
+        "deferral_days": 0,
+        "max_age_days": 35,
+        "reboot_policy": "if_required",
+        "host_class": "servers",
+        "window": WINDOW,
+        "reboot_window": {},
+        "now": None,
+        "state_dir": str(state),
     }
     values.update(overrides)
     return values
@@ -58,18 +70,29 @@ def write(state: Path, name: str, data: dict[str, Any]) -> None:
 
 
 def evaluate(state: Path, pkgs: Any, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    findings, status = status_module.evaluate(params(state, **overrides), pkgs, NOW,
-                                              boot=NOW - dt.timedelta(days=3),
-                                              current_boot_id="boot-2")
+    findings, status = status_module.evaluate(
+        params(state, **overrides),
+        pkgs,
+        NOW,
+        boot=NOW - dt.timedelta(days=3),
+        current_boot_id="boot-2",
+    )
     for finding in findings:
         assert set(finding) == FINDING_KEYS and finding["policy"] == "patching"
     return {f["control_id"]: f for f in findings}, status
 
 
 def test_a_patched_host_passes_every_control(state: Path) -> None:
-    write(state, "last-run.json", {"last_run": "2026-12-05T21:40:00+00:00",
-                                   "last_upgrade": "2026-12-05T21:40:00+00:00",
-                                   "upgrade_boot_id": "boot-1", "holds": ["postgresql-15"]})
+    write(
+        state,
+        "last-run.json",
+        {
+            "last_run": "2026-12-05T21:40:00+00:00",
+            "last_upgrade": "2026-12-05T21:40:00+00:00",
+            "upgrade_boot_id": "boot-1",
+            "holds": ["postgresql-15"],
+        },
+    )
     findings, status = evaluate(state, packages(HELD))
     assert {c: f["status"] for c, f in findings.items()} == {
         "patching.window": "pass",
@@ -94,7 +117,8 @@ def test_a_patched_host_passes_every_control(state: Path) -> None:
     ],
 )
 def test_security_updates_fail_once_pending_beyond_the_deferral(
-        state: Path, deferral: int, first_seen: str | None, expected: str) -> None:
+    state: Path, deferral: int, first_seen: str | None, expected: str
+) -> None:
     if first_seen:
         write(state, "pending-seen.json", {"openssl=3.0.22": first_seen})
     findings, status = evaluate(state, packages(SEC, OTHER, HELD), deferral_days=deferral)
@@ -127,9 +151,15 @@ def test_no_window_a_pending_reboot_and_no_patch_run_fail(state: Path) -> None:
 
 
 def test_policy_always_fails_until_the_host_rebooted_after_an_upgrade(state: Path) -> None:
-    write(state, "last-run.json", {"last_run": "2026-12-09T11:00:00+00:00",
-                                   "last_upgrade": "2026-12-09T11:00:00+00:00",
-                                   "upgrade_boot_id": "boot-2"})
+    write(
+        state,
+        "last-run.json",
+        {
+            "last_run": "2026-12-09T11:00:00+00:00",
+            "last_upgrade": "2026-12-09T11:00:00+00:00",
+            "upgrade_boot_id": "boot-2",
+        },
+    )
     findings, status = evaluate(state, packages(), reboot_policy="always")
     assert findings["patching.reboot_required"]["status"] == "fail"
     assert status["reboot_due"] and not status["reboot_required"]
@@ -138,17 +168,15 @@ def test_policy_always_fails_until_the_host_rebooted_after_an_upgrade(state: Pat
 
 
 def test_an_unreadable_apt_is_an_error_not_a_failure(state: Path) -> None:
-    findings, status = evaluate(state, pu.PatchingError("python3-apt is not installed"),
-                                scope="all")
+    findings, status = evaluate(
+        state, pu.PatchingError("python3-apt is not installed"), scope="all"
+    )
     assert findings["patching.security_updates"]["status"] == "error"
     assert findings["patching.other_updates"]["actual"] == "python3-apt is not installed"
     assert status["pending_security"] == 0
 
 
-def test_main_is_read_only_and_repeatable(state: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from ansible.module_utils.testing import patch_module_args
-
+def test_main_is_read_only_and_repeatable(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class Reader:
         def __init__(self, module: Any, state_dir: str, **_kw: Any) -> None:
             pass
@@ -158,20 +186,19 @@ def test_main_is_read_only_and_repeatable(state: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(status_module, "AptBackend", Reader)
     before = sorted(p.name for p in state.parent.rglob("*"))
-    args = {"state_dir": str(state), "host_class": "servers", "window": WINDOW,
-            "now": "2026-12-09T13:00:00+01:00", "_ansible_check_mode": True}
-    outputs = []
-    for _ in range(2):
-        with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-            status_module.main()
-        assert exit_info.value.code == 0
-        outputs.append(json.loads(capsys.readouterr().out))
+    args = {
+        "state_dir": str(state),
+        "host_class": "servers",
+        "window": WINDOW,
+        "now": "2026-12-09T13:00:00+01:00",
+    }
+    outputs = [run_module(status_module, args, check=True) for _ in range(2)]
+    assert not outputs[0].get("failed")
     assert outputs[0]["changed"] is False
     assert outputs[0]["findings"] == outputs[1]["findings"]
     assert outputs[0]["status"]["pending"]["security"] == ["openssl"]
     assert sorted(p.name for p in state.parent.rglob("*")) == before
 
-    with patch_module_args(dict(args, now="yesterday")), pytest.raises(SystemExit) as exit_info:
-        status_module.main()
-    assert exit_info.value.code == 1
-    assert "not an ISO 8601" in json.loads(capsys.readouterr().out)["msg"]
+    result = run_module(status_module, dict(args, now="yesterday"), check=True)
+    assert result["failed"]
+    assert "not an ISO 8601" in result["msg"]

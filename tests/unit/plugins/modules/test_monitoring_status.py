@@ -12,33 +12,45 @@ timer, the MSP's Prometheus) is exercised by molecule/monitoring.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_monitoring as mon
+from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as pw
+from ansible_collections.mspctl.policy.plugins.modules import monitoring_status as status_module
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from plugin_loader import load as _load
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGINS = ROOT / "plugins"
+ROOT = Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "monitoring"
 
 
+def _load_script(name: str, path: Path) -> ModuleType:
+    """The collector is a program deployed to hosts (no .py, imports its siblings by plain
+    name): load it from its file, as python3 would run it."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
 
 
-# the module imports its module_utils as Ansible ships them to the host
-_load("ansible.module_utils.mspctl_findings", PLUGINS / "module_utils" / "mspctl_findings.py")
-mon = _load("ansible.module_utils.mspctl_monitoring",
-            PLUGINS / "module_utils" / "mspctl_monitoring.py")
-pw = _load("_mspctl_module_utils_patch_window", PLUGINS / "module_utils" / "patch_window.py")
-status_module = _load("_mspctl_module_mspctl_monitoring_status",
-                      PLUGINS / "modules" / "mspctl_monitoring_status.py")
-collector = _load("_mspctl_monitoring_collector", ROLE / "files" / "mspctl-monitoring-collect")
+collector = _load_script(
+    "_mspctl_monitoring_collector", ROLE / "files" / "mspctl-monitoring-collect"
+)
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a Saturday
@@ -63,8 +75,10 @@ class FakeRun:
 
 
 def test_failed_units_lists_the_names() -> None:
-    out = ("foo.service loaded failed failed Foo daemon\n"
-           "\u25cf bar.mount loaded failed failed Bar mount\n")
+    out = (
+        "foo.service loaded failed failed Foo daemon\n"
+        "\u25cf bar.mount loaded failed failed Bar mount\n"
+    )
     assert mon.failed_units(FakeRun({"systemctl": (0, out, "")})) == ["bar.mount", "foo.service"]
     assert mon.failed_units(FakeRun({"systemctl": (0, "", "")})) == []
 
@@ -103,13 +117,15 @@ def fake_fs(tables: dict[str, tuple[int, int, int, int]]) -> tuple[Any, Any]:
 
 
 def test_disk_usage_keeps_data_file_systems_once_each() -> None:
-    statvfs, stat = fake_fs({
-        "/": (1, 1000, 500, 450),
-        "/srv/data": (2, 1000, 100, 50),
-        "/srv/data/bind": (2, 1000, 100, 50),
-        "/mnt/with space": (3, 1000, 1000, 1000),
-        "/backup": (4, 1000, 0, 0),
-    })
+    statvfs, stat = fake_fs(
+        {
+            "/": (1, 1000, 500, 450),
+            "/srv/data": (2, 1000, 100, 50),
+            "/srv/data/bind": (2, 1000, 100, 50),
+            "/mnt/with space": (3, 1000, 1000, 1000),
+            "/backup": (4, 1000, 0, 0),
+        }
+    )
     usage = mon.disk_usage(MOUNTS, statvfs=statvfs, stat=stat, exclude=["/backup"])
     assert [d["mountpoint"] for d in usage] == ["/", "/mnt/with space", "/srv/data"]
     by_mount = {d["mountpoint"]: d for d in usage}
@@ -132,14 +148,18 @@ def test_reboot_required_by_flag_file(tmp_path: Path) -> None:
     assert mon.reboot_required([str(flag)], str(tmp_path / "boot"), "6.1.0-1")[0] is True
 
 
-@pytest.mark.parametrize(("installed", "running", "required"), [
-    (["6.1.0-18-amd64", "6.1.0-20-amd64"], "6.1.0-18-amd64", True),
-    (["6.1.0-18-amd64", "6.1.0-20-amd64"], "6.1.0-20-amd64", False),
-    (["6.1.0-9-amd64", "6.1.0-10-amd64"], "6.1.0-10-amd64", False),  # 10 > 9, not "10" < "9"
-    ([], "6.12.1-nspawn", False),  # a container boots no kernel of its own
-])
-def test_reboot_required_by_newer_kernel(tmp_path: Path, installed: list[str], running: str,
-                                         required: bool) -> None:
+@pytest.mark.parametrize(
+    ("installed", "running", "required"),
+    [
+        (["6.1.0-18-amd64", "6.1.0-20-amd64"], "6.1.0-18-amd64", True),
+        (["6.1.0-18-amd64", "6.1.0-20-amd64"], "6.1.0-20-amd64", False),
+        (["6.1.0-9-amd64", "6.1.0-10-amd64"], "6.1.0-10-amd64", False),  # 10 > 9, not "10" < "9"
+        ([], "6.12.1-nspawn", False),  # a container boots no kernel of its own
+    ],
+)
+def test_reboot_required_by_newer_kernel(
+    tmp_path: Path, installed: list[str], running: str, required: bool
+) -> None:
     boot = tmp_path / "boot"
     boot.mkdir()
     for version in installed:
@@ -184,8 +204,14 @@ def test_smart_health_reports_only_devices_with_smart() -> None:
 
 
 def test_smart_devices_are_physical_whole_disks(tmp_path: Path) -> None:
-    for name, physical in [("sda", True), ("nvme0n1", True), ("loop0", True), ("dm-0", False),
-                           ("vda", False), ("zram0", False)]:
+    for name, physical in [
+        ("sda", True),
+        ("nvme0n1", True),
+        ("loop0", True),
+        ("dm-0", False),
+        ("vda", False),
+        ("zram0", False),
+    ]:
         (tmp_path / name).mkdir()
         if physical:
             (tmp_path / name / "device").mkdir()
@@ -196,19 +222,32 @@ def test_backup_status_reads_what_the_backup_role_writes(tmp_path: Path) -> None
     status = tmp_path / "status.json"
     assert mon.backup_status(str(status)) is None
     # the shape mspctl_restic.update_status writes
-    status.write_text(json.dumps({
-        "version": 1, "last_success": 1767225600.5, "last_success_at": "2026-01-01T00:00:00Z",
-        "max_age_hours": 26, "restore_test": {"result": "fail", "at": "2026-01-01T01:00:00Z"},
-    }))
+    status.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "last_success": 1767225600.5,
+                "last_success_at": "2026-01-01T00:00:00Z",
+                "max_age_hours": 26,
+                "restore_test": {"result": "fail", "at": "2026-01-01T01:00:00Z"},
+            }
+        )
+    )
     assert mon.backup_status(str(status)) == {
-        "valid": True, "last_success": 1767225600.5, "max_age_hours": 26,
+        "valid": True,
+        "last_success": 1767225600.5,
+        "max_age_hours": 26,
         "restore_test": {"passed": False, "at": 1767229200.0},
     }
     status.write_text(json.dumps({"last_success_at": "2026-01-01T00:00:00+01:00"}))
     assert mon.backup_status(str(status))["last_success"] == 1767222000.0
     status.write_text(json.dumps({"last_success": None, "max_age_hours": True}))
     assert mon.backup_status(str(status)) == {
-        "valid": True, "last_success": None, "max_age_hours": None, "restore_test": None}
+        "valid": True,
+        "last_success": None,
+        "max_age_hours": None,
+        "restore_test": None,
+    }
     status.write_text("{not json")
     assert mon.backup_status(str(status))["valid"] is False
 
@@ -225,8 +264,11 @@ def test_maintenance_inside_and_outside_the_window() -> None:
     assert status["end"] == dt.datetime(2026, 3, 8, 1, 0, tzinfo=UTC).timestamp()
     assert status["next_start"] == dt.datetime(2026, 3, 14, 21, 0, tzinfo=UTC).timestamp()
     status = mon.maintenance([SATURDAY_NIGHT], NOW, pw)
-    assert status == {"active": False, "end": None,
-                      "next_start": dt.datetime(2026, 3, 7, 21, 0, tzinfo=UTC).timestamp()}
+    assert status == {
+        "active": False,
+        "end": None,
+        "next_start": dt.datetime(2026, 3, 7, 21, 0, tzinfo=UTC).timestamp(),
+    }
     assert mon.maintenance([], NOW, pw) == {"active": False, "end": None, "next_start": None}
 
 
@@ -236,21 +278,32 @@ def test_a_blacked_out_window_does_not_silence() -> None:
     assert mon.maintenance([spec], inside, pw)["active"] is False
 
 
-window_specs = st.fixed_dictionaries({
-    "days": st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily",
-                                      "2nd tue", "last fri"]), min_size=1, max_size=3),
-    "start": st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)),
-    "duration": st.sampled_from(["30m", "1h", "4h", "1h30m", "24h"]),
-    "timezone": st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Australia/Sydney"]),
-})
-instants = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2040, 1, 1),
-                        timezones=st.just(UTC))
+window_specs = st.fixed_dictionaries(
+    {
+        "days": st.lists(
+            st.sampled_from(
+                ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily", "2nd tue", "last fri"]
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        "start": st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)),
+        "duration": st.sampled_from(["30m", "1h", "4h", "1h30m", "24h"]),
+        "timezone": st.sampled_from(
+            ["UTC", "Europe/Paris", "America/New_York", "Australia/Sydney"]
+        ),
+    }
+)
+instants = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2040, 1, 1), timezones=st.just(UTC)
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(specs=st.lists(window_specs, min_size=1, max_size=3), now=instants)
-def test_maintenance_agrees_with_the_window_engine(specs: list[dict[str, Any]],
-                                                  now: dt.datetime) -> None:
+def test_maintenance_agrees_with_the_window_engine(
+    specs: list[dict[str, Any]], now: dt.datetime
+) -> None:
     status = mon.maintenance(specs, now, pw)
     windows = [pw.parse_window(spec) for spec in specs]
     assert status["active"] == any(pw.is_open(w, now) for w in windows)
@@ -260,8 +313,11 @@ def test_maintenance_agrees_with_the_window_engine(specs: list[dict[str, Any]],
         assert status["end"] == max(o.end_utc.timestamp() for o in ends if o is not None)
     else:
         assert status["end"] is None
-        starts = [o.start_utc.timestamp() for o in
-                  (pw.current_or_next_occurrence(w, now) for w in windows) if o is not None]
+        starts = [
+            o.start_utc.timestamp()
+            for o in (pw.current_or_next_occurrence(w, now) for w in windows)
+            if o is not None
+        ]
         assert status["next_start"] == min(starts)
 
 
@@ -271,15 +327,21 @@ def test_maintenance_agrees_with_the_window_engine(specs: list[dict[str, Any]],
 label_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
-@given(values=st.lists(st.tuples(label_values, st.floats(allow_nan=False, allow_infinity=False)),
-                       min_size=1, max_size=5))
+@given(
+    values=st.lists(
+        st.tuples(label_values, st.floats(allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_exposition_round_trip(values: list[tuple[str, float]]) -> None:
     metrics = mon.Metrics()
     for index, (text, value) in enumerate(values):
         metrics.add("mspctl_test", value, {"mountpoint": text, "n": str(index)}, 'help "x"\n')
     parsed = mon.parse_exposition(metrics.render(), prefix="mspctl_")
     assert [(name, labels["mountpoint"], value) for name, labels, value in parsed] == [
-        ("mspctl_test", text, float(value)) for text, value in values]
+        ("mspctl_test", text, float(value)) for text, value in values
+    ]
 
 
 def test_render_format() -> None:
@@ -288,9 +350,10 @@ def test_render_format() -> None:
     metrics.add("mspctl_b", True, {"k": 'quote " back \\ nl \n'}, "B.")
     metrics.add("mspctl_a", 0.25, {"x": "y"})
     assert metrics.render() == (
-        "# HELP mspctl_a A.\n# TYPE mspctl_a gauge\nmspctl_a 1\nmspctl_a{x=\"y\"} 0.25\n"
+        '# HELP mspctl_a A.\n# TYPE mspctl_a gauge\nmspctl_a 1\nmspctl_a{x="y"} 0.25\n'
         "# HELP mspctl_b B.\n# TYPE mspctl_b gauge\n"
-        "mspctl_b{k=\"quote \\\" back \\\\ nl \\n\"} 1\n")
+        'mspctl_b{k="quote \\" back \\\\ nl \\n"} 1\n'
+    )
 
 
 # --------------------------------------------------------------------------- the collector
@@ -298,38 +361,58 @@ def test_render_format() -> None:
 ALL_CHECKS = list(mon.CHECKS)
 
 
-def collect(config: dict[str, Any], run: FakeRun, state: dict[str, Any] | None = None,
-            mounts: str = "overlay / overlay rw 0 0\n") -> Any:
+def collect(
+    config: dict[str, Any],
+    run: FakeRun,
+    state: dict[str, Any] | None = None,
+    mounts: str = "overlay / overlay rw 0 0\n",
+) -> Any:
     return mon.collect(config, run, NOW, engine=pw, state=state, read=lambda _path: mounts)
 
 
 def samples(metrics: Any) -> dict[str, float]:
-    return {name + json.dumps(labels, sort_keys=True): value
-            for name, labels, value in mon.parse_exposition(metrics.render(), "mspctl_")}
+    return {
+        name + json.dumps(labels, sort_keys=True): value
+        for name, labels, value in mon.parse_exposition(metrics.render(), "mspctl_")
+    }
 
 
 def test_collect_every_check(tmp_path: Path) -> None:
     status = tmp_path / "status.json"
-    status.write_text(json.dumps({"last_success": 1000.0, "max_age_hours": 25,
-                                  "restore_test": {"result": "pass", "at": 2000}}))
-    run = FakeRun({"systemctl": (0, "a.service loaded failed failed A\n", ""),
-                   "apt-get": (0, APT_SIMULATION, "")})
-    config = {"checks": ALL_CHECKS, "disk": {"warn_percent": 80, "crit_percent": 90},
-              "backup": {"status_file": str(status)},
-              "maintenance": {"enabled": True, "windows": [SATURDAY_NIGHT]}}
+    status.write_text(
+        json.dumps(
+            {
+                "last_success": 1000.0,
+                "max_age_hours": 25,
+                "restore_test": {"result": "pass", "at": 2000},
+            }
+        )
+    )
+    run = FakeRun(
+        {
+            "systemctl": (0, "a.service loaded failed failed A\n", ""),
+            "apt-get": (0, APT_SIMULATION, ""),
+        }
+    )
+    config = {
+        "checks": ALL_CHECKS,
+        "disk": {"warn_percent": 80, "crit_percent": 90},
+        "backup": {"status_file": str(status)},
+        "maintenance": {"enabled": True, "windows": [SATURDAY_NIGHT]},
+    }
     got = samples(collect(config, run))
-    assert got['mspctl_failed_units{}'] == 1
+    assert got["mspctl_failed_units{}"] == 1
     assert got['mspctl_failed_unit{"unit": "a.service"}'] == 1
     assert got['mspctl_pending_updates{"kind": "security"}'] == 2
-    assert got['mspctl_disk_crit_ratio{}'] == 0.9
+    assert got["mspctl_disk_crit_ratio{}"] == 0.9
     assert any(k.startswith("mspctl_disk_used_ratio{") for k in got)
-    assert got['mspctl_backup_max_age_seconds{}'] == 25 * 3600
-    assert got['mspctl_backup_last_success_timestamp_seconds{}'] == 1000
-    assert got['mspctl_backup_restore_test_passed{}'] == 1
-    assert got['mspctl_maintenance_mode{}'] == 1
-    assert got['mspctl_maintenance{}'] == 0
-    assert got['mspctl_maintenance_end_timestamp_seconds{}'] == 0
-    assert got['mspctl_collector_last_run_timestamp_seconds{}'] == NOW.timestamp()
+    assert got["mspctl_backup_max_age_seconds{}"] == 25 * 3600
+    assert got["mspctl_backup_last_success_timestamp_seconds{}"] == 1000
+    assert got["mspctl_backup_restore_test_passed{}"] == 1
+    assert got["mspctl_maintenance_mode{}"] == 1
+    assert got["mspctl_maintenance{}"] == 0
+    assert got["mspctl_maintenance_end_timestamp_seconds{}"] == 0
+    assert got["mspctl_collector_last_run_timestamp_seconds{}"] == NOW.timestamp()
     assert not any(k.startswith("mspctl_check_error") for k in got)
 
 
@@ -339,7 +422,7 @@ def test_collect_only_the_enabled_checks() -> None:
     assert got['mspctl_check_enabled{"check": "failed_units"}'] == 1
     assert got['mspctl_check_enabled{"check": "smart"}'] == 0
     assert not any(k.startswith(("mspctl_disk", "mspctl_pending", "mspctl_backup")) for k in got)
-    assert got['mspctl_maintenance_mode{}'] == 0
+    assert got["mspctl_maintenance_mode{}"] == 0
     assert [c[0] for c in run.calls] == ["systemctl"]
 
 
@@ -355,7 +438,7 @@ def test_a_bad_window_is_a_check_error_not_a_crash() -> None:
     config = {"checks": [], "maintenance": {"enabled": True, "windows": [{"days": ["someday"]}]}}
     got = samples(collect(config, FakeRun({})))
     assert got['mspctl_check_error{"check": "maintenance"}'] == 1
-    assert got['mspctl_maintenance{}'] == 0
+    assert got["mspctl_maintenance{}"] == 0
 
 
 def test_pending_updates_are_cached_until_apt_changes() -> None:
@@ -369,14 +452,22 @@ def test_pending_updates_are_cached_until_apt_changes() -> None:
     assert len(run.calls) == 2
 
 
-def test_collector_script_writes_the_textfile_atomically(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_collector_script_writes_the_textfile_atomically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     textfile = tmp_path / "textfile" / "mspctl.prom"
     textfile.parent.mkdir()
     config = tmp_path / "monitoring.json"
-    config.write_text(json.dumps({"checks": ["backup_age"], "textfile": str(textfile),
-                                  "state_dir": str(tmp_path / "state"),
-                                  "backup": {"status_file": str(tmp_path / "none.json")}}))
+    config.write_text(
+        json.dumps(
+            {
+                "checks": ["backup_age"],
+                "textfile": str(textfile),
+                "state_dir": str(tmp_path / "state"),
+                "backup": {"status_file": str(tmp_path / "none.json")},
+            }
+        )
+    )
     assert collector.main(["--config", str(config), "--stdout"]) == 0
     assert "mspctl_backup_status_present 0" in capsys.readouterr().out
     assert not textfile.exists()
@@ -390,8 +481,13 @@ def test_collector_script_writes_the_textfile_atomically(tmp_path: Path,
 # --------------------------------------------------------------------------- the module
 
 PARAMS: dict[str, Any] = {
-    "service": "prometheus-node-exporter", "address": "127.0.0.1", "port": 9100, "timeout": 10,
-    "max_metrics_age": 300, "checks": ["disk_usage", "failed_units"], "disk_crit_percent": 95,
+    "service": "prometheus-node-exporter",
+    "address": "127.0.0.1",
+    "port": 9100,
+    "timeout": 10,
+    "max_metrics_age": 300,
+    "checks": ["disk_usage", "failed_units"],
+    "disk_crit_percent": 95,
     "disk_exclude_mountpoints": [],
     "msp_hook": {"server": "msp", "target": "10.0.0.5:9100", "target_file": "/x.yml"},
 }
@@ -399,9 +495,11 @@ T0 = 1_800_000_000.0
 
 
 def exposition(last_run: float = T0 - 30, extra: str = "") -> str:
-    return ("# HELP node_load1 x\nnode_load1 0.1\n"
-            "mspctl_failed_units 0\nmspctl_maintenance 0\n"
-            f"mspctl_collector_last_run_timestamp_seconds {last_run:.0f}\n" + extra)
+    return (
+        "# HELP node_load1 x\nnode_load1 0.1\n"
+        "mspctl_failed_units 0\nmspctl_maintenance 0\n"
+        f"mspctl_collector_last_run_timestamp_seconds {last_run:.0f}\n" + extra
+    )
 
 
 def healthy() -> dict[str, Any]:
@@ -409,8 +507,15 @@ def healthy() -> dict[str, Any]:
         "agent": (True, True, None),
         "scrape": (exposition(), None),
         "failed_units": [],
-        "disks": [{"mountpoint": "/", "device": "/dev/sda1", "fstype": "ext4",
-                   "used_ratio": 0.42, "size_bytes": 1}],
+        "disks": [
+            {
+                "mountpoint": "/",
+                "device": "/dev/sda1",
+                "fstype": "ext4",
+                "used_ratio": 0.42,
+                "size_bytes": 1,
+            }
+        ],
     }
 
 
@@ -421,9 +526,12 @@ def by_control(findings: list[dict[str, Any]]) -> dict[str, str]:
 def test_evaluate_a_compliant_host() -> None:
     findings, status = status_module.evaluate(PARAMS, healthy(), T0)
     assert by_control(findings) == {
-        "monitoring.agent_running": "pass", "monitoring.metrics_exposed": "pass",
-        "monitoring.failed_units": "pass", "monitoring.disk_usage": "pass",
-        "monitoring.msp_hook": "pass"}
+        "monitoring.agent_running": "pass",
+        "monitoring.metrics_exposed": "pass",
+        "monitoring.failed_units": "pass",
+        "monitoring.disk_usage": "pass",
+        "monitoring.msp_hook": "pass",
+    }
     assert all(f["policy"] == "monitoring" for f in findings)
     assert status["metrics"]["age_seconds"] == 30
     assert status["metrics"]["mspctl_samples"] == 3
@@ -431,23 +539,53 @@ def test_evaluate_a_compliant_host() -> None:
     assert status["disks"][0]["used_percent"] == 42.0
 
 
-@pytest.mark.parametrize(("change", "control", "expected", "actual_has"), [
-    ({"agent": (True, False, None)}, "monitoring.agent_running", "fail", "disabled"),
-    ({"agent": (None, None, "systemctl not found")}, "monitoring.agent_running", "error",
-     "systemctl"),
-    ({"scrape": (None, "Connection refused")}, "monitoring.metrics_exposed", "fail", "refused"),
-    ({"scrape": ("node_load1 1\n", None)}, "monitoring.metrics_exposed", "fail", "no mspctl_"),
-    ({"scrape": (exposition(T0 - 301), None)}, "monitoring.metrics_exposed", "fail", "301 s ago"),
-    ({"scrape": (exposition(extra='mspctl_check_error{check="smart"} 1\n'), None)},
-     "monitoring.metrics_exposed", "pass", "samples"),
-    ({"failed_units": ["cups.service"]}, "monitoring.failed_units", "fail", "cups.service"),
-    ({"failed_units": "Failed to connect to bus"}, "monitoring.failed_units", "error", "bus"),
-    ({"disks": [{"mountpoint": "/srv", "device": "/dev/sdb", "fstype": "xfs",
-                 "used_ratio": 0.951, "size_bytes": 1}]}, "monitoring.disk_usage", "fail",
-     "/srv at 95.1"),
-])
-def test_evaluate_a_failing_control(change: dict[str, Any], control: str, expected: str,
-                                    actual_has: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "control", "expected", "actual_has"),
+    [
+        ({"agent": (True, False, None)}, "monitoring.agent_running", "fail", "disabled"),
+        (
+            {"agent": (None, None, "systemctl not found")},
+            "monitoring.agent_running",
+            "error",
+            "systemctl",
+        ),
+        ({"scrape": (None, "Connection refused")}, "monitoring.metrics_exposed", "fail", "refused"),
+        ({"scrape": ("node_load1 1\n", None)}, "monitoring.metrics_exposed", "fail", "no mspctl_"),
+        (
+            {"scrape": (exposition(T0 - 301), None)},
+            "monitoring.metrics_exposed",
+            "fail",
+            "301 s ago",
+        ),
+        (
+            {"scrape": (exposition(extra='mspctl_check_error{check="smart"} 1\n'), None)},
+            "monitoring.metrics_exposed",
+            "pass",
+            "samples",
+        ),
+        ({"failed_units": ["cups.service"]}, "monitoring.failed_units", "fail", "cups.service"),
+        ({"failed_units": "Failed to connect to bus"}, "monitoring.failed_units", "error", "bus"),
+        (
+            {
+                "disks": [
+                    {
+                        "mountpoint": "/srv",
+                        "device": "/dev/sdb",
+                        "fstype": "xfs",
+                        "used_ratio": 0.951,
+                        "size_bytes": 1,
+                    }
+                ]
+            },
+            "monitoring.disk_usage",
+            "fail",
+            "/srv at 95.1",
+        ),
+    ],
+)
+def test_evaluate_a_failing_control(
+    change: dict[str, Any], control: str, expected: str, actual_has: str
+) -> None:
     observed = dict(healthy(), **change)
     findings, _status = status_module.evaluate(PARAMS, observed, T0)
     finding = next(f for f in findings if f["control_id"] == control)
@@ -471,30 +609,28 @@ def test_checks_turned_off_are_not_reported() -> None:
     assert status["failed_units"] is None and status["disks"] == []
 
 
-def run_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-               args: dict[str, Any], observed: dict[str, Any], *, check_mode: bool = False,
-               diff: bool = False) -> dict[str, Any]:
-    """Run the module's main() as Ansible would, with the host observations patched in."""
-    from ansible.module_utils.testing import patch_module_args
-
+def run_module(
+    monkeypatch: pytest.MonkeyPatch,
+    args: dict[str, Any],
+    observed: dict[str, Any],
+    *,
+    check_mode: bool = False,
+    diff: bool = False,
+) -> dict[str, Any]:
+    """The module's result (helper.run_module), with the host observations patched in."""
     monkeypatch.setattr(status_module, "observe", lambda module: observed)
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit):
-        status_module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    return run_main(status_module, args, check=check_mode, diff=diff)
 
 
 def test_module_is_read_only_in_check_mode_and_repeatable(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     observed = dict(healthy(), failed_units=["cups.service"])  # a failing control: still no change
     args = {"checks": ["disk_usage", "failed_units"], "msp_hook": {"server": "msp"}}
-    first = run_module(capsys, monkeypatch, args, observed)
-    checked = run_module(capsys, monkeypatch, args, observed, check_mode=True, diff=True)
-    again = run_module(capsys, monkeypatch, args, observed)
+    first = run_module(monkeypatch, args, observed)
+    checked = run_module(monkeypatch, args, observed, check_mode=True, diff=True)
+    again = run_module(monkeypatch, args, observed)
     assert first["changed"] is False and checked["changed"] is False and again["changed"] is False
     assert "failed" not in first
     assert "diff" not in checked
@@ -505,9 +641,8 @@ def test_module_is_read_only_in_check_mode_and_repeatable(
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_module_rejects_an_unknown_check(capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_module(capsys, monkeypatch, {"checks": ["uptime"]}, healthy())
+def test_module_rejects_an_unknown_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_module(monkeypatch, {"checks": ["uptime"]}, healthy())
     assert result["failed"] is True
     assert "checks" in result["msg"]
 
@@ -534,12 +669,16 @@ def render_rules(**overrides: Any) -> dict[str, Any]:
     import jinja2
     from ansible.plugins.filter.core import to_nice_yaml
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLE / "templates")),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROLE / "templates")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+    )
     env.filters["to_nice_yaml"] = to_nice_yaml
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    context = dict(defaults, ansible_managed="Ansible managed",
-                   monitoring_host={"client": "acme"}, **overrides)
+    context = dict(
+        defaults, ansible_managed="Ansible managed", monitoring_host={"client": "acme"}, **overrides
+    )
     return yaml.safe_load(env.get_template("rules.yml.j2").render(context))
 
 
@@ -547,19 +686,28 @@ def test_alert_rules_are_per_client_silenced_in_maintenance_and_follow_the_sla()
     rules = render_rules()
     assert [g["name"] for g in rules["groups"]] == ["mspctl-acme"]
     alerts = {r["alert"]: r for r in rules["groups"][0]["rules"]}
-    assert {"MspctlHostDown", "MspctlDiskFull", "MspctlFailedUnits", "MspctlBackupTooOld",
-            "MspctlRebootRequired", "MspctlSmartUnhealthy"} <= set(alerts)
+    assert {
+        "MspctlHostDown",
+        "MspctlDiskFull",
+        "MspctlFailedUnits",
+        "MspctlBackupTooOld",
+        "MspctlRebootRequired",
+        "MspctlSmartUnhealthy",
+    } <= set(alerts)
     for name, rule in alerts.items():
         # (condition) unless <in maintenance>: the whole condition, "or" branches included
         assert rule["expr"].startswith("(")
         assert ") unless on(mspctl_client, instance) (" in rule["expr"]
         assert rule["expr"].count('mspctl_client="acme"') >= 2, name
-        assert rule["labels"]["severity"] in ("{{ $labels.mspctl_severity }}",
-                                             "{{ $labels.mspctl_advisory_severity }}")
+        assert rule["labels"]["severity"] in (
+            "{{ $labels.mspctl_severity }}",
+            "{{ $labels.mspctl_advisory_severity }}",
+        )
         assert rule["for"] and rule["annotations"]["summary"]
     assert alerts["MspctlHostDown"]["labels"]["severity"] == "{{ $labels.mspctl_severity }}"
     assert alerts["MspctlRebootRequired"]["labels"]["severity"] == (
-        "{{ $labels.mspctl_advisory_severity }}")
+        "{{ $labels.mspctl_advisory_severity }}"
+    )
 
 
 def test_alert_durations_come_from_the_role_inputs() -> None:

@@ -10,27 +10,15 @@ Printer", an IPP Everywhere one ends in " - IPP Everywhere", user info leaves th
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from plugin_loader import load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-def load_module(name: str) -> ModuleType:
-    """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
-    for util in ("mspctl_cups", "mspctl_findings"):
-        load(f"ansible.module_utils.{util}", PLUGINS / "module_utils" / f"{util}.py")
-    return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
-
-
-cups = load("ansible.module_utils.mspctl_cups", PLUGINS / "module_utils" / "mspctl_cups.py")
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_cups as cups
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 
 MODELS = {
     "drv:///sample.drv/generic.ppd": "Generic PostScript Printer",
@@ -42,17 +30,30 @@ MODELS = {
 def queue(uri: str = "socket://10.0.0.1:9101", **fields: Any) -> dict[str, Any]:
     """A queue as ``read_queues`` returns it."""
     base = {
-        "uri": uri, "make_and_model": "Local Raw Printer", "description": "", "location": "",
-        "enabled": True, "accepting": True, "shared": False, "temporary": False,
-        "default": False, "error_policy": "retry-job",
+        "uri": uri,
+        "make_and_model": "Local Raw Printer",
+        "description": "",
+        "location": "",
+        "enabled": True,
+        "accepting": True,
+        "shared": False,
+        "temporary": False,
+        "default": False,
+        "error_policy": "retry-job",
     }
     base.update(fields)
     return base
 
 
 class FakeCups:
-    def __init__(self, queues: dict[str, dict[str, Any]] | None = None, *,
-                 sharing: bool = False, running: bool = True, installed: bool = True) -> None:
+    def __init__(
+        self,
+        queues: dict[str, dict[str, Any]] | None = None,
+        *,
+        sharing: bool = False,
+        running: bool = True,
+        installed: bool = True,
+    ) -> None:
         self.queues = copy.deepcopy(queues or {})
         self.sharing = sharing
         self.running = running
@@ -91,8 +92,11 @@ class FakeCups:
             return 1, "", f"{tool}: Unable to connect to server"
         if tool == "lpinfo":
             schemes = argv[argv.index("--include-schemes") + 1].split(",")
-            lines = [f"{name} {text}" for name, text in MODELS.items()
-                     if cups.model_scheme(name) in schemes]
+            lines = [
+                f"{name} {text}"
+                for name, text in MODELS.items()
+                if cups.model_scheme(name) in schemes
+            ]
             return 0, "\n".join(lines) + "\n", ""
         if tool == "cupsctl":
             if len(argv) == 1:
@@ -123,8 +127,7 @@ class FakeCups:
             return 1, "", "lpadmin: Unable to connect to printer"
         if existing is None:
             existing = name
-            self.queues[name] = queue(description=name, shared=True, enabled=False,
-                                      accepting=False)
+            self.queues[name] = queue(description=name, shared=True, enabled=False, accepting=False)
         item = self.queues[existing]
         words = iter(rest)
         for word in words:
@@ -154,22 +157,24 @@ class FakeCups:
         return 0, "", ""
 
 
-def run_module(module: ModuleType, fake: FakeCups, monkeypatch: pytest.MonkeyPatch,
-               capsys: pytest.CaptureFixture[str], args: dict[str, Any], *,
-               check: bool = False, diff: bool = True) -> dict[str, Any]:
-    """Run the module's main() as Ansible would; its JSON result (``failed`` on fail_json)."""
+def run_module(
+    module: ModuleType,
+    fake: FakeCups,
+    monkeypatch: pytest.MonkeyPatch,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = True,
+) -> dict[str, Any]:
+    """The module's result (helper.run_module) with the host's CUPS answered by ``fake``."""
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
 
     monkeypatch.setattr(module, "read_queues", fake.read_queues)
     monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the fake settles by reads
-    monkeypatch.setattr(basic.AnsibleModule, "run_command",
-                        lambda _self, argv, **kw: fake.run_command(argv, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                        lambda _self, name, *a, **kw: fake.get_bin_path(name))
-    capsys.readouterr()
-    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
-          pytest.raises(SystemExit)):
-        module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    monkeypatch.setattr(
+        basic.AnsibleModule, "run_command", lambda _self, argv, **kw: fake.run_command(argv, **kw)
+    )
+    monkeypatch.setattr(
+        basic.AnsibleModule, "get_bin_path", lambda _self, name, *a, **kw: fake.get_bin_path(name)
+    )
+    return run_main(module, args, check=check, diff=diff)

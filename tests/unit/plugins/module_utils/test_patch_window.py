@@ -14,22 +14,13 @@ import itertools
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import patch_window as pw
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from plugin_loader import load as _load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-MODULE_NAME = "_mspctl_module_utils_patch_window"  # the name the filter plugin loads it under
-
-
-
-
-pw = _load(MODULE_NAME, PLUGINS / "module_utils" / "patch_window.py")
 
 PARIS = "Europe/Paris"
 
@@ -348,28 +339,6 @@ class TestInstants:
     def test_now_outside_supported_years(self) -> None:
         with pytest.raises(ValueError, match="supported years"):
             pw.evaluate(window(), datetime(9999, 12, 31, tzinfo=UTC))
-
-
-class TestFilterPlugin:
-    plugin = _load("_mspctl_filter_patch_window", PLUGINS / "filter" / "patch_window.py")
-
-    def test_registered_name_and_now_override(self) -> None:
-        flt = self.plugin.FilterModule().filters()["mspctl_patch_window"]
-        status = flt(dict(BASE), "2026-03-07T21:30:00Z")
-        assert (status["open"], status["now"]) == (True, "2026-03-07T21:30:00+00:00")
-
-    def test_now_defaults_to_current_time(self) -> None:
-        before = datetime.now(UTC)
-        status = self.plugin.mspctl_patch_window(dict(BASE))
-        assert before <= datetime.fromisoformat(status["now"]) <= datetime.now(UTC)
-
-    def test_errors_become_filter_errors(self) -> None:
-        from ansible.errors import AnsibleFilterError
-
-        with pytest.raises(AnsibleFilterError, match="invalid window: days: unknown day"):
-            self.plugin.mspctl_patch_window({**BASE, "days": ["someday"]})
-        with pytest.raises(AnsibleFilterError, match=r"invalid now: .*no UTC offset"):
-            self.plugin.mspctl_patch_window(dict(BASE), "2026-03-07T21:30:00")
 
 
 # --------------------------------------------------------------------------- properties

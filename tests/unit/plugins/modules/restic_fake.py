@@ -17,16 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from plugin_loader import PLUGINS, load, load_module_utils
-
-
-def load_module(name: str) -> ModuleType:
-    """A module of plugins/modules, with its mspctl module_utils importable as Ansible does."""
-    load_module_utils("mspctl_restic", "mspctl_findings")
-    return load(f"_mspctl_test_{name}", PLUGINS / "modules" / f"{name}.py")
-
-
-[restic] = load_module_utils("mspctl_restic")
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    run_module as run_main,
+)
 
 
 def rfc3339_ns(ns: int, offset_minutes: int = 0) -> str:
@@ -74,18 +67,30 @@ class FakeRestic:
                     path = os.path.join(root, name)
                     info = os.lstat(path)
                     kind = "symlink" if os.path.islink(path) else "file"
-                    node = {"name": name, "type": kind, "path": path, "uid": 0, "gid": 0,
-                            "mode": info.st_mode & 0o777,
-                            "mtime": rfc3339_ns(info.st_mtime_ns, self.offset_minutes),
-                            "struct_type": "node"}
+                    node = {
+                        "name": name,
+                        "type": kind,
+                        "path": path,
+                        "uid": 0,
+                        "gid": 0,
+                        "mode": info.st_mode & 0o777,
+                        "mtime": rfc3339_ns(info.st_mtime_ns, self.offset_minutes),
+                        "struct_type": "node",
+                    }
                     if kind == "file":
                         node["size"] = info.st_size
                         content[path] = Path(path).read_bytes()
                     nodes.append(node)
         moment = when if when is not None else (self.clock or dt.datetime.now().timestamp())
         snap_id = f"{len(self.snaps) + 1:08x}" + "ab" * 28
-        snap = Snapshot(snap_id, rfc3339_ns(int(moment * 10**9), self.offset_minutes), host,
-                        list(paths), nodes, content)
+        snap = Snapshot(
+            snap_id,
+            rfc3339_ns(int(moment * 10**9), self.offset_minutes),
+            host,
+            list(paths),
+            nodes,
+            content,
+        )
         self.snaps.append(snap)
         return snap
 
@@ -103,9 +108,15 @@ class FakeRestic:
         if command == "version":
             return 0, "restic 0.14.0 compiled with go1.19.8 on linux/amd64\n", ""
         if not self.initialised and command != "init":
-            return 1, "", ("Fatal: unable to open config file: Stat: file does not exist\n"
-                           "Is there a repository at the following location?\n"
-                           f"{env.get('RESTIC_REPOSITORY')}\n")
+            return (
+                1,
+                "",
+                (
+                    "Fatal: unable to open config file: Stat: file does not exist\n"
+                    "Is there a repository at the following location?\n"
+                    f"{env.get('RESTIC_REPOSITORY')}\n"
+                ),
+            )
         given = env.get("RESTIC_PASSWORD")
         if given is None and env.get("RESTIC_PASSWORD_FILE"):
             given = Path(env["RESTIC_PASSWORD_FILE"]).read_text().strip()
@@ -137,9 +148,19 @@ class FakeRestic:
 
     def _snapshots(self, args: list[str]) -> tuple[int, str, str]:
         host = args[args.index("--host") + 1] if "--host" in args else None
-        out = [{"time": s.time, "tree": "ff" * 32, "paths": s.paths, "hostname": s.host,
-                "username": "root", "id": s.id, "short_id": s.id[:8]}
-               for s in self.snaps if host is None or s.host == host]
+        out = [
+            {
+                "time": s.time,
+                "tree": "ff" * 32,
+                "paths": s.paths,
+                "hostname": s.host,
+                "username": "root",
+                "id": s.id,
+                "short_id": s.id[:8],
+            }
+            for s in self.snaps
+            if host is None or s.host == host
+        ]
         return 0, json.dumps(out) + "\n", ""
 
     def _find(self, ref: str) -> Snapshot | None:
@@ -149,9 +170,18 @@ class FakeRestic:
         snap = self._find(args[-1])
         if snap is None:
             return 1, "", f"Fatal: invalid id {args[-1]!r}: no matching ID found\n"
-        lines = [json.dumps({"time": snap.time, "paths": snap.paths, "hostname": snap.host,
-                             "id": snap.id, "short_id": snap.id[:8],
-                             "struct_type": "snapshot"})]
+        lines = [
+            json.dumps(
+                {
+                    "time": snap.time,
+                    "paths": snap.paths,
+                    "hostname": snap.host,
+                    "id": snap.id,
+                    "short_id": snap.id[:8],
+                    "struct_type": "snapshot",
+                }
+            )
+        ]
         lines += [json.dumps(node) for node in snap.nodes]
         return 0, "\n".join(lines) + "\n", ""
 
@@ -170,16 +200,25 @@ class FakeRestic:
             out.write_bytes(data)
         if self.tamper & set(includes):
             first = sorted(self.tamper)[0]
-            return 1, "", (f"ignoring error for {first}: ciphertext verification failed\n"
-                           "Fatal: There were 1 errors\n")
+            return (
+                1,
+                "",
+                (
+                    f"ignoring error for {first}: ciphertext verification failed\n"
+                    "Fatal: There were 1 errors\n"
+                ),
+            )
         return 0, f"restoring <Snapshot {snap.id[:8]}> to {target}\n", ""
 
     def _backup(self, args: list[str]) -> tuple[int, str, str]:
         host = args[args.index("--host") + 1]
-        paths = args[args.index("--") + 1:]
+        paths = args[args.index("--") + 1 :]
         snap = self.take(host, paths)
-        summary = {"message_type": "summary", "files_new": len(snap.nodes),
-                   "snapshot_id": snap.id[:8]}
+        summary = {
+            "message_type": "summary",
+            "files_new": len(snap.nodes),
+            "snapshot_id": snap.id[:8],
+        }
         return 0, json.dumps({"message_type": "status"}) + "\n" + json.dumps(summary) + "\n", ""
 
     def _forget(self, args: list[str]) -> tuple[int, str, str]:
@@ -195,17 +234,23 @@ SYSTEMCTL_SHOW_OK = (
 )
 
 
-def run_module(module: ModuleType, fake: FakeRestic | None, monkeypatch: Any, capsys: Any,
-               args: dict[str, Any], *, check: bool = False, diff: bool = True,
-               systemctl_show: str | None = SYSTEMCTL_SHOW_OK) -> dict[str, Any]:
-    """Run the module's main() as Ansible would, restic answered by ``fake`` (None: restic is
-    not installed) and ``systemctl show`` by ``systemctl_show`` (None: it fails)."""
-    import pytest
+def run_module(
+    module: ModuleType,
+    fake: FakeRestic | None,
+    monkeypatch: Any,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = True,
+    systemctl_show: str | None = SYSTEMCTL_SHOW_OK,
+) -> dict[str, Any]:
+    """The module's result (helper.run_module) with restic answered by ``fake`` (None: restic
+    is not installed) and ``systemctl show`` by ``systemctl_show`` (None: it fails)."""
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
 
-    def run_command(_self: Any, argv: list[str], environ_update: Any = None,
-                    **_kw: Any) -> tuple[int, str, str]:
+    def run_command(
+        _self: Any, argv: list[str], environ_update: Any = None, **_kw: Any
+    ) -> tuple[int, str, str]:
         if argv[0].endswith("/restic"):
             assert fake is not None
             return fake(argv, dict(environ_update or {}))
@@ -224,9 +269,4 @@ def run_module(module: ModuleType, fake: FakeRestic | None, monkeypatch: Any, ca
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", get_bin_path)
-    capsys.readouterr()
-    with (patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)),
-          pytest.raises(SystemExit)):
-        module.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
+    return run_main(module, args, check=check, diff=diff)

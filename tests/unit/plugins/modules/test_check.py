@@ -19,35 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.mspctl.policy.plugins.module_utils import mspctl_checks as checks
+from ansible_collections.mspctl.policy.plugins.modules import check as mspctl_check
+from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import (
+    FINDING_KEYS,
+    run_module,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from plugin_loader import load as _load
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-
-
-
-# the module imports its module_utils as Ansible ships them to the host
-findings_utils = _load("ansible.module_utils.mspctl_findings",
-                       PLUGINS / "module_utils" / "mspctl_findings.py")
-checks = _load("ansible.module_utils.mspctl_checks", PLUGINS / "module_utils" / "mspctl_checks.py")
-mspctl_check = _load("_mspctl_module_mspctl_check", PLUGINS / "modules" / "mspctl_check.py")
 
 HAVE_DPKG = shutil.which("dpkg-query") is not None and shutil.which("dpkg") is not None
-
-
-def run_module(capsys: pytest.CaptureFixture[str], args: dict[str, Any], *,
-               check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
-    """Run the module's main() as Ansible would and return its JSON result."""
-    from ansible.module_utils.testing import patch_module_args
-
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit):
-        mspctl_check.main()
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return result
 
 
 class LocalRunner:
@@ -58,8 +39,14 @@ class LocalRunner:
 
     def run(self, argv: list[str], timeout: int | None = None) -> tuple[int, str, str, bool]:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                  check=False, errors="surrogateescape")
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                errors="surrogateescape",
+            )
         except subprocess.TimeoutExpired:
             return 124, "", "", True
         return done.returncode, done.stdout, done.stderr, False
@@ -78,17 +65,26 @@ class FakeSystemctl(LocalRunner):
     def run(self, argv: list[str], timeout: int | None = None) -> tuple[int, str, str, bool]:
         self.calls.append(argv)
         name = argv[-1]
-        unit = self.units.get(name, {"Id": name + ".service", "LoadState": "not-found",
-                                     "ActiveState": "inactive", "SubState": "dead",
-                                     "UnitFileState": ""})
+        unit = self.units.get(
+            name,
+            {
+                "Id": name + ".service",
+                "LoadState": "not-found",
+                "ActiveState": "inactive",
+                "SubState": "dead",
+                "UnitFileState": "",
+            },
+        )
         return self.rc, "".join(f"{k}={v}\n" for k, v in unit.items()), self.err, False
 
 
-def evaluate(control: dict[str, Any], runner: Any = None, proc_sys: str = "/proc/sys"
-             ) -> dict[str, Any]:
+def evaluate(
+    control: dict[str, Any], runner: Any = None, proc_sys: str = "/proc/sys"
+) -> dict[str, Any]:
     normalized = checks.normalize([control])
     result: dict[str, Any] = checks.Checker(runner or LocalRunner(), proc_sys).evaluate_all(
-        normalized)[0]
+        normalized
+    )[0]
     return result
 
 
@@ -113,40 +109,83 @@ FILE_CASES = [
     ("exists", {"path": "conf"}, "pass", {"state": "file"}, None),
     ("missing", {"path": "nope"}, "fail", {"state": "absent"}, ["state"]),
     ("absent-ok", {"path": "nope", "state": "absent"}, "pass", {"state": "absent"}, None),
-    ("absent-but-there", {"path": "conf", "state": "absent"}, "fail", {"state": "file"},
-     ["state"]),
-    ("dir", {"path": "dir", "state": "directory", "mode": "0750"}, "pass",
-     {"state": "directory", "mode": "0750"}, None),
+    ("absent-but-there", {"path": "conf", "state": "absent"}, "fail", {"state": "file"}, ["state"]),
+    (
+        "dir",
+        {"path": "dir", "state": "directory", "mode": "0750"},
+        "pass",
+        {"state": "directory", "mode": "0750"},
+        None,
+    ),
     ("dir-not-file", {"path": "dir"}, "fail", {"state": "directory"}, ["state"]),
     ("mode-exact", {"path": "conf", "mode": "0640"}, "pass", {"mode": "0640"}, None),
     ("mode-3-digits", {"path": "conf", "mode": "640"}, "pass", {"mode": "0640"}, None),
     ("mode-wrong", {"path": "conf", "mode": "0600"}, "fail", {"mode": "0640"}, ["mode"]),
     ("max-mode-looser", {"path": "conf", "max_mode": "0644"}, "pass", {"max_mode": "0640"}, None),
     ("max-mode-same", {"path": "conf", "max_mode": "0640"}, "pass", {"max_mode": "0640"}, None),
-    ("max-mode-stricter", {"path": "conf", "max_mode": "0600"}, "fail", {"max_mode": "0640"},
-     ["max_mode"]),
+    (
+        "max-mode-stricter",
+        {"path": "conf", "max_mode": "0600"},
+        "fail",
+        {"max_mode": "0640"},
+        ["max_mode"],
+    ),
     ("owner-name", {"path": "conf", "owner": USER}, "pass", {"owner": USER}, None),
     ("owner-id", {"path": "conf", "owner": os.getuid()}, "pass", {"owner": USER}, None),
     ("owner-wrong", {"path": "conf", "owner": "nobody"}, "fail", {"owner": USER}, ["owner"]),
-    ("contains", {"path": "conf", "contains": r"^PermitRootLogin\s+prohibit"}, "pass",
-     {"contains": "PermitRootLogin prohibit-password"}, None),
-    ("contains-missing", {"path": "conf", "contains": r"^PasswordAuthentication no"}, "fail",
-     {"contains": None}, ["contains"]),
-    ("not-contains", {"path": "conf", "not_contains": r"^PermitRootLogin\s+yes"}, "pass",
-     {"not_contains": None}, None),
-    ("not-contains-found", {"path": "conf", "not_contains": r"(?i)^port\s"}, "fail",
-     {"not_contains": "Port 22"}, ["not_contains"]),
-    ("symlink-followed", {"path": "link", "mode": "0640", "contains": "^Port"}, "pass",
-     {"state": "file", "mode": "0640"}, None),
-    ("two-failures", {"path": "conf", "mode": "0600", "contains": "^Nope"}, "fail",
-     {"mode": "0640", "contains": None}, ["mode", "contains"]),
+    (
+        "contains",
+        {"path": "conf", "contains": r"^PermitRootLogin\s+prohibit"},
+        "pass",
+        {"contains": "PermitRootLogin prohibit-password"},
+        None,
+    ),
+    (
+        "contains-missing",
+        {"path": "conf", "contains": r"^PasswordAuthentication no"},
+        "fail",
+        {"contains": None},
+        ["contains"],
+    ),
+    (
+        "not-contains",
+        {"path": "conf", "not_contains": r"^PermitRootLogin\s+yes"},
+        "pass",
+        {"not_contains": None},
+        None,
+    ),
+    (
+        "not-contains-found",
+        {"path": "conf", "not_contains": r"(?i)^port\s"},
+        "fail",
+        {"not_contains": "Port 22"},
+        ["not_contains"],
+    ),
+    (
+        "symlink-followed",
+        {"path": "link", "mode": "0640", "contains": "^Port"},
+        "pass",
+        {"state": "file", "mode": "0640"},
+        None,
+    ),
+    (
+        "two-failures",
+        {"path": "conf", "mode": "0600", "contains": "^Nope"},
+        "fail",
+        {"mode": "0640", "contains": None},
+        ["mode", "contains"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("keys", "status", "actual", "failed"),
-                         [case[1:] for case in FILE_CASES], ids=[case[0] for case in FILE_CASES])
-def test_file(tree: Path, keys: dict[str, Any], status: str, actual: dict[str, Any],
-              failed: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("keys", "status", "actual", "failed"),
+    [case[1:] for case in FILE_CASES],
+    ids=[case[0] for case in FILE_CASES],
+)
+def test_file(
+    tree: Path, keys: dict[str, Any], status: str, actual: dict[str, Any], failed: list[str] | None
+) -> None:
     control = dict(keys, id="f", type="file", path=str(tree / keys["path"]))
     result = evaluate(control)
     assert result["status"] == status, result
@@ -156,16 +195,26 @@ def test_file(tree: Path, keys: dict[str, Any], status: str, actual: dict[str, A
 
 
 def test_file_evidence_names_the_matched_line(tree: Path) -> None:
-    result = evaluate({"id": "f", "type": "file", "path": str(tree / "conf"),
-                       "contains": "PermitRootLogin", "owner": USER})
+    result = evaluate(
+        {
+            "id": "f",
+            "type": "file",
+            "path": str(tree / "conf"),
+            "contains": "PermitRootLogin",
+            "owner": USER,
+        }
+    )
     assert result["evidence"]["contains_match"] == {
-        "line": 3, "text": "PermitRootLogin prohibit-password"}
+        "line": 3,
+        "text": "PermitRootLogin prohibit-password",
+    }
     assert result["evidence"]["mode"] == "0640"
     assert result["evidence"]["owner"] == f"{USER} ({os.getuid()})"
 
 
-def test_unreadable_file_is_an_error_not_a_failure(tree: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file_is_an_error_not_a_failure(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def denied(*_args: Any, **_kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
@@ -174,16 +223,16 @@ def test_unreadable_file_is_an_error_not_a_failure(tree: Path,
     assert result["status"] == "error"
     assert "Permission denied" in result["evidence"]["error"]
     # a definite failure still wins over what could not be evaluated
-    result = evaluate({"id": "f", "type": "file", "path": str(tree / "conf"), "contains": "x",
-                       "mode": "0600"})
+    result = evaluate(
+        {"id": "f", "type": "file", "path": str(tree / "conf"), "contains": "x", "mode": "0600"}
+    )
     assert result["status"] == "fail"
     assert result["evidence"]["failed"] == ["mode"]
 
 
 def test_file_too_large_to_scan_is_an_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checks, "READ_LIMIT", 10)
-    result = evaluate({"id": "f", "type": "file", "path": str(tree / "conf"),
-                       "not_contains": "x"})
+    result = evaluate({"id": "f", "type": "file", "path": str(tree / "conf"), "not_contains": "x"})
     assert result["status"] == "error"
     assert "at most 10" in result["evidence"]["error"]
 
@@ -213,11 +262,15 @@ SYSCTL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("key", "value", "status", "actual"),
-                         [case[1:] for case in SYSCTL_CASES], ids=[c[0] for c in SYSCTL_CASES])
+@pytest.mark.parametrize(
+    ("key", "value", "status", "actual"),
+    [case[1:] for case in SYSCTL_CASES],
+    ids=[c[0] for c in SYSCTL_CASES],
+)
 def test_sysctl(proc_sys: Path, key: str, value: Any, status: str, actual: str | None) -> None:
-    result = evaluate({"id": "s", "type": "sysctl", "key": key, "value": value},
-                      proc_sys=str(proc_sys))
+    result = evaluate(
+        {"id": "s", "type": "sysctl", "key": key, "value": value}, proc_sys=str(proc_sys)
+    )
     assert result["status"] == status, result
     assert result["actual"] == {"value": actual}
     assert result["expected"] == {"value": str(value)}
@@ -230,8 +283,10 @@ def test_sysctl_unreadable_is_an_error(proc_sys: Path, monkeypatch: pytest.Monke
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(checks, "open", denied, raising=False)
-    result = evaluate({"id": "s", "type": "sysctl", "key": "kernel.randomize_va_space",
-                       "value": 2}, proc_sys=str(proc_sys))
+    result = evaluate(
+        {"id": "s", "type": "sysctl", "key": "kernel.randomize_va_space", "value": 2},
+        proc_sys=str(proc_sys),
+    )
     assert result["status"] == "error"
     assert result["expected"] == {"value": "2"}
 
@@ -249,22 +304,42 @@ COMMAND_CASES = [
     ("rc-wrong", {"argv": ["false"]}, "fail", {"rc": 1}),
     ("rc-expected-1", {"argv": ["false"], "rc": 1}, "pass", {"rc": 1}),
     ("rc-list", {"argv": ["false"], "rc": [0, 1]}, "pass", {"rc": 1}),
-    ("stdout-regex", {"argv": ["printf", "a=1\\nb=2\\n"], "stdout_regex": "^b=2$"}, "pass",
-     {"rc": 0, "stdout_regex": "b=2"}),
-    ("stdout-regex-missing", {"argv": ["printf", "a=1\\n"], "stdout_regex": "^b="}, "fail",
-     {"rc": 0, "stdout_regex": None}),
-    ("stdout-not-regex", {"argv": ["printf", "a=1\\n"], "stdout_not_regex": "^b="}, "pass",
-     {"rc": 0, "stdout_not_regex": None}),
-    ("stdout-not-regex-found", {"argv": ["printf", "a=1\\nb=2\\n"], "stdout_not_regex": "^b="},
-     "fail", {"rc": 0, "stdout_not_regex": "b=2"}),
-    ("no-shell", {"argv": ["echo", "$HOME", "~", ";", "false"],
-                  "stdout_regex": r"^\$HOME ~ ; false$"},
-     "pass", {"rc": 0, "stdout_regex": "$HOME ~ ; false"}),
+    (
+        "stdout-regex",
+        {"argv": ["printf", "a=1\\nb=2\\n"], "stdout_regex": "^b=2$"},
+        "pass",
+        {"rc": 0, "stdout_regex": "b=2"},
+    ),
+    (
+        "stdout-regex-missing",
+        {"argv": ["printf", "a=1\\n"], "stdout_regex": "^b="},
+        "fail",
+        {"rc": 0, "stdout_regex": None},
+    ),
+    (
+        "stdout-not-regex",
+        {"argv": ["printf", "a=1\\n"], "stdout_not_regex": "^b="},
+        "pass",
+        {"rc": 0, "stdout_not_regex": None},
+    ),
+    (
+        "stdout-not-regex-found",
+        {"argv": ["printf", "a=1\\nb=2\\n"], "stdout_not_regex": "^b="},
+        "fail",
+        {"rc": 0, "stdout_not_regex": "b=2"},
+    ),
+    (
+        "no-shell",
+        {"argv": ["echo", "$HOME", "~", ";", "false"], "stdout_regex": r"^\$HOME ~ ; false$"},
+        "pass",
+        {"rc": 0, "stdout_regex": "$HOME ~ ; false"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("keys", "status", "actual"), [c[1:] for c in COMMAND_CASES],
-                         ids=[c[0] for c in COMMAND_CASES])
+@pytest.mark.parametrize(
+    ("keys", "status", "actual"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES]
+)
 def test_command(keys: dict[str, Any], status: str, actual: dict[str, Any]) -> None:
     result = evaluate(dict(keys, id="c", type="command"))
     assert result["status"] == status, result
@@ -281,9 +356,14 @@ def test_command_not_found_is_an_error() -> None:
 
 def test_command_evidence_is_bounded() -> None:
     script = "import sys; sys.stdout.write('x' * 50000 + '\\n' * 500); sys.stderr.write('e' * 9000)"
-    result = evaluate({"id": "c", "type": "command", "argv": [sys.executable, "-c", script,
-                                                              *[f"arg{i:03d}" for i in range(60)]],
-                       "stdout_regex": "x+"})
+    result = evaluate(
+        {
+            "id": "c",
+            "type": "command",
+            "argv": [sys.executable, "-c", script, *[f"arg{i:03d}" for i in range(60)]],
+            "stdout_regex": "x+",
+        }
+    )
     assert result["status"] == "pass"
     assert len(json.dumps(result["evidence"]).encode()) <= checks.EVIDENCE_LIMIT
     assert result["evidence"]["stdout"].startswith("xxxx")
@@ -300,22 +380,50 @@ def test_bounded_keeps_small_evidence_and_shrinks_large() -> None:
 # service (fake systemctl: the test machine need not run systemd)
 
 UNITS = {
-    "ssh": {"Id": "ssh.service", "LoadState": "loaded", "ActiveState": "active",
-            "SubState": "running", "UnitFileState": "enabled"},
-    "journald": {"Id": "systemd-journald.service", "LoadState": "loaded",
-                 "ActiveState": "active", "SubState": "running", "UnitFileState": "static"},
-    "cups": {"Id": "cups.service", "LoadState": "loaded", "ActiveState": "inactive",
-             "SubState": "dead", "UnitFileState": "disabled"},
-    "masked": {"Id": "masked.service", "LoadState": "masked", "ActiveState": "inactive",
-               "SubState": "dead", "UnitFileState": "masked"},
+    "ssh": {
+        "Id": "ssh.service",
+        "LoadState": "loaded",
+        "ActiveState": "active",
+        "SubState": "running",
+        "UnitFileState": "enabled",
+    },
+    "journald": {
+        "Id": "systemd-journald.service",
+        "LoadState": "loaded",
+        "ActiveState": "active",
+        "SubState": "running",
+        "UnitFileState": "static",
+    },
+    "cups": {
+        "Id": "cups.service",
+        "LoadState": "loaded",
+        "ActiveState": "inactive",
+        "SubState": "dead",
+        "UnitFileState": "disabled",
+    },
+    "masked": {
+        "Id": "masked.service",
+        "LoadState": "masked",
+        "ActiveState": "inactive",
+        "SubState": "dead",
+        "UnitFileState": "masked",
+    },
 }
 
 SERVICE_CASES = [
-    ("running-enabled", {"name": "ssh", "running": True, "enabled": True}, "pass",
-     {"running": True, "enabled": True}),
+    (
+        "running-enabled",
+        {"name": "ssh", "running": True, "enabled": True},
+        "pass",
+        {"running": True, "enabled": True},
+    ),
     ("static-counts-as-enabled", {"name": "journald", "enabled": True}, "pass", {"enabled": True}),
-    ("stopped-expected", {"name": "cups", "running": False, "enabled": False}, "pass",
-     {"running": False, "enabled": False}),
+    (
+        "stopped-expected",
+        {"name": "cups", "running": False, "enabled": False},
+        "pass",
+        {"running": False, "enabled": False},
+    ),
     ("not-running", {"name": "cups", "running": True}, "fail", {"running": False}),
     ("masked", {"name": "masked", "enabled": False}, "pass", {"enabled": False}),
     ("not-found-must-run", {"name": "nosuch", "running": True}, "fail", {"running": False}),
@@ -323,15 +431,18 @@ SERVICE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("keys", "status", "actual"), [c[1:] for c in SERVICE_CASES],
-                         ids=[c[0] for c in SERVICE_CASES])
+@pytest.mark.parametrize(
+    ("keys", "status", "actual"), [c[1:] for c in SERVICE_CASES], ids=[c[0] for c in SERVICE_CASES]
+)
 def test_service(keys: dict[str, Any], status: str, actual: dict[str, Any]) -> None:
     runner = FakeSystemctl(UNITS)
     result = evaluate(dict(keys, id="s", type="service"), runner)
     assert result["status"] == status, result
     assert result["actual"] == actual
-    assert runner.calls[0][1:3] == ["show", "--property=Id,LoadState,ActiveState,SubState,"
-                                    "UnitFileState"]
+    assert runner.calls[0][1:3] == [
+        "show",
+        "--property=Id,LoadState,ActiveState,SubState,UnitFileState",
+    ]
 
 
 def test_service_without_systemd_is_an_error() -> None:
@@ -349,14 +460,18 @@ needs_dpkg = pytest.mark.skipif(not HAVE_DPKG, reason="needs a Debian machine (d
 
 
 @needs_dpkg
-@pytest.mark.parametrize(("keys", "status", "state"), [
-    ({"name": "dpkg"}, "pass", "present"),
-    ({"name": "dpkg", "state": "absent"}, "fail", "present"),
-    ({"name": "no-such-package-mspctl"}, "fail", "absent"),
-    ({"name": "no-such-package-mspctl", "state": "absent"}, "pass", "absent"),
-    ({"name": "dpkg", "version": ">= 1.0"}, "pass", "present"),
-    ({"name": "dpkg", "version": "<< 1.0"}, "fail", "present"),
-], ids=["present", "present-not-absent", "missing", "absent", "version-ok", "version-too-new"])
+@pytest.mark.parametrize(
+    ("keys", "status", "state"),
+    [
+        ({"name": "dpkg"}, "pass", "present"),
+        ({"name": "dpkg", "state": "absent"}, "fail", "present"),
+        ({"name": "no-such-package-mspctl"}, "fail", "absent"),
+        ({"name": "no-such-package-mspctl", "state": "absent"}, "pass", "absent"),
+        ({"name": "dpkg", "version": ">= 1.0"}, "pass", "present"),
+        ({"name": "dpkg", "version": "<< 1.0"}, "fail", "present"),
+    ],
+    ids=["present", "present-not-absent", "missing", "absent", "version-ok", "version-too-new"],
+)
 def test_package(keys: dict[str, Any], status: str, state: str) -> None:
     result = evaluate(dict(keys, id="p", type="package"))
     assert result["status"] == status, result
@@ -372,11 +487,13 @@ def test_packages_are_queried_once() -> None:
             calls.append(argv)
             return super().run(argv, timeout)
 
-    controls = checks.normalize([
-        {"id": "a", "type": "package", "name": "dpkg"},
-        {"id": "b", "type": "package", "name": "no-such-package-mspctl", "state": "absent"},
-        {"id": "c", "type": "package", "name": "coreutils", "version": ">= 8"},
-    ])
+    controls = checks.normalize(
+        [
+            {"id": "a", "type": "package", "name": "dpkg"},
+            {"id": "b", "type": "package", "name": "no-such-package-mspctl", "state": "absent"},
+            {"id": "c", "type": "package", "name": "coreutils", "version": ">= 8"},
+        ]
+    )
     results = checks.Checker(Counting()).evaluate_all(controls)
     assert [r["status"] for r in results] == ["pass", "pass", "pass"]
     assert len(calls) == 1
@@ -392,30 +509,46 @@ def test_package_without_dpkg_is_an_error() -> None:
     assert "dpkg-query not found" in result["evidence"]["error"]
 
 
-@pytest.mark.parametrize(("a", "b", "sign"), [
-    ("1.0", "1.0", 0), ("1.0", "1.0-0", 0), ("1.0", "1.1", -1), ("1.10", "1.9", 1),
-    ("1:1.0", "2.0", 1), ("1.0~rc1", "1.0", -1), ("1.0+deb12u1", "1.0", 1),
-    ("9.2p1-2+deb12u3", "9.2p1-2+deb12u10", -1), ("1.0a", "1.0+", -1), ("2.36-9", "2.36-10", -1),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "sign"),
+    [
+        ("1.0", "1.0", 0),
+        ("1.0", "1.0-0", 0),
+        ("1.0", "1.1", -1),
+        ("1.10", "1.9", 1),
+        ("1:1.0", "2.0", 1),
+        ("1.0~rc1", "1.0", -1),
+        ("1.0+deb12u1", "1.0", 1),
+        ("9.2p1-2+deb12u3", "9.2p1-2+deb12u10", -1),
+        ("1.0a", "1.0+", -1),
+        ("2.36-9", "2.36-10", -1),
+    ],
+)
 def test_compare_versions_examples(a: str, b: str, sign: int) -> None:
     result = checks.compare_versions(a, b)
     assert (result > 0) - (result < 0) == sign
 
 
 _version_part = st.text(alphabet="0123456789abz.+~", min_size=1, max_size=8).filter(
-    lambda s: s[0].isdigit())
+    lambda s: s[0].isdigit()
+)
 
 
 @needs_dpkg
 @settings(max_examples=150, deadline=None)
-@given(a=_version_part, b=_version_part, ra=st.sampled_from(["", "-1", "-1~b", "-2+deb12u1"]),
-       rb=st.sampled_from(["", "-1", "-0", "-10"]))
+@given(
+    a=_version_part,
+    b=_version_part,
+    ra=st.sampled_from(["", "-1", "-1~b", "-2+deb12u1"]),
+    rb=st.sampled_from(["", "-1", "-0", "-10"]),
+)
 def test_compare_versions_agrees_with_dpkg(a: str, b: str, ra: str, rb: str) -> None:
     va, vb = a + ra, b + rb
     ours = checks.compare_versions(va, vb)
     for op, holds in (("lt", ours < 0), ("eq", ours == 0), ("gt", ours > 0)):
-        done = subprocess.run(["dpkg", "--compare-versions", va, op, vb], check=False,
-                              capture_output=True)
+        done = subprocess.run(
+            ["dpkg", "--compare-versions", va, op, vb], check=False, capture_output=True
+        )
         assert done.returncode in (0, 1), done.stderr
         assert (done.returncode == 0) == holds, (va, op, vb)
 
@@ -429,49 +562,120 @@ INVALID = [
     ("bad-id", [{"id": "a b", "type": "file", "path": "/x"}], None, "id", "expected an id"),
     ("no-type", [{"id": "x"}], "x", "type", "required"),
     ("unknown-type", [{"id": "x", "type": "registry"}], "x", "type", "expected one of"),
-    ("unknown-key", [{"id": "x", "type": "file", "path": "/x", "perms": "0640"}], "x", "perms",
-     "unknown key for a file control"),
-    ("other-type-key", [{"id": "x", "type": "sysctl", "key": "a.b", "value": 1, "path": "/x"}],
-     "x", "path", "unknown key"),
+    (
+        "unknown-key",
+        [{"id": "x", "type": "file", "path": "/x", "perms": "0640"}],
+        "x",
+        "perms",
+        "unknown key for a file control",
+    ),
+    (
+        "other-type-key",
+        [{"id": "x", "type": "sysctl", "key": "a.b", "value": 1, "path": "/x"}],
+        "x",
+        "path",
+        "unknown key",
+    ),
     ("missing-required", [{"id": "x", "type": "package"}], "x", "name", "required"),
-    ("unquoted-mode", [{"id": "x", "type": "file", "path": "/x", "mode": 416}], "x", "mode",
-     "quote the mode"),
-    ("bad-mode", [{"id": "x", "type": "file", "path": "/x", "mode": "u=rw"}], "x", "mode",
-     "octal"),
-    ("relative-path", [{"id": "x", "type": "file", "path": "etc/shadow"}], "x", "path",
-     "absolute"),
-    ("bad-regex", [{"id": "x", "type": "file", "path": "/x", "contains": "(unclosed"}], "x",
-     "contains", "invalid regular expression"),
-    ("shell-line", [{"id": "x", "type": "command", "argv": "sshd -T | grep x"}], "x", "argv",
-     "never a shell line"),
+    (
+        "unquoted-mode",
+        [{"id": "x", "type": "file", "path": "/x", "mode": 416}],
+        "x",
+        "mode",
+        "quote the mode",
+    ),
+    ("bad-mode", [{"id": "x", "type": "file", "path": "/x", "mode": "u=rw"}], "x", "mode", "octal"),
+    ("relative-path", [{"id": "x", "type": "file", "path": "etc/shadow"}], "x", "path", "absolute"),
+    (
+        "bad-regex",
+        [{"id": "x", "type": "file", "path": "/x", "contains": "(unclosed"}],
+        "x",
+        "contains",
+        "invalid regular expression",
+    ),
+    (
+        "shell-line",
+        [{"id": "x", "type": "command", "argv": "sshd -T | grep x"}],
+        "x",
+        "argv",
+        "never a shell line",
+    ),
     ("empty-argv", [{"id": "x", "type": "command", "argv": []}], "x", "argv", "non-empty"),
-    ("bad-rc", [{"id": "x", "type": "command", "argv": ["true"], "rc": 300}], "x", "rc",
-     "0..255"),
-    ("bad-timeout", [{"id": "x", "type": "command", "argv": ["true"], "timeout": 0}], "x",
-     "timeout", "1..3600"),
-    ("bad-bool", [{"id": "x", "type": "service", "name": "ssh", "running": "maybe"}], "x",
-     "running", "boolean"),
-    ("service-nothing", [{"id": "x", "type": "service", "name": "ssh"}], "x", "running",
-     "running, enabled or both"),
-    ("option-like-package", [{"id": "x", "type": "package", "name": "--admindir=/tmp"}], "x",
-     "name", "Debian package name"),
-    ("version-absent", [{"id": "x", "type": "package", "name": "a", "state": "absent",
-                         "version": "1"}], "x", "version", "state: present"),
-    ("absent-with-mode", [{"id": "x", "type": "file", "path": "/x", "state": "absent",
-                           "mode": "0600"}], "x", "mode", "state: absent"),
-    ("dir-with-contains", [{"id": "x", "type": "file", "path": "/x", "state": "directory",
-                            "contains": "a"}], "x", "contains", "state: file only"),
-    ("sysctl-dotdot", [{"id": "x", "type": "sysctl", "key": "kernel/../../etc", "value": 1}],
-     "x", "key", "'..'"),
-    ("duplicate", [{"id": "x", "type": "file", "path": "/a"},
-                   {"id": "x", "type": "file", "path": "/b"}], "x", "id", "duplicate id"),
+    ("bad-rc", [{"id": "x", "type": "command", "argv": ["true"], "rc": 300}], "x", "rc", "0..255"),
+    (
+        "bad-timeout",
+        [{"id": "x", "type": "command", "argv": ["true"], "timeout": 0}],
+        "x",
+        "timeout",
+        "1..3600",
+    ),
+    (
+        "bad-bool",
+        [{"id": "x", "type": "service", "name": "ssh", "running": "maybe"}],
+        "x",
+        "running",
+        "boolean",
+    ),
+    (
+        "service-nothing",
+        [{"id": "x", "type": "service", "name": "ssh"}],
+        "x",
+        "running",
+        "running, enabled or both",
+    ),
+    (
+        "option-like-package",
+        [{"id": "x", "type": "package", "name": "--admindir=/tmp"}],
+        "x",
+        "name",
+        "Debian package name",
+    ),
+    (
+        "version-absent",
+        [{"id": "x", "type": "package", "name": "a", "state": "absent", "version": "1"}],
+        "x",
+        "version",
+        "state: present",
+    ),
+    (
+        "absent-with-mode",
+        [{"id": "x", "type": "file", "path": "/x", "state": "absent", "mode": "0600"}],
+        "x",
+        "mode",
+        "state: absent",
+    ),
+    (
+        "dir-with-contains",
+        [{"id": "x", "type": "file", "path": "/x", "state": "directory", "contains": "a"}],
+        "x",
+        "contains",
+        "state: file only",
+    ),
+    (
+        "sysctl-dotdot",
+        [{"id": "x", "type": "sysctl", "key": "kernel/../../etc", "value": 1}],
+        "x",
+        "key",
+        "'..'",
+    ),
+    (
+        "duplicate",
+        [{"id": "x", "type": "file", "path": "/a"}, {"id": "x", "type": "file", "path": "/b"}],
+        "x",
+        "id",
+        "duplicate id",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("controls", "control_id", "key", "message"),
-                         [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
-def test_invalid_definitions(controls: list[Any], control_id: str | None, key: str | None,
-                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("controls", "control_id", "key", "message"),
+    [c[1:] for c in INVALID],
+    ids=[c[0] for c in INVALID],
+)
+def test_invalid_definitions(
+    controls: list[Any], control_id: str | None, key: str | None, message: str
+) -> None:
     with pytest.raises(checks.ControlError) as caught:
         checks.normalize(controls)
     assert caught.value.control_id == control_id
@@ -479,22 +683,29 @@ def test_invalid_definitions(controls: list[Any], control_id: str | None, key: s
     assert message in str(caught.value)
 
 
-def test_invalid_definition_fails_the_module_naming_control_and_key(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(capsys, {"controls": [
-        {"id": "ok", "type": "sysctl", "key": "kernel.ostype", "value": "Linux"},
-        {"id": "ssh.service", "type": "service", "name": "ssh", "runing": True},
-    ]})
+def test_invalid_definition_fails_the_module_naming_control_and_key() -> None:
+    result = run_module(
+        mspctl_check,
+        {
+            "controls": [
+                {"id": "ok", "type": "sysctl", "key": "kernel.ostype", "value": "Linux"},
+                {"id": "ssh.service", "type": "service", "name": "ssh", "runing": True},
+            ]
+        },
+    )
     assert result["failed"] is True
-    assert result["msg"].startswith("invalid control definition: control 'ssh.service', "
-                                    "key 'runing': unknown key for a service control")
+    assert result["msg"].startswith(
+        "invalid control definition: control 'ssh.service', "
+        "key 'runing': unknown key for a service control"
+    )
     assert (result["control_id"], result["key"]) == ("ssh.service", "runing")
     assert "findings" not in result
 
 
 def test_defaults_and_titles() -> None:
-    [control] = checks.normalize([{"id": "x", "type": "file", "path": "/etc//shadow",
-                                   "max_mode": "640", "owner": 0}])
+    [control] = checks.normalize(
+        [{"id": "x", "type": "file", "path": "/etc//shadow", "max_mode": "640", "owner": 0}]
+    )
     assert control["state"] == "file"
     assert control["path"] == "/etc/shadow"
     assert control["max_mode"] == "0640"
@@ -520,8 +731,13 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int, bytes]]:
 def module_controls(tree: Path) -> list[dict[str, Any]]:
     return [
         {"id": "conf.mode", "type": "file", "path": str(tree / "conf"), "mode": "0600"},
-        {"id": "conf.line", "type": "file", "path": str(tree / "conf"),
-         "contains": "^PermitRootLogin", "title": "Root login is configured"},
+        {
+            "id": "conf.line",
+            "type": "file",
+            "path": str(tree / "conf"),
+            "contains": "^PermitRootLogin",
+            "title": "Root login is configured",
+        },
         {"id": "missing", "type": "file", "path": str(tree / "missing")},
         {"id": "dir", "type": "file", "path": str(tree / "dir"), "state": "directory"},
         {"id": "ostype", "type": "sysctl", "key": "kernel.ostype", "value": "Linux"},
@@ -534,11 +750,14 @@ EXPECTED_STATUSES = ["fail", "pass", "fail", "pass", "pass", "pass", "error"]
 
 
 @pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check-diff"])
-def test_module_reports_findings_and_writes_nothing(
-        capsys: pytest.CaptureFixture[str], tree: Path, check_mode: bool) -> None:
+def test_module_reports_findings_and_writes_nothing(tree: Path, check_mode: bool) -> None:
     before = snapshot(tree)
-    result = run_module(capsys, {"policy": "baseline", "controls": module_controls(tree)},
-                        check_mode=check_mode, diff=check_mode)
+    result = run_module(
+        mspctl_check,
+        {"policy": "baseline", "controls": module_controls(tree)},
+        check=check_mode,
+        diff=check_mode,
+    )
     assert snapshot(tree) == before
     assert result["changed"] is False
     assert "diff" not in result
@@ -547,29 +766,38 @@ def test_module_reports_findings_and_writes_nothing(
     assert [f["status"] for f in findings] == EXPECTED_STATUSES
     assert [f["control_id"] for f in findings] == [c["id"] for c in module_controls(tree)]
     assert all(f["policy"] == "baseline" for f in findings)
-    assert set(findings[0]) == {"policy", "control_id", "title", "status", "expected", "actual",
-                                "evidence"}
+    assert set(findings[0]) == FINDING_KEYS
     assert findings[0]["expected"] == {"state": "file", "mode": "0600"}
     assert findings[0]["actual"] == {"state": "file", "mode": "0640"}
     assert findings[1]["title"] == "Root login is configured"
     assert findings[2]["evidence"] == {"path": str(tree / "missing"), "failed": ["state"]}
-    assert result["status"] == {"policy": "baseline", "controls": 7, "pass": 4, "fail": 2,
-                                "error": 1}
+    assert result["status"] == {
+        "policy": "baseline",
+        "controls": 7,
+        "pass": 4,
+        "fail": 2,
+        "error": 1,
+    }
 
 
-def test_module_is_idempotent(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+def test_module_is_idempotent(tree: Path) -> None:
     args = {"policy": "baseline", "controls": module_controls(tree)}
-    first = run_module(capsys, args)
-    second = run_module(capsys, args)
-    third = run_module(capsys, args, check_mode=True, diff=True)
+    first = run_module(mspctl_check, args)
+    second = run_module(mspctl_check, args)
+    third = run_module(mspctl_check, args, check=True, diff=True)
     for result in (first, second, third):
         result.pop("invocation", None)
     assert first == second == third
     assert first["changed"] is False
 
 
-def test_module_with_no_controls(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_module(capsys, {})
+def test_module_with_no_controls() -> None:
+    result = run_module(mspctl_check, {})
     assert result["findings"] == []
-    assert result["status"] == {"policy": "baseline", "controls": 0, "pass": 0, "fail": 0,
-                                "error": 0}
+    assert result["status"] == {
+        "policy": "baseline",
+        "controls": 0,
+        "pass": 0,
+        "fail": 0,
+        "error": 0,
+    }

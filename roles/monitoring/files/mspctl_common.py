@@ -1,0 +1,1 @@
+../../../plugins/module_utils/mspctl_common.py
