@@ -24,7 +24,8 @@ def project(tmp_path: Path) -> Path:
     for part in PROJECT_PARTS:
         source = ROOT / part
         if source.is_dir():
-            shutil.copytree(source, target / part, symlinks=True,  # collections/: a link to the root
+            # symlinks kept: collections/ is a link to the root
+            shutil.copytree(source, target / part, symlinks=True,
                             ignore=shutil.ignore_patterns("lab*", "pytest*"))
         else:
             shutil.copy2(source, target / part)
