@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # nodes that aliases may add beyond the document's own nodes (a tier file has ~300 nodes)
 ALIAS_BUDGET = 100_000
 MAX_DEPTH = 64
+MAX_FILE_BYTES = 32 * 2**20  # the largest real inventory is well under 1 MiB
 SHOWN_CHARS = 80
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -75,6 +76,9 @@ def load_yaml(path: Path, *, display: Path | str | None = None,
 
     shown = display or path
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise BadInput(f"larger than {MAX_FILE_BYTES // 2**20} MiB: not an input file",
+                           file=shown)
         raw = path.read_bytes()
     except FileNotFoundError:
         raise BadInput("file not found", file=shown) from None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @click.option("--run", "run_ref", metavar="ID|DATE",
               help="Run id (or prefix) or date YYYY-MM-DD [default: the newest run].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),  # checked when written
               help="Write to this file instead of standard output.")
 @click.pass_obj
 def report(app: Application, client: str, run_ref: str | None, fmt: str,

@@ -422,3 +422,31 @@ def test_clients_new_leaves_nothing_half_written(cli, monkeypatch):
     result = cli("clients", "new", "acme", "--tier", "gold")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (cli.project / "inventories").iterdir()) == ["acme", "demo"]
+
+
+def test_control_characters_in_findings_and_unwritable_report_paths(cli, tmp_path):
+    """A real run whose finding evidence carries control characters: the JUnit report stays
+    valid XML, nothing raw reaches the terminal, and bad ``-o`` paths write nothing."""
+    import xml.etree.ElementTree as ET
+
+    import yaml
+
+    evil = "DEMO\x1b[31m\x00\x07[/]"
+    (cli.project / "inventories/demo/host_vars/demo-server.yml").write_text(yaml.safe_dump(
+        {"assets_warranty": {"purchase_date": "2020-01-01", "warranty_end": "2021-01-01",
+                             "vendor_contract": evil}}))
+    result = cli("apply", "demo", "--json", "--policy", "assets")
+    assert result.exit_code == 0, result.output
+    junit = cli("report", "demo", "--format", "junit")
+    assert junit.exit_code == 0, junit.output
+    assert "DEMO\\u001b[31m\\u0000\\u0007[/]" in junit.stdout  # the evidence, as JSON
+    ET.fromstring(junit.stdout.encode())  # well-formed XML
+    for fmt in ("md", "junit", "sarif", "json"):
+        shown = cli("report", "demo", "--format", fmt)
+        assert shown.exit_code == 0, shown.output
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout, fmt
+    for path in (tmp_path / "missing" / "r.md", tmp_path, cli.project / "inventories"):
+        _assert_bad(cli("report", "demo", "-o", str(path)), str(path))
+    assert not (tmp_path / "missing").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+    _assert_bad(cli("diff", "demo", "--to", "9999-12-31"), "demo")

@@ -356,7 +356,7 @@ def waiver_mutations(text: str) -> st.SearchStrategy[Bad]:
 
 
 MUTATIONS: dict[str, tuple[Callable[[str], st.SearchStrategy[Bad]], int]] = {
-    "tier": (tier_mutations, 260),
+    "tier": (tier_mutations, 280),
     "client": (client_mutations, 200),
     "hosts": (hosts_mutations, 160),
     "group_vars": (lambda t: vars_mutations(t, "ntp_servers"), 130),

@@ -59,6 +59,11 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path):
     assert time.monotonic() - started < 1
 
 
+def test_huge_file_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr("mspctl.yamlio.MAX_FILE_BYTES", 1000)
+    assert "larger than" in _error(tmp_path, "a: " + "x" * 2000)
+
+
 def test_merge_keys_and_shared_aliases_stay_valid(tmp_path):
     text = "base: &b {x: 1, y: [1, 2]}\nother:\n  <<: *b\n  x: 2\nagain: *b\n"
     assert _load(tmp_path, text) == {"base": {"x": 1, "y": [1, 2]}, "other": {"x": 2, "y": [1, 2]},
