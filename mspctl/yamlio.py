@@ -11,11 +11,11 @@ deeply, and non-string keys where names are expected. Values quoted in errors ar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mspctl.display import sanitize
 from mspctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
 # tags Ansible adds to its variable files; mspctl only validates, so they read as strings
 _ANSIBLE_TAGS = ("!vault", "!unsafe", "!vault-encrypted")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # where a file's keys must be names: a predicate on the key path of the mapping holding them
 NamesAt = Callable[[tuple[Any, ...]], bool]
@@ -61,10 +60,7 @@ def inventory_names(path: tuple[Any, ...]) -> bool:
 
 def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
     """A value as quoted in an error: repr, control characters escaped, at most ``limit``."""
-    text = value if isinstance(value, str) else repr(value)
-    if isinstance(value, str):
-        text = repr(value[: limit + 1])
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = sanitize(repr(value[: limit + 1] if isinstance(value, str) else value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -103,7 +99,7 @@ def load_yaml(path: Path, *, display: Path | str | None = None,
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BadInput(f"invalid YAML ({_CONTROL.sub('?', problem)[:200]})", file=shown,
+        raise BadInput(f"invalid YAML ({sanitize(problem)[:200]})", file=shown,
                        key=where) from None
     except RecursionError:
         raise BadInput(f"nested more than {MAX_DEPTH} levels deep", file=shown) from None
@@ -219,7 +215,7 @@ def _path_text(path: Iterable[Any]) -> str:
 
 
 def _name(part: Any) -> str:
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(part))
+    text = sanitize(str(part))
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
