@@ -37,10 +37,10 @@ class Application:
 
     # -- output -----------------------------------------------------------------------------
     def _make_console(self, stderr: bool) -> Console:
-        from rich.console import Console
+        from mspctl.display import make_console
 
         no_color = None if self._color is None else not self._color
-        console = Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+        console = make_console(stderr=stderr, no_color=no_color)
         if not console.is_terminal:  # logs and pipes: wide enough for tables, never wrapped ids
             console.width = int(os.environ.get("COLUMNS") or 160)
         return console

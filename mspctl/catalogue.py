@@ -15,8 +15,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mspctl.errors import BadInput
-from mspctl.policies import HOST_CLASSES, POLICIES, RESERVED_KEYS, role_variables
-from mspctl.yamlio import deep_merge, dotted, first_error, load_yaml
+from mspctl.policies import (
+    HOST_CLASSES,
+    POLICIES,
+    RESERVED_KEYS,
+    check_windows,
+    role_variables,
+    window_specs,
+)
+from mspctl.yamlio import deep_merge, dotted, first_error, load_yaml, shorten
 
 HostClass = Literal["servers", "workstations", "nas", "printers", "network"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -53,7 +60,7 @@ class SupportHours(Strict):
     @classmethod
     def _hhmm(cls, value: str) -> str:
         if not _HHMM.match(value):
-            raise ValueError(f"expected a quoted time like \"08:00\", got {value!r}")
+            raise ValueError(f"expected a quoted time like \"08:00\", got {shorten(value)}")
         return value
 
     @model_validator(mode="after")
@@ -109,7 +116,7 @@ class Tier(Strict):
         for name in value:
             if name not in POLICIES:
                 known = ", ".join(sorted(POLICIES))
-                raise ValueError(f"unknown policy {name!r} (known: {known})")
+                raise ValueError(f"unknown policy {shorten(name)} (known: {known})")
         return value
 
     @model_validator(mode="after")
@@ -199,29 +206,39 @@ class Catalogue:
             if problems:
                 raise first_error(_only(exc, problems), file=file) from None
         if data.get("name") != name:
-            raise BadInput(f"must be {name!r} (the file name)", file=file, key="name")
+            raise BadInput(f"must be {shorten(name)} (the file name)", file=file, key="name")
+        patching = (data.get("policies") or {}).get("patching")
+        if isinstance(patching, dict):
+            check_windows(self.project_dir, patching, file=file)
         self._raw[name] = data
         return data
 
     def chain(self, name: str) -> tuple[str, ...]:
         """Ancestors of a tier, root first, ending with the tier itself."""
         if name not in self.names:
-            raise BadInput(f"unknown tier {name!r} (known: {', '.join(self.names)})")
+            raise BadInput(f"unknown tier {shorten(name)} (known: {', '.join(self.names)})")
         seen: list[str] = []
         current: str | None = name
         while current is not None:
             if current in seen:
-                loop = " -> ".join([*seen[seen.index(current):], current])
-                raise BadInput(f"circular inheritance: {loop}", file=self._display(name),
-                               key="extends")
+                raise self._cycle(seen[seen.index(current):])
             seen.append(current)
             data = self._read(current)
             parent = data.get("extends")
             if parent is not None and parent not in self.names:
-                raise BadInput(f"extends unknown tier {parent!r}", file=self._display(current),
-                               key="extends")
+                raise BadInput(f"extends unknown tier {shorten(parent)}",
+                               file=self._display(current), key="extends")
             current = parent
         return tuple(reversed(seen))
+
+    def _cycle(self, loop: list[str]) -> BadInput:
+        """Blame the loop's most recently modified file (the edit that closed it, as far as the
+        tree can tell), never a tier that merely extends the loop; ties: the loop's last."""
+        blamed = max(reversed(loop), key=lambda m: self.path(m).stat().st_mtime_ns)
+        start = loop.index(blamed)
+        ordered = [*loop[start:], *loop[:start], blamed]
+        return BadInput(f"circular inheritance: {' -> '.join(ordered)}",
+                        file=self._display(blamed), key="extends")
 
     def get(self, name: str) -> ResolvedTier:
         if name in self._resolved:
@@ -235,6 +252,13 @@ class Catalogue:
         except ValidationError as exc:
             raise first_error(exc, file=self._display(name)) from None
         self._check_role_parameters(tier, chain)
+        patching = tier.enabled_policies.get("patching")
+        if patching is not None:
+            for where, _ in window_specs(patching.params):
+                top = where.split(".", 1)[0]  # "windows" or "reboot_window"
+                origin = self._origin(chain, "patching", top)
+                check_windows(self.project_dir, {top: patching.params[top]},
+                              file=self._display(origin), complete=True)
         resolved = ResolvedTier(tier=tier, chain=chain, data=merged)
         self._resolved[name] = resolved
         return resolved
@@ -245,13 +269,17 @@ class Catalogue:
         for policy, block in tier.enabled_policies.items():
             for key, value in block.params.items():
                 # name the nearest file that set the key
-                origin = next(
-                    m for m in reversed(chain)
-                    if key in (self._raw[m].get("policies", {}).get(policy) or {})
-                )
+                origin = self._origin(chain, policy, key)
                 validate_parameters(
                     self.project_dir, policy, {key: value}, file=self._display(origin)
                 )
+
+    def _origin(self, chain: tuple[str, ...], policy: str, key: str) -> str:
+        """The nearest tier of a chain whose file sets a policy's key."""
+        return next(
+            m for m in reversed(chain)
+            if key in (self._raw[m].get("policies", {}).get(policy) or {})
+        )
 
     def all(self) -> list[ResolvedTier]:
         """Every tier, roots first (bronze, silver, ...)."""

@@ -21,14 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mspctl.catalogue import Catalogue
 from mspctl.errors import BadInput
 from mspctl.policies import HOST_CLASSES
-from mspctl.yamlio import load_model
+from mspctl.yamlio import inventory_names, load_model, load_yaml, shorten, top_level
 
 if TYPE_CHECKING:
     from mspctl.inventory import InventoryView
 
 CLIENT_FILE = "client.yml"
 HOSTS_FILE = "hosts.yml"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # always .fullmatch: `$` lets "x\n" pass
 Date = Annotated[dt.date, Field(strict=False)]
 
 
@@ -85,8 +85,8 @@ class ClientFile(Strict):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a huge name
+            raise ValueError(f"unknown time zone {shorten(value)}") from None
         return value
 
 
@@ -176,9 +176,14 @@ class ClientRegistry:
 
     def get(self, slug: str) -> Client:
         directory = self.directory / slug
-        if not _SLUG.match(slug) or not (directory / CLIENT_FILE).is_file():
+        valid = _SLUG.fullmatch(slug) is not None
+        if not valid or not (directory / CLIENT_FILE).is_file():
+            if not valid and "/" not in slug and slug not in (".", "..") and \
+                    (directory / CLIENT_FILE).is_file():
+                raise BadInput("not a client name (lower-case letters, digits and '-')",
+                               file=self._display(slug))
             known = ", ".join(self.names()) or "none"
-            raise BadInput(f"unknown client {slug!r} (known: {known})")
+            raise BadInput(f"unknown client {shorten(slug)} (known: {known})")
         display = self._display(slug)
         file = f"{display}/{CLIENT_FILE}"
         data = load_model(directory / CLIENT_FILE, ClientFile, display=file)
@@ -186,7 +191,8 @@ class ClientRegistry:
         tiers = (("contract.tier", data.contract.tier), ("contract.trial.tier", trial_tier))
         for key, tier in tiers:
             if tier and tier not in self.catalogue.names:
-                raise BadInput(f"unknown tier {tier!r}", file=file, key=key)
+                raise BadInput(f"unknown tier {shorten(tier)}", file=file, key=key)
+        _check_inventory_files(directory, display)
         vault_file = self._vault_password_file(slug) if self._vault_password_file else None
         client = Client(slug=slug, directory=directory, data=data, display_dir=display,
                         vault_password_file=vault_file)
@@ -195,20 +201,53 @@ class ClientRegistry:
 
     def create(self, slug: str, tier: str, *, name: str | None, timezone: str) -> Client:
         """Scaffold a valid, empty client."""
-        if not _SLUG.match(slug):
-            raise BadInput("client names are lower-case letters, digits and '-'", key=slug)
+        if not _SLUG.fullmatch(slug):
+            raise BadInput("client names are lower-case letters, digits and '-'",
+                           key=shorten(slug))
         self.catalogue.get(tier)
         directory = self.directory / slug
         if directory.exists():
             raise BadInput("client already exists", file=self._display(slug))
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise BadInput(f"unknown time zone {timezone!r}", key="--timezone") from None
-        from mspctl.scaffold import write_client
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise BadInput(f"unknown time zone {shorten(timezone)}", key="--timezone") from None
+        from mspctl.scaffold import write_client_atomically
 
-        write_client(directory, slug=slug, tier=tier, name=name or slug, timezone=timezone)
+        try:
+            write_client_atomically(directory, slug=slug, tier=tier, name=name or slug,
+                                    timezone=timezone)
+        except FileExistsError:
+            raise BadInput("client already exists", file=self._display(slug)) from None
+        except OSError as exc:
+            raise BadInput(f"cannot create the client folder: {exc.strerror}",
+                           file=self._display(slug)) from None
         return self.get(slug)
+
+
+VARS_SUFFIXES = (".yml", ".yaml")
+
+
+def _check_inventory_files(directory: Path, display: str) -> None:
+    """Every inventory file of a client through mspctl's YAML loader before anything reads it
+    (duplicate keys, alias bombs, bad dates, encodings): hosts.yml, group_vars/, host_vars/.
+    Vault-encrypted files are left to Ansible, which alone can decrypt them."""
+    load_yaml(directory / HOSTS_FILE, display=f"{display}/{HOSTS_FILE}", names=inventory_names)
+    for folder in ("group_vars", "host_vars"):
+        root = directory / folder
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.suffix not in VARS_SUFFIXES or not path.is_file():
+                continue
+            shown = f"{display}/{path.relative_to(directory).as_posix()}"
+            with path.open("rb") as handle:
+                if handle.read(14) == b"$ANSIBLE_VAULT":
+                    continue
+            data = load_yaml(path, display=shown, names=top_level)
+            if data is not None and not isinstance(data, dict):
+                raise BadInput("a variables file must be a mapping of variable names",
+                               file=shown)
 
 
 def _host(name: str, groups: list[str], variables: dict[str, Any]) -> Host:

@@ -1,17 +1,57 @@
-"""Rich rendering shared by commands: the live per-host progress and the recap table."""
+"""Rich rendering shared by commands: the console, the live per-host progress and the recap
+table.
+
+Everything printed may carry text from input files or from managed hosts (names, finding values):
+control characters are shown escaped (``\\x1b``), never sent raw to the terminal, and a stray
+``[/]`` in a name never breaks rendering.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from mspctl.runner import ProgressEvent
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
     from rich.table import Table
+    from rich.text import Text
+
+    from mspctl.runner import ProgressEvent
+
+# C0 controls but tab and newline, DEL, C1 controls, and Unicode line/paragraph separators
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def sanitize(text: str) -> str:
+    """Control characters as visible escapes (``\\x1b``), so they never reach a terminal raw."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+def plain(value: Any) -> Text:
+    """A value as a table cell or message part that is never read as markup."""
+    from rich.text import Text
+
+    return Text(sanitize(str(value)))
+
+
+def make_console(*, stderr: bool, no_color: bool | None) -> Console:
+    """A rich console whose strings are sanitised; markup that does not parse prints as is."""
+    from rich.console import Console
+    from rich.errors import MarkupError
+
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Text:
+            text = sanitize(text)
+            try:
+                return super().render_str(text, **kwargs)
+            except MarkupError:
+                return super().render_str(text, **{**kwargs, "markup": False})
+
+    return SafeConsole(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
 COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped")
 _STYLE = {"changed": "yellow", "failed": "red", "unreachable": "red", "skipped": "cyan",
@@ -66,13 +106,14 @@ class LiveProgress:
     def _render(self) -> RenderableType:
         from rich.table import Table
 
-        table = Table(title=f"{self.title} — {self.task}", title_justify="left")
+        table = Table(title=plain(f"{self.title} — {self.task}"), title_justify="left")
         table.add_column("host")
         for column in COLUMNS:
             table.add_column(column, justify="right")
         table.add_column("last task", overflow="ellipsis", max_width=50)
         for host, line in sorted(self.hosts.items()):
-            table.add_row(host, *(str(line.counts[c]) for c in COLUMNS), line.last_task)
+            table.add_row(plain(host), *(str(line.counts[c]) for c in COLUMNS),
+                          plain(line.last_task))
         return table
 
 
@@ -90,5 +131,5 @@ def recap_table(title: str, hosts: Mapping[str, Mapping[str, Any]]) -> Table:
             value = int(stats.get(column, 0))
             style = _STYLE[column] if value and column != "ok" else ""
             cells.append(f"[{style}]{value}[/{style}]" if style else str(value))
-        table.add_row(host, *cells)
+        table.add_row(plain(host), *cells)
     return table

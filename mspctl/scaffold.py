@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from pathlib import Path
 
 TEMPLATES = Path(__file__).parent / "templates" / "client"
@@ -27,3 +29,17 @@ def write_client(directory: Path, *, slug: str, tier: str, name: str, timezone: 
         target.write_text(env.get_template(template.name).render(context), encoding="utf-8")
     (directory / "group_vars" / ".gitkeep").touch()
     (directory / "host_vars" / ".gitkeep").touch()
+
+
+def write_client_atomically(directory: Path, *, slug: str, tier: str, name: str,
+                            timezone: str) -> None:
+    """Write the client into a temporary sibling folder, then rename it into place: the
+    folder appears whole or not at all (any failure removes the temporary one)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.", suffix=".new", dir=directory.parent))
+    try:
+        content = staging / slug
+        write_client(content, slug=slug, tier=tier, name=name, timezone=timezone)
+        content.rename(directory)  # the caller checked it is absent
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

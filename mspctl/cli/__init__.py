@@ -81,7 +81,7 @@ def _run(invoke: Callable[[], Any]) -> int:
         exc.show()
         code = ExitCode.BAD_INPUT
     except MspctlError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {one_line(exc.message)}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
@@ -89,10 +89,21 @@ def _run(invoke: Callable[[], Any]) -> int:
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("MSPCTL_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
                    "(set MSPCTL_DEBUG=1 for the traceback)", err=True)
         code = ExitCode.FAILED
     return int(code)
+
+
+MAX_MESSAGE = 1000
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line of bounded length (it may quote input files)."""
+    from mspctl.display import sanitize
+
+    text = sanitize(message.replace("\r\n", " ").replace("\n", " "))
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 @click.group(

@@ -23,9 +23,17 @@ def clients() -> None:
 @click.pass_obj
 def list_(app: Application, as_json: bool) -> None:
     """List clients with their contracted and effective tier."""
+    from mspctl.errors import BadInput, ExitCode
+
     rows: list[dict[str, Any]] = []
+    broken: list[str] = []
     for slug in app.workspace.clients.names():
-        client = app.workspace.clients.get(slug)
+        try:
+            client = app.workspace.clients.get(slug)
+            client.hosts  # noqa: B018 - a broken inventory is this client's problem only
+        except BadInput as exc:
+            broken.append(exc.message)
+            continue
         effective = client.effective_tier()
         rows.append({
             "client": slug, "name": client.data.name, "tier": client.data.contract.tier,
@@ -34,15 +42,25 @@ def list_(app: Application, as_json: bool) -> None:
         })
     if as_json:
         app.print_json(rows)
-        return
+    else:
+        _clients_table(app, rows)
+    for message in broken:  # one line per broken client, after the valid ones
+        app.error(message)
+    if broken:
+        raise click.exceptions.Exit(ExitCode.BAD_INPUT)
+
+
+def _clients_table(app: Application, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
+
+    from mspctl.display import plain
 
     table = Table("client", "name", "contract", "effective tier", "hosts", title="Clients")
     for row in rows:
         shown = row["effective_tier"]
         if row["reason"] != "contract":
             shown = f"{shown} ({row['reason']})"
-        table.add_row(row["client"], row["name"], row["tier"], shown, str(row["hosts"]))
+        table.add_row(*map(plain, (row["client"], row["name"], row["tier"], shown, row["hosts"])))
     app.out.print(table)
 
 
@@ -58,8 +76,13 @@ def show(app: Application, client: str, as_json: bool) -> None:
         return
     from rich.table import Table
 
+    from mspctl.display import plain
+
+    hosts = data["hosts"]
+    data = _escaped(data)
     contract = data["contract"]
-    app.out.print(f"[bold]{data['name']}[/bold] ({client}) — time zone {data['timezone']}")
+    app.out.print(f"[bold]{data['name']}[/bold] ({data['client']}) — time zone "
+                  f"{data['timezone']}")
     app.out.print(f"contract tier: {contract['tier']} since {contract['start']}")
     if "trial" in contract:
         trial = contract["trial"]
@@ -70,10 +93,21 @@ def show(app: Application, client: str, as_json: bool) -> None:
         app.out.print(f"contact: {contact['name']} ({contact['role']}) "
                       f"{contact.get('email', '')} {contact.get('phone', '')}".rstrip())
     table = Table("host", "classes", "platform", "address", title="Hosts")
-    for host in data["hosts"]:
-        table.add_row(host["name"], ", ".join(host["classes"]) or "-", host["platform"],
-                      host["address"] or "-")
+    for host in hosts:
+        table.add_row(*map(plain, (host["name"], ", ".join(host["classes"]) or "-",
+                                   host["platform"], host["address"] or "-")))
     app.out.print(table)
+
+
+def _escaped(data: Any) -> Any:
+    """Every string of a client's data with rich markup escaped (names are free text)."""
+    from rich.markup import escape
+
+    if isinstance(data, dict):
+        return {key: _escaped(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_escaped(value) for value in data]
+    return escape(data) if isinstance(data, str) else data
 
 
 @clients.command()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.errors import BadInput
 from mspctl.reports import FORMATS
 
 if TYPE_CHECKING:
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 @click.option("--run", "run_ref", metavar="ID|DATE",
               help="Run id (or prefix) or date YYYY-MM-DD [default: the newest run].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),  # checked when written
               help="Write to this file instead of standard output.")
 @click.pass_obj
 def report(app: Application, client: str, run_ref: str | None, fmt: str,
@@ -33,5 +36,26 @@ def report(app: Application, client: str, run_ref: str | None, fmt: str,
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text)
         app.success(f"wrote {output} ({fmt}, run {data['run']['id']})")
+
+
+def _write(output: Path, text: str) -> None:
+    """Write beside the target, then rename over it: the report is whole or absent (a failure
+    leaves nothing half-written and an older report untouched). OS errors are bad input."""
+    temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    created = False
+    try:
+        if output.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        if not output.parent.is_dir():
+            raise FileNotFoundError(2, "directory not found")
+        with temp.open("x", encoding="utf-8") as handle:  # honours the umask, like write_text
+            created = True
+            handle.write(text)
+        os.replace(temp, output)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        raise BadInput(f"cannot write the report: {exc.strerror or exc}", file=output) from None

@@ -41,12 +41,14 @@ def list_(app: Application, as_json: bool) -> None:
         return
     from rich.table import Table
 
+    from mspctl.display import plain
+
     table = Table("tier", "extends", "first response", "policies", title="Tier catalogue")
     for r in resolved:
         hours = r.tier.contract.first_response_hours.model_dump(exclude_none=True)
         sla = ", ".join(f"{k} {v:g} h" for k, v in hours.items())
         policies = ", ".join(sorted(r.tier.enabled_policies))
-        table.add_row(r.name, r.tier.extends or "-", sla, policies)
+        table.add_row(*map(plain, (r.name, r.tier.extends or "-", sla, policies)))
     app.out.print(table)
 
 
@@ -62,9 +64,10 @@ def show(app: Application, tier: str, as_json: bool) -> None:
         app.print_json(data)
         return
     import yaml
+    from rich.markup import escape
 
-    app.out.print(f"[bold]{resolved.tier.title}[/bold]  (inherits: "
-                  f"{' -> '.join(resolved.chain)})")
+    app.out.print(f"[bold]{escape(resolved.tier.title)}[/bold]  (inherits: "
+                  f"{escape(' -> '.join(resolved.chain))})")
     app.out.print(resolved.tier.summary, markup=False)
     app.out.print(yaml.safe_dump(
         {k: data[k] for k in ("contract", "reporting", "policies")}, sort_keys=False
@@ -87,13 +90,17 @@ def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
     if not changes:
         app.info(f"{tier_a} and {tier_b} are identical")
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("", "setting", tier_a, tier_b, title=f"Moving from {tier_a} to {tier_b}")
+    from mspctl.display import plain
+
+    table = Table("", "setting", escape(tier_a), escape(tier_b),
+                  title=plain(f"Moving from {tier_a} to {tier_b}"))
     marks = {"gained": "[green]+[/green]", "lost": "[red]-[/red]", "changed": "[yellow]~[/yellow]"}
     for change in changes:
-        table.add_row(marks[change["kind"]], change["key"], _fmt(change["from"]),
-                      _fmt(change["to"]))
+        table.add_row(marks[change["kind"]], plain(change["key"]), plain(_fmt(change["from"])),
+                      plain(_fmt(change["to"])))
     app.out.print(table)
 
 

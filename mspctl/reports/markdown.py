@@ -68,4 +68,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                   f"- On-site call-out discount: {c['onsite_callout_discount_percent']} %",
                   f"- Review meetings: {c['review_meetings']['per_year']} per year of "
                   f"{c['review_meetings']['hours']:g} h"]
-    return "\n".join(lines) + "\n"
+    from mspctl.display import sanitize
+
+    # finding values come from hosts: no raw control character reaches a terminal or a ticket
+    return sanitize("\n".join(lines) + "\n")

@@ -77,7 +77,8 @@ def resolve_run(session: Session, client: str, ref: str | None, *, offset: int =
             day = dt.date.fromisoformat(ref)
         except ValueError:
             raise BadInput(f"invalid date {ref!r}") from None
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        end = (dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+               if day < dt.date.max else dt.datetime.max.replace(tzinfo=dt.UTC))
         run = session.scalars(
             query.where(Run.started_at < end).order_by(Run.seq.desc()).limit(1)
         ).first()
