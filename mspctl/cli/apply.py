@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.wait import wait_option
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ ENGINES = ("mitogen", "tuned", "stock")
 @click.option("--force-window", is_flag=True,
               help="Patch now even outside the patch window (onboarding, urgent fixes).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@wait_option
 @click.pass_obj
 def apply(
     app: Application,
@@ -48,6 +50,7 @@ def apply(
     vault_password_file: Path | None,
     force_window: bool,
     as_json: bool,
+    wait: bool,
 ) -> int:
     """Apply CLIENT's tier policies to its hosts, live, and record the run."""
     from mspctl import engine as jobs
@@ -57,7 +60,7 @@ def apply(
     request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
                                 policies=policies, engine=Engine(engine), forks=forks,
                                 vault_password_file=vault_password_file,
-                                force_window=force_window)
+                                force_window=force_window, wait=wait)
     planned = jobs.plan(app, request)
     for warning in planned.warnings:
         app.warn(warning)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.wait import wait_option
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
               envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
               help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@wait_option
 @click.pass_obj
 def drift(app: Application, client: str, tier: str | None, limit: str | None,
-          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool) -> int:
+          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool,
+          wait: bool) -> int:
     """Show, per host and policy, what would change (drift vs pending intentional change),
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
@@ -34,7 +37,8 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     from mspctl.drift import analyse, last_applied_fingerprints
 
     request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
-                                  policies=policies, vault_password_file=vault_password_file)
+                                  policies=policies, vault_password_file=vault_password_file,
+                                  wait=wait)
     planned = engine.plan(app, request)
     waivers = app.waivers(planned.client)
     for warning in planned.warnings:
