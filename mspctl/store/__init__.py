@@ -15,6 +15,7 @@ run's end retries with backoff for three ``MSPCTL_DB_TIMEOUT`` before keeping th
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import math
 import os
@@ -408,14 +409,16 @@ def _private_sqlite_file(database: str | None, shown: str) -> None:
     try:
         if not path.parent.exists():
             private_dir(path.parent)
+        if not os.access(path.parent, os.W_OK):  # also true for root on a read-only mount
+            raise PermissionError(errno.EROFS, "read-only or not writable", str(path.parent))
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if part.exists() and part.stat().st_uid == os.getuid() and part.stat().st_mode & 0o077:
                 part.chmod(0o600)
     except OSError as exc:
-        raise StoreUnavailable(f"cannot write the run store {shown}: {exc.strerror} "
-                               f"({exc.filename})") from None
+        raise StoreUnavailable(f"cannot write the run store {shown}: {exc.filename} is "
+                               f"{exc.strerror}") from None
 
 
 def _copy(row: Any) -> Any:

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pgserver import db_url, pg_url, postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = ROOT / "tests" / "fixtures" / "projects" / "slow"
+__all__ = ["Mspctl", "db_url", "pg_url", "postgres_url", "processes_mentioning"]
 
 
 def _start_time(pid: int) -> float:
