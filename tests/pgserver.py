@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's server binaries (postgresql, installed by scripts/setup-host): the newest version
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/nonexistent"),
+             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,16 @@ def test_process_alive_rejects_a_reused_pid():
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_the_heartbeat_of_a_held_lock_advances(db_url, monkeypatch):
+    monkeypatch.setattr(locks, "HEARTBEAT_SECONDS", 0.2)
+    store = Store.open(db_url)
+    locks.hold(store, "acme", "beating", "me")
+    with store.session() as session:
+        first = session.get_one(RunLock, "acme").heartbeat
+    time.sleep(1.5)
+    with store.session() as session:
+        later = session.get_one(RunLock, "acme").heartbeat
+        locks.release(session, "beating")
+    assert later > first
