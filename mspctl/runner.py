@@ -10,11 +10,11 @@ contexts and their commands) survived every interrupt. Here every process of a r
 ``MSPCTL_RUN_ID=<run id>`` in its environment (inherited by all descendants, whatever session
 or process group they move to), and :func:`end_run_processes` finds them in ``/proc``, sends
 SIGTERM, waits a grace period, SIGKILLs what is left and checks that nothing remains. The
-playbook is started through a tiny exec shim that sets ``PR_SET_PDEATHSIG`` (SIGTERM), so a
-SIGKILLed mspctl still takes ``ansible-playbook`` down; what could outlive even that (a child
-that ignores SIGTERM) is ended when the next mspctl command reconciles the run
-(:mod:`mspctl.store`). A process started with an emptied environment escapes the marker;
-ansible and mitogen do not do that.
+playbook is started under a small :func:`guard` process that the kernel signals when mspctl
+dies (``PR_SET_PDEATHSIG``), so a SIGKILLed mspctl still takes every process of its run down;
+if even the guard is SIGKILLed, what is left is ended when the next mspctl command reconciles
+the run (:mod:`mspctl.store`). A process started with an emptied environment escapes the
+marker (``sudo`` with ``env_reset`` for a local ``become``); ansible and mitogen keep it.
 
 Secrets. ansible-runner hands ansible (and writes to ``artifacts/<id>/command``) its whole
 environment; mspctl's own settings (``MSPCTL_*``, the database URL), libpq's ``PG*`` and any
@@ -23,6 +23,7 @@ variable named like a password, secret or token are removed from it first (:func
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -178,16 +179,44 @@ def _command_line(spec: PlaybookSpec) -> list[str]:
     return args
 
 
+_ROOT = Path(__file__).resolve().parent.parent  # where the mspctl package is imported from
 RUN_MARKER = "MSPCTL_RUN_ID"
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL when a run is cancelled
 _SECRET_NAME = re.compile(r"^(MSPCTL_|PG)|PASSWORD|PASSWD|SECRET|TOKEN", re.IGNORECASE)
-# the exec shim: the playbook gets SIGTERM when mspctl dies (even by SIGKILL), then it execs
-_PDEATHSIG_SHIM = (
-    "import ctypes,os,signal,sys;"
-    "ctypes.CDLL(None,use_errno=True).prctl(1,signal.SIGTERM);"  # 1: PR_SET_PDEATHSIG
-    "os.getppid()==int(sys.argv[1]) or sys.exit(143);"  # mspctl already gone
-    "os.execvp(sys.argv[2],sys.argv[2:])"
-)
+# how the guard is started: this very module, from where mspctl was imported
+_GUARD = ("import sys; sys.path.insert(0, {root!r}); from mspctl.runner import guard; "
+          "guard(sys.argv[1:])")
+
+
+def guard(argv: Sequence[str]) -> None:  # pragma: no cover - runs in its own process
+    """``guard MSPCTL_PID RUN_ID COMMAND...``: the process ansible-runner starts instead of
+    ansible-playbook. It asks the kernel for SIGTERM when mspctl dies (``PR_SET_PDEATHSIG``,
+    even when mspctl is SIGKILLed), starts COMMAND and passes its exit status on. On SIGTERM it
+    ends every process of the run (:func:`end_run_processes`: mitogen's contexts, which leave
+    the playbook's session, included) and dies of that signal."""
+    import ctypes
+
+    parent, ident, command = int(argv[0]), argv[1], list(argv[2:])
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # mspctl died before the prctl
+        os._exit(143)
+    child = os.fork()
+    if child == 0:
+        os.execvp(command[0], command)  # noqa: S606 - the playbook command, no shell
+
+    def end(signum: int, _frame: Any) -> None:
+        end_run_processes(ident, grace=GRACE_SECONDS, spare=child)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGINT, end)
+    _pid, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: die of it too, as ansible-runner expects
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code)
 
 
 def child_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -225,22 +254,31 @@ def _signal_all(pids: Sequence[int], signum: int) -> None:
             continue
 
 
-def end_run_processes(ident: str, grace: float = GRACE_SECONDS) -> list[int]:
+def end_run_processes(ident: str, grace: float = GRACE_SECONDS,
+                      spare: int | None = None) -> list[int]:
     """SIGTERM every process of the run, SIGKILL what is left after ``grace`` seconds; returns
-    the pids still alive after that (none, unless a process is stuck in the kernel)."""
-    pids = run_processes(ident)
+    the pids still alive after that (none, unless a process is stuck in the kernel). ``spare``:
+    a child of the caller, reaped here so that it does not linger as a zombie."""
+
+    def alive() -> list[int]:
+        if spare is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(spare, os.WNOHANG)
+        return run_processes(ident)
+
+    pids = alive()
     if not pids:
         return []
     _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while pids and time.monotonic() < deadline:
         time.sleep(0.1)
-        pids = run_processes(ident)
+        pids = alive()
     deadline = time.monotonic() + 5
     while pids and time.monotonic() < deadline:
         _signal_all(pids, signal.SIGKILL)
         time.sleep(0.1)
-        pids = run_processes(ident)
+        pids = alive()
     return pids
 
 
@@ -318,14 +356,14 @@ def run_playbook(
         settings={"suppress_ansible_output": True, "pexpect_timeout": 0.5},
     )
     runner.config.env = {**child_env(runner.config.env), RUN_MARKER: spec.ident}
-    runner.config.command = [sys.executable, "-c", _PDEATHSIG_SHIM, str(os.getpid()),
-                             *runner.config.command]
-    survivors: list[int] = []
+    runner.config.command = [sys.executable, "-c", _GUARD.format(root=str(_ROOT)),
+                             str(os.getpid()), spec.ident, *runner.config.command]
     try:
         runner.run()
-    finally:
-        if stopping or sys.exc_info()[0] is not None:
-            survivors = end_run_processes(spec.ident)
+    except BaseException:  # ansible-runner failed: leave nothing of the run behind
+        end_run_processes(spec.ident)
+        raise
+    survivors = end_run_processes(spec.ident) if stopping else []
     status = {"canceled": "aborted"}.get(runner.status, runner.status)
     if stopping:
         status = "aborted"

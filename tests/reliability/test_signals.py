@@ -29,14 +29,16 @@ def test_interrupt_ends_every_process_and_records_aborted(slow, engine, signum):
     assert run["status"] == "aborted"
 
 
-def test_sigkill_of_mspctl_leaves_no_process_and_the_run_is_reconciled(slow):
-    proc = slow.start("apply", "demo", "--json")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sigkill_of_mspctl_leaves_no_process_and_the_run_is_reconciled(slow, engine):
+    proc = slow.start("apply", "demo", "--json", "--engine", engine)
     slow.wait_first_task(proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    deadline = time.monotonic() + 15  # the playbook gets SIGTERM from PR_SET_PDEATHSIG
+    deadline = time.monotonic() + 15  # the guard gets SIGTERM from PR_SET_PDEATHSIG
     while slow.survivors() and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert not slow.survivors(), "the guard did not end the run's processes"
     (run,) = slow.runs()  # opening the store reconciles the run
     assert run["status"] == "aborted"
     assert run["status_reason"].startswith(f"process {proc.pid} on ")
