@@ -81,20 +81,14 @@ def _boot_time() -> float:
 def process_alive(pid: int | None, started_before: dt.datetime | None = None) -> bool:
     """Whether process ``pid`` of this machine exists (not a zombie) and, when given, started
     no later than ``started_before`` (else the pid was reused by a newer process)."""
-    if not pid or pid <= 0:
+    from mspctl.lab._system import pid_alive
+
+    if not pid or pid <= 0 or not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, another user's
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return True  # no /proc: trust kill(0)
-    if fields[0] == "Z":
-        return False
     if started_before is None:
         return True
     started = _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
