@@ -77,3 +77,15 @@ def test_no_canary_anywhere(slow, store, request):
                 assert CANARY not in str(dump), table
                 if table == "runs":
                     assert run_id in str(dump)  # the dump does read the rows
+
+
+def test_ansible_gets_no_secret_of_the_environment():
+    from mspctl.runner import child_env
+
+    env = {"PATH": "/bin", "HOME": "/root", "SSH_AUTH_SOCK": "/s", "ANSIBLE_HOST_KEY_CHECKING": "1",
+           "ANSIBLE_VAULT_PASSWORD_FILE": "/v", "PGPASSWORD": "x", "PGPASSFILE": "/p",
+           "MSPCTL_DB_URL": "x", "MSPCTL_VAULT_PASSWORD_FILE": "/v", "AWS_SECRET_ACCESS_KEY": "x",
+           "GITHUB_TOKEN": "x", "db_password": "x"}
+    assert child_env(env) == {"PATH": "/bin", "HOME": "/root", "SSH_AUTH_SOCK": "/s",
+                              "ANSIBLE_HOST_KEY_CHECKING": "1",
+                              "ANSIBLE_VAULT_PASSWORD_FILE": "/v"}
