@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mspctl.errors import BadInput
 
+DB_TIMEOUT_DEFAULT = 10.0  # seconds: PostgreSQL connect_timeout, SQLite busy timeout
 PACKAGE_DIR = Path(__file__).resolve().parent
 SOURCE_ROOT = PACKAGE_DIR.parent
 
@@ -23,6 +24,41 @@ def find_project_dir(start: Path | None = None) -> Path:
         if _is_project(candidate):
             return candidate
     return SOURCE_ROOT
+
+
+def db_timeout() -> float:
+    """``MSPCTL_DB_TIMEOUT`` seconds (default 10): how long to wait for the run store to
+    connect (PostgreSQL) or to get a busy database (SQLite) before giving up with one line."""
+    raw = os.environ.get("MSPCTL_DB_TIMEOUT") or ""
+    try:
+        value = float(raw) if raw else DB_TIMEOUT_DEFAULT
+    except ValueError:
+        raise BadInput(f"not a number of seconds: {raw!r}", key="MSPCTL_DB_TIMEOUT") from None
+    if value <= 0:
+        raise BadInput(f"must be positive: {raw!r}", key="MSPCTL_DB_TIMEOUT")
+    return value
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by its owner only (0700); an existing
+    directory of ours is tightened to 0700. State holds facts, diffs and run records."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def hide_password(url: str) -> str:
+    """A database URL as it may be shown or logged: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
 
 
 def default_home() -> Path:

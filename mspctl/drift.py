@@ -58,14 +58,15 @@ class DriftReport:
 
 
 def check(workspace: Workspace, planned: Plan, *,
-          on_progress: Callable[[ProgressEvent], None] | None = None) -> DriftReport:
+          on_progress: Callable[[ProgressEvent], None] | None = None,
+          on_wait: Callable[[str], None] | None = None) -> DriftReport:
     """Run a check plan (``engine.plan`` with check and diff) and classify what it found."""
     from mspctl.engine import execute
     from mspctl.store.queries import last_applied_fingerprints
 
     waivers = workspace.waivers(planned.client)
     applied = last_applied_fingerprints(workspace.store, planned.client.slug)
-    outcome = execute(workspace, planned, on_progress=on_progress)
+    outcome = execute(workspace, planned, on_progress=on_progress, on_wait=on_wait)
     return analyse(outcome, applied, waivers)
 
 

@@ -48,6 +48,7 @@ class ApplyRequest:
     forks: int = 10
     vault_password_file: Path | None = None
     force_window: bool = False  # patch now, outside the patch window (a technician's decision)
+    wait: bool = False  # another run of the client in progress: wait for it instead of exit 4
 
 
 @dataclass(frozen=True)
@@ -183,27 +184,34 @@ def execute(
     planned: Plan,
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
     playbook: str = SITE_PLAYBOOK,
 ) -> Outcome:
-    """Run the plan through ansible-runner and record it in the store."""
+    """Run the plan through ansible-runner and record it in the store, under the client's run
+    lock (busy: exit 4, or ``request.wait``; ``on_wait`` hears once that the run waits)."""
+    from mspctl.store import locks
     from mspctl.store.models import Run
 
     config = workspace.config
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
     private_dir = config.runs_dir / run_id
-    tier_inventory = _write_tier_inventory(private_dir, planned.tier)
     request = planned.request
     store = workspace.store
+    user = os.environ.get("SUDO_USER") or _user()
+    locks.hold(store, planned.client.slug, run_id, user, wait=request.wait,
+               on_wait=(lambda holder: on_wait(f"waiting for {holder.describe()}"))
+               if on_wait else None)
     store.add_run(Run(
         id=run_id, client=planned.client.slug, tier=planned.tier.name,
         contract_tier=planned.client.data.contract.tier, tier_source=planned.tier_source,
-        mode=planned.mode, diff=request.diff, user=os.environ.get("SUDO_USER") or _user(),
+        mode=planned.mode, diff=request.diff, user=user, pid=os.getpid(),
         controller=socket.gethostname(), started_at=started, status="running",
         limit=request.limit, policies=sorted(planned.policies), engine=request.engine.value,
         artifacts_dir=str(private_dir), mspctl_version=__version__,
         fingerprints=planned.fingerprints, full=planned.full,
     ))
+    tier_inventory = _write_tier_inventory(private_dir, planned.tier)  # no folder without a row
     spec = PlaybookSpec(
         playbook=config.playbooks_dir / playbook,
         inventories=(tier_inventory, planned.client.inventory),
@@ -226,7 +234,8 @@ def execute(
     mask = masker(planned.secret_values)
     store.finish_run(run_id, status=result.status, rc=result.rc,
                      hosts=host_rows(result), tasks=task_rows(result, mask),
-                     findings=collect_findings(result, mask), assets=collect_assets(result))
+                     findings=collect_findings(result, mask), assets=collect_assets(result),
+                     keep_in=private_dir)
     return Outcome(run_id, result, planned)
 
 

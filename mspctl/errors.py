@@ -15,13 +15,15 @@ class ExitCode(IntEnum):
     FAILED = 1  # a host failed or was unreachable, or the run could not complete
     DRIFT = 2  # a check run found changes pending (like terraform plan -detailed-exitcode)
     BAD_INPUT = 3  # unknown client or tier, invalid YAML, schema violation, usage error
+    BUSY = 4  # another run of the same client holds its lock (wait for it with --wait)
     ABORTED = 130  # interrupted by Ctrl-C or SIGTERM; the run is recorded as aborted
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success (check runs: no drift); 1 a host failed or was unreachable; "
     "2 a check run found drift; 3 bad input (unknown client or tier, invalid YAML, schema "
-    "violation, usage error); 130 interrupted (run recorded as aborted)."
+    "violation, usage error); 4 busy (another run of the client is in progress; --wait waits); "
+    "130 interrupted (run recorded as aborted)."
 )
 
 
@@ -54,3 +56,8 @@ class BadInput(MspctlError):
         super().__init__(f"{where}{message}")
         self.file = file
         self.key = key
+
+
+class StoreUnavailable(MspctlError):
+    """The run store cannot be reached or stays busy (locked, timed out, read-only); the
+    message names the store with its password hidden."""

@@ -3,12 +3,33 @@
 ``run_playbook`` takes a :class:`PlaybookSpec`, runs it in its own private data directory (kept
 as the run's audit trail, in ansible-runner's artifact layout) and returns a :class:`RunResult`
 built from structured events only — never from console text.
+
+Processes. ansible-runner starts ``ansible-playbook`` through pexpect in a session of its own;
+on cancel it SIGKILLs that process group only, so the children that left it (mitogen's
+contexts and their commands) survived every interrupt. Here every process of a run carries
+``MSPCTL_RUN_ID=<run id>`` in its environment (inherited by all descendants, whatever session
+or process group they move to), and :func:`end_run_processes` finds them in ``/proc``, sends
+SIGTERM, waits a grace period, SIGKILLs what is left and checks that nothing remains. The
+playbook is started under a small :func:`guard` process that the kernel signals when mspctl
+dies (``PR_SET_PDEATHSIG``), so a SIGKILLed mspctl still takes every process of its run down;
+if even the guard is SIGKILLed, what is left is ended when the next mspctl command reconciles
+the run (:mod:`mspctl.store`). A process started with an emptied environment escapes the
+marker (``sudo`` with ``env_reset`` for a local ``become``); ansible and mitogen keep it.
+
+Secrets. ansible-runner hands ansible (and writes to ``artifacts/<id>/command``) its whole
+environment; mspctl's own settings (``MSPCTL_*``, the database URL), libpq's ``PG*`` and any
+variable named like a password, secret or token are removed from it first (:func:`child_env`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shlex
+import signal
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -91,6 +112,7 @@ class RunResult:
     hosts: dict[str, HostStats]
     tasks: list[TaskResult]
     artifacts_dir: Path
+    survivors: list[int] = field(default_factory=list)  # pids that outlived SIGKILL (should be [])
 
     @property
     def changed(self) -> int:
@@ -157,6 +179,117 @@ def _command_line(spec: PlaybookSpec) -> list[str]:
     return args
 
 
+_ROOT = Path(__file__).resolve().parent.parent  # where the mspctl package is imported from
+RUN_MARKER = "MSPCTL_RUN_ID"
+GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL when a run is cancelled
+_SECRET_NAME = re.compile(r"^(MSPCTL_|PG)|PASSWORD|PASSWD|SECRET|TOKEN", re.IGNORECASE)
+# how the guard is started: this very module, from where mspctl was imported
+_GUARD = ("import sys; sys.path.insert(0, {root!r}); from mspctl.runner import guard; "
+          "guard(sys.argv[1:])")
+
+
+def guard(argv: Sequence[str]) -> None:  # pragma: no cover - runs in its own process
+    """``guard MSPCTL_PID RUN_ID COMMAND...``: the process ansible-runner starts instead of
+    ansible-playbook. It asks the kernel for SIGTERM when mspctl dies (``PR_SET_PDEATHSIG``,
+    even when mspctl is SIGKILLed), starts COMMAND and passes its exit status on. On SIGTERM it
+    ends every process of the run (:func:`end_run_processes`: mitogen's contexts, which leave
+    the playbook's session, included) and dies of that signal."""
+    import ctypes
+
+    parent, ident, command = int(argv[0]), argv[1], list(argv[2:])
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # mspctl died before the prctl
+        os._exit(143)
+    child = os.fork()
+    if child == 0:
+        os.execvp(command[0], command)  # noqa: S606 - the playbook command, no shell
+
+    def end(signum: int, _frame: Any) -> None:
+        end_run_processes(ident, grace=GRACE_SECONDS, spare=child)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGINT, end)
+    _pid, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: die of it too, as ansible-runner expects
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code)
+
+
+def child_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment ansible gets: without mspctl's settings and anything named like a secret
+    (a ``*_FILE`` path is kept: it names a file, it is not the secret)."""
+    return {k: v for k, v in environ.items()
+            if not _SECRET_NAME.search(k) or (k.endswith("_FILE") and not k.startswith("MSPCTL_"))}
+
+
+def run_processes(ident: str) -> list[int]:
+    """Live processes (zombies excluded) whose environment carries this run's marker."""
+    needle = f"{RUN_MARKER}={ident}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path("/proc", entry, "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry))
+    return found
+
+
+def _signal_all(pids: Sequence[int], signum: int) -> None:
+    own_group = os.getpgrp()
+    for pid in pids:
+        try:
+            group = os.getpgid(pid)
+            if group != own_group:
+                os.killpg(group, signum)
+            os.kill(pid, signum)
+        except OSError:
+            continue
+
+
+def end_run_processes(ident: str, grace: float = GRACE_SECONDS,
+                      spare: int | None = None) -> list[int]:
+    """SIGTERM every process of the run, SIGKILL what is left after ``grace`` seconds; returns
+    the pids still alive after that (none, unless a process is stuck in the kernel). ``spare``:
+    a child of the caller, reaped here so that it does not linger as a zombie."""
+
+    def alive() -> list[int]:
+        if spare is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(spare, os.WNOHANG)
+        return run_processes(ident)
+
+    pids = alive()
+    if not pids:
+        return []
+    _signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pids and time.monotonic() < deadline:
+        time.sleep(0.1)
+        pids = alive()
+    deadline = time.monotonic() + 5
+    while pids and time.monotonic() < deadline:
+        _signal_all(pids, signal.SIGKILL)
+        time.sleep(0.1)
+        pids = alive()
+    return pids
+
+
+def _private_dirs(*paths: Path | None) -> None:
+    from mspctl.config import private_dir
+
+    for path in paths:
+        if path is not None:
+            private_dir(path)
+
+
 def run_playbook(
     spec: PlaybookSpec,
     *,
@@ -164,9 +297,9 @@ def run_playbook(
     cancelled: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run a playbook and collect per-host stats and per-task results from runner events."""
-    import ansible_runner
+    from ansible_runner.interface import init_runner
 
-    spec.private_data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dirs(spec.private_data_dir.parent, spec.private_data_dir, spec.fact_cache_dir)
     tasks: list[TaskResult] = []
     stats: dict[str, HostStats] = {}
 
@@ -193,23 +326,47 @@ def run_playbook(
         **engine_env(spec.engine, forks=spec.forks, fact_cache_dir=spec.fact_cache_dir),
         **spec.extra_env,
     }
-    runner = ansible_runner.run(
+    stopping: dict[str, float] = {}
+
+    def cancel() -> bool:
+        """SIGTERM the run's processes on the first request; tell ansible-runner to SIGKILL
+        once they are gone or the grace period is over."""
+        if cancelled is None or not cancelled():
+            return False
+        if "since" not in stopping:
+            stopping["since"] = time.monotonic()
+            _signal_all(run_processes(spec.ident), signal.SIGTERM)
+        return (time.monotonic() - stopping["since"] > GRACE_SECONDS
+                or not run_processes(spec.ident))
+
+    runner = init_runner(
         private_data_dir=str(spec.private_data_dir),
         project_dir=str(spec.project_dir),
         playbook=str(spec.playbook),
         inventory=[str(p) for p in spec.inventories],
         extravars=dict(spec.extravars),
         envvars=envvars,
-        cmdline=" ".join(_command_line(spec)) or None,
+        cmdline=shlex.join(_command_line(spec)) or None,
         limit=spec.limit,
         forks=spec.forks if spec.engine is not Engine.STOCK else None,
         ident=spec.ident,
         quiet=True,
         event_handler=handle,
-        cancel_callback=cancelled or (lambda: False),
+        cancel_callback=cancel,
         settings={"suppress_ansible_output": True, "pexpect_timeout": 0.5},
     )
+    runner.config.env = {**child_env(runner.config.env), RUN_MARKER: spec.ident}
+    runner.config.command = [sys.executable, "-c", _GUARD.format(root=str(_ROOT)),
+                             str(os.getpid()), spec.ident, *runner.config.command]
+    try:
+        runner.run()
+    except BaseException:  # ansible-runner failed: leave nothing of the run behind
+        end_run_processes(spec.ident)
+        raise
+    survivors = end_run_processes(spec.ident) if stopping else []
     status = {"canceled": "aborted"}.get(runner.status, runner.status)
+    if stopping:
+        status = "aborted"
     for host in {t.host for t in tasks} - set(stats):
         stats[host] = _stats_from_tasks(host, tasks)
     return RunResult(
@@ -218,6 +375,7 @@ def run_playbook(
         hosts=stats,
         tasks=tasks,
         artifacts_dir=Path(runner.config.artifact_dir),
+        survivors=survivors,
     )
 
 
@@ -292,5 +450,6 @@ def _stats_from_tasks(host: str, tasks: list[TaskResult]) -> HostStats:
 
 __all__ = [
     "Engine", "HostStats", "PlaybookSpec", "ProgressEvent", "RunResult",
-    "TaskResult", "engine_env", "run_playbook",
+    "TaskResult", "child_env", "end_run_processes", "engine_env", "run_playbook",
+    "run_processes",
 ]

@@ -13,6 +13,7 @@ from mspctl.cli.options import (
     policy_option,
     tier_option,
     vault_password_file_option,
+    wait_option,
 )
 from mspctl.errors import EXIT_CODES_HELP
 
@@ -38,6 +39,7 @@ ENGINES = ("mitogen", "tuned", "stock")
 @click.option("--force-window", is_flag=True,
               help="Patch now even outside the patch window (onboarding, urgent fixes).")
 @json_option("Print a machine-readable summary.")
+@wait_option
 @click.pass_obj
 def apply(
     app: Application,
@@ -52,6 +54,7 @@ def apply(
     vault_password_file: Path | None,
     force_window: bool,
     as_json: bool,
+    wait: bool,
 ) -> int:
     """Apply CLIENT's tier policies to its hosts, live, and record the run."""
     from mspctl import engine as jobs
@@ -61,18 +64,19 @@ def apply(
     request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
                                 policies=policies, engine=Engine(engine), forks=forks,
                                 vault_password_file=vault_password_file,
-                                force_window=force_window)
+                                force_window=force_window, wait=wait)
     planned = jobs.plan(app.workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
     verb = "checking" if check else "applying"
     title = f"{verb} {planned.tier.name} on {client}"
     if as_json or app.quiet:
-        outcome = jobs.execute(app.workspace, planned)
+        outcome = jobs.execute(app.workspace, planned, on_wait=app.info)
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
         with LiveProgress(app.err, title) as progress:
-            outcome = jobs.execute(app.workspace, planned, on_progress=progress)
+            outcome = jobs.execute(app.workspace, planned, on_progress=progress,
+                                   on_wait=app.info)
     result = outcome.result
     hosts = {h: s.as_dict() for h, s in result.hosts.items()}
     if as_json:

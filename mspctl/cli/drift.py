@@ -13,6 +13,7 @@ from mspctl.cli.options import (
     policy_option,
     tier_option,
     vault_password_file_option,
+    wait_option,
 )
 from mspctl.errors import EXIT_CODES_HELP
 
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 @policy_option
 @vault_password_file_option
 @json_option("Print the findings as JSON.")
+@wait_option
 @click.pass_obj
 def drift(app: Application, client: str, tier: str | None, limit: str | None,
-          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool) -> int:
+          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool,
+          wait: bool) -> int:
     """Show, per host and policy, what would change (drift vs pending intentional change),
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
@@ -39,15 +42,16 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
 
     workspace = app.workspace
     request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
-                                  policies=policies, vault_password_file=vault_password_file)
+                                  policies=policies, vault_password_file=vault_password_file,
+                                  wait=wait)
     planned = engine.plan(workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
     if as_json or app.quiet:
-        report = check(workspace, planned)
+        report = check(workspace, planned, on_wait=app.info)
     else:
         with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
-            report = check(workspace, planned, on_progress=progress)
+            report = check(workspace, planned, on_progress=progress, on_wait=app.info)
     if as_json:
         app.print_json(report.as_dict())
         return int(report.exit_code)

@@ -32,3 +32,7 @@ vault_password_file_option = click.option(
     envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
     help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].",
 )
+wait_option = click.option(
+    "--wait", is_flag=True, envvar="MSPCTL_WAIT", show_envvar=True,
+    help="If another run of this client is in progress, wait for it [default: exit 4 (busy)].",
+)

@@ -2,30 +2,53 @@
 
 SQLite by default; ``MSPCTL_DB_URL`` points at PostgreSQL or any SQLAlchemy URL. The schema is
 brought to the newest Alembic revision when the store opens.
+
+Nothing lost. Opening a store reconciles it (one indexed query for ``running`` runs): a run of
+this controller whose mspctl process is gone is completed from the results it kept in its run
+folder (``result.json``, written when the store stayed busy at the end of the run), else marked
+``aborted`` with the reason; a run of another controller is aborted once its lock's heartbeat
+stops. Store errors that are not mspctl's fault (locked, unreachable, timed out, read-only)
+become one :class:`StoreUnavailable` line naming the store with its password hidden; writing a
+run's end retries with backoff for three ``MSPCTL_DB_TIMEOUT`` before keeping the results.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import errno
+import json
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mspctl.errors import BadInput, MspctlError
-from mspctl.store.models import AssetRecord, ControlState, Finding, Run, RunHost, TaskRecord
+from mspctl.errors import BadInput, MspctlError, StoreUnavailable
+from mspctl.store.models import (
+    AssetRecord,
+    ControlState,
+    Finding,
+    Run,
+    RunHost,
+    RunLock,
+    TaskRecord,
+)
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Engine, ExceptionContext
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
+KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
 def alembic_config(connection: Any = None) -> Any:
@@ -40,33 +63,49 @@ def alembic_config(connection: Any = None) -> Any:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.name = engine.url.render_as_string(hide_password=True)  # safe to show
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    def open(cls, url: str, *, reconcile: bool = True) -> Store:
+        """Connect (bounded by ``MSPCTL_DB_TIMEOUT``), migrate and reconcile the store. A new
+        SQLite file is created 0600 in a 0700 directory."""
+        from sqlalchemy.engine import make_url
+
+        from mspctl.config import db_timeout, hide_password
+
+        timeout = db_timeout()
         try:
-            engine = create_engine(url)
+            parsed = make_url(url)
+            connect_args: dict[str, Any] = {}
+            if parsed.get_backend_name() == "sqlite":
+                _private_sqlite_file(parsed.database, hide_password(url))
+                connect_args = {"timeout": timeout}
+            elif parsed.get_backend_name() == "postgresql":
+                connect_args = {"connect_timeout": max(1, math.ceil(timeout))}
+            engine = create_engine(parsed, connect_args=connect_args)
+        except MspctlError:
+            raise
         except Exception as exc:  # any URL problem is bad input
-            raise BadInput(f"invalid database URL ({exc})", key="MSPCTL_DB_URL") from None
+            raise BadInput(f"invalid database URL {hide_password(url)} ({type(exc).__name__})",
+                           key="MSPCTL_DB_URL") from None
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", _sqlite_pragmas(timeout))
+        event.listen(engine, "handle_error", _unavailable(engine.url.render_as_string()))
         store = cls(engine)
         store.migrate()
+        if reconcile:
+            store.reconcile()
         return store
 
     def migrate(self) -> None:
-        from sqlalchemy import text
-        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy import inspect, text
 
-        try:
-            with self.engine.connect() as connection:
+        with self.engine.connect() as connection:
+            if inspect(connection).has_table("alembic_version"):
                 current = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-            if [row[0] for row in current] == [SCHEMA_HEAD]:
-                return
-        except DBAPIError:
-            pass  # a new store: no version table yet
+                if [row[0] for row in current] == [SCHEMA_HEAD]:
+                    return
         self._upgrade()
 
     def _upgrade(self) -> None:
@@ -91,6 +130,72 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    # -- reconciling --------------------------------------------------------------------------
+    def reconcile(self) -> list[str]:
+        """Complete the ``running`` runs whose process is gone: from their kept results, else
+        as ``aborted`` with the reason. Returns their ids. Best effort: a busy store is
+        reconciled by a later command."""
+        from mspctl.store import locks
+
+        here = socket.gethostname()
+        done: list[str] = []
+        try:
+            with self._sessions() as session:
+                running = session.execute(
+                    select(Run.id, Run.pid, Run.controller, Run.started_at, Run.artifacts_dir)
+                    .where(Run.status == "running")
+                ).all()
+                beats = {lock.run_id: lock.heartbeat for lock in
+                         session.scalars(select(RunLock))} if running else {}
+            now = dt.datetime.now(dt.UTC)
+            for run_id, pid, controller, started, folder in running:
+                if controller == here:
+                    if locks.process_alive(pid, started):
+                        continue
+                    kept = Path(folder) / KEPT_RESULT
+                    if kept.is_file():
+                        self._record_kept(run_id, kept)
+                        done.append(run_id)
+                        continue
+                    reason = (f"process {pid} on {here} is gone" if pid
+                              else f"its process on {here} is gone (no pid recorded)")
+                    _end_leftover_processes(run_id)
+                else:
+                    beat = beats.get(run_id)
+                    if beat is not None and (now - beat).total_seconds() <= \
+                            locks.STALE_AFTER_SECONDS:
+                        continue
+                    reason = f"controller {controller} stopped reporting (no lock heartbeat)"
+                if self._abort(run_id, reason):
+                    done.append(run_id)
+        except StoreUnavailable:
+            pass
+        return done
+
+    def _abort(self, run_id: str, reason: str) -> bool:
+        from mspctl.store import locks
+
+        with self.session() as session:
+            changed = session.execute(
+                update(Run).where(Run.id == run_id, Run.status == "running")
+                .values(status="aborted", status_reason=reason, ended_at=dt.datetime.now(dt.UTC))
+                .execution_options(synchronize_session=False)
+            )
+            locks.release(session, run_id)
+        return bool(getattr(changed, "rowcount", 0))
+
+    def _record_kept(self, run_id: str, kept: Path) -> None:
+        data = json.loads(kept.read_text(encoding="utf-8"))
+        self._finish(
+            run_id, status=data["status"], rc=data["rc"],
+            hosts=[RunHost(**row) for row in data["hosts"]],
+            tasks=[TaskRecord(**row) for row in data["tasks"]],
+            findings=data["findings"], assets=data["assets"],
+            reason=f"recorded late from {kept.name}: the store was busy when the run ended",
+            ended_at=dt.datetime.fromisoformat(data["ended_at"]),
+        )
+        kept.rename(kept.with_suffix(".recorded.json"))
+
     # -- writing ----------------------------------------------------------------------------
     def add_run(self, run: Run) -> None:
         """Record a starting run; it gets the next sequence number (retried on a race)."""
@@ -114,18 +219,64 @@ class Store:
         tasks: Sequence[TaskRecord],
         findings: Sequence[dict[str, Any]] = (),
         assets: dict[str, dict[str, Any]] | None = None,
+        keep_in: Path | None = None,
     ) -> Run:
-        """Complete a run with its recap, task results, findings and asset records, at once."""
+        """Complete a run with its recap, task results, findings and asset records, at once,
+        and release its client's lock. A busy store is retried with backoff for three
+        ``MSPCTL_DB_TIMEOUT``; then the results are kept in ``keep_in/result.json`` (recorded
+        by the next command that opens the store) and :class:`StoreUnavailable` says so."""
+        from mspctl.config import db_timeout
+
+        deadline = time.monotonic() + 3 * db_timeout()
+        delay = 0.5
+        ended = dt.datetime.now(dt.UTC)
+        while True:
+            try:
+                return self._finish(run_id, status=status, rc=rc, hosts=hosts, tasks=tasks,
+                                    findings=findings, assets=assets, ended_at=ended)
+            except StoreUnavailable as exc:
+                if time.monotonic() + delay < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 4.0)
+                    continue
+                if keep_in is None:
+                    raise
+                kept = _keep_result(keep_in, status=status, rc=rc, hosts=hosts, tasks=tasks,
+                                    findings=findings, assets=assets, ended_at=ended)
+                raise StoreUnavailable(
+                    f"{exc.message}; the results of run {run_id} are kept in {kept} and the "
+                    "next mspctl command records them"
+                ) from None
+
+    def _finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        rc: int | None,
+        hosts: Sequence[RunHost],
+        tasks: Sequence[TaskRecord],
+        findings: Sequence[dict[str, Any]],
+        assets: dict[str, dict[str, Any]] | None,
+        ended_at: dt.datetime,
+        reason: str | None = None,
+    ) -> Run:
+        from mspctl.store import locks
+
         with self.session() as session:
             run = session.get_one(Run, run_id)
+            if run.status != "running":  # already reconciled by another process
+                return run
             run.status = status
             run.rc = rc
-            run.ended_at = dt.datetime.now(dt.UTC)
-            run.hosts.extend(hosts)
-            run.tasks.extend(tasks)
+            run.ended_at = ended_at
+            run.status_reason = reason
+            run.hosts.extend(_copy(h) for h in hosts)
+            run.tasks.extend(_copy(t) for t in tasks)
             session.flush()
             _record_findings(session, run, findings)
             _record_assets(session, run, assets or {})
+            locks.release(session, run_id)
             return run
 
 
@@ -201,12 +352,80 @@ def _record_assets(session: Session, run: Run, assets: dict[str, dict[str, Any]]
                                     digest=digest, record=record))
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(timeout: float) -> Callable[[Any, Any], None]:
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.close()
+
+    return pragmas
+
+
+def _unavailable(name: str) -> Callable[[ExceptionContext], None]:
+    """Turn the database's operational errors (locked, unreachable, timed out, read-only)
+    into one line naming the store, password hidden; bugs keep their traceback."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    def handle(context: ExceptionContext) -> None:
+        error = context.sqlalchemy_exception
+        if isinstance(error, OperationalError | InterfaceError) or context.is_disconnect:
+            detail = str(context.original_exception).strip().splitlines() or ["no detail"]
+            raise StoreUnavailable(f"run store {name} unavailable: {detail[0]}") from None
+
+    return handle
+
+
+def _private_sqlite_file(database: str | None, shown: str) -> None:
+    """The SQLite file 0600 (journal and WAL files inherit its mode) in a 0700 directory."""
+    from mspctl.config import private_dir
+
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        if not path.parent.exists():
+            private_dir(path.parent)
+        if not os.access(path.parent, os.W_OK):  # also true for root on a read-only mount
+            raise PermissionError(errno.EROFS, "read-only or not writable", str(path.parent))
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists() and part.stat().st_uid == os.getuid() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot write the run store {shown}: {exc.filename} is "
+                               f"{exc.strerror}") from None
+
+
+def _copy(row: Any) -> Any:
+    """A fresh row with the same column values (a retry must not reuse a rolled-back one)."""
+    return type(row)(**_columns(row))
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns
+            if c.key not in ("id", "run_id")}
+
+
+def _keep_result(folder: Path, *, ended_at: dt.datetime, hosts: Sequence[RunHost],
+                 tasks: Sequence[TaskRecord], **data: Any) -> Path:
+    """Write the run's results (already masked) to its run folder, 0600."""
+    target = folder / KEPT_RESULT
+    payload = {**data, "ended_at": ended_at.isoformat(),
+               "hosts": [_columns(h) for h in hosts], "tasks": [_columns(t) for t in tasks]}
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(payload, out, default=str)
+    return target
+
+
+def _end_leftover_processes(run_id: str) -> None:
+    """Processes of a dead run that outlived it (its mspctl was SIGKILLed)."""
+    from mspctl.runner import end_run_processes
+
+    end_run_processes(run_id, grace=2.0)
 
 
 def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
@@ -217,7 +436,8 @@ def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
         "controller": run.controller, "engine": run.engine,
         "started_at": run.started_at.isoformat(),
         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "status": run.status, "rc": run.rc, "limit": run.limit, "policies": run.policies,
+        "status": run.status, "status_reason": run.status_reason, "pid": run.pid,
+        "rc": run.rc, "limit": run.limit, "policies": run.policies,
         "artifacts_dir": run.artifacts_dir, "mspctl_version": run.mspctl_version,
         "full": run.full, "fingerprints": run.fingerprints,
         "hosts": {

@@ -66,6 +66,10 @@ class Run(Base):
     fingerprints: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     # no --limit and no --policy: the run speaks for the whole client
     full: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # the mspctl process on ``controller`` that runs it: a ``running`` run whose process is
+    # gone is reconciled to ``aborted``, with the reason
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     hosts: Mapped[list[RunHost]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunHost.host"
@@ -77,6 +81,7 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_client_started", "client", "started_at"),
         Index("ux_runs_seq", "seq", unique=True),
+        Index("ix_runs_status", "status"),
     )
 
 
@@ -181,3 +186,18 @@ class AssetRecord(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_asset_records_host", "client", "host", "run_seq"),)
+
+
+class RunLock(Base):
+    """The per-client run lock: at most one row per client (the primary key), held by one run.
+    See :mod:`mspctl.store.locks`."""
+
+    __tablename__ = "run_locks"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    pid: Mapped[int] = mapped_column(Integer)
+    controller: Mapped[str] = mapped_column(String(255))
+    user: Mapped[str] = mapped_column(String(64))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat: Mapped[dt.datetime] = mapped_column(UTCDateTime())
