@@ -15,7 +15,7 @@ import http.client as http_client
 import re
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
@@ -222,6 +222,14 @@ def default_of(queues: Mapping[str, Queue]) -> str | None:
 
 
 # -- comparing with the inventory ---------------------------------------------------------------
+@overload
+def sanitize_uri(uri: str) -> str: ...
+
+
+@overload
+def sanitize_uri(uri: None) -> None: ...
+
+
 def sanitize_uri(uri: str | None) -> str | None:
     """The device URI as CUPS reports it: without user name and password."""
     if not uri or "@" not in uri:
