@@ -36,7 +36,40 @@ import pwd
 import re
 import stat
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Protocol, TypedDict
+
+    from ansible.module_utils.basic import AnsibleModule
+
+    # a control definition, normalized (normalize_one): {id, title, type, <its keys>}
+    Control = dict[str, Any]
+    # checks a key's value; returns it normalized, ValueError when it is invalid
+    Validator = Callable[[Any], Any]
+    # (key, expected, actual, ok) of one checked key of a control
+    Check = tuple[str, Any, Any, bool]
+    # {requested package name: [(architecture, status, version)]}
+    PackageRows = dict[str, list[tuple[str, str, str]]]
+
+    class Outcome(TypedDict):
+        """What one control evaluated to."""
+
+        status: str
+        expected: dict[str, Any]
+        actual: dict[str, Any]
+        evidence: dict[str, Any]
+
+    class CommandRunner(Protocol):
+        """What :class:`Checker` runs commands with: a :class:`ModuleRunner` or a fake."""
+
+        def which(self, program: str) -> str | None: ...
+
+        def run(
+            self, argv: Sequence[str], timeout: float | None = None
+        ) -> tuple[int, str, str, bool]: ...
+
 
 PASS = "pass"  # noqa: S105 - a finding's status, not a password
 FAIL = "fail"
@@ -59,7 +92,7 @@ _UNIT = re.compile(r"^[A-Za-z0-9_.:@\\][A-Za-z0-9_.:@\\-]*$")
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
 _SYSCTL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$")
 _VERSION = re.compile(r"^\s*(<<|<=|=|>=|>>)?\s*(\S+)\s*$")
-_VERSION_OPS = {
+_VERSION_OPS: dict[str, Callable[[int], bool]] = {
     "<<": lambda c: c < 0,
     "<=": lambda c: c <= 0,
     "=": lambda c: c == 0,
@@ -83,14 +116,20 @@ _RUNNING_STATES = ("active", "reloading", "refreshing")
 class ControlError(ValueError):
     """An invalid control definition: which control, which key, what is wrong."""
 
-    def __init__(self, control_id, key, message, position=None):
+    def __init__(
+        self,
+        control_id: str | None,
+        key: str | None,
+        message: str,
+        position: int | str | None = None,
+    ) -> None:
         ValueError.__init__(self, message)
         self.control_id = control_id  # None when the control has no usable id
         self.position = position  # 1-based place in the list
         self.key = key
         self.message = message
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.control_id is not None:
             where = f"control {self.control_id!r}"
         else:
@@ -104,17 +143,17 @@ class ControlError(ValueError):
 # validation
 
 
-def _is_int(value):
+def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _v_str(value):
+def _v_str(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a non-empty string, got {value!r}")
     return value
 
 
-def _v_bool(value):
+def _v_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in (
@@ -131,28 +170,30 @@ def _v_bool(value):
     raise ValueError(f"expected a boolean, got {value!r}")
 
 
-def _v_int(low, high):
-    def check(value):
+def _v_int(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if not _is_int(value) or not low <= value <= high:
             raise ValueError(f"expected an integer {low}..{high}, got {value!r}")
-        return value
+        number: int = value
+        return number
 
     return check
 
 
-def _v_choice(*choices):
-    def check(value):
+def _v_choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
         if value not in choices:
             raise ValueError("expected one of {}, got {!r}".format(", ".join(choices), value))
-        return value
+        choice: str = value
+        return choice
 
     return check
 
 
-def _v_pattern(pattern, what):
-    def check(value):
+def _v_pattern(pattern: re.Pattern[str], what: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
         if not isinstance(value, str) or not pattern.match(value):
             raise ValueError(f"expected {what}, got {value!r}")
         return value
@@ -160,16 +201,17 @@ def _v_pattern(pattern, what):
     return check
 
 
-def _v_regex(value):
+def _v_regex(value: Any) -> str:
     _v_str(value)
     try:
         re.compile(value, re.MULTILINE)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
-    return value
+    regex: str = value
+    return regex
 
 
-def _v_mode(value):
+def _v_mode(value: Any) -> str:
     if _is_int(value):
         raise ValueError(
             f'quote the mode ("0640"): YAML reads an unquoted 0640 as the number {value}'
@@ -179,7 +221,7 @@ def _v_mode(value):
     return f"{int(value, 8):04o}"
 
 
-def _v_owner(value):
+def _v_owner(value: Any) -> str:
     if _is_int(value) and value >= 0:
         return str(value)
     return _v_pattern(re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$"), "a user/group name or id")(
@@ -187,24 +229,24 @@ def _v_owner(value):
     )
 
 
-def _v_path(value):
+def _v_path(value: Any) -> str:
     if not isinstance(value, str) or not os.path.isabs(value) or "\0" in value:
         raise ValueError(f"expected an absolute path, got {value!r}")
     return os.path.normpath(value)
 
 
-def _v_scalar(value):
+def _v_scalar(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"expected a string or a number, got {value!r}")
     return str(value)
 
 
-def _v_argv(value):
+def _v_argv(value: Any) -> list[str]:
     if isinstance(value, str):
         raise ValueError("expected a list of arguments (argv, never a shell line), got a string")
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty list of arguments, got {value!r}")
-    argv = []
+    argv: list[str] = []
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise ValueError(f"argv[{index}]: expected a string, got {item!r}")
@@ -214,7 +256,7 @@ def _v_argv(value):
     return argv
 
 
-def _v_rc(value):
+def _v_rc(value: Any) -> int | list[int]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise ValueError("expected an exit code or a list of exit codes, got []")
@@ -226,17 +268,17 @@ def _v_rc(value):
     return codes if isinstance(value, list) else codes[0]
 
 
-def _v_version(value):
-    value = _v_scalar(value)
-    if not _VERSION.match(value):
+def _v_version(value: Any) -> str:
+    version = _v_scalar(value)
+    if not _VERSION.match(version):
         raise ValueError(
-            f"expected a Debian version, optionally after <<, <=, =, >= or >>, got {value!r}"
+            f"expected a Debian version, optionally after <<, <=, =, >= or >>, got {version!r}"
         )
-    return value
+    return version
 
 
 # type -> key -> (validator, default); a default of None means optional without default
-SPECS: dict[str, dict[str, Any]] = {
+SPECS: dict[str, dict[str, tuple[Validator, Any]]] = {
     "package": {
         "name": (_v_pattern(_PACKAGE, "a Debian package name (name or name:arch)"), "required"),
         "state": (_v_choice("present", "absent"), "present"),
@@ -271,7 +313,7 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
-def _semantics(control):
+def _semantics(control: Control) -> tuple[str, str] | None:
     """Checks between keys, once each key is valid on its own. Returns (key, message) or None."""
     kind = control["type"]
     if kind == "package" and control["state"] == "absent" and control.get("version") is not None:
@@ -299,10 +341,10 @@ def _semantics(control):
     return None
 
 
-def normalize_one(raw, position):
+def normalize_one(raw: Any, position: int) -> Control:
     """One control definition, checked and with its defaults; ControlError if it is invalid."""
 
-    def problem(key, message, control_id=None):
+    def problem(key: str | None, message: str, control_id: str | None = None) -> ControlError:
         return ControlError(control_id, key, message, position)
 
     if not isinstance(raw, dict):
@@ -323,7 +365,7 @@ def normalize_one(raw, position):
     if unknown:
         known = ", ".join(sorted(spec))
         raise problem(unknown[0], f"unknown key for a {kind} control (known: {known})", control_id)
-    control = {"id": control_id, "type": kind}
+    control: Control = {"id": control_id, "type": kind}
     checks = {"title": (_v_str, None), **spec} if raw.get("title") is not None else spec
     for key, (check, default) in checks.items():
         try:
@@ -337,7 +379,7 @@ def normalize_one(raw, position):
     return control
 
 
-def _checked_value(value, check, default):
+def _checked_value(value: Any, check: Validator, default: Any) -> Any:
     """``value`` checked, or the ``default`` when it is None (ValueError when required)."""
     if value is not None:
         return check(value)
@@ -346,7 +388,7 @@ def _checked_value(value, check, default):
     return default
 
 
-def normalize(controls):
+def normalize(controls: Any) -> list[Control]:
     """Check a list of control definitions; ids must be unique. Raises ControlError."""
     if controls is None:
         return []
@@ -366,14 +408,14 @@ def normalize(controls):
     return result
 
 
-def expectations(control):
+def expectations(control: Control) -> dict[str, Any]:
     """The checked keys of a normalized control and their expected values."""
     skipped = ("name", "path", "key", "argv", "timeout")
     keys = [k for k in SPECS[control["type"]] if k not in skipped]
     return {k: control[k] for k in keys if control.get(k) is not None}
 
 
-def default_title(control):
+def default_title(control: Control) -> str:
     kind = control["type"]
     if kind == "package":
         title = "Package {} is {}".format(control["name"], control["state"])
@@ -381,7 +423,7 @@ def default_title(control):
             title += " (version {})".format(control["version"])
         return title
     if kind == "service":
-        parts = []
+        parts: list[str] = []
         if control.get("running") is not None:
             parts.append("running" if control["running"] else "stopped")
         if control.get("enabled") is not None:
@@ -397,8 +439,8 @@ def default_title(control):
             parts.append("a line matches /{}/".format(clip(control["contains"], 40)))
         if control.get("not_contains"):
             parts.append("no line matches /{}/".format(clip(control["not_contains"], 40)))
-        title = "{} is a {}".format(control["path"], control["state"])
-        return title + (" ({})".format(", ".join(parts)) if parts else "")
+        file_title = "{} is a {}".format(control["path"], control["state"])
+        return file_title + (" ({})".format(", ".join(parts)) if parts else "")
     if kind == "sysctl":
         return "Sysctl {} = {}".format(control["key"], control["value"])
     return "Command {} succeeds".format(" ".join(control["argv"])[:80])
@@ -408,17 +450,17 @@ def default_title(control):
 # evidence
 
 
-def clip(text, limit=LINE_LIMIT):
+def clip(text: Any, limit: int = LINE_LIMIT) -> str | None:
     """At most ``limit`` characters, saying how many were cut."""
     if text is None:
         return None
-    text = text_of(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}...[{len(text) - limit} more chars]"
+    value = text_of(text)
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}...[{len(value) - limit} more chars]"
 
 
-def head(text, lines_chars):
+def head(text: Any, lines_chars: tuple[int, int]) -> str | None:
     """The first lines of an output, bounded in lines and characters."""
     lines, chars = lines_chars
     text = text_of(text or "")
@@ -429,17 +471,17 @@ def head(text, lines_chars):
     return clip(kept, chars)
 
 
-def text_of(value):
+def text_of(value: Any) -> str:
     """Text that JSON can carry: undecodable bytes (surrogate escapes) become U+FFFD."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def bounded(evidence, limit=EVIDENCE_LIMIT):
+def bounded(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> dict[str, Any]:
     """Shrink the longest strings of an evidence dict until its JSON fits in ``limit`` bytes."""
 
-    def size():
+    def size() -> int:
         return len(json.dumps(evidence, sort_keys=True, default=str).encode("utf-8"))
 
     budget = 512
@@ -457,7 +499,7 @@ def bounded(evidence, limit=EVIDENCE_LIMIT):
     return evidence
 
 
-def first_match(regex, text):
+def first_match(regex: str, text: str) -> dict[str, Any] | None:
     """(line number, the whole line) of the first match of a multi-line regex, or None."""
     match = re.compile(regex, re.MULTILINE).search(text)
     if match is None:
@@ -468,7 +510,7 @@ def first_match(regex, text):
     return {"line": text.count("\n", 0, match.start()) + 1, "text": clip(line)}
 
 
-def outcome(checks, evidence, error=None):
+def outcome(checks: Sequence[Check], evidence: dict[str, Any], error: str | None = None) -> Outcome:
     """Status from (key, expected, actual, ok) checks: any failed check -> fail, else an
     evaluation error -> error, else pass. ``expected``/``actual`` hold the checked keys."""
     expected = dict((key, exp) for key, exp, _act, _ok in checks)
@@ -486,7 +528,7 @@ def outcome(checks, evidence, error=None):
     return {"status": status, "expected": expected, "actual": actual, "evidence": bounded(evidence)}
 
 
-def error_outcome(message, evidence=None):
+def error_outcome(message: str, evidence: dict[str, Any] | None = None) -> Outcome:
     return outcome([], dict(evidence or {}), error=message)
 
 
@@ -498,7 +540,7 @@ _DIGITS = "0123456789"
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _order(char):
+def _order(char: str) -> int:
     if char == "" or char in _DIGITS:
         return 0
     if char in _LETTERS:
@@ -508,7 +550,7 @@ def _order(char):
     return ord(char) + 256
 
 
-def _verrevcmp(a, b):
+def _verrevcmp(a: str, b: str) -> int:
     i = j = 0
     while i < len(a) or j < len(b):
         first_diff = 0
@@ -537,13 +579,13 @@ def _verrevcmp(a, b):
     return 0
 
 
-def _split_version(version):
+def _split_version(version: str) -> tuple[int, str, str]:
     epoch, _colon, rest = version.partition(":") if ":" in version else ("0", "", version)
     upstream, _dash, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
     return int(epoch) if epoch.isdigit() else 0, upstream, revision
 
 
-def compare_versions(a, b):
+def compare_versions(a: str, b: str) -> int:
     """<0, 0 or >0 as dpkg --compare-versions orders two Debian versions."""
     ea, ua, ra = _split_version(a.strip())
     eb, ub, rb = _split_version(b.strip())
@@ -552,7 +594,7 @@ def compare_versions(a, b):
     return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
 
 
-def version_matches(installed, constraint):
+def version_matches(installed: str, constraint: str) -> bool:
     """Does an installed version satisfy ``[op] version`` (op: << <= = >= >>, default =)?"""
     match = _VERSION.match(constraint)
     if match is None:
@@ -569,21 +611,24 @@ class ModuleRunner:
     """Runs argv lists through ``AnsibleModule.run_command``: no shell, no ~/$VAR expansion,
     LC_ALL=C.UTF-8, and an optional timeout (coreutils ``timeout``)."""
 
-    def __init__(self, module):
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
-        self._timeout_bin = False
+        self._timeout_bin: str | None = None
+        self._timeout_looked_up = False
 
-    def which(self, program):
+    def which(self, program: str) -> str | None:
         if os.path.isabs(program):
             return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
-        return self.module.get_bin_path(program)
+        found: str | None = self.module.get_bin_path(program)
+        return found
 
-    def run(self, argv, timeout=None):
+    def run(self, argv: Sequence[str], timeout: float | None = None) -> tuple[int, str, str, bool]:
         """(rc, stdout, stderr, timed_out). OSError propagates (the caller makes it an error)."""
         command = list(argv)
         if timeout:
-            if self._timeout_bin is False:
+            if not self._timeout_looked_up:
                 self._timeout_bin = self.module.get_bin_path("timeout")
+                self._timeout_looked_up = True
             if self._timeout_bin:
                 command = [self._timeout_bin, f"--kill-after={KILL_AFTER}", str(timeout)]
                 command += argv
@@ -598,7 +643,7 @@ class ModuleRunner:
             cwd="/",
         )
         elapsed = time.monotonic() - started
-        timed_out = bool(timeout) and rc in (124, 137) and elapsed >= timeout
+        timed_out = bool(timeout and rc in (124, 137) and elapsed >= timeout)
         return rc, out, err, timed_out
 
 
@@ -606,19 +651,19 @@ class Checker:
     """Evaluates normalized controls; read-only. ``runner`` is a ``ModuleRunner`` (or a fake
     with the same ``run``/``which``); ``proc_sys`` is where sysctl keys are read."""
 
-    def __init__(self, runner, proc_sys="/proc/sys"):
+    def __init__(self, runner: CommandRunner, proc_sys: str = "/proc/sys") -> None:
         self.runner = runner
         self.proc_sys = proc_sys
-        self._packages = None
+        self._packages: PackageRows | str | None = None
 
-    def evaluate_all(self, controls):
+    def evaluate_all(self, controls: Sequence[Control]) -> list[Outcome]:
         names = [c["name"] for c in controls if c["type"] == "package"]
         if names:
             self._packages = self._query_packages(names)
         return [self.evaluate(control) for control in controls]
 
-    def evaluate(self, control):
-        method = getattr(self, "check_" + control["type"])
+    def evaluate(self, control: Control) -> Outcome:
+        method: Callable[[Control], Outcome] = getattr(self, "check_" + control["type"])
         try:
             result = method(control)
         except Exception as exc:  # one broken evaluation is a finding, not a failed play
@@ -628,7 +673,7 @@ class Checker:
         return result
 
     # package -------------------------------------------------------------------------------
-    def _query_packages(self, names):
+    def _query_packages(self, names: Iterable[str]) -> PackageRows | str:
         """{requested name: [(arch, status, version)]} or an error message (str)."""
         dpkg = self.runner.which("dpkg-query")
         if not dpkg:
@@ -642,12 +687,12 @@ class Checker:
             return f"dpkg-query: {exc}"
         if rc not in (0, 1):
             return "dpkg-query exited {}: {}".format(rc, clip((err or "").strip()))
-        rows = []
+        rows: list[list[str]] = []
         for line in out.splitlines():
             parts = line.split("\t")
             if len(parts) == 4:
                 rows.append(parts)
-        found = {}
+        found: PackageRows = {}
         for name in names:
             base, _colon, arch = name.partition(":")
             found[name] = [
@@ -657,7 +702,7 @@ class Checker:
             ]
         return found
 
-    def check_package(self, control):
+    def check_package(self, control: Control) -> Outcome:
         known = self._packages
         if not isinstance(known, dict) or control["name"] not in known:
             # not prefetched by evaluate_all (or the prefetch failed): ask for this one
@@ -681,10 +726,8 @@ class Checker:
             " ".join(part for part in (base + (":" + a if a else ""), s, v) if part)
             for a, s, v in rows
         ]
-        evidence = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
-        checks: list[tuple[str, Any, Any, bool]] = [
-            ("state", control["state"], state, state == control["state"])
-        ]
+        evidence: dict[str, Any] = {"dpkg": [clip(r) for r in records[:4]] or "no package record"}
+        checks: list[Check] = [("state", control["state"], state, state == control["state"])]
         if control.get("version") is not None and control["state"] == "present":
             versions = sorted(set(v for _a, v in installed))
             ok = bool(versions) and all(version_matches(v, control["version"]) for v in versions)
@@ -699,7 +742,7 @@ class Checker:
         return outcome(checks, evidence)
 
     # service -------------------------------------------------------------------------------
-    def check_service(self, control):
+    def check_service(self, control: Control) -> Outcome:
         systemctl = self.runner.which("systemctl")
         if not systemctl:
             return error_outcome("systemctl not found: service controls need systemd")
@@ -709,12 +752,12 @@ class Checker:
         )
         if rc != 0 or timed_out:
             return error_outcome(f"systemctl show exited {rc}: {clip((err or '').strip())}")
-        state = {}
+        state: dict[str, str] = {}
         for line in out.splitlines():
             key, sep, value = line.partition("=")
             if sep:
                 state[key] = value
-        evidence = {
+        evidence: dict[str, Any] = {
             "unit": state.get("Id") or control["name"],
             "load_state": state.get("LoadState"),
             "active_state": "{} ({})".format(state.get("ActiveState"), state.get("SubState")),
@@ -722,7 +765,7 @@ class Checker:
         }
         running = state.get("ActiveState") in _RUNNING_STATES
         enabled = state.get("UnitFileState") in _ENABLED_STATES
-        checks: list[tuple[str, Any, Any, bool]] = []
+        checks: list[Check] = []
         if control.get("running") is not None:
             checks.append(("running", control["running"], running, running == control["running"]))
         if control.get("enabled") is not None:
@@ -730,9 +773,10 @@ class Checker:
         return outcome(checks, evidence)
 
     # file ----------------------------------------------------------------------------------
-    def check_file(self, control):
+    def check_file(self, control: Control) -> Outcome:
         path = control["path"]
-        evidence = {"path": path}
+        evidence: dict[str, Any] = {"path": path}
+        st: os.stat_result | None
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -743,9 +787,7 @@ class Checker:
             with contextlib.suppress(OSError):
                 evidence["link_to"] = clip(os.readlink(path))
         kind = _file_kind(st)
-        checks: list[tuple[str, Any, Any, bool]] = [
-            ("state", control["state"], kind, kind == control["state"])
-        ]
+        checks: list[Check] = [("state", control["state"], kind, kind == control["state"])]
         if st is None or kind != control["state"]:
             return outcome(checks, evidence)
         checks += _file_metadata_checks(control, st, evidence)
@@ -757,14 +799,14 @@ class Checker:
         return outcome(checks, evidence, error=error)
 
     # sysctl --------------------------------------------------------------------------------
-    def sysctl_path(self, key):
+    def sysctl_path(self, key: str) -> str:
         # sysctl(8): with a '/' in the key, '/' separates and '.' is literal
         relative = key if "/" in key else key.replace(".", "/")
         return os.path.join(self.proc_sys, relative.strip("/"))
 
-    def check_sysctl(self, control):
+    def check_sysctl(self, control: Control) -> Outcome:
         path = self.sysctl_path(control["key"])
-        evidence = {"path": path}
+        evidence: dict[str, Any] = {"path": path}
         want = " ".join(control["value"].split())
         try:
             with open(path, "rb") as handle:
@@ -778,7 +820,7 @@ class Checker:
         return outcome([("value", want, clip(value), value == want)], evidence)
 
     # command -------------------------------------------------------------------------------
-    def check_command(self, control):
+    def check_command(self, control: Control) -> Outcome:
         argv = list(control["argv"])
         evidence: dict[str, Any] = {"argv": [clip(a, 100) for a in argv][:20]}
         program = self.runner.which(argv[0])
@@ -793,7 +835,7 @@ class Checker:
         if timed_out:
             return error_outcome("timed out after {} s".format(control["timeout"]), evidence)
         codes = control["rc"] if isinstance(control["rc"], list) else [control["rc"]]
-        checks: list[tuple[str, Any, Any, bool]] = [("rc", control["rc"], rc, rc in codes)]
+        checks: list[Check] = [("rc", control["rc"], rc, rc in codes)]
         text = text_of(out or "")
         if control.get("stdout_regex"):
             match = first_match(control["stdout_regex"], text)
@@ -820,21 +862,21 @@ class Checker:
         return outcome(checks, evidence)
 
 
-def _user_name(uid):
+def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group_name(gid):
+def _group_name(gid: int) -> str:
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
 
 
-def _read_text(path, size):
+def _read_text(path: str, size: int) -> tuple[str | None, str | None]:
     """(text, None) or (None, error message). Undecodable bytes become U+FFFD."""
     if size > READ_LIMIT:
         return None, f"{path} is {size} bytes: content checks read at most {READ_LIMIT}"
@@ -848,7 +890,7 @@ def _read_text(path, size):
     return data.decode("utf-8", "replace"), None
 
 
-def _file_kind(st):
+def _file_kind(st: os.stat_result | None) -> str:
     """absent, file, directory or other, from an ``os.stat`` result (None: absent)."""
     if st is None:
         return "absent"
@@ -859,12 +901,14 @@ def _file_kind(st):
     return "other"
 
 
-def _file_metadata_checks(control, st, evidence):
+def _file_metadata_checks(
+    control: Control, st: os.stat_result, evidence: dict[str, Any]
+) -> list[Check]:
     """The mode, max_mode, owner and group checks of a file control; fills ``evidence``."""
     mode = f"{stat.S_IMODE(st.st_mode):04o}"
     owner, group = _user_name(st.st_uid), _group_name(st.st_gid)
     evidence.update(mode=mode, owner=f"{owner} ({st.st_uid})", group=f"{group} ({st.st_gid})")
-    checks = []
+    checks: list[Check] = []
     if control.get("mode"):
         checks.append(("mode", control["mode"], mode, mode == control["mode"]))
     if control.get("max_mode"):
@@ -878,9 +922,10 @@ def _file_metadata_checks(control, st, evidence):
     return checks
 
 
-def _content_checks(control, text, evidence):
+def _content_checks(control: Control, text: str, evidence: dict[str, Any]) -> list[Check]:
     """The contains / not_contains checks of a file control; fills ``evidence``."""
-    checks = []
+    checks: list[Check] = []
+
     for key, want_match in (("contains", True), ("not_contains", False)):
         if control.get(key):
             match = first_match(control[key], text)

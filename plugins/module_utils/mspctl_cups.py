@@ -15,8 +15,18 @@ import http.client as http_client
 import re
 import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from ansible.module_utils.basic import AnsibleModule
+
+    # a queue's IPP attributes: {name: [values]}
+    Attributes = Mapping[str, list[Any]]
+    # one queue, observed (queue_from_attributes) or from the inventory (normalize_queues)
+    Queue = dict[str, Any]
 
 SOCKET_PATH = "/run/cups/cups.sock"
 # the CUPS tools run in the C locale
@@ -64,13 +74,13 @@ class CupsUnavailable(Exception):
 
 
 # -- IPP encoding (RFC 8010), only what CUPS-Get-Printers needs --------------------------------
-def _attribute(tag, name, value):
+def _attribute(tag: int, name: str, value: str) -> bytes:
     name_b = name.encode("utf-8")
     value_b = value.encode("utf-8")
     return struct.pack(">BH", tag, len(name_b)) + name_b + struct.pack(">H", len(value_b)) + value_b
 
 
-def encode_request(operation, requested, request_id=1):
+def encode_request(operation: int, requested: Iterable[str], request_id: int = 1) -> bytes:
     """An IPP/2.0 request with the standard operation attributes and requested-attributes."""
     body = struct.pack(">BBHI", 2, 0, operation, request_id) + b"\x01"
     body += _attribute(0x47, "attributes-charset", "utf-8")
@@ -80,7 +90,7 @@ def encode_request(operation, requested, request_id=1):
     return body + b"\x03"
 
 
-def _value(tag, raw):
+def _value(tag: int, raw: bytes) -> Any:
     if tag in (0x21, 0x23):  # integer, enum
         return struct.unpack(">i", raw)[0] if len(raw) == 4 else None
     if tag == 0x22:  # boolean
@@ -96,17 +106,17 @@ def _value(tag, raw):
     return raw  # octetString, dateTime, resolution, range...: not interpreted
 
 
-def decode_response(data):
+def decode_response(data: bytes) -> tuple[int, list[tuple[int, dict[str, list[Any]]]]]:
     """(status-code, [(group-tag, {name: [values]})]) of an IPP response."""
     if len(data) < 8:
         raise ValueError(f"short IPP response ({len(data)} bytes)")
     status = struct.unpack(">H", data[2:4])[0]
-    groups = []
+    groups: list[tuple[int, dict[str, list[Any]]]] = []
     current: dict[str, list[Any]] | None = None
-    last = None
+    last: str | None = None
     pos = 8
     while pos < len(data):
-        tag = data[pos] if isinstance(data[pos], int) else ord(data[pos])
+        tag = data[pos]
         pos += 1
         if tag == 0x03:  # end-of-attributes
             break
@@ -134,18 +144,18 @@ def decode_response(data):
 
 # -- transport ----------------------------------------------------------------------------------
 class _UnixHTTPConnection(http_client.HTTPConnection):
-    def __init__(self, path, timeout):
+    def __init__(self, path: str, timeout: float) -> None:
         http_client.HTTPConnection.__init__(self, "localhost", timeout=timeout)
         self._path = path
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         sock.connect(self._path)
         self.sock = sock
 
 
-def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
+def ipp_request(body: bytes, socket_path: str = SOCKET_PATH, timeout: float = 30) -> bytes:
     """POST an IPP request to the local scheduler; the raw response body."""
     connection = _UnixHTTPConnection(socket_path, timeout)
     try:
@@ -162,12 +172,12 @@ def ipp_request(body, socket_path=SOCKET_PATH, timeout=30):
 
 
 # -- the queues ---------------------------------------------------------------------------------
-def _first(attrs, name, default=None):
+def _first(attrs: Attributes, name: str, default: Any = None) -> Any:
     values = attrs.get(name)
     return values[0] if values else default
 
 
-def queue_from_attributes(attrs):
+def queue_from_attributes(attrs: Attributes) -> Queue:
     """One queue's state, in the terms the modules compare."""
     printer_type = _first(attrs, "printer-type", 0) or 0
     return {
@@ -184,14 +194,14 @@ def queue_from_attributes(attrs):
     }
 
 
-def parse_printers(data):
+def parse_printers(data: bytes) -> dict[str, Queue]:
     """{name: queue} from a CUPS-Get-Printers response body."""
     status, groups = decode_response(data)
     if status == STATUS_NOT_FOUND:
         return {}
     if status > 0x00FF:
         raise CupsUnavailable(f"CUPS-Get-Printers failed with IPP status 0x{status:04x}")
-    queues = {}
+    queues: dict[str, Queue] = {}
     for tag, attrs in groups:
         name = _first(attrs, "printer-name")
         if tag == 0x04 and name:
@@ -199,12 +209,12 @@ def parse_printers(data):
     return queues
 
 
-def read_queues(socket_path=SOCKET_PATH):
+def read_queues(socket_path: str = SOCKET_PATH) -> dict[str, Queue]:
     """Every queue of the local scheduler; CupsUnavailable when it cannot be reached."""
     return parse_printers(ipp_request(encode_request(OP_CUPS_GET_PRINTERS, REQUESTED), socket_path))
 
 
-def default_of(queues):
+def default_of(queues: Mapping[str, Queue]) -> str | None:
     for name, queue in sorted(queues.items()):
         if queue["default"]:
             return name
@@ -212,7 +222,15 @@ def default_of(queues):
 
 
 # -- comparing with the inventory ---------------------------------------------------------------
-def sanitize_uri(uri):
+@overload
+def sanitize_uri(uri: str) -> str: ...
+
+
+@overload
+def sanitize_uri(uri: None) -> None: ...
+
+
+def sanitize_uri(uri: str | None) -> str | None:
     """The device URI as CUPS reports it: without user name and password."""
     if not uri or "@" not in uri:
         return uri
@@ -222,20 +240,20 @@ def sanitize_uri(uri):
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def default_driver(uri):
+def default_driver(uri: str | None) -> str:
     """IPP Everywhere for ipp/ipps URIs, a raw queue otherwise."""
     scheme = (uri or "").split(":", 1)[0].lower()
     return EVERYWHERE if scheme in ("ipp", "ipps") else RAW
 
 
-def model_scheme(model):
+def model_scheme(model: str) -> str:
     """The cups-driverd scheme of a model name: lpinfo --include-schemes narrows the listing."""
     return model.split(":", 1)[0] if ":" in model else "file"
 
 
-def parse_models(output):
+def parse_models(output: str) -> dict[str, str]:
     """{ppd-name: make-and-model} from `lpinfo -m`."""
-    models = {}
+    models: dict[str, str] = {}
     for line in output.splitlines():
         name, _sep, description = line.strip().partition(" ")
         if name:
@@ -243,7 +261,11 @@ def parse_models(output):
     return models
 
 
-def observed_driver(make_and_model, wanted=None, models=None):
+def observed_driver(
+    make_and_model: str | None,
+    wanted: str | None = None,
+    models: Mapping[str, str] | None = None,
+) -> str:
     """The driver a queue runs, named as the inventory names it when that can be told.
 
     ``raw`` and ``everywhere`` are recognised from the make and model CUPS reports; a PPD model
@@ -258,9 +280,9 @@ def observed_driver(make_and_model, wanted=None, models=None):
     return make_and_model
 
 
-def parse_cupsctl(output):
+def parse_cupsctl(output: str) -> dict[str, str]:
     """{setting: value} from `cupsctl` without arguments."""
-    settings = {}
+    settings: dict[str, str] = {}
     for line in output.splitlines():
         key, sep, value = line.partition("=")
         if sep:
@@ -268,7 +290,7 @@ def parse_cupsctl(output):
     return settings
 
 
-def read_sharing(module):
+def read_sharing(module: AnsibleModule) -> bool:
     """Whether the scheduler publishes shared queues (`cupsctl`'s _share_printers)."""
     cupsctl = module.get_bin_path("cupsctl")
     if cupsctl is None:
@@ -276,11 +298,11 @@ def read_sharing(module):
     rc, out, err = module.run_command([cupsctl], environ_update=ENV)
     if rc != 0:
         raise CupsUnavailable(f"cupsctl: {(err or out).strip()}")
-    return parse_cupsctl(out).get("_share_printers") == "1"
+    return bool(parse_cupsctl(out).get("_share_printers") == "1")
 
 
 # -- the inventory's queues ---------------------------------------------------------------------
-def _present_queue_problem(queue):
+def _present_queue_problem(queue: Queue) -> str | None:
     """What is wrong with a present queue of the list, or None; sets its driver and shared."""
     if not queue.get("uri"):
         return "a present queue needs a device uri"
@@ -297,16 +319,18 @@ def _present_queue_problem(queue):
     return None
 
 
-def normalize_queues(queues, default=None):
+def normalize_queues(
+    queues: Iterable[Mapping[str, Any]] | None, default: str | None = None
+) -> tuple[list[Queue], str | None, list[str]]:
     """Validate the inventory's queue list; ([queue], default name or None, [errors]).
 
     Each queue gets its driver (``default_driver`` when not given); ``default`` names the
     default queue, else the one queue flagged ``default: true``.
     """
-    errors = []
-    result = []
+    errors: list[str] = []
+    result: list[Queue] = []
     seen: dict[str, str] = {}
-    flagged = []
+    flagged: list[str] = []
     for index, item in enumerate(queues or []):
         queue = dict(item)
         name = queue.get("name") or ""
@@ -347,7 +371,7 @@ def normalize_queues(queues, default=None):
     return result, chosen, errors
 
 
-def find(queues, name):
+def find(queues: Mapping[str, Any], name: str) -> str | None:
     """The name of the existing queue ``name`` designates (CUPS ignores case), or None."""
     if name in queues:
         return name
@@ -358,7 +382,8 @@ def find(queues, name):
     return None
 
 
-def enabled_text(queue):
+def enabled_text(queue: Mapping[str, Any]) -> str:
+
     enabled = "enabled" if queue["enabled"] else "disabled"
     accepting = "accepting jobs" if queue["accepting"] else "rejecting jobs"
     return f"{enabled}, {accepting}"

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Deployed on a host next to the collector and mspctl_common.py (the role installs them
 # together), it imports its sibling by plain name; as module_utils, by the collection's name.
@@ -36,6 +36,36 @@ except ImportError:
         load_json,
         process_runner,
     )
+
+if TYPE_CHECKING:
+    import datetime
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Protocol, TypedDict
+
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import Runner
+    from ansible_collections.mspctl.policy.plugins.module_utils.patch_window import (
+        Occurrence,
+        Window,
+    )
+
+    class WindowEngine(Protocol):
+        """What :func:`maintenance` needs of the patch window module (``patch_window``)."""
+
+        def parse_window(self, spec: Mapping[str, Any]) -> Window: ...
+
+        def current_or_next_occurrence(
+            self, window: Window, now_utc: datetime.datetime
+        ) -> Occurrence | None: ...
+
+    class Context(TypedDict):
+        """What the collectors share in one :func:`collect` run."""
+
+        run: Runner
+        state: dict[str, Any]
+        read: Callable[[str], str]
+        started: float
+
+    Collector = Callable[["Metrics", Mapping[str, Any], Context], None]
 
 CHECKS = ("disk_usage", "failed_units", "backup_age", "pending_updates", "reboot_required", "smart")
 
@@ -67,7 +97,7 @@ PSEUDO_TREES = ("/proc", "/sys", "/dev", "/run")
 NON_SMART_PREFIXES = ("loop", "ram", "zram", "dm-", "sr", "md", "nbd", "fd", "rbd", "drbd")
 
 
-def command_runner():
+def command_runner() -> Runner:
     """A ``run`` callable built on subprocess, for the collector (modules use run_command)."""
     return process_runner({"LC_ALL": "C", "LANG": "C"}, timeout=120)
 
@@ -75,7 +105,7 @@ def command_runner():
 # --------------------------------------------------------------------------- checks
 
 
-def failed_units(run):
+def failed_units(run: Runner) -> list[str]:
     """Names of the systemd units in the ``failed`` state (raises OSError if systemctl fails)."""
     rc, out, err = run(
         [
@@ -90,7 +120,7 @@ def failed_units(run):
     )
     if rc != 0:
         raise OSError("systemctl list-units failed: %s" % (err.strip() or rc))
-    units = []
+    units: list[str] = []
     for line in out.splitlines():
         fields = line.split()
         if fields:
@@ -98,14 +128,14 @@ def failed_units(run):
     return sorted(set(units))
 
 
-def _unescape_mount(path):
+def _unescape_mount(path: str) -> str:
     # /proc/self/mounts escapes space, tab, newline and backslash as octal
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
 
 
-def mounts(text):
+def mounts(text: str) -> list[tuple[str, str, str]]:
     """``(device, mountpoint, fstype)`` of each line of a ``/proc/self/mounts`` text."""
-    result = []
+    result: list[tuple[str, str, str]] = []
     for line in text.splitlines():
         fields = line.split()
         if len(fields) >= 3:
@@ -113,17 +143,22 @@ def mounts(text):
     return result
 
 
-def _under(path, tree):
+def _under(path: str, tree: str) -> bool:
     return path == tree or path.startswith(tree.rstrip("/") + "/")
 
 
-def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
+def disk_usage(
+    mounts_text: str,
+    statvfs: Callable[[str], os.statvfs_result] = os.statvfs,
+    stat: Callable[[str], os.stat_result] = os.stat,
+    exclude: Iterable[str] = (),
+) -> list[dict[str, Any]]:
     """Usage of each data file system, one entry per device (its shortest mount point).
 
     ``used_ratio`` is computed as ``df`` does: used / (used + available to unprivileged users),
     so a file system is "full" when ordinary processes can no longer write.
     """
-    seen: dict[Any, Any] = {}
+    seen: dict[int, dict[str, Any]] = {}
     for device, mountpoint, fstype in mounts(mounts_text):
         if mountpoint != "/" and (
             fstype not in DISK_FSTYPES or any(_under(mountpoint, t) for t in PSEUDO_TREES)
@@ -141,7 +176,7 @@ def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
         used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
         available = vfs.f_bavail * vfs.f_frsize
         total = used + available
-        entry = {
+        entry: dict[str, Any] = {
             "mountpoint": mountpoint,
             "device": device,
             "fstype": fstype,
@@ -154,15 +189,15 @@ def disk_usage(mounts_text, statvfs=os.statvfs, stat=os.stat, exclude=()):
     return sorted(seen.values(), key=lambda e: e["mountpoint"])
 
 
-def _version_key(name):
+def _version_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def reboot_required(
-    flag_files=("/run/reboot-required", "/var/run/reboot-required"),
-    boot_dir="/boot",
-    running_kernel=None,
-):
+    flag_files: Iterable[str] = ("/run/reboot-required", "/var/run/reboot-required"),
+    boot_dir: str = "/boot",
+    running_kernel: str | None = None,
+) -> tuple[bool, str | None]:
     """``(required, reason)``: a flag file says so, or a newer kernel is installed than running.
 
     A container boots no kernel of its own (nothing in /boot): only the flag file counts there.
@@ -186,9 +221,10 @@ def reboot_required(
 _INST_RE = re.compile(r"^Inst (\S+)(?: \[[^\]]*\])? \((.*)\)")
 
 
-def parse_simulated_upgrade(text):
+def parse_simulated_upgrade(text: str) -> dict[str, int]:
     """``{"security": n, "other": m}`` from the output of ``apt-get -s dist-upgrade``."""
-    security, other = set(), set()
+    security: set[str] = set()
+    other: set[str] = set()
     for line in text.splitlines():
         match = _INST_RE.match(line)
         if not match:
@@ -201,7 +237,7 @@ def parse_simulated_upgrade(text):
     return {"security": len(security), "other": len(other - security)}
 
 
-def pending_updates(run):
+def pending_updates(run: Runner) -> dict[str, int]:
     """Upgradable packages by kind, from apt's own resolver (no download, lock or cache file)."""
     rc, out, err = run(
         [
@@ -222,7 +258,7 @@ def pending_updates(run):
     return parse_simulated_upgrade(out)
 
 
-def smart_devices(block_dir="/sys/block"):
+def smart_devices(block_dir: str = "/sys/block") -> list[str]:
     """Whole disks that may support SMART: physical (a ``device`` link), not loop/dm/md..."""
     try:
         names = sorted(os.listdir(block_dir))
@@ -236,13 +272,15 @@ def smart_devices(block_dir="/sys/block"):
     ]
 
 
-def smart_health(run, devices, smartctl="smartctl"):
+def smart_health(
+    run: Runner, devices: Iterable[str], smartctl: str = "smartctl"
+) -> dict[str, bool]:
     """``{device: healthy}`` for the devices whose SMART status smartctl can read.
 
     A device without SMART (virtual disks, USB bridges without pass-through) is left out. Disks
     in standby are not spun up (``-n standby``) and are left out of this pass.
     """
-    result = {}
+    result: dict[str, bool] = {}
     for name in devices:
         rc, out, _err = run([smartctl, "-H", "-j", "-n", "standby", f"/dev/{name}"])
         try:
@@ -256,7 +294,7 @@ def smart_health(run, devices, smartctl="smartctl"):
     return result
 
 
-def _timestamp(value):
+def _timestamp(value: Any) -> float | None:
     """Epoch seconds from a number or an ISO 8601 string with an offset; None otherwise."""
     if isinstance(value, bool) or value is None:
         return None
@@ -281,7 +319,7 @@ def _timestamp(value):
 BACKUP_SUCCESS_KEYS = ("last_success", "last_success_at")
 
 
-def backup_status(path):
+def backup_status(path: str) -> dict[str, Any] | None:
     """What the backup role reports in ``status.json``: None when there is no backup here.
 
     The monitoring role never reads the backup role's variables; this file is the interface
@@ -289,7 +327,12 @@ def backup_status(path):
     seconds, or ISO 8601 with an offset) of the latest snapshot, ``max_age_hours`` the age the
     backup policy tolerates, ``restore_test.result`` (``pass``...) and ``restore_test.at``.
     """
-    empty = {"valid": False, "last_success": None, "max_age_hours": None, "restore_test": None}
+    empty: dict[str, Any] = {
+        "valid": False,
+        "last_success": None,
+        "max_age_hours": None,
+        "restore_test": None,
+    }
     try:
         data = load_json(path)
     except OSError:
@@ -298,7 +341,7 @@ def backup_status(path):
         return empty
     if not isinstance(data, dict):
         return empty
-    last = None
+    last: float | None = None
     for key in BACKUP_SUCCESS_KEYS:
         if data.get(key) is not None:
             last = _timestamp(data[key])
@@ -307,7 +350,7 @@ def backup_status(path):
     if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age <= 0:
         max_age = None
     restore = data.get("restore_test")
-    restore_test = None
+    restore_test: dict[str, Any] | None = None
     if isinstance(restore, dict) and restore.get("result"):
         restore_test = {
             "passed": restore.get("result") == "pass",
@@ -321,13 +364,17 @@ def backup_status(path):
     }
 
 
-def maintenance(windows, now_utc, engine):
+def maintenance(
+    windows: Iterable[Mapping[str, Any]], now_utc: datetime.datetime, engine: WindowEngine
+) -> dict[str, Any]:
     """Whether a maintenance (patch) window is open now, using the shared window engine.
 
     Returns ``{"active", "end", "next_start"}`` with epoch seconds (``end`` of the open occurrence
     that closes last, ``next_start`` of the next occurrence of any window), or Nones.
     """
-    active, end, next_start = False, None, None
+    active = False
+    end: float | None = None
+    next_start: float | None = None
     for spec in windows:
         window = engine.parse_window(spec)
         occurrence = engine.current_or_next_occurrence(window, now_utc)
@@ -353,12 +400,19 @@ def maintenance(windows, now_utc, engine):
 class Metrics:
     """Metric families in the Prometheus text exposition format, in insertion order."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._families: list[dict[str, Any]] = []
         self._index: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
 
-    def add(self, name, value, labels=None, help_text="", kind="gauge"):
+    def add(
+        self,
+        name: str,
+        value: float,
+        labels: Mapping[str, Any] | None = None,
+        help_text: str = "",
+        kind: str = "gauge",
+    ) -> None:
         family = self._index.get(name)
         if family is None:
             family = {"name": name, "help": help_text, "type": kind, "samples": []}
@@ -366,11 +420,11 @@ class Metrics:
             self._families.append(family)
         family["samples"].append((dict(labels or {}), value))
 
-    def names(self):
+    def names(self) -> list[str]:
         return [f["name"] for f in self._families]
 
-    def render(self):
-        lines = []
+    def render(self) -> str:
+        lines: list[str] = []
         for family in self._families:
             lines.append("# HELP {} {}".format(family["name"], _escape_help(family["help"])))
             lines.append("# TYPE {} {}".format(family["name"], family["type"]))
@@ -379,21 +433,21 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def _escape_help(text):
+def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _escape_label(text):
+def _escape_label(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(labels):
+def _labels(labels: Mapping[str, Any] | None) -> str:
     if not labels:
         return ""
     return "{{{}}}".format(",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(labels.items())))
 
 
-def _number(value):
+def _number(value: float) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -409,10 +463,10 @@ _SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+
 _LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def parse_exposition(text, prefix=""):
+def parse_exposition(text: str, prefix: str = "") -> list[tuple[str, dict[str, str], float]]:
     """``[(name, labels, value)]`` of the samples in a text exposition whose name starts with
     ``prefix`` (enough of the format for node exporter output: no exemplars, no timestamps)."""
-    samples = []
+    samples: list[tuple[str, dict[str, str], float]] = []
     for line in text.split("\n"):  # the format's only line break (label values may hold others)
         if not line or line.startswith("#") or not line.startswith(prefix):
             continue
@@ -420,21 +474,21 @@ def parse_exposition(text, prefix=""):
         if not match:
             continue
         name, raw_labels, raw_value = match.groups()
-        labels = {}
+        labels: dict[str, str] = {}
         for key, value in _LABEL_RE.findall(raw_labels or ""):
             labels[key] = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
         try:
-            value = float(raw_value)
+            number = float(raw_value)
         except ValueError:
             continue
-        samples.append((name, labels, value))
+        samples.append((name, labels, number))
     return samples
 
 
 # --------------------------------------------------------------------------- the collector
 
 
-def _collect_disk(metrics, config, ctx):
+def _collect_disk(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """Disk usage of the data file systems."""
     disk = config.get("disk", {})
     usage = disk_usage(
@@ -469,7 +523,7 @@ def _collect_disk(metrics, config, ctx):
     )
 
 
-def _collect_units(metrics, config, ctx):
+def _collect_units(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """Failed systemd units."""
     units = failed_units(ctx["run"])
     metrics.add("mspctl_failed_units", len(units), None, "Number of failed systemd units.")
@@ -477,7 +531,7 @@ def _collect_units(metrics, config, ctx):
         metrics.add("mspctl_failed_unit", 1, {"unit": unit}, "A failed systemd unit.")
 
 
-def _collect_backup(metrics, config, ctx):
+def _collect_backup(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """What the backup policy reports on this host."""
     backup = config.get("backup", {})
     status = backup_status(backup.get("status_file", "/var/lib/mspctl/backup/status.json"))
@@ -522,7 +576,7 @@ def _collect_backup(metrics, config, ctx):
             )
 
 
-def _collect_updates(metrics, config, ctx):
+def _collect_updates(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """Pending updates, cached until the apt lists or dpkg status change."""
     key = "{}:{}".format(_mtime("/var/lib/apt/lists"), _mtime("/var/lib/dpkg/status"))
     cached = ctx["state"].get("pending_updates")
@@ -538,7 +592,7 @@ def _collect_updates(metrics, config, ctx):
         )
 
 
-def _collect_reboot(metrics, config, ctx):
+def _collect_reboot(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """Whether a reboot is required."""
     required, _reason = reboot_required()
     metrics.add(
@@ -549,7 +603,7 @@ def _collect_reboot(metrics, config, ctx):
     )
 
 
-def _collect_smart(metrics, config, ctx):
+def _collect_smart(metrics: Metrics, config: Mapping[str, Any], ctx: Context) -> None:
     """SMART health, cached for ``smart.cache_seconds``."""
     smart = config.get("smart", {})
     cached = ctx["state"].get("smart")
@@ -575,7 +629,7 @@ def _collect_smart(metrics, config, ctx):
 
 
 # check name -> its collector, in the order they run
-COLLECTORS = (
+COLLECTORS: Sequence[tuple[str, Collector]] = (
     ("disk_usage", _collect_disk),
     ("failed_units", _collect_units),
     ("backup_age", _collect_backup),
@@ -585,13 +639,21 @@ COLLECTORS = (
 )
 
 
-def _collect_maintenance(metrics, config, now_utc, engine, errors):
+def _collect_maintenance(
+    metrics: Metrics,
+    config: Mapping[str, Any],
+    now_utc: datetime.datetime,
+    engine: WindowEngine | None,
+    errors: dict[str, str],
+) -> None:
     """Whether a maintenance window is open (alerts are silenced then)."""
     window_config = config.get("maintenance", {})
     enabled = bool(window_config.get("enabled")) and bool(window_config.get("windows"))
-    status = {"active": False, "end": None, "next_start": None}
+    status: dict[str, Any] = {"active": False, "end": None, "next_start": None}
     if enabled:
         try:
+            if engine is None:
+                raise ValueError("maintenance windows need the patch window engine")
             status = maintenance(window_config["windows"], now_utc, engine)
         except Exception as exc:  # reported as the maintenance error, not raised
             errors["maintenance"] = str(exc)
@@ -622,7 +684,14 @@ def _collect_maintenance(metrics, config, now_utc, engine, errors):
         )
 
 
-def collect(config, run, now_utc, engine=None, state=None, read=None):
+def collect(
+    config: Mapping[str, Any],
+    run: Runner,
+    now_utc: datetime.datetime,
+    engine: WindowEngine | None = None,
+    state: dict[str, Any] | None = None,
+    read: Callable[[str], str] | None = None,
+) -> Metrics:
     """Evaluate the configured checks and return ``Metrics``.
 
     ``config`` is the role's ``monitoring.json``; ``state`` a dict the caller persists between
@@ -632,7 +701,7 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
     import time
 
     started = time.time()
-    ctx = {
+    ctx: Context = {
         "run": run,
         "state": {} if state is None else state,
         "read": read or _read_text,
@@ -640,7 +709,7 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
     }
     checks = [c for c in config.get("checks", []) if c in CHECKS]
     metrics = Metrics()
-    errors = {}
+    errors: dict[str, str] = {}
     for check in CHECKS:
         metrics.add(
             "mspctl_check_enabled",
@@ -679,19 +748,20 @@ def collect(config, run, now_utc, engine=None, state=None, read=None):
     return metrics
 
 
-def _read_text(path):
+def _read_text(path: str) -> str:
     with open(path) as handle:
         return handle.read()
 
 
-def _mtime(path):
+def _mtime(path: str) -> int:
     try:
         return int(os.stat(path).st_mtime_ns)
     except OSError:
         return 0
 
 
-def _which(name):
+def _which(name: str) -> str | None:
+
     for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep):
         candidate = os.path.join(directory, name)
         if os.access(candidate, os.X_OK):

@@ -30,8 +30,14 @@ import fnmatch
 import glob
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import module_runner
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
+
+    from ansible.module_utils.basic import AnsibleModule
 
 STATE_DIR = "/var/lib/mspctl/patching"
 LAST_RUN = "last-run.json"
@@ -76,15 +82,15 @@ class PatchingError(Exception):
     """apt could not be read or driven; the message says what failed."""
 
 
-def utcnow():
+def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def iso(instant):
+def iso(instant: datetime.datetime | None) -> str | None:
     return instant.astimezone(datetime.timezone.utc).isoformat() if instant else None
 
 
-def parse_iso(text):
+def parse_iso(text: Any) -> datetime.datetime | None:
     if not text:
         return None
     try:
@@ -109,7 +115,14 @@ class Update:
 
     __slots__ = ("candidate", "held", "installed", "name", "security")
 
-    def __init__(self, name, installed, candidate, security=None, held=False):
+    def __init__(
+        self,
+        name: str,
+        installed: str,
+        candidate: str,
+        security: str | None = None,
+        held: bool = False,
+    ) -> None:
         self.name = name
         self.installed = installed
         self.candidate = candidate
@@ -117,10 +130,10 @@ class Update:
         self.held = held
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return "security" if self.security else "other"
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "installed": self.installed,
@@ -130,14 +143,14 @@ class Update:
             "held": self.held,
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Update({self.name!r}, {self.installed!r} -> {self.candidate!r}, "
             f"security={self.security!r}, held={self.held!r})"
         )
 
 
-def is_security_origin(archive, codename, label):
+def is_security_origin(archive: str | None, codename: str | None, label: str | None) -> bool:
     """Whether a package file comes from a security suite (``bookworm-security``...)."""
     return (
         (archive or "").endswith("-security")
@@ -146,22 +159,24 @@ def is_security_origin(archive, codename, label):
     )
 
 
-def matches(name, patterns):
+def matches(name: str, patterns: Iterable[str]) -> bool:
     """Whether package ``name`` (``pkg`` or ``pkg:arch``) matches one of the glob patterns."""
     bare = name.split(":", 1)[0]
     return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
 
 
-def expand(patterns, names):
+def expand(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
     """The names among ``names`` matched by ``patterns``, sorted."""
     return sorted(n for n in names if matches(n, patterns))
 
 
-def select(updates, scope, held, exclusions):
+def select(
+    updates: Iterable[Update], scope: str, held: Collection[str], exclusions: Iterable[str]
+) -> dict[str, str]:
     """Target versions ``{name: version}`` of a run: in scope, not held, not excluded."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-    targets = {}
+    targets: dict[str, str] = {}
     for update in updates:
         if update.name in held or matches(update.name, exclusions):
             continue
@@ -171,7 +186,7 @@ def select(updates, scope, held, exclusions):
     return targets
 
 
-def split_pending(updates):
+def split_pending(updates: Iterable[Update]) -> dict[str, list[str]]:
     """Pending updates by kind: ``{security: [...], other: [...], held: [...]}`` (names)."""
     result: dict[str, list[str]] = {"security": [], "other": [], "held": []}
     for update in sorted(updates, key=lambda u: u.name):
@@ -179,13 +194,13 @@ def split_pending(updates):
     return result
 
 
-def parse_simulation(text):
+def parse_simulation(text: str) -> tuple[dict[str, list[str | None]], list[str]]:
     """Changes of an ``apt-get -s`` transaction: ``({name: [before, after]}, [removed])``.
 
     ``before`` is None for a new package.
     """
-    changes = {}
-    removed = []
+    changes: dict[str, list[str | None]] = {}
+    removed: list[str] = []
     for line in text.splitlines():
         match = _INST_RE.match(line)
         if match:
@@ -200,16 +215,20 @@ def parse_simulation(text):
 # --------------------------------------------------------------------------- run records
 
 
-def update_seen(seen, pending, now):
+def update_seen(
+    seen: Mapping[str, Any] | None, pending: Iterable[Update], now: datetime.datetime
+) -> dict[str, Any]:
     """First-seen times of pending ``name=version`` updates; updates gone are forgotten."""
-    result = {}
+    result: dict[str, Any] = {}
     for update in pending:
         key = f"{update.name}={update.candidate}"
         result[key] = (seen or {}).get(key) or iso(now)
     return result
 
 
-def oldest_seen(seen, updates, now):
+def oldest_seen(
+    seen: Mapping[str, Any] | None, updates: Iterable[Update], now: datetime.datetime
+) -> datetime.timedelta:
     """Age (timedelta) of the oldest of ``updates`` by first-seen time; now if never seen."""
     oldest = now
     for update in updates:
@@ -222,7 +241,7 @@ def oldest_seen(seen, updates, now):
 # --------------------------------------------------------------------------- reboots
 
 
-def boot_time(now=None):
+def boot_time(now: datetime.datetime | None = None) -> datetime.datetime | None:
     """When this host (or container) booted: the start of its PID 1, approximately.
 
     /proc/uptime and a process's start time (clock ticks since the kernel booted) count on the
@@ -242,7 +261,7 @@ def boot_time(now=None):
     return now - datetime.timedelta(seconds=max(uptime - start, 0.0))
 
 
-def boot_id():
+def boot_id() -> str | None:
     """The current boot's random ID (systemd-nspawn gives each container boot its own)."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as handle:
@@ -251,7 +270,7 @@ def boot_id():
         return None
 
 
-def kernel_pending(boot):
+def kernel_pending(boot: datetime.datetime | None) -> str | None:
     """A kernel image installed after boot and not the running one (a VM/metal host), or None."""
     running = "/boot/vmlinuz-" + os.uname()[2]
     if boot is None:
@@ -266,7 +285,13 @@ def kernel_pending(boot):
     return None
 
 
-def reboot_state(policy, record, boot=None, kernel=None, current_boot_id=None):
+def reboot_state(
+    policy: str,
+    record: Mapping[str, Any] | None,
+    boot: datetime.datetime | None = None,
+    kernel: str | None = None,
+    current_boot_id: str | None = None,
+) -> dict[str, Any]:
     """Whether a reboot is required, and due under ``policy``.
 
     Required: ``/run/reboot-required`` exists (Debian's hooks and the apply module write it) or
@@ -302,7 +327,7 @@ def reboot_state(policy, record, boot=None, kernel=None, current_boot_id=None):
     }
 
 
-def read_lines(path):
+def read_lines(path: str) -> list[str]:
     try:
         with open(path) as handle:
             return [line.strip() for line in handle if line.strip()]
@@ -310,7 +335,7 @@ def read_lines(path):
         return []
 
 
-def mark_reboot_required(upgraded, patterns):
+def mark_reboot_required(upgraded: Iterable[str], patterns: Iterable[str]) -> list[str]:
     """Write /run/reboot-required(.pkgs) for upgraded packages that need a reboot."""
     names = expand(patterns, upgraded)
     if not names:
@@ -329,7 +354,7 @@ def mark_reboot_required(upgraded, patterns):
 class Installed:
     __slots__ = ("auto", "held", "version")
 
-    def __init__(self, version, held=False, auto=False):
+    def __init__(self, version: str, held: bool = False, auto: bool = False) -> None:
         self.version = version
         self.held = held
         self.auto = auto
@@ -338,14 +363,16 @@ class Installed:
 class AptBackend:
     """apt on this host: python3-apt to read, apt-get/apt-mark to act."""
 
-    def __init__(self, module, state_dir=STATE_DIR, install_python_apt=False):
+    def __init__(
+        self, module: AnsibleModule, state_dir: str = STATE_DIR, install_python_apt: bool = False
+    ) -> None:
         self.module = module
         self._run = module_runner(module, APT_ENV)
         self.state_dir = state_dir
         self.install_python_apt = install_python_apt
 
     # ---- package lists
-    def lists_age(self, now):
+    def lists_age(self, now: datetime.datetime) -> float:
         """Seconds since the package lists were last refreshed (by us or by apt's hook)."""
         stamps = [
             os.path.join(self.state_dir, LISTS_STAMP),
@@ -359,7 +386,7 @@ class AptBackend:
                 continue
         return now.timestamp() - latest
 
-    def refresh_lists(self):
+    def refresh_lists(self) -> None:
         rc, out, err = self._run(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
         if rc != 0:
             raise PatchingError(f"apt-get update failed: {(err or out).strip()}")
@@ -370,7 +397,7 @@ class AptBackend:
             handle.write("")
 
     # ---- reading
-    def packages(self):
+    def packages(self) -> tuple[dict[str, Installed], list[Update]]:
         """``(installed, updates)``: ``{name: Installed}`` and the list of :class:`Update`."""
         apt_pkg = self._apt_pkg()
         apt_pkg.init_config()
@@ -381,8 +408,8 @@ class AptBackend:
         except SystemError as exc:
             raise PatchingError(f"cannot read the apt cache: {exc}") from exc
         hold = apt_pkg.SELSTATE_HOLD
-        installed = {}
-        updates = []
+        installed: dict[str, Installed] = {}
+        updates: list[Update] = []
         for pkg in cache.packages:
             current = pkg.current_ver
             if current is None:
@@ -396,7 +423,7 @@ class AptBackend:
                 or apt_pkg.version_compare(candidate.ver_str, current.ver_str) <= 0
             ):
                 continue
-            security = None
+            security: str | None = None
             for version in pkg.version_list:
                 if apt_pkg.version_compare(version.ver_str, current.ver_str) <= 0:
                     continue
@@ -412,7 +439,7 @@ class AptBackend:
             updates.append(Update(name, current.ver_str, candidate.ver_str, security, held))
         return installed, updates
 
-    def _apt_pkg(self):
+    def _apt_pkg(self) -> Any:
         try:
             import apt_pkg
 
@@ -448,19 +475,19 @@ class AptBackend:
         return apt_pkg
 
     # ---- acting
-    def simulate(self, targets):
+    def simulate(self, targets: Mapping[str, str]) -> tuple[dict[str, list[str | None]], list[str]]:
         rc, out, err = self._run(self._install_command(targets, simulate=True))
         if rc != 0:
             raise PatchingError(f"apt-get cannot plan the upgrade: {(err or out).strip()}")
         return parse_simulation(out)
 
-    def install(self, targets):
+    def install(self, targets: Mapping[str, str]) -> str:
         rc, out, err = self._run(self._install_command(targets, simulate=False))
         if rc != 0:
             raise PatchingError(f"apt-get install failed (rc {rc}): {(err or out).strip()}")
         return out
 
-    def mark(self, action, names):
+    def mark(self, action: str, names: Iterable[str]) -> None:
         """``apt-mark hold|unhold|auto`` for ``names``."""
         if not names:
             return
@@ -468,11 +495,12 @@ class AptBackend:
         if rc != 0:
             raise PatchingError(f"apt-mark {action} failed: {(err or out).strip()}")
 
-    def run_hook(self, command):
+    def run_hook(self, command: str) -> dict[str, Any]:
         rc, out, err = self._run(["/bin/sh", "-c", command])
         return {"command": command, "rc": rc, "stdout": out[-2000:], "stderr": err[-2000:]}
 
-    def _install_command(self, targets, simulate):
+    def _install_command(self, targets: Mapping[str, str], simulate: bool) -> list[str]:
+
         command = ["apt-get", "install", "-q", "-y", "--only-upgrade", "--no-install-recommends"]
         if simulate:
             command[2:2] = ["-s", "-o", "Debug::NoLocking=true"]

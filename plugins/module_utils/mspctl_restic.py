@@ -41,6 +41,7 @@ import stat
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING, Any, TextIO
 
 # Deployed on a host as a program, next to mspctl_common.py (the role installs both), it
 # imports its sibling by plain name; as module_utils, by the collection's name.
@@ -64,6 +65,18 @@ except ImportError:  # the program: even under python3 -I (no script directory o
         run_process as process_runner,
     )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import Runner
+
+    # restic's JSON: a snapshot of `restic snapshots --json`, a node of `restic ls --json`
+    Snapshot = dict[str, Any]
+    Node = dict[str, Any]
+    Lstat = Callable[[str], os.stat_result]
+    Log = Callable[[str], None]
+
 STATE_DIR = "/var/lib/mspctl/backup"
 RESULT_FILE = STATE_DIR + "/restore-test.json"
 STATUS_FILE = STATE_DIR + "/status.json"
@@ -84,14 +97,14 @@ BACKUP_INCOMPLETE = 3
 class ResticError(Exception):
     """A restic command failed; ``kind`` classifies why (see :func:`classify`)."""
 
-    def __init__(self, message, rc=None, stderr=""):
+    def __init__(self, message: str, rc: int | None = None, stderr: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.rc = rc
         self.stderr = stderr
         self.kind = classify(stderr, rc)
 
-    def evidence(self):
+    def evidence(self) -> dict[str, Any]:
         return {
             "error": self.message,
             "kind": self.kind,
@@ -123,7 +136,7 @@ FAILURE_KINDS = (
 )
 
 
-def classify(stderr, rc=None):
+def classify(stderr: str | None, rc: int | None = None) -> str:
     """What a restic failure means, from its exit code and message (restic 0.14 to 0.18)."""
     text = (stderr or "").lower()
     for kind, code, phrases in FAILURE_KINDS:
@@ -134,7 +147,7 @@ def classify(stderr, rc=None):
     return "error"
 
 
-def tail(text, limit=MAX_ERROR_CHARS):
+def tail(text: str | None, limit: int = MAX_ERROR_CHARS) -> str:
     """restic's message without Go stack traces, cut to ``limit`` characters."""
     lines = [
         line.rstrip()
@@ -142,15 +155,15 @@ def tail(text, limit=MAX_ERROR_CHARS):
         if line.strip()
         and not line.startswith(("\t", " ", "github.com/", "main.", "runtime.", "golang.org/"))
     ]
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[:limit] + "..."
+    joined = "\n".join(lines)
+    return joined if len(joined) <= limit else joined[:limit] + "..."
 
 
 # ---------------------------------------------------------------------------------------------
 # time
 
 
-def parse_time(value):
+def parse_time(value: str | None) -> tuple[int, int]:
     """restic's RFC 3339 time (nanoseconds, any offset) as (epoch seconds, nanoseconds).
 
     Python's datetime stops at microseconds, so the fraction is kept apart, exact.
@@ -171,23 +184,23 @@ def parse_time(value):
     return seconds, nanos
 
 
-def epoch(value):
+def epoch(value: str | None) -> float:
     seconds, nanos = parse_time(value)
     return seconds + nanos / 1e9
 
 
-def mtime_ns(value):
+def mtime_ns(value: str | None) -> int:
     seconds, nanos = parse_time(value)
     return seconds * 1000000000 + nanos
 
 
-def iso(timestamp):
+def iso(timestamp: float) -> str:
     """Epoch seconds as an RFC 3339 UTC string (seconds precision)."""
     moment = datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def hours_between(earlier, later):
+def hours_between(earlier: float, later: float) -> float:
     return round((later - earlier) / 3600.0, 2)
 
 
@@ -195,7 +208,7 @@ def hours_between(earlier, later):
 # repository location
 
 
-def parse_sftp(repository):
+def parse_sftp(repository: str | None) -> dict[str, Any] | None:
     """``sftp:[user@]host:/path`` or ``sftp://[user@]host[:port]//path`` as a dict, else None."""
     match = re.match(r"^sftp://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/(.*)$", repository or "")
     if match:
@@ -213,7 +226,7 @@ def parse_sftp(repository):
     return None
 
 
-def sftp_command(repository, ssh_config):
+def sftp_command(repository: str | None, ssh_config: str | None) -> str | None:
     """restic's ``sftp.command`` using our own ssh client configuration, or None.
 
     The configuration file (identity, known hosts, batch mode) is used by restic's connections
@@ -244,14 +257,14 @@ class Restic:
 
     def __init__(
         self,
-        run,
-        repository,
-        password=None,
-        password_file=None,
-        ssh_config=None,
-        cache_dir=None,
-        binary="restic",
-    ):
+        run: Runner,
+        repository: str,
+        password: str | None = None,
+        password_file: str | None = None,
+        ssh_config: str | None = None,
+        cache_dir: str | None = None,
+        binary: str = "restic",
+    ) -> None:
         self._run = run
         self.repository = repository
         self.binary = binary
@@ -262,13 +275,12 @@ class Restic:
             self.env["RESTIC_PASSWORD_FILE"] = password_file
         if cache_dir:
             self.env["RESTIC_CACHE_DIR"] = cache_dir
-        self.options = []
+        self.options: list[str] = []
         command = sftp_command(repository, ssh_config)
         if command:
             self.options += ["-o", f"sftp.command={command}"]
 
-    def call(self, *args, **kwargs):
-        ok = kwargs.get("ok", (0,))
+    def call(self, *args: str, ok: Collection[int] = (0,)) -> tuple[int, str, str]:
         # the command, then global options, then its own (a backup's paths follow "--")
         argv = [self.binary, args[0], *self.options, *list(args[1:])]
         rc, out, err = self._run(argv, self.env)
@@ -276,12 +288,12 @@ class Restic:
             raise ResticError(f"restic {args[0]} failed (rc {rc})", rc, err)
         return rc, out, err
 
-    def version(self):
+    def version(self) -> str | None:
         _rc, out, _err = self.call("version")
         match = re.search(r"restic (\d+(?:\.\d+)+)", out)
         return match.group(1) if match else None
 
-    def initialised(self):
+    def initialised(self) -> bool:
         """True when the repository exists and opens; False when there is none yet."""
         try:
             self.call("cat", "config", "--no-lock")
@@ -291,25 +303,25 @@ class Restic:
             raise
         return True
 
-    def init(self):
+    def init(self) -> None:
         self.call("init")
 
-    def snapshots(self, host=None):
+    def snapshots(self, host: str | None = None) -> list[Snapshot]:
         args = ["snapshots", "--json", "--no-lock"]
         if host:
             args += ["--host", host]
         _rc, out, _err = self.call(*args)
-        data = json.loads(out or "[]") or []
+        data: list[Snapshot] = json.loads(out or "[]") or []
         return sorted(data, key=lambda snap: epoch(snap["time"]))
 
-    def latest(self, host=None):
+    def latest(self, host: str | None = None) -> Snapshot | None:
         snaps = self.snapshots(host)
         return snaps[-1] if snaps else None
 
-    def ls(self, snapshot_id):
+    def ls(self, snapshot_id: str) -> list[Node]:
         """Nodes of a snapshot (``restic ls --json``): dicts with path, type, size, mtime."""
         _rc, out, _err = self.call("ls", "--json", "--no-lock", snapshot_id)
-        nodes = []
+        nodes: list[Node] = []
         for raw in out.splitlines():
             line = raw.strip()
             if not line:
@@ -319,13 +331,21 @@ class Restic:
                 nodes.append(item)
         return nodes
 
-    def restore(self, snapshot_id, target, includes):
+    def restore(
+        self, snapshot_id: str, target: str, includes: Iterable[str]
+    ) -> tuple[int, str, str]:
         args = ["restore", snapshot_id, "--target", target, "--verify"]
         for path in includes:
             args += ["--include", path]
         return self.call(*args)
 
-    def backup(self, paths, host, excludes=(), tags=("mspctl",)):
+    def backup(
+        self,
+        paths: Iterable[str],
+        host: str,
+        excludes: Iterable[str] = (),
+        tags: Iterable[str] = ("mspctl",),
+    ) -> tuple[str | None, bool]:
         """A backup; returns (snapshot id or None, complete?) — rc 3 still made a snapshot."""
         args = ["backup", "--json", "--host", host, "--exclude-caches"]
         for tag in tags:
@@ -333,7 +353,7 @@ class Restic:
         for pattern in excludes:
             args += ["--exclude", pattern]
         rc, out, _err = self.call(*([*args, "--", *list(paths)]), ok=(0, BACKUP_INCOMPLETE))
-        snapshot = None
+        snapshot: str | None = None
         for line in out.splitlines():
             try:
                 item = json.loads(line)
@@ -343,7 +363,7 @@ class Restic:
                 snapshot = item.get("snapshot_id")
         return snapshot, rc == 0
 
-    def forget(self, host, retention):
+    def forget(self, host: str, retention: Mapping[str, Any]) -> tuple[int, str, str] | None:
         args = ["forget", "--prune", "--host", host, "--group-by", "host"]
         for period in ("daily", "weekly", "monthly"):
             if retention.get(period):
@@ -353,7 +373,7 @@ class Restic:
         return self.call(*args)
 
 
-def restic_argument_spec():
+def restic_argument_spec() -> dict[str, dict[str, Any]]:
     """The repository connection options of the modules (doc fragment ``mspctl.policy.restic``)."""
     return dict(
         repository=dict(type="str", required=True),
@@ -364,7 +384,7 @@ def restic_argument_spec():
     )
 
 
-def module_restic(module, binary):
+def module_restic(module: AnsibleModule, binary: str) -> Restic:
     """:class:`Restic` for a module whose parameters include :func:`restic_argument_spec`."""
     params = module.params
     return Restic(
@@ -381,7 +401,7 @@ def module_restic(module, binary):
 # restore test
 
 
-def sha256_file(path):
+def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -389,7 +409,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def unchanged_on_disk(node, lstat=os.lstat):
+def unchanged_on_disk(node: Mapping[str, Any], lstat: Lstat = os.lstat) -> bool:
     """True when the file at the node's path is a regular file with the node's size and mtime."""
     try:
         info = lstat(node["path"])
@@ -403,9 +423,12 @@ def unchanged_on_disk(node, lstat=os.lstat):
         return False
 
 
-def candidates(nodes, lstat=os.lstat, max_file_bytes=DEFAULT_MAX_FILE_BYTES):
+def candidates(
+    nodes: Iterable[Node], lstat: Lstat = os.lstat, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> tuple[list[Node], int]:
     """Files of a snapshot a restore test may compare; returns (eligible, changed_since)."""
-    eligible, changed = [], 0
+    eligible: list[Node] = []
+    changed = 0
     for node in nodes:
         if node.get("type") != "file":
             continue
@@ -419,7 +442,7 @@ def candidates(nodes, lstat=os.lstat, max_file_bytes=DEFAULT_MAX_FILE_BYTES):
     return eligible, changed
 
 
-def due(last, interval_days, now):
+def due(last: Mapping[str, Any] | None, interval_days: float, now: float) -> bool:
     """A restore test is due when none is recorded, the last did not pass, or it is too old."""
     if not last or last.get("result") != "pass" or not last.get("at"):
         return True
@@ -431,15 +454,15 @@ def due(last, interval_days, now):
 
 
 def restore_test(
-    restic,
-    host,
-    sample_size,
-    now=None,
-    scratch_parent=SCRATCH_PARENT,
-    max_file_bytes=DEFAULT_MAX_FILE_BYTES,
-    rng=None,
-    lstat=os.lstat,
-):
+    restic: Restic,
+    host: str,
+    sample_size: int,
+    now: float | None = None,
+    scratch_parent: str = SCRATCH_PARENT,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    rng: random.Random | None = None,
+    lstat: Lstat = os.lstat,
+) -> dict[str, Any]:
     """Restore a sample of the latest snapshot of ``host`` into scratch and compare checksums.
 
     Returns the result record: ``result`` is ``pass`` only when the restore succeeded and every
@@ -448,7 +471,7 @@ def restore_test(
     started = time.time()
     now = started if now is None else now
     rng = rng or random.SystemRandom()
-    result = {
+    result: dict[str, Any] = {
         "result": "fail",
         "at": iso(now),
         "host": host,
@@ -462,7 +485,7 @@ def restore_test(
         "changed_since_snapshot": 0,
         "error": None,
     }
-    scratch = None
+    scratch: str | None = None
     try:
         snap = restic.latest(host)
         if snap is None:
@@ -501,14 +524,14 @@ def restore_test(
     return result
 
 
-def make_scratch(parent):
+def make_scratch(parent: str) -> str:
     """A new private directory under ``parent``: the only place a restore test writes to."""
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent)
     os.chmod(scratch, 0o700)
     return scratch
 
 
-def restored_path(scratch, path):
+def restored_path(scratch: str, path: str) -> str:
     """Where ``restic restore --target scratch`` puts ``path``; never outside ``scratch``."""
     candidate = os.path.normpath(os.path.join(scratch, path.lstrip("/")))
     if not candidate.startswith(os.path.normpath(scratch) + os.sep):
@@ -516,8 +539,8 @@ def restored_path(scratch, path):
     return candidate
 
 
-def compare(sample, scratch, result):
-    mismatches = []
+def compare(sample: Iterable[Node], scratch: str, result: dict[str, Any]) -> None:
+    mismatches: list[dict[str, Any]] = []
     compared = total = 0
     for node in sample:
         path = node["path"]
@@ -555,7 +578,7 @@ def compare(sample, scratch, result):
 # state files
 
 
-def restore_summary(result):
+def restore_summary(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not result:
         return None
     return {
@@ -564,13 +587,15 @@ def restore_summary(result):
     }
 
 
-def record_restore_test(result, result_file=RESULT_FILE, status_file=STATUS_FILE):
+def record_restore_test(
+    result: Mapping[str, Any], result_file: str = RESULT_FILE, status_file: str = STATUS_FILE
+) -> None:
     """Keep a restore test's record (root only: it names files) and its summary in the status."""
     write_json(result_file, result, mode=0o600)
     update_status(status_file, restore_test=restore_summary(result))
 
 
-def update_status(status_file, **parts):
+def update_status(status_file: str, **parts: Any) -> dict[str, Any]:
     """Merge ``parts`` into the world-readable status file (no secret, no file name).
 
     Monitoring reads it without the repository password: ``last_success`` (epoch seconds of
@@ -588,12 +613,12 @@ def update_status(status_file, **parts):
 class Lock:
     """One restic job per host at a time (the timer's run and a converge's restore test)."""
 
-    def __init__(self, path=LOCK_FILE, timeout=1800):
+    def __init__(self, path: str = LOCK_FILE, timeout: float = 1800) -> None:
         self.path = path
         self.timeout = timeout
-        self.handle = None
+        self.handle: TextIO | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Lock:
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
@@ -609,7 +634,7 @@ class Lock:
                     raise
                 time.sleep(1)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.handle is not None:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
@@ -619,15 +644,23 @@ class Lock:
 # the service: python3 mspctl_restic.py run --config /etc/mspctl/backup/config.json
 
 
-def snapshot_record(snap):
+def snapshot_record(snap: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not snap:
         return None
     return {"id": snap.get("short_id") or snap["id"][:8], "time": snap["time"]}
 
 
-def backup_and_forget(config, restic, now, report, log):
+def backup_and_forget(
+    config: Mapping[str, Any], restic: Restic, now: float, report: dict[str, Any], log: Log
+) -> dict[str, Any]:
     """The backup and retention of a run; its record (``result`` is ``fail`` on an error)."""
-    run = {"at": iso(now), "result": "fail", "snapshot": None, "complete": None, "error": None}
+    run: dict[str, Any] = {
+        "at": iso(now),
+        "result": "fail",
+        "snapshot": None,
+        "complete": None,
+        "error": None,
+    }
     try:
         if not restic.initialised():
             log(f"initialising repository {restic.repository}")
@@ -652,7 +685,14 @@ def backup_and_forget(config, restic, now, report, log):
     return run
 
 
-def restore_test_if_due(config, restic, now, force, report, log):
+def restore_test_if_due(
+    config: Mapping[str, Any],
+    restic: Restic,
+    now: float,
+    force: bool,
+    report: dict[str, Any],
+    log: Log,
+) -> dict[str, Any] | None:
     """Run the restore test when due (or forced) and keep its record; the last record."""
     restore = config.get("restore_test", {})
     result_file = config.get("result_file", RESULT_FILE)
@@ -677,20 +717,20 @@ def restore_test_if_due(config, restic, now, force, report, log):
 
 
 def backup_run(
-    config,
-    restic,
-    now=None,
-    force_restore_test=False,
-    only_if_older_hours=None,
-    dry_run=False,
-    log=None,
-):
+    config: Mapping[str, Any],
+    restic: Restic,
+    now: float | None = None,
+    force_restore_test: bool = False,
+    only_if_older_hours: float | None = None,
+    dry_run: bool = False,
+    log: Log | None = None,
+) -> tuple[int, dict[str, Any]]:
     """The service's job. Returns (exit code, report); the exit code is 0 when all is well,
     1 when the backup or retention failed, 2 when the restore test failed."""
     log = log or (lambda message: None)
     now = time.time() if now is None else now
     host = config["host"]
-    report = {"ran": False, "at": iso(now), "host": host}
+    report: dict[str, Any] = {"ran": False, "at": iso(now), "host": host}
     if only_if_older_hours is not None:
         try:
             latest = restic.latest(host) if restic.initialised() else None
@@ -711,7 +751,7 @@ def backup_run(
         latest = restic.latest(host)
     except ResticError as exc:
         log(f"cannot list snapshots: {exc.message}")
-    parts = {
+    parts: dict[str, Any] = {
         "last_run": run,
         "repository": restic.repository,
         "host": host,
@@ -731,7 +771,7 @@ def backup_run(
     return code, report
 
 
-def cli(argv=None):
+def cli(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -755,7 +795,7 @@ def cli(argv=None):
         print(json.dumps(read_json(config.get("status_file", STATUS_FILE)) or {}, indent=2))
         return 0
 
-    def log(message):
+    def log(message: str) -> None:
         if not args.json:
             print(message)
             sys.stdout.flush()
@@ -773,6 +813,7 @@ def cli(argv=None):
         )
         print(json.dumps(report, sort_keys=True))
         return code
+
     with Lock(config.get("lock_file", LOCK_FILE)):
         if args.command == "restore-test":
             restore = config.get("restore_test", {})

@@ -244,7 +244,9 @@ cache_updated:
   sample: true
 """
 
+import datetime
 import os
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
@@ -272,12 +274,32 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import TypedDict
 
-def plural(count, word):
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import Installed
+
+    class Plan(TypedDict):
+        """What a run will do (:func:`plan`)."""
+
+        held_after: set[str]
+        targets: dict[str, str]
+        changes: dict[str, list[str | None]]
+        hold: list[str]
+        unhold: list[str]
+        missing: list[str]
+        before: dict[str, Any]
+        after: dict[str, Any]
+
+
+def plural(count: int, word: str) -> str:
     return "{} {}{}".format(count, word, "" if count == 1 else "s")
 
 
-def plan_holds(installed, patterns, managed_before):
+def plan_holds(
+    installed: Mapping[str, Installed], patterns: Sequence[str], managed_before: Iterable[str]
+) -> tuple[set[str], list[str], list[str], list[str]]:
     """``(wanted, to_hold, to_unhold, missing)`` for the inventory's hold patterns."""
     wanted = set(expand(patterns, installed))
     missing = sorted(p for p in patterns if not expand([p], installed))
@@ -287,7 +309,13 @@ def plan_holds(installed, patterns, managed_before):
     return wanted, to_hold, to_unhold, missing
 
 
-def plan(backend, params, installed, updates, record):
+def plan(
+    backend: AptBackend,
+    params: Mapping[str, Any],
+    installed: Mapping[str, Installed],
+    updates: Sequence[Update],
+    record: Mapping[str, Any],
+) -> Plan:
     """The run's plan: targets, transaction and hold changes, with its before/after pair."""
     wanted, to_hold, to_unhold, missing = plan_holds(
         installed, params["holds"], record.get("holds") or []
@@ -295,6 +323,8 @@ def plan(backend, params, installed, updates, record):
     held_now = set(name for name, info in installed.items() if info.held)
     held_after = (held_now | wanted) - set(to_unhold)
     targets = select(updates, params["scope"], held_after, params["exclusions"])
+    changes: dict[str, list[str | None]]
+    removed: list[str]
     changes, removed = backend.simulate(targets) if targets else ({}, [])
     if removed:
         raise PatchingError(
@@ -325,8 +355,10 @@ def plan(backend, params, installed, updates, record):
     }
 
 
-def run_hooks(backend, commands, stage):
-    results = []
+def run_hooks(
+    backend: AptBackend, commands: Iterable[str], stage: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    results: list[dict[str, Any]] = []
     for command in commands:
         result = backend.run_hook(command)
         result["stage"] = stage
@@ -336,14 +368,23 @@ def run_hooks(backend, commands, stage):
     return results, None
 
 
-def apply_plan(module, backend, params, the_plan, installed, record, now, current_boot_id):
+def apply_plan(
+    module: AnsibleModule,
+    backend: AptBackend,
+    params: Mapping[str, Any],
+    the_plan: Plan,
+    installed: Mapping[str, Installed],
+    record: dict[str, Any],
+    now: datetime.datetime,
+    current_boot_id: str | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
     """Carry out the plan (never in check mode). Returns ``(record, hooks, failure)``."""
     backend.mark("hold", the_plan["hold"])
     backend.mark("unhold", the_plan["unhold"])
-    hooks = []
+    hooks: list[dict[str, Any]] = []
     failure = None
     changes = the_plan["changes"]
-    upgraded = {}
+    upgraded: dict[str, list[str | None]] = {}
     record_path = os.path.join(params["state_dir"], LAST_RUN)
     if changes:
         hooks, failed = run_hooks(backend, params["pre_hooks"], "pre")
@@ -389,7 +430,7 @@ def apply_plan(module, backend, params, the_plan, installed, record, now, curren
     return new_record, hooks, failure
 
 
-def remember_pending(state_dir, updates, now):
+def remember_pending(state_dir: str, updates: Iterable[Update], now: datetime.datetime) -> None:
     """Keep when each pending (not held) update was first seen; the file only when it changes."""
     seen_path = os.path.join(state_dir, SEEN)
     seen = read_json(seen_path, {}) or {}
@@ -398,7 +439,7 @@ def remember_pending(state_dir, updates, now):
         write_json(seen_path, new_seen)
 
 
-def predict_reboot(reboot, params, the_plan):
+def predict_reboot(reboot: dict[str, Any], params: Mapping[str, Any], the_plan: Plan) -> None:
     """Check mode: the reboot state as the planned upgrades would leave it."""
     would_mark = expand(params["reboot_packages"], list(the_plan["changes"]))
     reboot["required"] = reboot["required"] or bool(would_mark)
@@ -408,7 +449,15 @@ def predict_reboot(reboot, params, the_plan):
     reboot["due"] = policy == "always" or (policy == "if_required" and reboot["required"])
 
 
-def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=None):
+def run(
+    module: AnsibleModule,
+    backend: AptBackend,
+    params: Mapping[str, Any],
+    now: datetime.datetime,
+    boot: datetime.datetime | None = None,
+    kernel: str | None = None,
+    current_boot_id: str | None = None,
+) -> dict[str, Any]:
     """One patching pass; returns the module result (without failing)."""
     check = module.check_mode
     cache_updated = False
@@ -421,7 +470,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     the_plan = plan(backend, params, installed, updates, record)
     changed = the_plan["before"] != the_plan["after"]
     allowed = params["allowed"]
-    hooks = []
+    hooks: list[dict[str, Any]] = []
     failure = None
     count = len(the_plan["changes"])
 
@@ -443,7 +492,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
             wrong = sorted(
                 n
                 for n, c in the_plan["changes"].items()
-                if (installed.get(n).version if n in installed else None) != c[1]
+                if (installed[n].version if n in installed else None) != c[1]
             )
             if wrong and failure is None:
                 failure = f"after the upgrade {', '.join(wrong)} are not at the planned versions"
@@ -470,7 +519,7 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     if allowed and check and count:
         predict_reboot(reboot, params, the_plan)
 
-    result = {
+    result: dict[str, Any] = {
         "changed": changed,
         "msg": msg,
         "outcome": outcome,
@@ -501,7 +550,8 @@ def run(module, backend, params, now, boot=None, kernel=None, current_boot_id=No
     return result
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             scope=dict(type="str", choices=["security", "all"], default="security"),

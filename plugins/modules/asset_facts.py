@@ -109,12 +109,13 @@ import hashlib
 import json
 import os
 import platform
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 
 
-def read(path, default=None):
+def read(path: str, default: str | None = None) -> str | None:
     try:
         with open(path) as handle:
             return handle.read().strip()
@@ -122,7 +123,7 @@ def read(path, default=None):
         return default
 
 
-def dmi():
+def dmi() -> dict[str, Any]:
     base = "/sys/class/dmi/id"
     return {
         "vendor": read(os.path.join(base, "sys_vendor")),
@@ -131,8 +132,9 @@ def dmi():
     }
 
 
-def cpu():
-    model, cores = None, 0
+def cpu() -> dict[str, Any]:
+    model: str | None = None
+    cores = 0
     for line in (read("/proc/cpuinfo", "") or "").splitlines():
         if line.startswith("model name") and model is None:
             model = line.split(":", 1)[1].strip()
@@ -141,15 +143,15 @@ def cpu():
     return {"model": model, "cores": cores}
 
 
-def memory_mb():
+def memory_mb() -> int | None:
     for line in (read("/proc/meminfo", "") or "").splitlines():
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) // 1024
     return None
 
 
-def disks():
-    result = []
+def disks() -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
     root = "/sys/block"
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         if name.startswith(("loop", "ram", "zram", "dm-", "sr")):
@@ -165,11 +167,11 @@ def disks():
     return result
 
 
-def interfaces(module):
+def interfaces(module: AnsibleModule) -> list[dict[str, Any]]:
     rc, out, _err = module.run_command(["ip", "-j", "address", "show"])
     if rc != 0:
         return []
-    result = []
+    result: list[dict[str, Any]] = []
     for link in json.loads(out or "[]"):
         if link.get("ifname") == "lo":
             continue
@@ -187,8 +189,8 @@ def interfaces(module):
     return sorted(result, key=lambda i: i["name"] or "")
 
 
-def os_release():
-    data = {}
+def os_release() -> dict[str, str | None]:
+    data: dict[str, str] = {}
     for line in (read("/etc/os-release", "") or "").splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
@@ -200,7 +202,7 @@ def os_release():
     }
 
 
-def packages(module):
+def packages(module: AnsibleModule) -> dict[str, Any]:
     rc, out, _err = module.run_command(["dpkg-query", "-W", "-f", "${Package}=${Version}\\n"])
     if rc != 0:
         return {"manager": None, "count": None, "digest": None}
@@ -209,21 +211,22 @@ def packages(module):
     return {"manager": "dpkg", "count": len(names), "digest": "sha256:" + digest}
 
 
-def parse_date(module, key, value):
+def parse_date(module: AnsibleModule, key: str, value: str | None) -> datetime.date | None:
     if not value:
         return None
     try:
         return datetime.datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         module.fail_json(msg=f"warranty.{key}: expected a date YYYY-MM-DD, got {value!r}")
+        return None
 
 
-def warranty(module, data, warn_days):
+def warranty(module: AnsibleModule, data: dict[str, Any], warn_days: int) -> dict[str, Any]:
     purchase = parse_date(module, "purchase_date", data.get("purchase_date"))
     end = parse_date(module, "warranty_end", data.get("warranty_end"))
     if purchase and end and end < purchase:
         module.fail_json(msg=f"warranty.warranty_end: {end} is before purchase_date {purchase}")
-    result = {
+    result: dict[str, Any] = {
         "purchase_date": purchase.isoformat() if purchase else None,
         "warranty_end": end.isoformat() if end else None,
         "vendor_contract": data.get("vendor_contract"),
@@ -242,7 +245,7 @@ def warranty(module, data, warn_days):
     return result
 
 
-def evaluate(asset, warranty_tracking):
+def evaluate(asset: dict[str, Any], warranty_tracking: bool) -> list[dict[str, Any]]:
     findings = Findings("assets")
     collected = bool(asset.get("os", {}).get("name")) and asset.get("memory_mb") is not None
     findings.check(
@@ -282,7 +285,8 @@ def evaluate(asset, warranty_tracking):
     return findings.as_list()
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             warranty=dict(

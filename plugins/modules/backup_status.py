@@ -111,6 +111,7 @@ status:
 """
 
 import time
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
@@ -118,6 +119,7 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import
 )
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import (
+    Restic,
     ResticError,
     epoch,
     hours_between,
@@ -125,6 +127,9 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import
     restic_argument_spec,
     snapshot_record,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 POLICY = "backup_agent"
 EVIDENCE_KEYS = (
@@ -142,10 +147,17 @@ EVIDENCE_KEYS = (
 )
 
 
-def snapshot_age(findings, status, restic, host, max_age_hours, now):
+def snapshot_age(
+    findings: Findings,
+    status: dict[str, Any],
+    restic: Restic | None,
+    host: str,
+    max_age_hours: float,
+    now: float,
+) -> None:
     title = "The latest snapshot is recent enough"
     expected = f"<= {max_age_hours} h"
-    evidence = {"repository": status["repository"]}
+    evidence: dict[str, Any] = {"repository": status["repository"]}
     if restic is None:
         findings.error(
             "backup_agent.snapshot_age", title, "restic is not installed", evidence=evidence
@@ -182,7 +194,13 @@ def snapshot_age(findings, status, restic, host, max_age_hours, now):
     )
 
 
-def restore_test(findings, status, record, interval_days, now):
+def restore_test(
+    findings: Findings,
+    status: dict[str, Any],
+    record: Mapping[str, Any] | None,
+    interval_days: float,
+    now: float,
+) -> None:
     title = "The last restore test passed and is recent enough"
     limit = 2 * interval_days
     expected = f"pass, at most {limit} days old"
@@ -193,6 +211,7 @@ def restore_test(findings, status, record, interval_days, now):
         )
         return
     evidence = dict((key, record.get(key)) for key in EVIDENCE_KEYS if key in record)
+    age_days: float | None
     try:
         age_days = round((now - epoch(record.get("at") or "")) / 86400.0, 2)
     except ValueError:
@@ -208,7 +227,9 @@ def restore_test(findings, status, record, interval_days, now):
     findings.check("backup_agent.restore_test", title, ok, expected, actual, evidence)
 
 
-def last_run(findings, status, service_status):
+def last_run(
+    findings: Findings, status: dict[str, Any], service_status: Mapping[str, Any] | None
+) -> None:
     title = "The last scheduled backup run succeeded"
     run = (service_status or {}).get("last_run")
     status["last_run"] = run
@@ -225,8 +246,8 @@ def last_run(findings, status, service_status):
     )
 
 
-def parse_show(text):
-    values = {}
+def parse_show(text: str | None) -> dict[str, str]:
+    values: dict[str, str] = {}
     for line in (text or "").splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
@@ -234,7 +255,7 @@ def parse_show(text):
     return values
 
 
-def timer(findings, status, module, name):
+def timer(findings: Findings, status: dict[str, Any], module: AnsibleModule, name: str) -> None:
     title = "The backup timer is enabled and scheduled"
     if not name:
         return
@@ -255,7 +276,7 @@ def timer(findings, status, module, name):
         findings.error("backup_agent.timer", title, err.strip() or "systemctl show failed")
         return
     show = parse_show(out)
-    info = {
+    info: dict[str, Any] = {
         "enabled": show.get("UnitFileState") == "enabled",
         "active": show.get("ActiveState") == "active",
         "next": show.get("NextElapseUSecRealtime") or None,
@@ -278,10 +299,12 @@ def timer(findings, status, module, name):
     )
 
 
-def evaluate(module, now, restic):
+def evaluate(
+    module: AnsibleModule, now: float, restic: Restic | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     params = module.params
     findings = Findings(POLICY)
-    status = {
+    status: dict[str, Any] = {
         "repository": params["repository"],
         "host": params["host"],
         "last_snapshot": None,
@@ -302,7 +325,7 @@ def evaluate(module, now, restic):
     return findings.as_list(), status
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return dict(
         restic_argument_spec(),
         max_age_hours=dict(type="int", required=True),
@@ -313,10 +336,11 @@ def argument_spec():
     )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     binary = module.get_bin_path("restic")
-    restic = None
+    restic: Restic | None = None
+
     if binary:
         restic = module_restic(module, binary)
     findings, status = evaluate(module, time.time(), restic)

@@ -239,6 +239,8 @@ status:
   sample: {policy: baseline, controls: 6, pass: 5, fail: 1, error: 0}
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import (
     Checker,
@@ -251,8 +253,18 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings impo
     Findings,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def evaluate(module, policy, controls, checker=None):
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_checks import Control
+
+
+def evaluate(
+    module: AnsibleModule,
+    policy: str,
+    controls: Sequence[Control],
+    checker: Checker | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Findings of ``controls`` (already normalized) and the figures of the policy."""
     checker = checker or Checker(ModuleRunner(module))
     findings = Findings(policy)
@@ -266,13 +278,14 @@ def evaluate(module, policy, controls, checker=None):
             result["evidence"],
         )
     items = findings.as_list()
-    status = {"policy": policy, "controls": len(items)}
+    status: dict[str, Any] = {"policy": policy, "controls": len(items)}
     for name in STATUSES:
         status[name] = sum(1 for item in items if item["status"] == name)
     return items, status
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             policy=dict(type="str", default="baseline"),

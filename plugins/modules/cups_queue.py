@@ -179,6 +179,7 @@ diff:
 
 import copy
 import time
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
@@ -197,6 +198,16 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
     sanitize_uri,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import Queue
+
+    # a queue in the terms compared ({uri, driver, description, ...}: view, wanted)
+    View = dict[str, Any]
+    # the scheduler's state: {queues: {name: View}, default: name or None[, sharing: bool]}
+    State = dict[str, Any]
+
 # how long CUPS may take to show a change (an IPP Everywhere driver is made in the background)
 SETTLE_SECONDS = 30
 # fields of a listed queue that are always managed; description, location and error_policy
@@ -206,7 +217,12 @@ OPTIONAL = ("description", "location", "error_policy")
 UNLISTED = ("uri", "driver", "description", "location", "shared", "enabled")
 
 
-def view(queue, fields, wanted_driver=None, models=None):
+def view(
+    queue: Mapping[str, Any],
+    fields: Sequence[str],
+    wanted_driver: str | None = None,
+    models: Mapping[str, str] | None = None,
+) -> View:
     """An existing queue in the terms compared, limited to ``fields``."""
     full = {
         "uri": queue["uri"],
@@ -220,10 +236,10 @@ def view(queue, fields, wanted_driver=None, models=None):
     return dict((key, full[key]) for key in fields)
 
 
-def wanted(queue):
+def wanted(queue: Mapping[str, Any]) -> tuple[tuple[str, ...], View]:
     """A listed present queue as the list wants it, and the fields it manages."""
     fields = ALWAYS + tuple(key for key in OPTIONAL if queue.get(key) is not None)
-    want = {
+    want: View = {
         "uri": sanitize_uri(queue["uri"]),
         "driver": queue["driver"],
         "shared": queue["shared"],
@@ -235,11 +251,13 @@ def wanted(queue):
     return fields, want
 
 
-def model_argument(driver):
+def model_argument(driver: str) -> str:
     return driver  # 'raw', 'everywhere' and model names are what `lpadmin -m` takes
 
 
-def queue_command(name, queue, want, changed, new):
+def queue_command(
+    name: str, queue: Mapping[str, Any], want: View, changed: Collection[str], new: bool
+) -> list[str]:
     """The lpadmin command that brings queue ``name`` to ``want`` (``changed``: fields)."""
     command = ["lpadmin", "-p", name]
     if new or "enabled" in changed:
@@ -259,9 +277,13 @@ def queue_command(name, queue, want, changed, new):
     return command
 
 
-def current_views(persistent, listed, models):
+def current_views(
+    persistent: Mapping[str, Queue],
+    listed: Mapping[str, Queue],
+    models: Mapping[str, str] | None,
+) -> dict[str, View]:
     """What the scheduler has now: each queue as the list describes it (unlisted: UNLISTED)."""
-    views = {}
+    views: dict[str, View] = {}
     for name, queue in persistent.items():
         item = listed.get(name.lower())
         if item is not None and item["state"] == "present":
@@ -272,7 +294,15 @@ def current_views(persistent, listed, models):
     return views
 
 
-def plan(current, desired, default, remove_unlisted, sharing_now, sharing, models=None):
+def plan(
+    current: Mapping[str, Queue],
+    desired: Sequence[Queue],
+    default: str | None,
+    remove_unlisted: bool,
+    sharing_now: bool | None,
+    sharing: bool | None,
+    models: Mapping[str, str] | None = None,
+) -> tuple[State, State, list[list[str]]]:
     """(before, after, commands) for the scheduler's ``current`` queues and the list.
 
     ``current`` is {name: queue} as read by ``read_queues``; ``desired`` and ``default`` come
@@ -280,14 +310,15 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
     """
     persistent = {name: queue for name, queue in current.items() if not queue["temporary"]}
     listed = {q["name"].lower(): q for q in desired}
-    before = {
+    before: State = {
         "queues": current_views(persistent, listed, models),
         "default": default_of(persistent),
     }
     if sharing is not None:
         before["sharing"] = sharing_now
     after = copy.deepcopy(before)
-    removals, changes = [], []
+    removals: list[list[str]] = []
+    changes: list[list[str]] = []
 
     for name in sorted(persistent):
         item = listed.get(name.lower())
@@ -324,14 +355,14 @@ def plan(current, desired, default, remove_unlisted, sharing_now, sharing, model
     return before, after, removals + changes
 
 
-def flat(state):
+def flat(state: State) -> dict[str, Any]:
     """A state for the diff: one key per queue (``queue NAME``), so a diff names what changed."""
     result = dict((f"queue {name}", queue) for name, queue in state["queues"].items())
     result.update((key, value) for key, value in state.items() if key != "queues")
     return result
 
 
-def display(command):
+def display(command: Sequence[str]) -> list[str]:
     """A command as shown to the user: URIs without their credentials."""
     shown = list(command)
     for index in range(1, len(shown)):
@@ -340,7 +371,7 @@ def display(command):
     return shown
 
 
-def read_models(module, desired):
+def read_models(module: AnsibleModule, desired: Sequence[Queue]) -> dict[str, str] | None:
     """{model: make and model} of the PPD models the list uses; None when CUPS cannot say."""
     used = sorted(
         set(
@@ -374,7 +405,9 @@ def read_models(module, desired):
     return models
 
 
-def read_state(module, sharing, needed):
+def read_state(
+    module: AnsibleModule, sharing: bool | None, needed: bool
+) -> tuple[dict[str, Queue], bool | None]:
     """(queues, sharing now). Without a scheduler (not installed, or not yet in check mode) a
     host has no queue and shares nothing: fine when it needs none, else an error."""
     try:
@@ -385,9 +418,10 @@ def read_state(module, sharing, needed):
         if module.check_mode or not needed:
             return {}, False if sharing is not None else None
         module.fail_json(msg=str(exc))
+        raise AssertionError("fail_json returned") from exc
 
 
-def run(module):
+def run(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     desired, default, errors = normalize_queues(params["queues"], params["default"])
     if errors:
@@ -399,7 +433,7 @@ def run(module):
         current, desired, default, params["remove_unlisted"], sharing_now, params["sharing"], models
     )
     changed = before != after
-    result = {
+    result: dict[str, Any] = {
         "changed": changed,
         "queues": after["queues"],
         "default": after["default"],
@@ -416,7 +450,7 @@ def run(module):
     if not changed or module.check_mode:
         return result
 
-    failures = []
+    failures: list[str] = []
     for command in commands:
         rc, out, err = module.run_command(command, environ_update=ENV)
         if rc != 0:
@@ -450,7 +484,8 @@ def run(module):
         time.sleep(0.25)
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             queues=dict(

@@ -157,7 +157,7 @@ status:
 """
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
@@ -170,8 +170,20 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_monitoring im
     parse_exposition,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TypedDict
 
-def agent_state(module, service):
+    class Observed(TypedDict):
+        """What :func:`observe` saw on the host; a failed observation is its message."""
+
+        agent: tuple[bool | None, bool | None, str | None]  # active, enabled, error
+        scrape: tuple[str | None, str | None]  # text, error
+        failed_units: list[str] | str | None
+        disks: list[dict[str, Any]] | str | None
+
+
+def agent_state(module: AnsibleModule, service: str) -> tuple[bool | None, bool | None, str | None]:
     """``(active, enabled, error)`` of the node exporter service."""
     systemctl = module.get_bin_path("systemctl")
     if systemctl is None:
@@ -183,7 +195,7 @@ def agent_state(module, service):
     return active == "active", enabled in ("enabled", "enabled-runtime", "static", "alias"), None
 
 
-def scrape(url, timeout):
+def scrape(url: str, timeout: float) -> tuple[str | None, str | None]:
     """``(text, error)`` of a GET of the node exporter's metrics."""
     try:
         response = open_url(url, timeout=timeout, validate_certs=False, follow_redirects="none")
@@ -192,12 +204,14 @@ def scrape(url, timeout):
         return None, to_text(exc)
 
 
-def read_mounts():
+def read_mounts() -> str:
     with open("/proc/self/mounts") as handle:
         return handle.read()
 
 
-def evaluate(params, observed, now):
+def evaluate(
+    params: Mapping[str, Any], observed: Observed, now: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Findings and status from what was observed on the host (pure: the unit tests feed it).
 
     ``observed`` holds ``agent`` (active, enabled, error), ``scrape`` (text, error),
@@ -213,7 +227,9 @@ def evaluate(params, observed, now):
     return findings.as_list(), status
 
 
-def agent_running(findings, status, params, observed):
+def agent_running(
+    findings: Findings, status: dict[str, Any], params: Mapping[str, Any], observed: Observed
+) -> None:
     service = params["service"]
     active, enabled, agent_error = observed["agent"]
     status["agent"] = {
@@ -242,7 +258,13 @@ def agent_running(findings, status, params, observed):
         )
 
 
-def metrics_exposed(findings, status, params, observed, now):
+def metrics_exposed(
+    findings: Findings,
+    status: dict[str, Any],
+    params: Mapping[str, Any],
+    observed: Observed,
+    now: float,
+) -> None:
     url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
     text, scrape_error = observed["scrape"]
     metrics: dict[str, Any] = {
@@ -298,7 +320,9 @@ def metrics_exposed(findings, status, params, observed, now):
     )
 
 
-def failed_units_control(findings, status, params, observed):
+def failed_units_control(
+    findings: Findings, status: dict[str, Any], params: Mapping[str, Any], observed: Observed
+) -> None:
     status["failed_units"] = None
     if "failed_units" not in params["checks"]:
         return
@@ -318,7 +342,9 @@ def failed_units_control(findings, status, params, observed):
         findings.error("monitoring.failed_units", title, units)
 
 
-def disk_usage_control(findings, status, params, observed):
+def disk_usage_control(
+    findings: Findings, status: dict[str, Any], params: Mapping[str, Any], observed: Observed
+) -> None:
     status["disks"] = []
     if "disk_usage" not in params["checks"]:
         return
@@ -353,7 +379,7 @@ def disk_usage_control(findings, status, params, observed):
     )
 
 
-def msp_hook(findings, status, params):
+def msp_hook(findings: Findings, status: dict[str, Any], params: Mapping[str, Any]) -> None:
     hook = {k: v for k, v in (params["msp_hook"] or {}).items() if v}
     status["msp_hook"] = hook
     findings.check(
@@ -370,22 +396,25 @@ def msp_hook(findings, status, params):
     )
 
 
-def _host(address):
+def _host(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
-def observe(module):
+def observe(module: AnsibleModule) -> Observed:
     params = module.params
-    observed = {"agent": agent_state(module, params["service"])}
+    agent = agent_state(module, params["service"])
     url = "http://{}:{}/metrics".format(_host(params["address"]), params["port"])
-    observed["scrape"] = scrape(url, params["timeout"])
-    observed["failed_units"] = None
+    observed: Observed = {
+        "agent": agent,
+        "scrape": scrape(url, params["timeout"]),
+        "failed_units": None,
+        "disks": None,
+    }
     if "failed_units" in params["checks"]:
         try:
             observed["failed_units"] = failed_units(module.run_command)
         except OSError as exc:
             observed["failed_units"] = to_text(exc)
-    observed["disks"] = None
     if "disk_usage" in params["checks"]:
         try:
             observed["disks"] = disk_usage(
@@ -396,7 +425,8 @@ def observe(module):
     return observed
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             service=dict(type="str", default="prometheus-node-exporter"),

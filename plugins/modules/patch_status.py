@@ -177,7 +177,9 @@ status:
       sample: [postgresql-15]
 """
 
+import datetime
 import os
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import read_json
@@ -199,11 +201,19 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching impo
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_patching import (
+        Installed,
+        Update,
+    )
+
 DAY = 86400.0
 SHOWN = 30  # package names listed in a finding's evidence
 
 
-def window_summary(window):
+def window_summary(window: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not window:
         return None
     return dict(
@@ -212,7 +222,7 @@ def window_summary(window):
     )
 
 
-def read_text(path):
+def read_text(path: str) -> str | None:
     try:
         with open(path) as handle:
             return handle.read().strip() or None
@@ -220,7 +230,16 @@ def read_text(path):
         return None
 
 
-def updates_finding(findings, control, title, updates, held, deferral, seen, now):
+def updates_finding(
+    findings: Findings,
+    control: str,
+    title: str,
+    updates: Sequence[Update],
+    held: Sequence[str],
+    deferral: int,
+    seen: Mapping[str, Any],
+    now: datetime.datetime,
+) -> None:
     if not updates:
         findings.check(
             control,
@@ -246,13 +265,19 @@ def updates_finding(findings, control, title, updates, held, deferral, seen, now
     )
 
 
-def expected_text(deferral):
+def expected_text(deferral: int) -> str:
     return "none pending" if deferral <= 0 else f"none pending for {deferral} days or more"
 
 
 def evaluate(
-    params, packages, now, boot=None, kernel=None, request_file=None, current_boot_id=None
-):
+    params: Mapping[str, Any],
+    packages: tuple[Mapping[str, Installed], Sequence[Update]] | PatchingError,
+    now: datetime.datetime,
+    boot: datetime.datetime | None = None,
+    kernel: str | None = None,
+    request_file: str | None = None,
+    current_boot_id: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``(findings, status)``; ``packages`` is ``backend.packages()`` or a PatchingError."""
     state_dir = params["state_dir"]
     record = read_json(os.path.join(state_dir, LAST_RUN), {}) or {}
@@ -367,7 +392,7 @@ def evaluate(
     return findings.as_list(), status
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             scope=dict(type="str", choices=["security", "all"], default="security"),
@@ -386,9 +411,12 @@ def main():
     )
     now = utcnow()
     if module.params["now"]:
-        now = parse_iso(module.params["now"])
-        if now is None:
+        parsed = parse_iso(module.params["now"])
+        if parsed is None:
             module.fail_json(msg=f"now: not an ISO 8601 date and time: {module.params['now']!r}")
+            return
+        now = parsed
+    packages: tuple[dict[str, Installed], list[Update]] | PatchingError
     try:
         packages = AptBackend(module, module.params["state_dir"]).packages()
     except PatchingError as exc:

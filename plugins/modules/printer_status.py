@@ -95,6 +95,8 @@ status:
     unlisted: []
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
     CupsUnavailable,
@@ -107,25 +109,39 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import (
 )
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_cups import Queue
+
 ENABLED = "enabled, accepting jobs"
 
 
-def wanted_default(queues, default):
+def wanted_default(queues: Sequence[Mapping[str, Any]], default: str | None) -> str | None:
     if default:
         return default
     for queue in queues:
         if queue.get("default") and (queue.get("state") or "present") == "present":
-            return queue["name"]
+            name: str = queue["name"]
+            return name
     return None
 
 
-def sharing_text(value):
+def sharing_text(value: bool | None) -> str:
     if value is None:
         return "unknown"
     return "published to the network" if value else "local only"
 
 
-def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, error=None):
+def evaluate(
+    queues: Sequence[Mapping[str, Any]],
+    default: str | None,
+    remove_unlisted: bool,
+    sharing: bool | None,
+    current: Mapping[str, Queue] | None,
+    sharing_now: bool | None,
+    error: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(findings, status) for the inventory's list and the scheduler's ``current`` queues.
 
     ``error`` says why the scheduler could not be read: every control is then an error, unless
@@ -136,7 +152,7 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
         findings, queues, sharing, current, sharing_now, error
     )
     persistent = {n: q for n, q in (current or {}).items() if not q["temporary"]}
-    listed = set()
+    listed: set[str] = set()
     present_count = enabled_count = expected = 0
     for queue in queues:
         listed.add(queue["name"].lower())
@@ -170,7 +186,14 @@ def evaluate(queues, default, remove_unlisted, sharing, current, sharing_now, er
     return findings.as_list(), status
 
 
-def scheduler_control(findings, queues, sharing, current, sharing_now, error):
+def scheduler_control(
+    findings: Findings,
+    queues: Sequence[Mapping[str, Any]],
+    sharing: bool | None,
+    current: Mapping[str, Queue] | None,
+    sharing_now: bool | None,
+    error: str | None,
+) -> tuple[str, Mapping[str, Queue] | None, bool | None, str | None]:
     """The scheduler's finding; (scheduler state, current, sharing_now, error) as evaluated."""
     needed = bool(sharing) or any((q.get("state") or "present") == "present" for q in queues)
     title = "The CUPS scheduler answers"
@@ -191,7 +214,12 @@ def scheduler_control(findings, queues, sharing, current, sharing_now, error):
     return "unreachable", current, sharing_now, error
 
 
-def queue_controls(findings, queue, persistent, error):
+def queue_controls(
+    findings: Findings,
+    queue: Mapping[str, Any],
+    persistent: Mapping[str, Queue],
+    error: str | None,
+) -> tuple[int, int, int]:
     """One listed queue's findings; (expected, present, enabled) counts (0 or 1 each)."""
     name = queue["name"]
     evidence = {"queue": name}
@@ -269,8 +297,16 @@ def queue_controls(findings, queue, persistent, error):
 
 
 def host_controls(
-    findings, queues, default, default_now, remove_unlisted, unlisted, sharing, sharing_now, error
-):
+    findings: Findings,
+    queues: Sequence[Mapping[str, Any]],
+    default: str | None,
+    default_now: str | None,
+    remove_unlisted: bool,
+    unlisted: list[str],
+    sharing: bool | None,
+    sharing_now: bool | None,
+    error: str | None,
+) -> None:
     """The default queue, unlisted queues and sharing findings."""
     want_default = wanted_default(queues, default)
     if want_default:
@@ -307,10 +343,12 @@ def host_controls(
             )
 
 
-def run(module):
+def run(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     queues = [q for q in params["queues"] or [] if isinstance(q, dict) and q.get("name")]
-    current, sharing_now, error = None, None, None
+    current: dict[str, Queue] | None = None
+    sharing_now: bool | None = None
+    error: str | None = None
     try:
         current = read_queues()
         if params["sharing"] is not None:
@@ -329,7 +367,8 @@ def run(module):
     return {"changed": False, "findings": findings, "status": status}
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(
         argument_spec=dict(
             queues=dict(type="list", elements="dict", default=[]),

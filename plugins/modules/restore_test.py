@@ -134,6 +134,7 @@ restore_test:
 
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_common import (
@@ -150,14 +151,19 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_restic import
     restore_test,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-def decide(last, interval_days, force, now):
+
+def decide(
+    last: Mapping[str, Any] | None, interval_days: float, force: bool, now: float
+) -> tuple[bool, bool]:
     """(due, run): whether a test is due, and whether one runs (a forced one always does)."""
     is_due = due(last, interval_days, now)
     return is_due, bool(force or is_due)
 
 
-def diff_of(before, after):
+def diff_of(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "before_header": "restore test",
         "after_header": "restore test",
@@ -166,7 +172,7 @@ def diff_of(before, after):
     }
 
 
-def run_module(module, now):
+def run_module(module: AnsibleModule, now: float) -> dict[str, Any]:
     params = module.params
     last = read_json(params["result_file"])
     is_due, run = decide(last, params["interval_days"], params["force"], now)
@@ -197,7 +203,7 @@ def run_module(module, now):
     return result
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return dict(
         restic_argument_spec(),
         sample_size=dict(type="int", default=10),
@@ -211,7 +217,8 @@ def argument_spec():
     )
 
 
-def main():
+def main() -> None:
+
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if module.params["sample_size"] < 1:
         module.fail_json(msg="sample_size must be at least 1")
