@@ -60,7 +60,7 @@ class SupportHours(Strict):
     @classmethod
     def _hhmm(cls, value: str) -> str:
         if not _HHMM.match(value):
-            raise ValueError(f"expected a quoted time like \"08:00\", got {shorten(value)}")
+            raise ValueError(f'expected a quoted time like "08:00", got {shorten(value)}')
         return value
 
     @model_validator(mode="after")
@@ -221,13 +221,16 @@ class Catalogue:
         current: str | None = name
         while current is not None:
             if current in seen:
-                raise self._cycle(seen[seen.index(current):])
+                raise self._cycle(seen[seen.index(current) :])
             seen.append(current)
             data = self._read(current)
             parent = data.get("extends")
             if parent is not None and parent not in self.names:
-                raise BadInput(f"extends unknown tier {shorten(parent)}",
-                               file=self._display(current), key="extends")
+                raise BadInput(
+                    f"extends unknown tier {shorten(parent)}",
+                    file=self._display(current),
+                    key="extends",
+                )
             current = parent
         return tuple(reversed(seen))
 
@@ -237,8 +240,11 @@ class Catalogue:
         blamed = max(reversed(loop), key=lambda m: self.path(m).stat().st_mtime_ns)
         start = loop.index(blamed)
         ordered = [*loop[start:], *loop[:start], blamed]
-        return BadInput(f"circular inheritance: {' -> '.join(ordered)}",
-                        file=self._display(blamed), key="extends")
+        return BadInput(
+            f"circular inheritance: {' -> '.join(ordered)}",
+            file=self._display(blamed),
+            key="extends",
+        )
 
     def get(self, name: str) -> ResolvedTier:
         if name in self._resolved:
@@ -257,8 +263,12 @@ class Catalogue:
             for where, _ in window_specs(patching.params):
                 top = where.split(".", 1)[0]  # "windows" or "reboot_window"
                 origin = self._origin(chain, "patching", top)
-                check_windows(self.project_dir, {top: patching.params[top]},
-                              file=self._display(origin), complete=True)
+                check_windows(
+                    self.project_dir,
+                    {top: patching.params[top]},
+                    file=self._display(origin),
+                    complete=True,
+                )
         resolved = ResolvedTier(tier=tier, chain=chain, data=merged)
         self._resolved[name] = resolved
         return resolved
@@ -277,7 +287,8 @@ class Catalogue:
     def _origin(self, chain: tuple[str, ...], policy: str, key: str) -> str:
         """The nearest tier of a chain whose file sets a policy's key."""
         return next(
-            m for m in reversed(chain)
+            m
+            for m in reversed(chain)
             if key in (self._raw[m].get("policies", {}).get(policy) or {})
         )
 

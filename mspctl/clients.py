@@ -112,8 +112,9 @@ class Client:
     data: ClientFile
     display_dir: str
     vault_password_file: Path | None = None  # the default one ($MSPCTL_HOME/vault/<client>.pass)
-    _views: dict[Path | None, InventoryView] = field(default_factory=dict, repr=False,
-                                                     compare=False)
+    _views: dict[Path | None, InventoryView] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def inventory(self) -> Path:
@@ -125,8 +126,11 @@ class Client:
             from mspctl.inventory import InventoryView
 
             self._views[vault_password_file] = InventoryView(
-                [self.inventory], f"{self.display_dir}/", vault_password_file,
-                directory=self.directory)
+                [self.inventory],
+                f"{self.display_dir}/",
+                vault_password_file,
+                directory=self.directory,
+            )
         return self._views[vault_password_file]
 
     def effective_tier(self, today: dt.date | None = None) -> EffectiveTier:
@@ -141,8 +145,9 @@ class Client:
         """Hosts with their classes (groups servers, workstations, …), platform (from the
         connection variables) and address, as Ansible reads the inventory."""
         view = self.inventory_view(self.vault_password_file)
-        return [_host(name, groups, variables)
-                for name, groups, variables in view.hosts_with_vars()]
+        return [
+            _host(name, groups, variables) for name, groups, variables in view.hosts_with_vars()
+        ]
 
     def as_dict(self, today: dt.date | None = None) -> dict[str, Any]:
         effective = self.effective_tier(today)
@@ -151,16 +156,24 @@ class Client:
             **self.data.model_dump(mode="json", exclude_none=True),
             "effective_tier": {"name": effective.name, "reason": effective.reason},
             "hosts": [
-                {"name": h.name, "classes": list(h.classes), "platform": h.platform,
-                 "address": h.address}
+                {
+                    "name": h.name,
+                    "classes": list(h.classes),
+                    "platform": h.platform,
+                    "address": h.address,
+                }
                 for h in self.hosts
             ],
         }
 
 
 class ClientRegistry:
-    def __init__(self, directory: Path, catalogue: Catalogue,
-                 vault_password_file: Callable[[str], Path | None] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        catalogue: Catalogue,
+        vault_password_file: Callable[[str], Path | None] | None = None,
+    ) -> None:
         """``vault_password_file`` gives a client's default vault password file, if any."""
         self.directory = directory
         self.catalogue = catalogue
@@ -178,10 +191,16 @@ class ClientRegistry:
         directory = self.directory / slug
         valid = _SLUG.fullmatch(slug) is not None
         if not valid or not (directory / CLIENT_FILE).is_file():
-            if not valid and "/" not in slug and slug not in (".", "..") and \
-                    (directory / CLIENT_FILE).is_file():
-                raise BadInput("not a client name (lower-case letters, digits and '-')",
-                               file=self._display(slug))
+            if (
+                not valid
+                and "/" not in slug
+                and slug not in (".", "..")
+                and (directory / CLIENT_FILE).is_file()
+            ):
+                raise BadInput(
+                    "not a client name (lower-case letters, digits and '-')",
+                    file=self._display(slug),
+                )
             known = ", ".join(self.names()) or "none"
             raise BadInput(f"unknown client {shorten(slug)} (known: {known})")
         display = self._display(slug)
@@ -194,16 +213,20 @@ class ClientRegistry:
                 raise BadInput(f"unknown tier {shorten(tier)}", file=file, key=key)
         _check_inventory_files(directory, display)
         vault_file = self._vault_password_file(slug) if self._vault_password_file else None
-        client = Client(slug=slug, directory=directory, data=data, display_dir=display,
-                        vault_password_file=vault_file)
+        client = Client(
+            slug=slug,
+            directory=directory,
+            data=data,
+            display_dir=display,
+            vault_password_file=vault_file,
+        )
         client.hosts  # noqa: B018 - validate the inventory now, before anything runs
         return client
 
     def create(self, slug: str, tier: str, *, name: str | None, timezone: str) -> Client:
         """Scaffold a valid, empty client."""
         if not _SLUG.fullmatch(slug):
-            raise BadInput("client names are lower-case letters, digits and '-'",
-                           key=shorten(slug))
+            raise BadInput("client names are lower-case letters, digits and '-'", key=shorten(slug))
         self.catalogue.get(tier)
         directory = self.directory / slug
         if directory.exists():
@@ -215,13 +238,15 @@ class ClientRegistry:
         from mspctl.scaffold import write_client_atomically
 
         try:
-            write_client_atomically(directory, slug=slug, tier=tier, name=name or slug,
-                                    timezone=timezone)
+            write_client_atomically(
+                directory, slug=slug, tier=tier, name=name or slug, timezone=timezone
+            )
         except FileExistsError:
             raise BadInput("client already exists", file=self._display(slug)) from None
         except OSError as exc:
-            raise BadInput(f"cannot create the client folder: {exc.strerror}",
-                           file=self._display(slug)) from None
+            raise BadInput(
+                f"cannot create the client folder: {exc.strerror}", file=self._display(slug)
+            ) from None
         return self.get(slug)
 
 
@@ -246,8 +271,7 @@ def _check_inventory_files(directory: Path, display: str) -> None:
                     continue
             data = load_yaml(path, display=shown, names=top_level)
             if data is not None and not isinstance(data, dict):
-                raise BadInput("a variables file must be a mapping of variable names",
-                               file=shown)
+                raise BadInput("a variables file must be a mapping of variable names", file=shown)
 
 
 def _host(name: str, groups: list[str], variables: dict[str, Any]) -> Host:

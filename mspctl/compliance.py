@@ -43,10 +43,17 @@ class ControlResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "host": self.host, "policy": self.policy, "control_id": self.control_id,
-            "title": self.title, "status": self.status, "raw_status": self.raw_status,
-            "expected": self.expected, "actual": self.actual, "evidence": self.evidence,
-            "since_run_seq": self.since_run_seq, "waiver": self.waiver,
+            "host": self.host,
+            "policy": self.policy,
+            "control_id": self.control_id,
+            "title": self.title,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "expected": self.expected,
+            "actual": self.actual,
+            "evidence": self.evidence,
+            "since_run_seq": self.since_run_seq,
+            "waiver": self.waiver,
             "waiver_expired": self.waiver_expired,
         }
 
@@ -55,14 +62,22 @@ def evaluate(findings: Iterable[Any], waivers: Waivers, on: dt.date) -> list[Con
     out = []
     for f in findings:
         verdict = waivers.verdict(f.host, f.control_id, f.status, on)
-        out.append(ControlResult(
-            host=f.host, policy=f.policy, control_id=f.control_id, title=f.title,
-            status=verdict.status, raw_status=f.status, expected=f.expected, actual=f.actual,
-            evidence=f.evidence or {},
-            since_run_seq=int(f.since_run_seq),
-            waiver=verdict.waiver.as_dict() if verdict.waiver else None,
-            waiver_expired=verdict.expired,
-        ))
+        out.append(
+            ControlResult(
+                host=f.host,
+                policy=f.policy,
+                control_id=f.control_id,
+                title=f.title,
+                status=verdict.status,
+                raw_status=f.status,
+                expected=f.expected,
+                actual=f.actual,
+                evidence=f.evidence or {},
+                since_run_seq=int(f.since_run_seq),
+                waiver=verdict.waiver.as_dict() if verdict.waiver else None,
+                waiver_expired=verdict.expired,
+            )
+        )
     return out
 
 
@@ -76,8 +91,11 @@ def score(results: Iterable[ControlResult]) -> dict[str, Any]:
     considered = counts["pass"] + counts["fail"] + counts["error"]
     return {
         "score": round(100.0 * counts["pass"] / considered, 1) if considered else 100.0,
-        "pass": counts["pass"], "fail": counts["fail"], "error": counts["error"],
-        "waived": counts["waived"], "total": sum(counts.values()),
+        "pass": counts["pass"],
+        "fail": counts["fail"],
+        "error": counts["error"],
+        "waived": counts["waived"],
+        "total": sum(counts.values()),
     }
 
 
@@ -92,13 +110,16 @@ def drift_of(session: Session, run: Run) -> list[dict[str, Any]]:
     """Tasks a check run found would change (the drift), with their diff summaries."""
     if run.mode != "check":
         return []
-    return [{"host": t.host, "policy": t.policy, "task": t.task, "diff_summary": t.diff_summary}
-            for t in queries.changed_tasks(session, run)]
+    return [
+        {"host": t.host, "policy": t.policy, "task": t.task, "diff_summary": t.diff_summary}
+        for t in queries.changed_tasks(session, run)
+    ]
 
 
 # -- assets --------------------------------------------------------------------------------
-def asset_changes(before: dict[str, dict[str, Any]],
-                  after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def asset_changes(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     changes = []
     for host in sorted(set(before) & set(after)):
         a, b = _flatten(before[host]), _flatten(after[host])
@@ -131,16 +152,26 @@ def compare(
     a = {(r.host, r.control_id): r for r in before}
     b = {(r.host, r.control_id): r for r in after}
     out: dict[str, list[dict[str, Any]]] = {
-        "newly_failing": [], "fixed": [], "still_failing": [], "newly_waived": [],
+        "newly_failing": [],
+        "fixed": [],
+        "still_failing": [],
+        "newly_waived": [],
         "waivers_expired": [],
     }
     for key in sorted(set(a) | set(b)):
         old, new = a.get(key), b.get(key)
         if new is None:
             continue
-        entry = {"host": new.host, "policy": new.policy, "control_id": new.control_id,
-                 "title": new.title, "from": old.status if old else None, "to": new.status,
-                 "actual": new.actual, "evidence": new.evidence}
+        entry = {
+            "host": new.host,
+            "policy": new.policy,
+            "control_id": new.control_id,
+            "title": new.title,
+            "from": old.status if old else None,
+            "to": new.status,
+            "actual": new.actual,
+            "evidence": new.evidence,
+        }
         was_failing = old is not None and old.status in FAILING
         if new.status in FAILING:
             if new.waiver_expired and (old is None or old.status == "waived" or not was_failing):
@@ -161,19 +192,25 @@ def _run_hosts(run: Run) -> set[str]:
     return {h.host for h in run.hosts}
 
 
-def client_diff(workspace: Workspace, client: str, from_ref: str | None,
-                to_ref: str | None) -> dict[str, Any]:
+def client_diff(
+    workspace: Workspace, client: str, from_ref: str | None, to_ref: str | None
+) -> dict[str, Any]:
     """What changed in a client's compliance between two runs (default: the last two)."""
     waivers = workspace.waivers(workspace.clients.get(client))
     with workspace.store.session() as session:
         to_run = queries.resolve_run(session, client, to_ref)
-        from_run = queries.resolve_run(session, client, from_ref) if from_ref \
+        from_run = (
+            queries.resolve_run(session, client, from_ref)
+            if from_ref
             else queries.previous_run(session, to_run)
+        )
         before = results_at(session, from_run, waivers)
         after = results_at(session, to_run, waivers)
         hosts_before, hosts_after = _run_hosts(from_run), _run_hosts(to_run)
-        assets = asset_changes(queries.assets_at(session, client, from_run.seq),
-                               queries.assets_at(session, client, to_run.seq))
+        assets = asset_changes(
+            queries.assets_at(session, client, from_run.seq),
+            queries.assets_at(session, client, to_run.seq),
+        )
         runs = {"from": _run_ref(from_run), "to": _run_ref(to_run)}
         healed = drift_fixed(session, from_run, to_run)
     changes = compare(before, after)
@@ -184,7 +221,8 @@ def client_diff(workspace: Workspace, client: str, from_ref: str | None,
         **changes,
         "hosts_added": sorted(hosts_after - hosts_before) if from_run.full and to_run.full else [],
         "hosts_removed": sorted(hosts_before - hosts_after)
-        if from_run.full and to_run.full else [],
+        if from_run.full and to_run.full
+        else [],
         "asset_changes": assets,
         "summary": {"from": score(before), "to": score(after)},
     }
@@ -207,15 +245,29 @@ def drift_fixed(session: Session, before: Run, after: Run) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
     for (host, policy, task), record in sorted(found.items(), key=lambda kv: kv[0][:1]):
         if host in healthy and (host, policy, task) not in still:
-            out.append({"host": host, "policy": policy or "-", "control_id": f"drift: {task}",
-                        "title": f"drift healed ({record.diff_summary or 'changed'})",
-                        "from": "drift", "to": "converged", "actual": None, "evidence": {}})
+            out.append(
+                {
+                    "host": host,
+                    "policy": policy or "-",
+                    "control_id": f"drift: {task}",
+                    "title": f"drift healed ({record.diff_summary or 'changed'})",
+                    "from": "drift",
+                    "to": "converged",
+                    "actual": None,
+                    "evidence": {},
+                }
+            )
     return out
 
 
 def _run_ref(run: Run) -> dict[str, Any]:
-    return {"id": run.id, "seq": run.seq, "mode": run.mode,
-            "started_at": run.started_at.isoformat(), "tier": run.tier}
+    return {
+        "id": run.id,
+        "seq": run.seq,
+        "mode": run.mode,
+        "started_at": run.started_at.isoformat(),
+        "tier": run.tier,
+    }
 
 
 def fleet_diff(workspace: Workspace) -> list[dict[str, Any]]:
@@ -238,20 +290,28 @@ def fleet_diff(workspace: Workspace) -> list[dict[str, Any]]:
             was_failing = row.previous_status in FAILING
             if now_failing and not was_failing and waivers is None:
                 waivers = workspace.waivers_of(client)
-            waived = waivers is not None and now_failing and waivers.verdict(
-                row.host, row.control_id, row.status, day).status == "waived"
+            waived = (
+                waivers is not None
+                and now_failing
+                and waivers.verdict(row.host, row.control_id, row.status, day).status == "waived"
+            )
             if now_failing and not was_failing:
                 counts["newly_waived" if waived else "newly_failing"] += 1
             elif was_failing and row.status == "pass":
                 counts["fixed"] += 1
         both_full = bool(last_full and prev_full)
-        out.append({
-            "client": client, "from_seq": prev_seq, "to_seq": last_seq,
-            "newly_failing": counts["newly_failing"], "fixed": counts["fixed"],
-            "newly_waived": counts["newly_waived"],
-            "failing_now": snap.failing.get(client, 0),
-            "hosts_added": sorted(hosts[last_seq] - hosts[prev_seq]) if both_full else [],
-            "hosts_removed": sorted(hosts[prev_seq] - hosts[last_seq]) if both_full else [],
-            "asset_changes": snap.asset_changes.get(client, 0),
-        })
+        out.append(
+            {
+                "client": client,
+                "from_seq": prev_seq,
+                "to_seq": last_seq,
+                "newly_failing": counts["newly_failing"],
+                "fixed": counts["fixed"],
+                "newly_waived": counts["newly_waived"],
+                "failing_now": snap.failing.get(client, 0),
+                "hosts_added": sorted(hosts[last_seq] - hosts[prev_seq]) if both_full else [],
+                "hosts_removed": sorted(hosts[prev_seq] - hosts[last_seq]) if both_full else [],
+                "asset_changes": snap.asset_changes.get(client, 0),
+            }
+        )
     return out

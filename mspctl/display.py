@@ -27,8 +27,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 def sanitize(text: str) -> str:
     """Control characters as visible escapes (``\\x1b``), so they never reach a terminal raw."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 def plain(value: Any) -> Text:
@@ -53,9 +57,15 @@ def make_console(*, stderr: bool, no_color: bool | None) -> Console:
 
     return SafeConsole(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
+
 COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped")
-_STYLE = {"changed": "yellow", "failed": "red", "unreachable": "red", "skipped": "cyan",
-          "ok": "green"}
+_STYLE = {
+    "changed": "yellow",
+    "failed": "red",
+    "unreachable": "red",
+    "skipped": "cyan",
+    "ok": "green",
+}
 
 
 @dataclass
@@ -78,8 +88,9 @@ class LiveProgress:
         if self.console.is_terminal:
             from rich.live import Live
 
-            self._live = Live(self._render(), console=self.console, refresh_per_second=8,
-                              transient=True)
+            self._live = Live(
+                self._render(), console=self.console, refresh_per_second=8, transient=True
+            )
             self._live.__enter__()
         return self
 
@@ -98,8 +109,9 @@ class LiveProgress:
             line.counts[status if status in line.counts else "ok"] += 1
             line.last_task = event.task or ""
             if self._live is None and status in ("changed", "failed", "unreachable"):
-                self.console.print(f"{status:>11}  {event.host}  {event.task}", markup=False,
-                                   highlight=False)
+                self.console.print(
+                    f"{status:>11}  {event.host}  {event.task}", markup=False, highlight=False
+                )
         if self._live is not None:
             self._live.update(self._render())
 
@@ -112,8 +124,9 @@ class LiveProgress:
             table.add_column(column, justify="right")
         table.add_column("last task", overflow="ellipsis", max_width=50)
         for host, line in sorted(self.hosts.items()):
-            table.add_row(plain(host), *(str(line.counts[c]) for c in COLUMNS),
-                          plain(line.last_task))
+            table.add_row(
+                plain(host), *(str(line.counts[c]) for c in COLUMNS), plain(line.last_task)
+            )
         return table
 
 

@@ -49,17 +49,24 @@ class DriftReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "client": self.client, "status": self.status,
+            "run_id": self.run_id,
+            "client": self.client,
+            "status": self.status,
             "exit_code": int(self.exit_code),
             "drift": [c for c in self.changes if c["kind"] == DRIFT],
             "pending_changes": [c for c in self.changes if c["kind"] == INTENTIONAL],
-            "failing_controls": self.failing, "failed_hosts": self.failed_hosts,
+            "failing_controls": self.failing,
+            "failed_hosts": self.failed_hosts,
         }
 
 
-def check(workspace: Workspace, planned: Plan, *,
-          on_progress: Callable[[ProgressEvent], None] | None = None,
-          on_wait: Callable[[str], None] | None = None) -> DriftReport:
+def check(
+    workspace: Workspace,
+    planned: Plan,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> DriftReport:
     """Run a check plan (``engine.plan`` with check and diff) and classify what it found."""
     from mspctl.engine import execute
     from mspctl.store.queries import last_applied_fingerprints
@@ -75,18 +82,26 @@ def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> Drif
     result = outcome.result
     plan = outcome.plan
     mask = masker(plan.secret_values)
-    report = DriftReport(run_id=outcome.run_id, client=plan.client.slug,
-                         failed_hosts=result.failed_hosts, status=result.status)
+    report = DriftReport(
+        run_id=outcome.run_id,
+        client=plan.client.slug,
+        failed_hosts=result.failed_hosts,
+        status=result.status,
+    )
     for task in result.tasks:
         if not task.changed:
             continue
         policy = policy_of(task)
         same = policy is not None and applied.get(policy) == plan.fingerprints.get(policy)
-        report.changes.append({
-            "kind": DRIFT if same else INTENTIONAL,
-            "host": task.host, "policy": policy, "task": task.task,
-            "diff": mask(render_diff(task)),
-        })
+        report.changes.append(
+            {
+                "kind": DRIFT if same else INTENTIONAL,
+                "host": task.host,
+                "policy": policy,
+                "task": task.task,
+                "diff": mask(render_diff(task)),
+            }
+        )
     today = dt.datetime.now(dt.UTC).date()
     for item in collect_findings(result, mask):
         if item["status"] == "pass":
@@ -94,10 +109,17 @@ def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> Drif
         verdict = waivers.verdict(item["host"], item["control_id"], item["status"], today)
         if verdict.status == "waived":
             continue
-        report.failing.append({
-            "host": item["host"], "policy": item["policy"], "control_id": item["control_id"],
-            "title": item["title"], "status": item["status"], "expected": item.get("expected"),
-            "actual": item.get("actual"), "evidence": item.get("evidence"),
-            "waiver_expired": verdict.expired,
-        })
+        report.failing.append(
+            {
+                "host": item["host"],
+                "policy": item["policy"],
+                "control_id": item["control_id"],
+                "title": item["title"],
+                "status": item["status"],
+                "expected": item.get("expected"),
+                "actual": item.get("actual"),
+                "evidence": item.get("evidence"),
+                "waiver_expired": verdict.expired,
+            }
+        )
     return report

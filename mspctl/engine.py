@@ -109,16 +109,16 @@ def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
     enabled = resolved.tier.enabled_policies
     for name in request.policies:
         if name not in POLICIES:
-            raise BadInput(f"unknown policy {name!r} (known: {', '.join(sorted(POLICIES))})",
-                           key="--policy")
+            raise BadInput(
+                f"unknown policy {name!r} (known: {', '.join(sorted(POLICIES))})", key="--policy"
+            )
         if name not in enabled:
             raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
     chosen = request.policies or tuple(enabled)
     project = workspace.config.project_dir
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
     vault_file = workspace.vault_password_file(client.slug, request.vault_password_file)
-    secret_values = _check_inventory(project, client, policies, request.limit, vault_file,
-                                     warnings)
+    secret_values = _check_inventory(project, client, policies, request.limit, vault_file, warnings)
     contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
     extravars: dict[str, Any] = {
         "mspctl_client": client.slug,
@@ -134,8 +134,18 @@ def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
         extravars["patching_force"] = True
         warnings.append("--force-window: patching ignores the patch windows in this run")
     fingerprints = policy_fingerprints(project, client, resolved, policies)
-    return Plan(request, client, resolved, source, policies, tuple(warnings), extravars,
-                vault_file, fingerprints, secret_values)
+    return Plan(
+        request,
+        client,
+        resolved,
+        source,
+        policies,
+        tuple(warnings),
+        extravars,
+        vault_file,
+        fingerprints,
+        secret_values,
+    )
 
 
 def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
@@ -146,8 +156,10 @@ def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
         return {}
     params = patching.params
     blackouts = params.get("blackout_dates") or []
-    return {cls: {**spec, "blackout_dates": blackouts} if blackouts else dict(spec)
-            for cls, spec in (params.get("windows") or {}).items()}
+    return {
+        cls: {**spec, "blackout_dates": blackouts} if blackouts else dict(spec)
+        for cls, spec in (params.get("windows") or {}).items()
+    }
 
 
 def _check_inventory(
@@ -199,18 +211,37 @@ def execute(
     request = planned.request
     store = workspace.store
     user = os.environ.get("SUDO_USER") or _user()
-    locks.hold(store, planned.client.slug, run_id, user, wait=request.wait,
-               on_wait=(lambda holder: on_wait(f"waiting for {holder.describe()}"))
-               if on_wait else None)
-    store.add_run(Run(
-        id=run_id, client=planned.client.slug, tier=planned.tier.name,
-        contract_tier=planned.client.data.contract.tier, tier_source=planned.tier_source,
-        mode=planned.mode, diff=request.diff, user=user, pid=os.getpid(),
-        controller=socket.gethostname(), started_at=started, status="running",
-        limit=request.limit, policies=sorted(planned.policies), engine=request.engine.value,
-        artifacts_dir=str(private_dir), mspctl_version=__version__,
-        fingerprints=planned.fingerprints, full=planned.full,
-    ))
+    locks.hold(
+        store,
+        planned.client.slug,
+        run_id,
+        user,
+        wait=request.wait,
+        on_wait=(lambda holder: on_wait(f"waiting for {holder.describe()}")) if on_wait else None,
+    )
+    store.add_run(
+        Run(
+            id=run_id,
+            client=planned.client.slug,
+            tier=planned.tier.name,
+            contract_tier=planned.client.data.contract.tier,
+            tier_source=planned.tier_source,
+            mode=planned.mode,
+            diff=request.diff,
+            user=user,
+            pid=os.getpid(),
+            controller=socket.gethostname(),
+            started_at=started,
+            status="running",
+            limit=request.limit,
+            policies=sorted(planned.policies),
+            engine=request.engine.value,
+            artifacts_dir=str(private_dir),
+            mspctl_version=__version__,
+            fingerprints=planned.fingerprints,
+            full=planned.full,
+        )
+    )
     tier_inventory = _write_tier_inventory(private_dir, planned.tier)  # no folder without a row
     spec = PlaybookSpec(
         playbook=config.playbooks_dir / playbook,
@@ -232,10 +263,16 @@ def execute(
     if interrupted():
         result.status = "aborted"
     mask = masker(planned.secret_values)
-    store.finish_run(run_id, status=result.status, rc=result.rc,
-                     hosts=host_rows(result), tasks=task_rows(result, mask),
-                     findings=collect_findings(result, mask), assets=collect_assets(result),
-                     keep_in=private_dir)
+    store.finish_run(
+        run_id,
+        status=result.status,
+        rc=result.rc,
+        hosts=host_rows(result),
+        tasks=task_rows(result, mask),
+        findings=collect_findings(result, mask),
+        assets=collect_assets(result),
+        keep_in=private_dir,
+    )
     return Outcome(run_id, result, planned)
 
 

@@ -35,15 +35,18 @@ def policy_fingerprints(
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    inventory = [p for p in client.directory.rglob("*")
-                 if p.name not in ("client.yml", "waivers.yml")]
-    shared = tree_digest([*inventory, project / "playbooks" / SITE_PLAYBOOK,
-                          *(project / "plugins").rglob("*.py")])
+    inventory = [
+        p for p in client.directory.rglob("*") if p.name not in ("client.yml", "waivers.yml")
+    ]
+    shared = tree_digest(
+        [*inventory, project / "playbooks" / SITE_PLAYBOOK, *(project / "plugins").rglob("*.py")]
+    )
     out = {}
     for name in policies:
         role_files = list(POLICIES[name].role_dir(project).rglob("*"))
         block = tier.tier.policies[name].model_dump(mode="json")
-        payload = json.dumps({"tier": block, "role": tree_digest(role_files), "shared": shared},
-                             sort_keys=True)
+        payload = json.dumps(
+            {"tier": block, "role": tree_digest(role_files), "shared": shared}, sort_keys=True
+        )
         out[name] = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return out

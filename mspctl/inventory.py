@@ -34,14 +34,21 @@ def secrets_of(project_dir: Path, policies: Iterable[str]) -> list[Secret]:
     found = []
     for policy in policies:
         options = load_argument_spec(POLICIES[policy].role_dir(project_dir)) or {}
-        found += [Secret(policy, name) for name, opt in sorted(options.items())
-                  if opt.get("no_log")]
+        found += [
+            Secret(policy, name) for name, opt in sorted(options.items()) if opt.get("no_log")
+        ]
     return found
 
 
 class InventoryView:
-    def __init__(self, sources: Sequence[Path], display_dir: str,
-                 vault_password_file: Path | None, *, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Path],
+        display_dir: str,
+        vault_password_file: Path | None,
+        *,
+        directory: Path | None = None,
+    ) -> None:
         """``directory`` is the client folder that ``display_dir`` names in messages."""
         from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
@@ -60,8 +67,9 @@ class InventoryView:
                 secret = get_file_vault_secret(str(vault_password_file), loader=self._loader)
                 secret.load()
             except (AnsibleError, OSError) as exc:
-                raise BadInput(f"cannot read the vault password ({_first_line(exc)})",
-                               file=vault_password_file) from None
+                raise BadInput(
+                    f"cannot read the vault password ({_first_line(exc)})", file=vault_password_file
+                ) from None
             secrets = [("default", secret)]
             self._loader.set_vault_secrets(secrets)
         # inline !vault values decrypt through ansible's process-wide secrets context (set once
@@ -72,8 +80,9 @@ class InventoryView:
         source = self._display(str(sources[0]))
         with _strict_parsing() as failures:
             try:
-                self._inventory = InventoryManager(loader=self._loader,
-                                                   sources=[str(s) for s in sources])
+                self._inventory = InventoryManager(
+                    loader=self._loader, sources=[str(s) for s in sources]
+                )
             except AnsibleError as exc:
                 errors = [f for f in failures if isinstance(f, BaseException)]
                 raise self._bad_input(errors[-1] if errors else exc, default=source) from None
@@ -96,12 +105,17 @@ class InventoryView:
         names the file."""
         if _is_vault_error(exc):
             hint = "wrong vault password" if self.vault_password_file else "no vault password"
-            return BadInput(f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
-                            f"({_first_line(exc)})", file=self.display_dir, key=key)
+            return BadInput(
+                f"{hint}: set --vault-password-file / MSPCTL_VAULT_PASSWORD_FILE "
+                f"({_first_line(exc)})",
+                file=self.display_dir,
+                key=key,
+            )
         return self._bad_input(exc, key=key)
 
-    def _bad_input(self, exc: BaseException, *, default: str | None = None,
-                   key: str | None = None) -> BadInput:
+    def _bad_input(
+        self, exc: BaseException, *, default: str | None = None, key: str | None = None
+    ) -> BadInput:
         """An ansible error as bad input naming the file and line it comes from (the innermost
         one ansible knows), else ``default`` or the client's inventory folder."""
         file, line = default or self.display_dir, None
@@ -153,8 +167,11 @@ class InventoryView:
         from ansible.errors import AnsibleError
 
         try:
-            return dict(self._variables.get_vars(host=self._inventory.get_host(host),
-                                                 include_hostvars=False))
+            return dict(
+                self._variables.get_vars(
+                    host=self._inventory.get_host(host), include_hostvars=False
+                )
+            )
         except AnsibleError as exc:
             raise self._error(exc) from None
 
@@ -189,7 +206,9 @@ class InventoryView:
                 raise BadInput(
                     f"missing secret for {', '.join(missing)} (policy {secret.policy}; put it in "
                     "an ansible-vault file such as group_vars/all/vault.yml)",
-                    file=self.display_dir, key=secret.variable)
+                    file=self.display_dir,
+                    key=secret.variable,
+                )
         return frozenset(values)
 
 

@@ -89,8 +89,10 @@ def validate_parameters(
     validator = ArgumentSpecValidator(_relax(options))
     result = validator.validate(role_variables(policy, params))
     # names of unknown parameters; nested ones come as (parent, ..., name) tuples
-    unsupported = sorted(".".join(map(str, p)) if isinstance(p, tuple) else str(p)
-                         for p in result.unsupported_parameters)
+    unsupported = sorted(
+        ".".join(map(str, p)) if isinstance(p, tuple) else str(p)
+        for p in result.unsupported_parameters
+    )
     if unsupported:
         key = unsupported[0].removeprefix(f"{spec.role}_")
         raise BadInput("unknown parameter", file=file, key=f"policies.{policy}.{key}")
@@ -146,8 +148,9 @@ def window_specs(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def check_windows(project_dir: Path, params: Mapping[str, Any], *, file: Path | str,
-                  complete: bool = False) -> None:
+def check_windows(
+    project_dir: Path, params: Mapping[str, Any], *, file: Path | str, complete: bool = False
+) -> None:
     """Patch windows of a patching block, checked key by key with ``parse_window``; with
     ``complete``, each window must also have every key (a resolved tier)."""
     parser = window_parser(project_dir)
@@ -166,12 +169,16 @@ def check_windows(project_dir: Path, params: Mapping[str, Any], *, file: Path | 
     for where, spec in window_specs(params):
         key = f"policies.patching.{where}"
         if not isinstance(spec, Mapping):
-            raise BadInput("a window must be a mapping with days, start and duration",
-                           file=file, key=key)
+            raise BadInput(
+                "a window must be a mapping with days, start and duration", file=file, key=key
+            )
         for name, value in spec.items():
             if name == "timezone":  # the client's time zone is added when the role runs
-                raise BadInput("unknown key (a window uses the client's time zone)", file=file,
-                               key=f"{key}.timezone")
+                raise BadInput(
+                    "unknown key (a window uses the client's time zone)",
+                    file=file,
+                    key=f"{key}.timezone",
+                )
             parse({**_WINDOW_BASE, name: value}, key)
         if complete:
             parse({**spec, "timezone": "UTC"}, key)

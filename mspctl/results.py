@@ -81,8 +81,9 @@ def collect_assets(result: RunResult) -> dict[str, dict[str, Any]]:
         if task.action.endswith("asset_facts") and isinstance(asset, dict):
             record = dict(asset)
             if isinstance(record.get("warranty"), dict):
-                record["warranty"] = {k: v for k, v in record["warranty"].items()
-                                      if k != "days_left"}
+                record["warranty"] = {
+                    k: v for k, v in record["warranty"].items() if k != "days_left"
+                }
             out[task.host] = record
     return out
 
@@ -99,9 +100,15 @@ def task_rows(result: RunResult, mask: Callable[[Any], Any]) -> list[TaskRecord]
 
     return [
         TaskRecord(
-            host=task.host, policy=policy_of(task), role=task.role, task=task.task,
-            action=task.action, status=task.status, changed=task.changed,
-            message=mask(task_message(task)), diff_summary=mask(summarize_diff(task)),
+            host=task.host,
+            policy=policy_of(task),
+            role=task.role,
+            task=task.task,
+            action=task.action,
+            status=task.status,
+            changed=task.changed,
+            message=mask(task_message(task)),
+            diff_summary=mask(summarize_diff(task)),
         )
         for task in result.tasks
     ]
@@ -119,8 +126,9 @@ class DiffChunk:
     keys: tuple[str, ...] = ()  # the changed keys of a mapping
 
     def _count(self, sign: str) -> int:
-        return sum(1 for x in self.text.splitlines()
-                   if x.startswith(sign) and not x.startswith(sign * 3))
+        return sum(
+            1 for x in self.text.splitlines() if x.startswith(sign) and not x.startswith(sign * 3)
+        )
 
     @property
     def summary(self) -> str:
@@ -142,15 +150,26 @@ def diff_chunks(task: TaskResult) -> Iterator[DiffChunk]:
         if isinstance(before, dict) or isinstance(after, dict):
             old, new = before or {}, after or {}
             keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            yield DiffChunk("mapping", label,
-                            "\n".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys),
-                            tuple(map(str, keys)))
+            yield DiffChunk(
+                "mapping",
+                label,
+                "\n".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys),
+                tuple(map(str, keys)),
+            )
             continue
-        yield DiffChunk("text", label, "\n".join(difflib.unified_diff(
-            str(before).splitlines(), str(after).splitlines(),
-            fromfile=str(entry.get("before_header", "before")),
-            tofile=str(entry.get("after_header", "after")), lineterm="",
-        )))
+        yield DiffChunk(
+            "text",
+            label,
+            "\n".join(
+                difflib.unified_diff(
+                    str(before).splitlines(),
+                    str(after).splitlines(),
+                    fromfile=str(entry.get("before_header", "before")),
+                    tofile=str(entry.get("after_header", "after")),
+                    lineterm="",
+                )
+            ),
+        )
 
 
 def summarize_diff(task: TaskResult) -> str | None:

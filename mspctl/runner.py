@@ -151,8 +151,10 @@ def engine_env(engine: Engine, *, forks: int, fact_cache_dir: Path | None) -> di
     if engine is Engine.MITOGEN:
         strategy_dir = mitogen_strategy_dir()
         if strategy_dir is not None:
-            env |= {"ANSIBLE_STRATEGY_PLUGINS": str(strategy_dir),
-                    "ANSIBLE_STRATEGY": "mitogen_free"}
+            env |= {
+                "ANSIBLE_STRATEGY_PLUGINS": str(strategy_dir),
+                "ANSIBLE_STRATEGY": "mitogen_free",
+            }
     return env
 
 
@@ -184,8 +186,9 @@ RUN_MARKER = "MSPCTL_RUN_ID"
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL when a run is cancelled
 _SECRET_NAME = re.compile(r"^(MSPCTL_|PG)|PASSWORD|PASSWD|SECRET|TOKEN", re.IGNORECASE)
 # how the guard is started: this very module, from where mspctl was imported
-_GUARD = ("import sys; sys.path.insert(0, {root!r}); from mspctl.runner import guard; "
-          "guard(sys.argv[1:])")
+_GUARD = (
+    "import sys; sys.path.insert(0, {root!r}); from mspctl.runner import guard; guard(sys.argv[1:])"
+)
 
 
 def guard(argv: Sequence[str]) -> None:  # pragma: no cover - runs in its own process
@@ -222,8 +225,11 @@ def guard(argv: Sequence[str]) -> None:  # pragma: no cover - runs in its own pr
 def child_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment ansible gets: without mspctl's settings and anything named like a secret
     (a ``*_FILE`` path is kept: it names a file, it is not the secret)."""
-    return {k: v for k, v in environ.items()
-            if not _SECRET_NAME.search(k) or (k.endswith("_FILE") and not k.startswith("MSPCTL_"))}
+    return {
+        k: v
+        for k, v in environ.items()
+        if not _SECRET_NAME.search(k) or (k.endswith("_FILE") and not k.startswith("MSPCTL_"))
+    }
 
 
 def run_processes(ident: str) -> list[int]:
@@ -254,8 +260,9 @@ def _signal_all(pids: Sequence[int], signum: int) -> None:
             continue
 
 
-def end_run_processes(ident: str, grace: float = GRACE_SECONDS,
-                      spare: int | None = None) -> list[int]:
+def end_run_processes(
+    ident: str, grace: float = GRACE_SECONDS, spare: int | None = None
+) -> list[int]:
     """SIGTERM every process of the run, SIGKILL what is left after ``grace`` seconds; returns
     the pids still alive after that (none, unless a process is stuck in the kernel). ``spare``:
     a child of the caller, reaped here so that it does not linger as a zombie."""
@@ -336,8 +343,7 @@ def run_playbook(
         if "since" not in stopping:
             stopping["since"] = time.monotonic()
             _signal_all(run_processes(spec.ident), signal.SIGTERM)
-        return (time.monotonic() - stopping["since"] > GRACE_SECONDS
-                or not run_processes(spec.ident))
+        return time.monotonic() - stopping["since"] > GRACE_SECONDS or not run_processes(spec.ident)
 
     runner = init_runner(
         private_data_dir=str(spec.private_data_dir),
@@ -356,8 +362,14 @@ def run_playbook(
         settings={"suppress_ansible_output": True, "pexpect_timeout": 0.5},
     )
     runner.config.env = {**child_env(runner.config.env), RUN_MARKER: spec.ident}
-    runner.config.command = [sys.executable, "-c", _GUARD.format(root=str(_ROOT)),
-                             str(os.getpid()), spec.ident, *runner.config.command]
+    runner.config.command = [
+        sys.executable,
+        "-c",
+        _GUARD.format(root=str(_ROOT)),
+        str(os.getpid()),
+        spec.ident,
+        *runner.config.command,
+    ]
     try:
         runner.run()
     except BaseException:  # ansible-runner failed: leave nothing of the run behind
@@ -418,8 +430,15 @@ def _diffs(res: dict[str, Any]) -> list[Any]:
 
 
 def _stats(data: dict[str, Any]) -> dict[str, HostStats]:
-    keys = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
-            "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+    keys = {
+        "ok": "ok",
+        "changed": "changed",
+        "failures": "failed",
+        "dark": "unreachable",
+        "skipped": "skipped",
+        "rescued": "rescued",
+        "ignored": "ignored",
+    }
     out: dict[str, HostStats] = {}
     for source, target in keys.items():
         for host, count in (data.get(source) or {}).items():
@@ -449,7 +468,15 @@ def _stats_from_tasks(host: str, tasks: list[TaskResult]) -> HostStats:
 
 
 __all__ = [
-    "Engine", "HostStats", "PlaybookSpec", "ProgressEvent", "RunResult",
-    "TaskResult", "child_env", "end_run_processes", "engine_env", "run_playbook",
+    "Engine",
+    "HostStats",
+    "PlaybookSpec",
+    "ProgressEvent",
+    "RunResult",
+    "TaskResult",
+    "child_env",
+    "end_run_processes",
+    "engine_env",
+    "run_playbook",
     "run_processes",
 ]

@@ -14,13 +14,19 @@ def write_client(directory: Path, *, slug: str, tier: str, name: str, timezone: 
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - renders YAML, not HTML
     )
     today = dt.date.today()
     context = {
-        "slug": slug, "tier": tier, "name": name, "timezone": timezone,
-        "today": today.isoformat(), "trial_end": (today + dt.timedelta(days=60)).isoformat(),
+        "slug": slug,
+        "tier": tier,
+        "name": name,
+        "timezone": timezone,
+        "today": today.isoformat(),
+        "trial_end": (today + dt.timedelta(days=60)).isoformat(),
     }
     (directory / "group_vars").mkdir(parents=True)
     (directory / "host_vars").mkdir()
@@ -31,8 +37,9 @@ def write_client(directory: Path, *, slug: str, tier: str, name: str, timezone: 
     (directory / "host_vars" / ".gitkeep").touch()
 
 
-def write_client_atomically(directory: Path, *, slug: str, tier: str, name: str,
-                            timezone: str) -> None:
+def write_client_atomically(
+    directory: Path, *, slug: str, tier: str, name: str, timezone: str
+) -> None:
     """Write the client into a temporary sibling folder, then rename it into place: the
     folder appears whole or not at all (any failure removes the temporary one)."""
     directory.parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,8 @@ class Waiver(BaseModel):
 
     def covers(self, host: str, classes: tuple[str, ...], control_id: str) -> bool:
         scope = set(self.hosts)
-        return (
-            fnmatchcase(control_id, self.control)
-            and ("all" in scope or host in scope or bool(scope & set(classes)))
+        return fnmatchcase(control_id, self.control) and (
+            "all" in scope or host in scope or bool(scope & set(classes))
         )
 
     def active(self, on: dt.date) -> bool:
@@ -71,8 +70,9 @@ class Waivers:
         self.host_classes = host_classes
 
     @classmethod
-    def load(cls, client_dir: Path, display_dir: str,
-             host_classes: dict[str, tuple[str, ...]]) -> Waivers:
+    def load(
+        cls, client_dir: Path, display_dir: str, host_classes: dict[str, tuple[str, ...]]
+    ) -> Waivers:
         path = client_dir / WAIVERS_FILE
         if not path.is_file():
             return cls([], host_classes)

@@ -47,8 +47,11 @@ class Workspace:
     def clients(self) -> ClientRegistry:
         from mspctl.clients import ClientRegistry
 
-        return ClientRegistry(self.config.inventories_dir, self.catalogue,
-                              lambda slug: self.vault_password_file(slug, None))
+        return ClientRegistry(
+            self.config.inventories_dir,
+            self.catalogue,
+            lambda slug: self.vault_password_file(slug, None),
+        )
 
     @cached_property
     def store(self) -> Store:
@@ -75,8 +78,9 @@ class Workspace:
         ``$MSPCTL_HOME/vault/<client>.pass`` when it exists."""
         if given is not None:
             if not given.is_file():
-                raise BadInput("vault password file not found", file=given,
-                               key="--vault-password-file")
+                raise BadInput(
+                    "vault password file not found", file=given, key="--vault-password-file"
+                )
             return given
         default = self.config.home / "vault" / f"{client}.pass"
         return default if default.is_file() else None

@@ -64,8 +64,7 @@ def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def load_yaml(path: Path, *, display: Path | str | None = None,
-              names: NamesAt = everywhere) -> Any:
+def load_yaml(path: Path, *, display: Path | str | None = None, names: NamesAt = everywhere) -> Any:
     """Parse a YAML input file; any problem becomes one BadInput naming the file (and the line
     and key when there are some)."""
     import yaml
@@ -73,8 +72,9 @@ def load_yaml(path: Path, *, display: Path | str | None = None,
     shown = display or path
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise BadInput(f"larger than {MAX_FILE_BYTES // 2**20} MiB: not an input file",
-                           file=shown)
+            raise BadInput(
+                f"larger than {MAX_FILE_BYTES // 2**20} MiB: not an input file", file=shown
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise BadInput("file not found", file=shown) from None
@@ -86,8 +86,9 @@ def load_yaml(path: Path, *, display: Path | str | None = None,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise BadInput(f"not UTF-8 text (byte {raw[exc.start]:#04x} on line {line})",
-                       file=shown) from None
+        raise BadInput(
+            f"not UTF-8 text (byte {raw[exc.start]:#04x} on line {line})", file=shown
+        ) from None
     loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
@@ -99,8 +100,7 @@ def load_yaml(path: Path, *, display: Path | str | None = None,
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BadInput(f"invalid YAML ({sanitize(problem)[:200]})", file=shown,
-                       key=where) from None
+        raise BadInput(f"invalid YAML ({sanitize(problem)[:200]})", file=shown, key=where) from None
     except RecursionError:
         raise BadInput(f"nested more than {MAX_DEPTH} levels deep", file=shown) from None
     finally:
@@ -120,12 +120,19 @@ class _Checker:
     def check(self, root: yaml.Node) -> None:
         total = self._walk(root, ())
         if total - self.distinct > ALIAS_BUDGET:
-            self._fail(root, (), f"aliases expand to {total:,} nodes (at most "
-                                 f"{ALIAS_BUDGET:,} more than the document's own)")
+            self._fail(
+                root,
+                (),
+                f"aliases expand to {total:,} nodes (at most "
+                f"{ALIAS_BUDGET:,} more than the document's own)",
+            )
 
     def _fail(self, node: yaml.Node, path: tuple[Any, ...], message: str) -> None:
-        raise BadInput(f"line {node.start_mark.line + 1}: {message}", file=self.file,
-                       key=_path_text(path) or None)
+        raise BadInput(
+            f"line {node.start_mark.line + 1}: {message}",
+            file=self.file,
+            key=_path_text(path) or None,
+        )
 
     def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> int:
         import yaml
@@ -167,12 +174,18 @@ class _Checker:
             key = key_node.value
             if key_node.tag != _STR and self.names(path):
                 kind = key_node.tag.rsplit(":", 1)[-1]
-                self._fail(key_node, (*path, key),
-                           f"a name must be a string, got {shorten(key)} ({kind}; quote it)")
+                self._fail(
+                    key_node,
+                    (*path, key),
+                    f"a name must be a string, got {shorten(key)} ({kind}; quote it)",
+                )
             line = key_node.start_mark.line + 1
             if (key_node.tag, key) in seen:
-                self._fail(key_node, (*path, key), f"duplicate key {shorten(key)} (first on "
-                                                   f"line {seen[key_node.tag, key]})")
+                self._fail(
+                    key_node,
+                    (*path, key),
+                    f"duplicate key {shorten(key)} (first on line {seen[key_node.tag, key]})",
+                )
             seen[key_node.tag, key] = line
             size += self._walk(value_node, (*path, key))
         return size
@@ -183,8 +196,11 @@ class _Checker:
         try:  # PyYAML's own constructor, which reads no loader state
             yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as exc:
-            self._fail(node, path, f"invalid date {shorten(node.value)} ({exc}; quote it if "
-                                   "it is not a date)")
+            self._fail(
+                node,
+                path,
+                f"invalid date {shorten(node.value)} ({exc}; quote it if it is not a date)",
+            )
 
 
 _LOADER: Any = None
@@ -211,7 +227,7 @@ def _loader_class() -> Any:
 
 def _path_text(path: Iterable[Any]) -> str:
     text = dotted(p if isinstance(p, int) else _name(p) for p in path)
-    return text if len(text) <= 2 * SHOWN_CHARS else "…" + text[-2 * SHOWN_CHARS + 1:]
+    return text if len(text) <= 2 * SHOWN_CHARS else "…" + text[-2 * SHOWN_CHARS + 1 :]
 
 
 def _name(part: Any) -> str:

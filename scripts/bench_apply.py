@@ -33,9 +33,11 @@ def run(cmd: list[str], env: dict[str, str], expect_changed_zero: bool = False) 
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}"
-                 f"{proc.stderr[-3000:]}")
-    if expect_changed_zero and cmd[:len(MSPCTL)] == MSPCTL:
+        sys.exit(
+            f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}"
+            f"{proc.stderr[-3000:]}"
+        )
+    if expect_changed_zero and cmd[: len(MSPCTL)] == MSPCTL:
         changed = json.loads(proc.stdout)["changed"]
         if changed:
             sys.exit(f"not idempotent: {changed} changes in {' '.join(cmd)}")
@@ -52,11 +54,14 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="mspctl-bench-home-"))
-    env = {**os.environ, "MSPCTL_HOME": str(home), "MSPCTL_PROJECT_DIR": str(ROOT),
-           "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "MSPCTL_HOME": str(home),
+        "MSPCTL_PROJECT_DIR": str(ROOT),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
     run([*MSPCTL, "lab", "down", "--name", args.name], env)
-    run([*MSPCTL, "lab", "up", str(args.hosts), "--name", args.name, "--distro", args.distro],
-        env)
+    run([*MSPCTL, "lab", "up", str(args.hosts), "--name", args.name, "--distro", args.distro], env)
     try:
         apply = [*MSPCTL, "apply", args.name, "--tier", "platinum", "--json"]
         print(f"first converge of {args.hosts} hosts: {run(apply, env):.1f} s", flush=True)
@@ -72,9 +77,16 @@ def main() -> None:
         tier_inventory = _write_tier_inventory(work, planned.tier)
         extravars = work / "extravars.json"
         extravars.write_text(json.dumps(planned.extravars))
-        stock = [str(VENV_BIN / "ansible-playbook"), "-i", str(tier_inventory), "-i",
-                 str(planned.client.inventory), "-e", f"@{extravars}",
-                 str(ROOT / "playbooks" / "site.yml")]
+        stock = [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(tier_inventory),
+            "-i",
+            str(planned.client.inventory),
+            "-e",
+            f"@{extravars}",
+            str(ROOT / "playbooks" / "site.yml"),
+        ]
         if planned.vault_password_file:
             stock += ["--vault-password-file", str(planned.vault_password_file)]
         stock_env = {k: v for k, v in env.items() if not k.startswith("ANSIBLE_")}
@@ -92,8 +104,10 @@ def main() -> None:
                 samples[name].append(run(cmd, cmd_env, expect_changed_zero=True))
             print(f"round {round_ + 1}/{args.repeat} done", flush=True)
         baseline = statistics.median(samples["ansible-playbook (stock defaults)"])
-        print(f"\nidempotent platinum re-run on {args.hosts} lab hosts ({args.distro}), "
-              f"median of {args.repeat}:")
+        print(
+            f"\nidempotent platinum re-run on {args.hosts} lab hosts ({args.distro}), "
+            f"median of {args.repeat}:"
+        )
         print(f"{'variant':38} {'median':>8} {'best':>8} {'speed-up vs stock':>18}")
         for name, values in samples.items():
             median = statistics.median(values)

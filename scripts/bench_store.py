@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 POLICIES = ("assets", "patching", "backup_agent", "monitoring", "baseline")
 
 
-def build(project: Path, home: Path, clients: int, hosts: int, controls: int, runs: int,
-          flip: float) -> None:
+def build(
+    project: Path, home: Path, clients: int, hosts: int, controls: int, runs: int, flip: float
+) -> None:
     from sqlalchemy import insert
 
     from mspctl.store import Store
@@ -48,7 +49,8 @@ def build(project: Path, home: Path, clients: int, hosts: int, controls: int, ru
         d.mkdir()
         (d / "client.yml").write_text(
             f"name: Client {c}\ntimezone: Europe/Paris\n"
-            "contract: {tier: gold, start: 2026-01-01}\n")
+            "contract: {tier: gold, start: 2026-01-01}\n"
+        )
         body = "".join(f"        h{h:02d}:\n" for h in range(hosts))
         (d / "hosts.yml").write_text(f"all:\n  children:\n    servers:\n      hosts:\n{body}")
         (d / "waivers.yml").write_text("waivers: []\n")
@@ -65,23 +67,57 @@ def build(project: Path, home: Path, clients: int, hosts: int, controls: int, ru
                 client = f"client-{c:04d}"
                 run_id = f"{night:02d}-{c:04d}"
                 started = start + dt.timedelta(days=night, seconds=c)
-                run_rows.append({
-                    "id": run_id, "seq": seq, "client": client, "tier": "gold",
-                    "contract_tier": "gold", "tier_source": "contract", "mode": "apply",
-                    "diff": False, "user": "ci", "controller": "bench", "started_at": started,
-                    "ended_at": started + dt.timedelta(minutes=3), "status": "successful",
-                    "rc": 0, "limit": None, "policies": list(POLICIES), "engine": "mitogen",
-                    "artifacts_dir": "-", "mspctl_version": "bench", "fingerprints": {},
-                    "full": True})
+                run_rows.append(
+                    {
+                        "id": run_id,
+                        "seq": seq,
+                        "client": client,
+                        "tier": "gold",
+                        "contract_tier": "gold",
+                        "tier_source": "contract",
+                        "mode": "apply",
+                        "diff": False,
+                        "user": "ci",
+                        "controller": "bench",
+                        "started_at": started,
+                        "ended_at": started + dt.timedelta(minutes=3),
+                        "status": "successful",
+                        "rc": 0,
+                        "limit": None,
+                        "policies": list(POLICIES),
+                        "engine": "mitogen",
+                        "artifacts_dir": "-",
+                        "mspctl_version": "bench",
+                        "fingerprints": {},
+                        "full": True,
+                    }
+                )
                 for h in range(hosts):
                     host = f"h{h:02d}"
-                    host_rows.append({"run_id": run_id, "host": host, "ok": 40, "changed": 0,
-                                      "failed": 0, "unreachable": 0, "skipped": 2,
-                                      "rescued": 0, "ignored": 0})
+                    host_rows.append(
+                        {
+                            "run_id": run_id,
+                            "host": host,
+                            "ok": 40,
+                            "changed": 0,
+                            "failed": 0,
+                            "unreachable": 0,
+                            "skipped": 2,
+                            "rescued": 0,
+                            "ignored": 0,
+                        }
+                    )
                     if night == 0 or rng.random() < 0.01:
-                        asset_rows.append({"client": client, "host": host, "run_seq": seq,
-                                           "run_id": run_id, "digest": f"{seq}-{h}",
-                                           "record": {"memory_mb": 2048 + night, "serial": host}})
+                        asset_rows.append(
+                            {
+                                "client": client,
+                                "host": host,
+                                "run_seq": seq,
+                                "run_id": run_id,
+                                "digest": f"{seq}-{h}",
+                                "record": {"memory_mb": 2048 + night, "serial": host},
+                            }
+                        )
                     for control in control_ids:
                         key = (client, host, control)
                         old = state.get(key)
@@ -92,23 +128,47 @@ def build(project: Path, home: Path, clients: int, hosts: int, controls: int, ru
                         else:
                             continue
                         state[key] = (new, seq)
-                        finding_rows.append({
-                            "client": client, "host": host, "control_id": control,
-                            "run_seq": seq, "run_id": run_id, "policy": control.split(".")[0],
-                            "status": new, "previous_status": old[0] if old else None,
-                            "title": f"Control {control}", "expected": "ok", "actual": new,
-                            "evidence": {"night": night}})
+                        finding_rows.append(
+                            {
+                                "client": client,
+                                "host": host,
+                                "control_id": control,
+                                "run_seq": seq,
+                                "run_id": run_id,
+                                "policy": control.split(".")[0],
+                                "status": new,
+                                "previous_status": old[0] if old else None,
+                                "title": f"Control {control}",
+                                "expected": "ok",
+                                "actual": new,
+                                "evidence": {"night": night},
+                            }
+                        )
             conn.execute(insert(Run), run_rows)
             conn.execute(insert(RunHost), host_rows)
             conn.execute(insert(Finding), finding_rows)
             if asset_rows:
                 conn.execute(insert(AssetRecord), asset_rows)
             print(f"  night {night + 1}/{runs}: {len(finding_rows)} finding changes", flush=True)
-        conn.execute(insert(ControlState), [
-            {"client": c, "host": h, "control_id": k, "policy": k.split(".")[0], "status": s,
-             "title": f"Control {k}", "expected": "ok", "actual": s, "evidence": {},
-             "since_run_seq": since, "last_run_seq": seq}
-            for (c, h, k), (s, since) in state.items()])
+        conn.execute(
+            insert(ControlState),
+            [
+                {
+                    "client": c,
+                    "host": h,
+                    "control_id": k,
+                    "policy": k.split(".")[0],
+                    "status": s,
+                    "title": f"Control {k}",
+                    "expected": "ok",
+                    "actual": s,
+                    "evidence": {},
+                    "since_run_seq": since,
+                    "last_run_seq": seq,
+                }
+                for (c, h, k), (s, since) in state.items()
+            ],
+        )
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -136,8 +196,10 @@ def main() -> None:
     if not (home / "mspctl.db").exists():
         project.mkdir(parents=True, exist_ok=True)
         home.mkdir(parents=True, exist_ok=True)
-        print(f"building {args.clients} clients x {args.hosts} hosts x {args.controls} controls "
-              f"x {args.runs} runs in {base}")
+        print(
+            f"building {args.clients} clients x {args.hosts} hosts x {args.controls} controls "
+            f"x {args.runs} runs in {base}"
+        )
         t0 = time.perf_counter()
         build(project, home, args.clients, args.hosts, args.controls, args.runs, args.flip)
         print(f"built in {time.perf_counter() - t0:.1f} s")
@@ -155,14 +217,21 @@ def main() -> None:
     size = (home / "mspctl.db").stat().st_size
 
     rows = [
-        ("diff one client (in process)",
-         timed(lambda: client_diff(workspace, "client-0042", None, None), args.repeat),
-         0.100),
-        ("diff --all (in process, store only)",
-         timed(lambda: fleet_diff(workspace), args.repeat), 1.0),
-        ("report json one client (in process)",
-         timed(lambda: build_report(workspace, "client-0042", None),
-               args.repeat), 0.100),
+        (
+            "diff one client (in process)",
+            timed(lambda: client_diff(workspace, "client-0042", None, None), args.repeat),
+            0.100,
+        ),
+        (
+            "diff --all (in process, store only)",
+            timed(lambda: fleet_diff(workspace), args.repeat),
+            1.0,
+        ),
+        (
+            "report json one client (in process)",
+            timed(lambda: build_report(workspace, "client-0042", None), args.repeat),
+            0.100,
+        ),
     ]
     mspctl = [sys.executable, "-m", "mspctl"]
     env = {**os.environ, "MSPCTL_PROJECT_DIR": str(project), "MSPCTL_HOME": str(home)}
@@ -171,16 +240,27 @@ def main() -> None:
         subprocess.run([*mspctl, *argv], env=env, check=True, stdout=subprocess.DEVNULL)
 
     rows += [
-        ("mspctl diff client-0042 --json (end to end)",
-         timed(lambda: cli("diff", "client-0042", "--json"), args.repeat), None),
-        ("mspctl diff --all --json (end to end)",
-         timed(lambda: cli("diff", "--all", "--json"), args.repeat), None),
-        ("mspctl report client-0042 --format json (end to end)",
-         timed(lambda: cli("report", "client-0042", "--format", "json"), args.repeat), None),
+        (
+            "mspctl diff client-0042 --json (end to end)",
+            timed(lambda: cli("diff", "client-0042", "--json"), args.repeat),
+            None,
+        ),
+        (
+            "mspctl diff --all --json (end to end)",
+            timed(lambda: cli("diff", "--all", "--json"), args.repeat),
+            None,
+        ),
+        (
+            "mspctl report client-0042 --format json (end to end)",
+            timed(lambda: cli("report", "client-0042", "--format", "json"), args.repeat),
+            None,
+        ),
         ("mspctl --help (start-up floor)", timed(lambda: cli("--help"), args.repeat), None),
     ]
-    print(f"\nstore: {runs} runs, {findings} finding changes, {size / 1e6:.1f} MB "
-          f"= {size / runs / 1024:.1f} KiB per run")
+    print(
+        f"\nstore: {runs} runs, {findings} finding changes, {size / 1e6:.1f} MB "
+        f"= {size / runs / 1024:.1f} KiB per run"
+    )
     print(f"{'measure':55} {'median':>9} {'best':>9} {'goal':>7} {'ratio':>7}")
     for name, (median, best), goal in rows:
         ratio = f"{median / goal:.2f}" if goal else "-"

@@ -12,8 +12,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("ansible.cfg", "galaxy.yml", "meta", "collections", "tiers", "playbooks", "roles",
-                 "plugins", "inventories")
+PROJECT_PARTS = (
+    "ansible.cfg",
+    "galaxy.yml",
+    "meta",
+    "collections",
+    "tiers",
+    "playbooks",
+    "roles",
+    "plugins",
+    "inventories",
+)
 
 
 @pytest.fixture
@@ -25,8 +34,12 @@ def project(tmp_path: Path) -> Path:
         source = ROOT / part
         if source.is_dir():
             # symlinks kept: collections/ is a link to the root
-            shutil.copytree(source, target / part, symlinks=True,
-                            ignore=shutil.ignore_patterns("lab*", "pytest*"))
+            shutil.copytree(
+                source,
+                target / part,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("lab*", "pytest*"),
+            )
         else:
             shutil.copy2(source, target / part)
     return target
@@ -41,8 +54,12 @@ class Cli:
     def __init__(self, project: Path, home: Path) -> None:
         self.project = project
         self.home = home
-        self.env = {"MSPCTL_PROJECT_DIR": str(project), "MSPCTL_HOME": str(home),
-                    "MSPCTL_DB_URL": "", "COLUMNS": "200"}
+        self.env = {
+            "MSPCTL_PROJECT_DIR": str(project),
+            "MSPCTL_HOME": str(home),
+            "MSPCTL_DB_URL": "",
+            "COLUMNS": "200",
+        }
 
     def __call__(self, *args: str) -> Result:
         from mspctl.cli import mspctl

@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 # Debian's server binaries (postgresql, installed by scripts/setup-host): the newest version
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/nonexistent"),
-             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    default=Path("/nonexistent"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+)
 
 
 def _free_port() -> int:
@@ -43,12 +46,30 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
-    init = _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "mspctl",
-                        "--auth=trust", "-E", "UTF8", "--no-sync")
+    init = _as_postgres(
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "mspctl",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
     assert init.returncode == 0, init.stderr
     port = _free_port()
-    start = _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
-                         "-o", f"-h 127.0.0.1 -p {port} -k {sockets} -F", "start")
+    start = _as_postgres(
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(base / "log"),
+        "-w",
+        "-o",
+        f"-h 127.0.0.1 -p {port} -k {sockets} -F",
+        "start",
+    )
     assert start.returncode == 0, start.stderr + (base / "log").read_text()
     pid = int((data / "postmaster.pid").read_text().split()[0])
     try:

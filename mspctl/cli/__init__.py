@@ -58,9 +58,11 @@ class LazyGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        code = _run(lambda: super(LazyGroup, self).main(
-            args, prog_name, complete_var, standalone_mode=False, **extra
-        ))
+        code = _run(
+            lambda: super(LazyGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
         if standalone_mode:
             sys.exit(code)
         return code
@@ -89,8 +91,11 @@ def _run(invoke: Callable[[], Any]) -> int:
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("MSPCTL_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
-                   "(set MSPCTL_DEBUG=1 for the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(set MSPCTL_DEBUG=1 for the traceback)",
+            err=True,
+        )
         code = ExitCode.FAILED
     return int(code)
 
@@ -140,7 +145,11 @@ def one_line(message: str) -> str:
     help="Force or disable colour [default: auto].",
 )
 @click.option(
-    "-q", "--quiet", envvar="MSPCTL_QUIET", show_envvar=True, is_flag=True,
+    "-q",
+    "--quiet",
+    envvar="MSPCTL_QUIET",
+    show_envvar=True,
+    is_flag=True,
     help="Only print results and errors.",
 )
 @click.pass_context

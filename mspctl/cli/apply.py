@@ -30,14 +30,30 @@ ENGINES = ("mitogen", "tuned", "stock")
 @click.option("--diff", is_flag=True, help="Show the differences of changed files and settings.")
 @limit_option
 @policy_option
-@click.option("--engine", type=click.Choice(ENGINES), default="mitogen", show_default=True,
-              envvar="MSPCTL_ENGINE", show_envvar=True,
-              help="mitogen (fastest), tuned (SSH pipelining), stock (ansible defaults).")
-@click.option("--forks", type=click.IntRange(1, 200), default=10, show_default=True,
-              envvar="MSPCTL_FORKS", show_envvar=True, help="Hosts handled in parallel.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="mitogen",
+    show_default=True,
+    envvar="MSPCTL_ENGINE",
+    show_envvar=True,
+    help="mitogen (fastest), tuned (SSH pipelining), stock (ansible defaults).",
+)
+@click.option(
+    "--forks",
+    type=click.IntRange(1, 200),
+    default=10,
+    show_default=True,
+    envvar="MSPCTL_FORKS",
+    show_envvar=True,
+    help="Hosts handled in parallel.",
+)
 @vault_password_file_option
-@click.option("--force-window", is_flag=True,
-              help="Patch now even outside the patch window (onboarding, urgent fixes).")
+@click.option(
+    "--force-window",
+    is_flag=True,
+    help="Patch now even outside the patch window (onboarding, urgent fixes).",
+)
 @json_option("Print a machine-readable summary.")
 @wait_option
 @click.pass_obj
@@ -61,10 +77,19 @@ def apply(
     from mspctl.display import LiveProgress, recap_table
     from mspctl.runner import Engine
 
-    request = jobs.ApplyRequest(client=client, tier=tier, check=check, diff=diff, limit=limit,
-                                policies=policies, engine=Engine(engine), forks=forks,
-                                vault_password_file=vault_password_file,
-                                force_window=force_window, wait=wait)
+    request = jobs.ApplyRequest(
+        client=client,
+        tier=tier,
+        check=check,
+        diff=diff,
+        limit=limit,
+        policies=policies,
+        engine=Engine(engine),
+        forks=forks,
+        vault_password_file=vault_password_file,
+        force_window=force_window,
+        wait=wait,
+    )
     planned = jobs.plan(app.workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
@@ -75,23 +100,31 @@ def apply(
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
         with LiveProgress(app.err, title) as progress:
-            outcome = jobs.execute(app.workspace, planned, on_progress=progress,
-                                   on_wait=app.info)
+            outcome = jobs.execute(app.workspace, planned, on_progress=progress, on_wait=app.info)
     result = outcome.result
     hosts = {h: s.as_dict() for h, s in result.hosts.items()}
     if as_json:
-        app.print_json({
-            "run_id": outcome.run_id, "client": client, "tier": planned.tier.name,
-            "tier_source": planned.tier_source, "mode": planned.mode, "status": result.status,
-            "exit_code": int(outcome.exit_code), "policies": planned.policies,
-            "changed": result.changed, "hosts": hosts,
-        })
+        app.print_json(
+            {
+                "run_id": outcome.run_id,
+                "client": client,
+                "tier": planned.tier.name,
+                "tier_source": planned.tier_source,
+                "mode": planned.mode,
+                "status": result.status,
+                "exit_code": int(outcome.exit_code),
+                "policies": planned.policies,
+                "changed": result.changed,
+                "hosts": hosts,
+            }
+        )
     else:
         app.out.print(recap_table(f"run {outcome.run_id} — {result.status}", hosts))
         if result.failed_hosts:
             app.error(f"failed or unreachable: {', '.join(result.failed_hosts)}")
         elif check and result.changed:
-            app.warn(f"drift: {result.changed} change(s) pending; see mspctl runs show "
-                     f"{outcome.run_id}")
+            app.warn(
+                f"drift: {result.changed} change(s) pending; see mspctl runs show {outcome.run_id}"
+            )
         app.info(f"run id: {outcome.run_id}")
     return int(outcome.exit_code)

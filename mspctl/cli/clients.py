@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from mspctl.app import Application
 
 
-
 @click.group()
 def clients() -> None:
     """Client inventories (inventories/<client>/)."""
@@ -35,11 +34,16 @@ def list_(app: Application, as_json: bool) -> None:
             broken.append(exc.message)
             continue
         effective = client.effective_tier()
-        rows.append({
-            "client": slug, "name": client.data.name, "tier": client.data.contract.tier,
-            "effective_tier": effective.name, "reason": effective.reason,
-            "hosts": len(client.hosts),
-        })
+        rows.append(
+            {
+                "client": slug,
+                "name": client.data.name,
+                "tier": client.data.contract.tier,
+                "effective_tier": effective.name,
+                "reason": effective.reason,
+                "hosts": len(client.hosts),
+            }
+        )
     if as_json:
         app.print_json(rows)
     else:
@@ -81,8 +85,7 @@ def show(app: Application, client: str, as_json: bool) -> None:
     hosts = data["hosts"]
     data = _escaped(data)
     contract = data["contract"]
-    app.out.print(f"[bold]{data['name']}[/bold] ({data['client']}) — time zone "
-                  f"{data['timezone']}")
+    app.out.print(f"[bold]{data['name']}[/bold] ({data['client']}) — time zone {data['timezone']}")
     app.out.print(f"contract tier: {contract['tier']} since {contract['start']}")
     if "trial" in contract:
         trial = contract["trial"]
@@ -90,12 +93,23 @@ def show(app: Application, client: str, as_json: bool) -> None:
     effective = data["effective_tier"]
     app.out.print(f"effective tier: [bold]{effective['name']}[/bold] ({effective['reason']})")
     for contact in data.get("contacts", []):
-        app.out.print(f"contact: {contact['name']} ({contact['role']}) "
-                      f"{contact.get('email', '')} {contact.get('phone', '')}".rstrip())
+        app.out.print(
+            f"contact: {contact['name']} ({contact['role']}) "
+            f"{contact.get('email', '')} {contact.get('phone', '')}".rstrip()
+        )
     table = Table("host", "classes", "platform", "address", title="Hosts")
     for host in hosts:
-        table.add_row(*map(plain, (host["name"], ", ".join(host["classes"]) or "-",
-                                   host["platform"], host["address"] or "-")))
+        table.add_row(
+            *map(
+                plain,
+                (
+                    host["name"],
+                    ", ".join(host["classes"]) or "-",
+                    host["platform"],
+                    host["address"] or "-",
+                ),
+            )
+        )
     app.out.print(table)
 
 

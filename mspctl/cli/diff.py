@@ -22,8 +22,15 @@ FORMATS = ("table", "json", "md")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @json_option("Same as --format json.")
 @click.pass_obj
-def diff(app: Application, client: str | None, from_ref: str | None, to_ref: str | None,
-         fleet: bool, fmt: str, as_json: bool) -> None:
+def diff(
+    app: Application,
+    client: str | None,
+    from_ref: str | None,
+    to_ref: str | None,
+    fleet: bool,
+    fmt: str,
+    as_json: bool,
+) -> None:
     """Newly failing, fixed, still failing, newly waived, expired waivers, hosts added or
     removed and asset changes of CLIENT between two runs (default: the last two)."""
     from mspctl.errors import BadInput
@@ -55,20 +62,27 @@ def _table(app: Application, data: dict[str, Any]) -> None:
     from rich.table import Table
 
     before, after = data["summary"]["from"], data["summary"]["to"]
-    app.out.print(f"[bold]{data['client']}[/bold]: run {data['from']['id']} "
-                  f"({before['score']} %) → {data['to']['id']} ({after['score']} %)")
+    app.out.print(
+        f"[bold]{data['client']}[/bold]: run {data['from']['id']} "
+        f"({before['score']} %) → {data['to']['id']} ({after['score']} %)"
+    )
     table = Table("change", "host", "control", "now", title="Compliance changes")
     for section in SECTIONS:
         for item in data[section]:
-            table.add_row(section.replace("_", " "), item["host"],
-                          f"{item['control_id']} — {item['title']}", item["to"])
+            table.add_row(
+                section.replace("_", " "),
+                item["host"],
+                f"{item['control_id']} — {item['title']}",
+                item["to"],
+            )
     for host in data["hosts_added"]:
         table.add_row("host added", host, "", "")
     for host in data["hosts_removed"]:
         table.add_row("host removed", host, "", "")
     for change in data["asset_changes"]:
-        table.add_row("asset changed", change["host"], change["field"],
-                      f"{change['from']} → {change['to']}")
+        table.add_row(
+            "asset changed", change["host"], change["field"], f"{change['from']} → {change['to']}"
+        )
     if table.row_count:
         app.out.print(table)
     else:
@@ -76,19 +90,26 @@ def _table(app: Application, data: dict[str, Any]) -> None:
 
 
 def _markdown(data: dict[str, Any]) -> str:
-    lines = [f"# Compliance changes — {data['client']}", "",
-             f"From run `{data['from']['id']}` ({data['summary']['from']['score']} %) to "
-             f"`{data['to']['id']}` ({data['summary']['to']['score']} %).", ""]
+    lines = [
+        f"# Compliance changes — {data['client']}",
+        "",
+        f"From run `{data['from']['id']}` ({data['summary']['from']['score']} %) to "
+        f"`{data['to']['id']}` ({data['summary']['to']['score']} %).",
+        "",
+    ]
     for section in SECTIONS:
         items = data[section]
         lines.append(f"## {section.replace('_', ' ').capitalize()} ({len(items)})")
         lines += [f"- {i['host']}: `{i['control_id']}` {i['title']}" for i in items] or ["None."]
         lines.append("")
-    lines.append(f"## Hosts added: {', '.join(data['hosts_added']) or 'none'}; "
-                 f"removed: {', '.join(data['hosts_removed']) or 'none'}")
+    lines.append(
+        f"## Hosts added: {', '.join(data['hosts_added']) or 'none'}; "
+        f"removed: {', '.join(data['hosts_removed']) or 'none'}"
+    )
     lines += ["", f"## Asset changes ({len(data['asset_changes'])})"]
-    lines += [f"- {c['host']} `{c['field']}`: {c['from']} → {c['to']}"
-              for c in data["asset_changes"]] or ["None."]
+    lines += [
+        f"- {c['host']} `{c['field']}`: {c['from']} → {c['to']}" for c in data["asset_changes"]
+    ] or ["None."]
     return "\n".join(lines) + "\n"
 
 
@@ -100,20 +121,39 @@ def _fleet(app: Application, fmt: str) -> None:
         app.print_json(rows)
         return
     if fmt == "md":
-        lines = ["| client | newly failing | fixed | newly waived | failing now | hosts +/- | "
-                 "asset changes |", "|---|---:|---:|---:|---:|---|---:|"]
-        lines += [f"| {r['client']} | {r['newly_failing']} | {r['fixed']} | {r['newly_waived']} "
-                  f"| {r['failing_now']} | +{len(r['hosts_added'])}/-{len(r['hosts_removed'])} "
-                  f"| {r['asset_changes']} |" for r in rows]
+        lines = [
+            "| client | newly failing | fixed | newly waived | failing now | hosts +/- | "
+            "asset changes |",
+            "|---|---:|---:|---:|---:|---|---:|",
+        ]
+        lines += [
+            f"| {r['client']} | {r['newly_failing']} | {r['fixed']} | {r['newly_waived']} "
+            f"| {r['failing_now']} | +{len(r['hosts_added'])}/-{len(r['hosts_removed'])} "
+            f"| {r['asset_changes']} |"
+            for r in rows
+        ]
         click.echo("\n".join(lines))
         return
     from rich.table import Table
 
-    table = Table("client", "newly failing", "fixed", "newly waived", "failing now",
-                  "hosts +/-", "asset changes", title="Fleet: last run vs the one before")
+    table = Table(
+        "client",
+        "newly failing",
+        "fixed",
+        "newly waived",
+        "failing now",
+        "hosts +/-",
+        "asset changes",
+        title="Fleet: last run vs the one before",
+    )
     for r in rows:
-        table.add_row(r["client"], str(r["newly_failing"]), str(r["fixed"]),
-                      str(r["newly_waived"]), str(r["failing_now"]),
-                      f"+{len(r['hosts_added'])}/-{len(r['hosts_removed'])}",
-                      str(r["asset_changes"]))
+        table.add_row(
+            r["client"],
+            str(r["newly_failing"]),
+            str(r["fixed"]),
+            str(r["newly_waived"]),
+            str(r["failing_now"]),
+            f"+{len(r['hosts_added'])}/-{len(r['hosts_removed'])}",
+            str(r["asset_changes"]),
+        )
     app.out.print(table)

@@ -31,9 +31,16 @@ if TYPE_CHECKING:
 @json_option("Print the findings as JSON.")
 @wait_option
 @click.pass_obj
-def drift(app: Application, client: str, tier: str | None, limit: str | None,
-          policies: tuple[str, ...], vault_password_file: Path | None, as_json: bool,
-          wait: bool) -> int:
+def drift(
+    app: Application,
+    client: str,
+    tier: str | None,
+    limit: str | None,
+    policies: tuple[str, ...],
+    vault_password_file: Path | None,
+    as_json: bool,
+    wait: bool,
+) -> int:
     """Show, per host and policy, what would change (drift vs pending intentional change),
     with diffs (secrets masked), and failing controls. Exit 2 when anything is found."""
     from mspctl import engine
@@ -41,9 +48,16 @@ def drift(app: Application, client: str, tier: str | None, limit: str | None,
     from mspctl.drift import check
 
     workspace = app.workspace
-    request = engine.ApplyRequest(client=client, tier=tier, check=True, diff=True, limit=limit,
-                                  policies=policies, vault_password_file=vault_password_file,
-                                  wait=wait)
+    request = engine.ApplyRequest(
+        client=client,
+        tier=tier,
+        check=True,
+        diff=True,
+        limit=limit,
+        policies=policies,
+        vault_password_file=vault_password_file,
+        wait=wait,
+    )
     planned = engine.plan(workspace, request)
     for warning in planned.warnings:
         app.warn(warning)
@@ -72,8 +86,12 @@ def _render(app: Application, report: DriftReport) -> None:
         table.add_row(c["host"], c["policy"] or "-", c["kind"], c["task"])
     for f in report.failing:
         kind = "failing control" + (" (waiver expired)" if f["waiver_expired"] else "")
-        table.add_row(f["host"], f["policy"], kind,
-                      f"{f['control_id']}: expected {f['expected']}, got {f['actual']}")
+        table.add_row(
+            f["host"],
+            f["policy"],
+            kind,
+            f"{f['control_id']}: expected {f['expected']}, got {f['actual']}",
+        )
     app.out.print(table)
     for c in report.changes:
         if c["diff"]:

@@ -76,8 +76,7 @@ def up(
     from mspctl import lab as domain
 
     workspace = app.workspace
-    target = (inventories_dir if inventories_dir is not None
-              else workspace.config.inventories_dir)
+    target = inventories_dir if inventories_dir is not None else workspace.config.inventories_dir
     state = domain.up(name, count, distro, target, progress=app.info, timeout=timeout)
     if state.inventory_dir:  # the lab's secrets, vault-encrypted; `mspctl apply` finds the key
         from mspctl.lab.inventory import write_vault

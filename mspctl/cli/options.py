@@ -21,18 +21,27 @@ def tier_option(help: str, *, required: bool = False) -> Callable[[F], F]:
     return click.option("--tier", required=required, help=help)
 
 
-limit_option = click.option("--limit", "limit", metavar="PATTERN",
-                            help="Ansible host pattern to restrict to.")
+limit_option = click.option(
+    "--limit", "limit", metavar="PATTERN", help="Ansible host pattern to restrict to."
+)
 policy_option = click.option(
-    "--policy", "policies", multiple=True, metavar="NAME",
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="NAME",
     help="Only this policy (repeatable) [default: every policy of the tier].",
 )
 vault_password_file_option = click.option(
-    "--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MSPCTL_VAULT_PASSWORD_FILE", show_envvar=True,
+    "--vault-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MSPCTL_VAULT_PASSWORD_FILE",
+    show_envvar=True,
     help="Vault password file [default: $MSPCTL_HOME/vault/<client>.pass if present].",
 )
 wait_option = click.option(
-    "--wait", is_flag=True, envvar="MSPCTL_WAIT", show_envvar=True,
+    "--wait",
+    is_flag=True,
+    envvar="MSPCTL_WAIT",
+    show_envvar=True,
     help="If another run of this client is in progress, wait for it [default: exit 4 (busy)].",
 )

@@ -18,14 +18,23 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("client")
-@click.option("--run", "run_ref", metavar="ID|DATE",
-              help="Run id (or prefix) or date YYYY-MM-DD [default: the newest run].")
+@click.option(
+    "--run",
+    "run_ref",
+    metavar="ID|DATE",
+    help="Run id (or prefix) or date YYYY-MM-DD [default: the newest run].",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),  # checked when written
-              help="Write to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),  # checked when written
+    help="Write to this file instead of standard output.",
+)
 @click.pass_obj
-def report(app: Application, client: str, run_ref: str | None, fmt: str,
-           output: Path | None) -> None:
+def report(
+    app: Application, client: str, run_ref: str | None, fmt: str, output: Path | None
+) -> None:
     """Compliance score per policy and host, failing and waived controls with evidence, drift
     and the tier's contract terms. JSON carries format_version and validates against
     mspctl/reports/schema/report-v1.json."""

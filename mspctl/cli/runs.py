@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from mspctl.app import Application
 
 
-
 @click.group()
 def runs() -> None:
     """Recorded runs: who applied what, when, and with which result."""
@@ -20,8 +19,15 @@ def runs() -> None:
 
 @runs.command("list")
 @click.argument("client", required=False)
-@click.option("-n", "--last", "limit", type=click.IntRange(1, 10000), default=20,
-              show_default=True, help="How many runs.")
+@click.option(
+    "-n",
+    "--last",
+    "limit",
+    type=click.IntRange(1, 10000),
+    default=20,
+    show_default=True,
+    help="How many runs.",
+)
 @json_option()
 @click.pass_obj
 def list_(app: Application, client: str | None, limit: int, as_json: bool) -> None:
@@ -35,15 +41,35 @@ def list_(app: Application, client: str | None, limit: int, as_json: bool) -> No
         return
     from rich.table import Table
 
-    table = Table("run", "client", "tier", "mode", "status", "started", "user", "hosts",
-                  "changed", "failed", title="Runs")
+    table = Table(
+        "run",
+        "client",
+        "tier",
+        "mode",
+        "status",
+        "started",
+        "user",
+        "hosts",
+        "changed",
+        "failed",
+        title="Runs",
+    )
     for row in rows:
         stats = row["hosts"].values()
         failed = sum(s["failed"] + s["unreachable"] for s in stats)
         tier = row["tier"] + ("*" if row["tier_source"] == "override" else "")
-        table.add_row(row["id"], row["client"], tier, row["mode"], row["status"],
-                      row["started_at"][:19].replace("T", " "), row["user"],
-                      str(len(row["hosts"])), str(sum(s["changed"] for s in stats)), str(failed))
+        table.add_row(
+            row["id"],
+            row["client"],
+            tier,
+            row["mode"],
+            row["status"],
+            row["started_at"][:19].replace("T", " "),
+            row["user"],
+            str(len(row["hosts"])),
+            str(sum(s["changed"] for s in stats)),
+            str(failed),
+        )
     app.out.print(table)
     if any(r["tier_source"] == "override" for r in rows):
         app.info("* tier differs from the client's effective tier")
@@ -69,13 +95,21 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
         f"[bold]run {data['id']}[/bold]: {data['mode']} of tier {data['tier']} "
         f"({data['tier_source']}) on {data['client']} by {data['user']} — {data['status']}"
     )
-    app.out.print(f"started {data['started_at']}, ended {data['ended_at'] or '-'}; "
-                  f"artifacts: {data['artifacts_dir']}", markup=False)
+    app.out.print(
+        f"started {data['started_at']}, ended {data['ended_at'] or '-'}; "
+        f"artifacts: {data['artifacts_dir']}",
+        markup=False,
+    )
     app.out.print(recap_table("hosts", data["hosts"]))
     interesting = [t for t in data["tasks"] if t["status"] in ("changed", "failed", "unreachable")]
     if interesting:
         table = Table("host", "policy", "task", "status", "details", title="Changes and failures")
         for t in interesting:
-            table.add_row(t["host"], t["policy"] or "-", t["task"], t["status"],
-                          t["diff_summary"] or t["message"] or "")
+            table.add_row(
+                t["host"],
+                t["policy"] or "-",
+                t["task"],
+                t["status"],
+                t["diff_summary"] or t["message"] or "",
+            )
         app.out.print(table)

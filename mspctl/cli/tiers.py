@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from mspctl.app import Application
 
 
-
 @click.group()
 def tiers() -> None:
     """Browse and compare the tier catalogue (tiers/*.yml)."""
@@ -66,12 +65,17 @@ def show(app: Application, tier: str, as_json: bool) -> None:
     import yaml
     from rich.markup import escape
 
-    app.out.print(f"[bold]{escape(resolved.tier.title)}[/bold]  (inherits: "
-                  f"{escape(' -> '.join(resolved.chain))})")
+    app.out.print(
+        f"[bold]{escape(resolved.tier.title)}[/bold]  (inherits: "
+        f"{escape(' -> '.join(resolved.chain))})"
+    )
     app.out.print(resolved.tier.summary, markup=False)
-    app.out.print(yaml.safe_dump(
-        {k: data[k] for k in ("contract", "reporting", "policies")}, sort_keys=False
-    ), markup=False)
+    app.out.print(
+        yaml.safe_dump(
+            {k: data[k] for k in ("contract", "reporting", "policies")}, sort_keys=False
+        ),
+        markup=False,
+    )
 
 
 @tiers.command()
@@ -95,12 +99,21 @@ def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
 
     from mspctl.display import plain
 
-    table = Table("", "setting", escape(tier_a), escape(tier_b),
-                  title=plain(f"Moving from {tier_a} to {tier_b}"))
+    table = Table(
+        "",
+        "setting",
+        escape(tier_a),
+        escape(tier_b),
+        title=plain(f"Moving from {tier_a} to {tier_b}"),
+    )
     marks = {"gained": "[green]+[/green]", "lost": "[red]-[/red]", "changed": "[yellow]~[/yellow]"}
     for change in changes:
-        table.add_row(marks[change["kind"]], plain(change["key"]), plain(_fmt(change["from"])),
-                      plain(_fmt(change["to"])))
+        table.add_row(
+            marks[change["kind"]],
+            plain(change["key"]),
+            plain(_fmt(change["from"])),
+            plain(_fmt(change["to"])),
+        )
     app.out.print(table)
 
 

@@ -133,8 +133,10 @@ def write_vault(directory: Path, password_file: Path) -> Path:
         tmp.write_text(secrets.token_urlsafe(32) + "\n")
         tmp.replace(password_file)
     vault = VaultLib([("default", VaultSecret(password_file.read_text().strip().encode()))])
-    lines = [f"{HEADER}: the lab's secrets, encrypted with {password_file}; `mspctl lab down` "
-             "removes it."]
+    lines = [
+        f"{HEADER}: the lab's secrets, encrypted with {password_file}; `mspctl lab down` "
+        "removes it."
+    ]
     for name in ("backup_agent_password",):
         cipher = vault.encrypt(secrets.token_urlsafe(32)).decode().strip()
         lines += [f"{name}: !vault |", *(f"  {line}" for line in cipher.splitlines())]

@@ -43,14 +43,32 @@ def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "generator": f"mspctl {__version__}",
         "client": {
-            "id": client.slug, "name": client.data.name, "timezone": client.data.timezone,
+            "id": client.slug,
+            "name": client.data.name,
+            "timezone": client.data.timezone,
             "contract_tier": client.data.contract.tier,
         },
-        "run": {k: run_data[k] for k in ("id", "seq", "mode", "status", "tier", "tier_source",
-                                         "user", "started_at", "ended_at", "full", "hosts")},
-        "contract": (catalogue.get(run.tier).tier.contract.model_dump(mode="json",
-                                                                      exclude_none=True)
-                     if run.tier in catalogue.names else None),
+        "run": {
+            k: run_data[k]
+            for k in (
+                "id",
+                "seq",
+                "mode",
+                "status",
+                "tier",
+                "tier_source",
+                "user",
+                "started_at",
+                "ended_at",
+                "full",
+                "hosts",
+            )
+        },
+        "contract": (
+            catalogue.get(run.tier).tier.contract.model_dump(mode="json", exclude_none=True)
+            if run.tier in catalogue.names
+            else None
+        ),
         "summary": score(results),
         "policies": grouped_scores(results, "policy"),
         "hosts": grouped_scores(results, "host"),

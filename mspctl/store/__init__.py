@@ -87,8 +87,10 @@ class Store:
         except MspctlError:
             raise
         except Exception as exc:  # any URL problem is bad input
-            raise BadInput(f"invalid database URL {hide_password(url)} ({type(exc).__name__})",
-                           key="MSPCTL_DB_URL") from None
+            raise BadInput(
+                f"invalid database URL {hide_password(url)} ({type(exc).__name__})",
+                key="MSPCTL_DB_URL",
+            ) from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas(timeout))
         event.listen(engine, "handle_error", _unavailable(engine.url.render_as_string()))
@@ -142,11 +144,15 @@ class Store:
         try:
             with self._sessions() as session:
                 running = session.execute(
-                    select(Run.id, Run.pid, Run.controller, Run.started_at, Run.artifacts_dir)
-                    .where(Run.status == "running")
+                    select(
+                        Run.id, Run.pid, Run.controller, Run.started_at, Run.artifacts_dir
+                    ).where(Run.status == "running")
                 ).all()
-                beats = {lock.run_id: lock.heartbeat for lock in
-                         session.scalars(select(RunLock))} if running else {}
+                beats = (
+                    {lock.run_id: lock.heartbeat for lock in session.scalars(select(RunLock))}
+                    if running
+                    else {}
+                )
             now = dt.datetime.now(dt.UTC)
             for run_id, pid, controller, started, folder in running:
                 if controller == here:
@@ -157,13 +163,18 @@ class Store:
                         self._record_kept(run_id, kept)
                         done.append(run_id)
                         continue
-                    reason = (f"process {pid} on {here} is gone" if pid
-                              else f"its process on {here} is gone (no pid recorded)")
+                    reason = (
+                        f"process {pid} on {here} is gone"
+                        if pid
+                        else f"its process on {here} is gone (no pid recorded)"
+                    )
                     _end_leftover_processes(run_id)
                 else:
                     beat = beats.get(run_id)
-                    if beat is not None and (now - beat).total_seconds() <= \
-                            locks.STALE_AFTER_SECONDS:
+                    if (
+                        beat is not None
+                        and (now - beat).total_seconds() <= locks.STALE_AFTER_SECONDS
+                    ):
                         continue
                     reason = f"controller {controller} stopped reporting (no lock heartbeat)"
                 if self._abort(run_id, reason):
@@ -177,7 +188,8 @@ class Store:
 
         with self.session() as session:
             changed = session.execute(
-                update(Run).where(Run.id == run_id, Run.status == "running")
+                update(Run)
+                .where(Run.id == run_id, Run.status == "running")
                 .values(status="aborted", status_reason=reason, ended_at=dt.datetime.now(dt.UTC))
                 .execution_options(synchronize_session=False)
             )
@@ -187,10 +199,13 @@ class Store:
     def _record_kept(self, run_id: str, kept: Path) -> None:
         data = json.loads(kept.read_text(encoding="utf-8"))
         self._finish(
-            run_id, status=data["status"], rc=data["rc"],
+            run_id,
+            status=data["status"],
+            rc=data["rc"],
             hosts=[RunHost(**row) for row in data["hosts"]],
             tasks=[TaskRecord(**row) for row in data["tasks"]],
-            findings=data["findings"], assets=data["assets"],
+            findings=data["findings"],
+            assets=data["assets"],
             reason=f"recorded late from {kept.name}: the store was busy when the run ended",
             ended_at=dt.datetime.fromisoformat(data["ended_at"]),
         )
@@ -232,8 +247,16 @@ class Store:
         ended = dt.datetime.now(dt.UTC)
         while True:
             try:
-                return self._finish(run_id, status=status, rc=rc, hosts=hosts, tasks=tasks,
-                                    findings=findings, assets=assets, ended_at=ended)
+                return self._finish(
+                    run_id,
+                    status=status,
+                    rc=rc,
+                    hosts=hosts,
+                    tasks=tasks,
+                    findings=findings,
+                    assets=assets,
+                    ended_at=ended,
+                )
             except StoreUnavailable as exc:
                 if time.monotonic() + delay < deadline:
                     time.sleep(delay)
@@ -241,8 +264,16 @@ class Store:
                     continue
                 if keep_in is None:
                     raise
-                kept = _keep_result(keep_in, status=status, rc=rc, hosts=hosts, tasks=tasks,
-                                    findings=findings, assets=assets, ended_at=ended)
+                kept = _keep_result(
+                    keep_in,
+                    status=status,
+                    rc=rc,
+                    hosts=hosts,
+                    tasks=tasks,
+                    findings=findings,
+                    assets=assets,
+                    ended_at=ended,
+                )
                 raise StoreUnavailable(
                     f"{exc.message}; the results of run {run_id} are kept in {kept} and the "
                     "next mspctl command records them"
@@ -297,15 +328,29 @@ def _record_findings(session: Session, run: Run, findings: Sequence[dict[str, An
         state = states.get(key)
         previous = state.status if state is not None else None
         if previous != item["status"]:
-            session.add(Finding(
-                client=run.client, host=item["host"], control_id=item["control_id"],
-                run_seq=run.seq, run_id=run.id, policy=item["policy"], status=item["status"],
-                previous_status=previous, title=item["title"], expected=item.get("expected"),
-                actual=item.get("actual"), evidence=item.get("evidence") or {},
-            ))
+            session.add(
+                Finding(
+                    client=run.client,
+                    host=item["host"],
+                    control_id=item["control_id"],
+                    run_seq=run.seq,
+                    run_id=run.id,
+                    policy=item["policy"],
+                    status=item["status"],
+                    previous_status=previous,
+                    title=item["title"],
+                    expected=item.get("expected"),
+                    actual=item.get("actual"),
+                    evidence=item.get("evidence") or {},
+                )
+            )
         if state is None:
-            state = ControlState(client=run.client, host=item["host"],
-                                 control_id=item["control_id"], since_run_seq=run.seq)
+            state = ControlState(
+                client=run.client,
+                host=item["host"],
+                control_id=item["control_id"],
+                since_run_seq=run.seq,
+            )
             session.add(state)
         elif previous != item["status"]:
             state.since_run_seq = run.seq
@@ -327,11 +372,20 @@ def _record_findings(session: Session, run: Run, findings: Sequence[dict[str, An
             continue
         host_left = run.full and run.status == "successful" and state.host not in run_hosts
         if (state.host, state.policy) in reported_policies or host_left:
-            session.add(Finding(
-                client=run.client, host=state.host, control_id=state.control_id,
-                run_seq=run.seq, run_id=run.id, policy=state.policy, status="absent",
-                previous_status=state.status, title=state.title, evidence={},
-            ))
+            session.add(
+                Finding(
+                    client=run.client,
+                    host=state.host,
+                    control_id=state.control_id,
+                    run_seq=run.seq,
+                    run_id=run.id,
+                    policy=state.policy,
+                    status="absent",
+                    previous_status=state.status,
+                    title=state.title,
+                    evidence={},
+                )
+            )
             state.status = "absent"
             state.since_run_seq = state.last_run_seq = run.seq
 
@@ -345,11 +399,20 @@ def _record_assets(session: Session, run: Run, assets: dict[str, dict[str, Any]]
         last = session.scalars(
             select(AssetRecord.digest)
             .where(AssetRecord.client == run.client, AssetRecord.host == host)
-            .order_by(AssetRecord.run_seq.desc()).limit(1)
+            .order_by(AssetRecord.run_seq.desc())
+            .limit(1)
         ).first()
         if last != digest:
-            session.add(AssetRecord(client=run.client, host=host, run_seq=run.seq, run_id=run.id,
-                                    digest=digest, record=record))
+            session.add(
+                AssetRecord(
+                    client=run.client,
+                    host=host,
+                    run_seq=run.seq,
+                    run_id=run.id,
+                    digest=digest,
+                    record=record,
+                )
+            )
 
 
 def _sqlite_pragmas(timeout: float) -> Callable[[Any, Any], None]:
@@ -395,8 +458,9 @@ def _private_sqlite_file(database: str | None, shown: str) -> None:
             if part.exists() and part.stat().st_uid == os.getuid() and part.stat().st_mode & 0o077:
                 part.chmod(0o600)
     except OSError as exc:
-        raise StoreUnavailable(f"cannot write the run store {shown}: {exc.filename} is "
-                               f"{exc.strerror}") from None
+        raise StoreUnavailable(
+            f"cannot write the run store {shown}: {exc.filename} is {exc.strerror}"
+        ) from None
 
 
 def _copy(row: Any) -> Any:
@@ -405,16 +469,27 @@ def _copy(row: Any) -> Any:
 
 
 def _columns(row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns
-            if c.key not in ("id", "run_id")}
+    return {
+        c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in ("id", "run_id")
+    }
 
 
-def _keep_result(folder: Path, *, ended_at: dt.datetime, hosts: Sequence[RunHost],
-                 tasks: Sequence[TaskRecord], **data: Any) -> Path:
+def _keep_result(
+    folder: Path,
+    *,
+    ended_at: dt.datetime,
+    hosts: Sequence[RunHost],
+    tasks: Sequence[TaskRecord],
+    **data: Any,
+) -> Path:
     """Write the run's results (already masked) to its run folder, 0600."""
     target = folder / KEPT_RESULT
-    payload = {**data, "ended_at": ended_at.isoformat(),
-               "hosts": [_columns(h) for h in hosts], "tasks": [_columns(t) for t in tasks]}
+    payload = {
+        **data,
+        "ended_at": ended_at.isoformat(),
+        "hosts": [_columns(h) for h in hosts],
+        "tasks": [_columns(t) for t in tasks],
+    }
     fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(payload, out, default=str)
@@ -430,28 +505,55 @@ def _end_leftover_processes(run_id: str) -> None:
 
 def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": run.id, "seq": run.seq, "client": run.client, "tier": run.tier,
+        "id": run.id,
+        "seq": run.seq,
+        "client": run.client,
+        "tier": run.tier,
         "contract_tier": run.contract_tier,
-        "tier_source": run.tier_source, "mode": run.mode, "diff": run.diff, "user": run.user,
-        "controller": run.controller, "engine": run.engine,
+        "tier_source": run.tier_source,
+        "mode": run.mode,
+        "diff": run.diff,
+        "user": run.user,
+        "controller": run.controller,
+        "engine": run.engine,
         "started_at": run.started_at.isoformat(),
         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "status": run.status, "status_reason": run.status_reason, "pid": run.pid,
-        "rc": run.rc, "limit": run.limit, "policies": run.policies,
-        "artifacts_dir": run.artifacts_dir, "mspctl_version": run.mspctl_version,
-        "full": run.full, "fingerprints": run.fingerprints,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "pid": run.pid,
+        "rc": run.rc,
+        "limit": run.limit,
+        "policies": run.policies,
+        "artifacts_dir": run.artifacts_dir,
+        "mspctl_version": run.mspctl_version,
+        "full": run.full,
+        "fingerprints": run.fingerprints,
         "hosts": {
-            h.host: {"ok": h.ok, "changed": h.changed, "failed": h.failed,
-                     "unreachable": h.unreachable, "skipped": h.skipped,
-                     "rescued": h.rescued, "ignored": h.ignored}
+            h.host: {
+                "ok": h.ok,
+                "changed": h.changed,
+                "failed": h.failed,
+                "unreachable": h.unreachable,
+                "skipped": h.skipped,
+                "rescued": h.rescued,
+                "ignored": h.ignored,
+            }
             for h in run.hosts
         },
     }
     if tasks:
         data["tasks"] = [
-            {"host": t.host, "policy": t.policy, "role": t.role, "task": t.task,
-             "action": t.action, "status": t.status, "changed": t.changed,
-             "message": t.message, "diff_summary": t.diff_summary}
+            {
+                "host": t.host,
+                "policy": t.policy,
+                "role": t.role,
+                "task": t.task,
+                "action": t.action,
+                "status": t.status,
+                "changed": t.changed,
+                "message": t.message,
+                "diff_summary": t.diff_summary,
+            }
             for t in run.tasks
         ]
     return data

@@ -108,8 +108,14 @@ def try_acquire(store: Store, client: str, run_id: str, user: str) -> Holder | N
     """Take the client's lock for ``run_id``; returns None when taken, else the live holder."""
     for _attempt in range(10):
         now = dt.datetime.now(dt.UTC)
-        mine = {"run_id": run_id, "pid": os.getpid(), "controller": socket.gethostname(),
-                "user": user, "since": now, "heartbeat": now}
+        mine = {
+            "run_id": run_id,
+            "pid": os.getpid(),
+            "controller": socket.gethostname(),
+            "user": user,
+            "since": now,
+            "heartbeat": now,
+        }
         try:
             with store.session() as session:
                 lock = session.get(RunLock, client)
@@ -131,8 +137,15 @@ def try_acquire(store: Store, client: str, run_id: str, user: str) -> Holder | N
     raise StoreUnavailable(f"cannot take the run lock of {client} (store contended)")
 
 
-def hold(store: Store, client: str, run_id: str, user: str, *, wait: bool = False,
-         on_wait: Callable[[Holder], None] | None = None) -> None:
+def hold(
+    store: Store,
+    client: str,
+    run_id: str,
+    user: str,
+    *,
+    wait: bool = False,
+    on_wait: Callable[[Holder], None] | None = None,
+) -> None:
     """Take the lock or raise :class:`Busy`; with ``wait``, poll until it is free. Starts the
     heartbeat; :func:`release` (called by ``finish_run``) ends it."""
     told = False
@@ -145,8 +158,12 @@ def hold(store: Store, client: str, run_id: str, user: str, *, wait: bool = Fals
         time.sleep(WAIT_POLL_SECONDS)
     stop = threading.Event()
     _beating[run_id] = stop
-    threading.Thread(target=_heartbeat, args=(store, client, run_id, stop),
-                     name=f"mspctl-lock-{client}", daemon=True).start()
+    threading.Thread(
+        target=_heartbeat,
+        args=(store, client, run_id, stop),
+        name=f"mspctl-lock-{client}",
+        daemon=True,
+    ).start()
 
 
 def _heartbeat(store: Store, client: str, run_id: str, stop: threading.Event) -> None:
@@ -154,7 +171,8 @@ def _heartbeat(store: Store, client: str, run_id: str, stop: threading.Event) ->
         try:
             with store.session() as session:
                 done = session.execute(
-                    update(RunLock).where(RunLock.client == client, RunLock.run_id == run_id)
+                    update(RunLock)
+                    .where(RunLock.client == client, RunLock.run_id == run_id)
                     .values(heartbeat=dt.datetime.now(dt.UTC))
                     .execution_options(synchronize_session=False)
                 )
@@ -166,8 +184,9 @@ def _heartbeat(store: Store, client: str, run_id: str, stop: threading.Event) ->
 
 def release(session: Session, run_id: str) -> None:
     """Free the lock held by ``run_id`` (in the caller's transaction) and stop its heartbeat."""
-    session.execute(delete(RunLock).where(RunLock.run_id == run_id)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(RunLock).where(RunLock.run_id == run_id).execution_options(synchronize_session=False)
+    )
     stop = _beating.pop(run_id, None)
     if stop is not None:
         stop.set()

@@ -52,9 +52,7 @@ def find_run(store: Store, run_id: str) -> Run:
     with store.session() as session:
         run = session.scalars(query.where(Run.id == run_id)).one_or_none()
         if run is None:
-            prefix = session.scalars(
-                query.where(Run.id.startswith(run_id, autoescape=True))
-            ).all()
+            prefix = session.scalars(query.where(Run.id.startswith(run_id, autoescape=True))).all()
             if len(prefix) == 1:
                 return prefix[0]
             raise BadInput(f"unknown run {run_id!r}")
@@ -77,8 +75,11 @@ def resolve_run(session: Session, client: str, ref: str | None, *, offset: int =
             day = dt.date.fromisoformat(ref)
         except ValueError:
             raise BadInput(f"invalid date {ref!r}") from None
-        end = (dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-               if day < dt.date.max else dt.datetime.max.replace(tzinfo=dt.UTC))
+        end = (
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            if day < dt.date.max
+            else dt.datetime.max.replace(tzinfo=dt.UTC)
+        )
         run = session.scalars(
             query.where(Run.started_at < end).order_by(Run.seq.desc()).limit(1)
         ).first()
@@ -94,9 +95,10 @@ def resolve_run(session: Session, client: str, ref: str | None, *, offset: int =
 def previous_run(session: Session, run: Run) -> Run:
     """The client's completed run before ``run``."""
     prev = session.scalars(
-        select(Run).where(Run.client == run.client, Run.seq < run.seq,
-                          Run.status.in_(COMPLETED))
-        .order_by(Run.seq.desc()).limit(1)
+        select(Run)
+        .where(Run.client == run.client, Run.seq < run.seq, Run.status.in_(COMPLETED))
+        .order_by(Run.seq.desc())
+        .limit(1)
     ).first()
     if prev is None:
         raise BadInput(f"client {run.client!r} has no completed run before {run.id}")
@@ -107,8 +109,10 @@ def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
     """Per policy, the fingerprint of its last successful apply (newest first wins)."""
     with store.session() as session:
         runs = session.scalars(
-            select(Run).where(Run.client == client, Run.mode == "apply",
-                              Run.status == "successful").order_by(Run.seq.desc()).limit(200)
+            select(Run)
+            .where(Run.client == client, Run.mode == "apply", Run.status == "successful")
+            .order_by(Run.seq.desc())
+            .limit(200)
         ).all()
     out: dict[str, str] = {}
     for run in runs:
@@ -119,17 +123,29 @@ def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
 
 def changed_tasks(session: Session, run: Run) -> list[TaskRecord]:
     """Tasks of a run that changed (for a check run: would change), by host."""
-    return list(session.scalars(
-        select(TaskRecord).where(TaskRecord.run_id == run.id, TaskRecord.changed.is_(True))
-        .order_by(TaskRecord.host, TaskRecord.id)
-    ))
+    return list(
+        session.scalars(
+            select(TaskRecord)
+            .where(TaskRecord.run_id == run.id, TaskRecord.changed.is_(True))
+            .order_by(TaskRecord.host, TaskRecord.id)
+        )
+    )
 
 
 # -- control states --------------------------------------------------------------------------
 def _state_columns(table: Any) -> tuple[Any, ...]:
     seq = table.run_seq if table is Finding else table.since_run_seq
-    return (table.host, table.control_id, table.policy, table.title, table.status,
-            table.expected, table.actual, table.evidence, seq.label("since_run_seq"))
+    return (
+        table.host,
+        table.control_id,
+        table.policy,
+        table.title,
+        table.status,
+        table.expected,
+        table.actual,
+        table.evidence,
+        seq.label("since_run_seq"),
+    )
 
 
 def state_at(session: Session, client: str, seq: int) -> list[Any]:
@@ -141,10 +157,20 @@ def state_at(session: Session, client: str, seq: int) -> list[Any]:
         .subquery()
     )
     # plain rows, not ORM objects: a client's full state is hundreds of controls
-    query = select(*_state_columns(Finding)).join(newest, and_(
-        Finding.client == client, Finding.host == newest.c.host,
-        Finding.control_id == newest.c.control_id, Finding.run_seq == newest.c.seq,
-    )).where(Finding.status != "absent").order_by(Finding.host, Finding.control_id)
+    query = (
+        select(*_state_columns(Finding))
+        .join(
+            newest,
+            and_(
+                Finding.client == client,
+                Finding.host == newest.c.host,
+                Finding.control_id == newest.c.control_id,
+                Finding.run_seq == newest.c.seq,
+            ),
+        )
+        .where(Finding.status != "absent")
+        .order_by(Finding.host, Finding.control_id)
+    )
     return list(session.execute(query))
 
 
@@ -154,11 +180,13 @@ def states_of_run(session: Session, run: Run) -> list[Any]:
     began."""
     newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
     if newest_seq == run.seq:
-        return list(session.execute(
-            select(*_state_columns(ControlState)).where(ControlState.client == run.client,
-                                                        ControlState.status != "absent")
-            .order_by(ControlState.host, ControlState.control_id)
-        ).all())
+        return list(
+            session.execute(
+                select(*_state_columns(ControlState))
+                .where(ControlState.client == run.client, ControlState.status != "absent")
+                .order_by(ControlState.host, ControlState.control_id)
+            ).all()
+        )
     return state_at(session, run.client, run.seq)
 
 
@@ -168,12 +196,19 @@ def assets_at(session: Session, client: str, seq: int) -> dict[str, dict[str, An
     newest = (
         select(AssetRecord.host, func.max(AssetRecord.run_seq).label("seq"))
         .where(AssetRecord.client == client, AssetRecord.run_seq <= seq)
-        .group_by(AssetRecord.host).subquery()
+        .group_by(AssetRecord.host)
+        .subquery()
     )
-    rows = session.scalars(select(AssetRecord).join(newest, and_(
-        AssetRecord.client == client, AssetRecord.host == newest.c.host,
-        AssetRecord.run_seq == newest.c.seq,
-    ))).all()
+    rows = session.scalars(
+        select(AssetRecord).join(
+            newest,
+            and_(
+                AssetRecord.client == client,
+                AssetRecord.host == newest.c.host,
+                AssetRecord.run_seq == newest.c.seq,
+            ),
+        )
+    ).all()
     return {r.host: r.record for r in rows}
 
 
@@ -194,9 +229,13 @@ def fleet_snapshot(store: Store) -> FleetSnapshot:
     """Every client's last two completed runs and what the last one changed (no per-client
     state reconstruction, so it stays fast for a fleet)."""
     ranked = (
-        select(Run.client, Run.seq, Run.full, Run.started_at,
-               func.row_number().over(partition_by=Run.client, order_by=Run.seq.desc())
-               .label("rank"))
+        select(
+            Run.client,
+            Run.seq,
+            Run.full,
+            Run.started_at,
+            func.row_number().over(partition_by=Run.client, order_by=Run.seq.desc()).label("rank"),
+        )
         .where(Run.status.in_(COMPLETED))
         .subquery()
     )
@@ -209,25 +248,40 @@ def fleet_snapshot(store: Store) -> FleetSnapshot:
             entry["last" if rank == 1 else "previous"] = (seq, full, started)
         pairs = {c: e for c, e in pairs.items() if "previous" in e}
         last_seqs = [e["last"][0] for e in pairs.values()]
-        changes = session.execute(
-            select(Finding.client, Finding.host, Finding.control_id, Finding.status,
-                   Finding.previous_status)
-            .where(Finding.run_seq.in_(last_seqs))
-        ).all() if last_seqs else []
-        failing = dict(session.execute(
-            select(ControlState.client, func.count(literal_column("*")))
-            .where(ControlState.status.in_(FAILING)).group_by(ControlState.client)
-        ).all())
+        changes = (
+            session.execute(
+                select(
+                    Finding.client,
+                    Finding.host,
+                    Finding.control_id,
+                    Finding.status,
+                    Finding.previous_status,
+                ).where(Finding.run_seq.in_(last_seqs))
+            ).all()
+            if last_seqs
+            else []
+        )
+        failing = dict(
+            session.execute(
+                select(ControlState.client, func.count(literal_column("*")))
+                .where(ControlState.status.in_(FAILING))
+                .group_by(ControlState.client)
+            ).all()
+        )
         all_seqs = [e[k][0] for e in pairs.values() for k in ("last", "previous")]
         hosts: dict[int, set[str]] = defaultdict(set)
         for seq_, host in session.execute(
-            select(Run.seq, RunHost.host).join(RunHost, RunHost.run_id == Run.id)
+            select(Run.seq, RunHost.host)
+            .join(RunHost, RunHost.run_id == Run.id)
             .where(Run.seq.in_(all_seqs))
         ):
             hosts[seq_].add(host)
-        asset_changed = Counter(client for (client,) in session.execute(
-            select(AssetRecord.client).where(AssetRecord.run_seq.in_(last_seqs))
-        ))
+        asset_changed = Counter(
+            client
+            for (client,) in session.execute(
+                select(AssetRecord.client).where(AssetRecord.run_seq.in_(last_seqs))
+            )
+        )
     by_client: dict[str, list[Any]] = defaultdict(list)
     for row in changes:
         by_client[row.client].append(row)

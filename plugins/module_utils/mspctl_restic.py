@@ -792,13 +792,12 @@ def cli(argv: Sequence[str] | None = None) -> int:
     with open(args.config) as handle:
         config = json.load(handle)
     if args.command == "status":
-        print(json.dumps(read_json(config.get("status_file", STATUS_FILE)) or {}, indent=2))
+        _say(json.dumps(read_json(config.get("status_file", STATUS_FILE)) or {}, indent=2))
         return 0
 
     def log(message: str) -> None:
         if not args.json:
-            print(message)
-            sys.stdout.flush()
+            _say(message)
 
     restic = Restic(
         process_runner,
@@ -811,7 +810,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
         code, report = backup_run(
             config, restic, only_if_older_hours=args.if_older_than_hours, dry_run=True, log=log
         )
-        print(json.dumps(report, sort_keys=True))
+        _say(json.dumps(report, sort_keys=True))
         return code
 
     with Lock(config.get("lock_file", LOCK_FILE)):
@@ -838,9 +837,15 @@ def cli(argv: Sequence[str] | None = None) -> int:
                 log=log,
             )
     if args.json:
-        print(json.dumps(report, sort_keys=True))
+        _say(json.dumps(report, sort_keys=True))
     return code
 
 
+def _say(text: str) -> None:
+    """The program's output (stdout, the service's journal); modules never call it."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(cli())
+    raise SystemExit(cli())

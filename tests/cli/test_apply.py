@@ -68,10 +68,12 @@ def test_check_run_of_a_converged_host_exits_zero(cli):
 
 def test_unreachable_host_exits_one_and_is_recorded(cli):
     hosts = cli.project / "inventories/demo/hosts.yml"
-    hosts.write_text(hosts.read_text().replace(
-        "ansible_connection: local",
-        "ansible_connection: ssh\n          ansible_host: 127.0.0.1\n          ansible_port: 1",
-    ))
+    hosts.write_text(
+        hosts.read_text().replace(
+            "ansible_connection: local",
+            "ansible_connection: ssh\n          ansible_host: 127.0.0.1\n          ansible_port: 1",
+        )
+    )
     result = cli("apply", "demo", "--json", *ONLY_ASSETS)
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
@@ -81,17 +83,27 @@ def test_unreachable_host_exits_one_and_is_recorded(cli):
 
 def test_sigterm_mid_run_is_recorded_as_aborted(tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, "MSPCTL_PROJECT_DIR": str(FIXTURES / "slow"), "MSPCTL_HOME": str(home),
-           "MSPCTL_DB_URL": ""}
+    env = {
+        **os.environ,
+        "MSPCTL_PROJECT_DIR": str(FIXTURES / "slow"),
+        "MSPCTL_HOME": str(home),
+        "MSPCTL_DB_URL": "",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "mspctl", "apply", "demo", "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     events = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the first task has finished
-        events = [e for e in home.glob("runs/*/artifacts/*/job_events/*.json")
-                  if '"runner_on_ok"' in e.read_text()]
+        events = [
+            e
+            for e in home.glob("runs/*/artifacts/*/job_events/*.json")
+            if '"runner_on_ok"' in e.read_text()
+        ]
         if events:
             break
         time.sleep(0.2)
@@ -103,8 +115,9 @@ def test_sigterm_mid_run_is_recorded_as_aborted(tmp_path):
     assert "Traceback" not in err
     with sqlite3.connect(home / "mspctl.db") as db:
         (run_id, status, ended) = db.execute("select id, status, ended_at from runs").fetchone()
-        tasks = db.execute("select task, status from task_results where run_id = ?",
-                           (run_id,)).fetchall()
+        tasks = db.execute(
+            "select task, status from task_results where run_id = ?", (run_id,)
+        ).fetchall()
     assert status == "aborted"
     assert ended is not None
     assert ("Finish a first task", "ok") in tasks

@@ -40,8 +40,9 @@ def test_usage_error_is_bad_input(cli):
 
 def test_unknown_policy(cli):
     _assert_bad(cli("apply", "demo", "--policy", "coffee"), "--policy", "unknown policy 'coffee'")
-    _assert_bad(cli("apply", "demo", "--tier", "bronze", "--policy", "printers"),
-                "not part of tier bronze")
+    _assert_bad(
+        cli("apply", "demo", "--tier", "bronze", "--policy", "printers"), "not part of tier bronze"
+    )
     _nothing_recorded(cli)
 
 
@@ -61,36 +62,54 @@ def test_malformed_yaml_in_tier(cli):
 def test_unknown_key_in_client(cli):
     path = cli.project / "inventories/demo/client.yml"
     path.write_text(path.read_text().replace("timezone:", "colour: blue\ntimezone:"))
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/client.yml", "colour",
-                "unknown key")
+    _assert_bad(
+        cli("clients", "show", "demo"), "inventories/demo/client.yml", "colour", "unknown key"
+    )
 
 
 def test_unknown_key_in_tier(cli):
     path = cli.project / "tiers/silver.yml"
     old = "  onsite_callout_discount_percent: 10"
     path.write_text(path.read_text().replace(old, old + "\n  free_lunch: true"))
-    _assert_bad(cli("tiers", "show", "gold"), "tiers/silver.yml", "contract.free_lunch",
-                "unknown key")
+    _assert_bad(
+        cli("tiers", "show", "gold"), "tiers/silver.yml", "contract.free_lunch", "unknown key"
+    )
 
 
 def test_unknown_role_parameter_in_tier(cli):
     path = cli.project / "tiers/gold.yml"
-    path.write_text(path.read_text().replace("    warranty_tracking: true",
-                                             "    warranty_tracking: true\n    colour: red"))
-    _assert_bad(cli("tiers", "show", "platinum"), "tiers/gold.yml", "policies.assets.colour",
-                "unknown parameter")
+    path.write_text(
+        path.read_text().replace(
+            "    warranty_tracking: true", "    warranty_tracking: true\n    colour: red"
+        )
+    )
+    _assert_bad(
+        cli("tiers", "show", "platinum"),
+        "tiers/gold.yml",
+        "policies.assets.colour",
+        "unknown parameter",
+    )
 
 
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ("  onsite_callout_discount_percent: 50", "  onsite_callout_discount_percent: half",
-         "contract.onsite_callout_discount_percent"),
-        ("  all_inclusive_assistance: true", "  all_inclusive_assistance: \"yes\"",
-         "contract.all_inclusive_assistance"),
+        (
+            "  onsite_callout_discount_percent: 50",
+            "  onsite_callout_discount_percent: half",
+            "contract.onsite_callout_discount_percent",
+        ),
+        (
+            "  all_inclusive_assistance: true",
+            '  all_inclusive_assistance: "yes"',
+            "contract.all_inclusive_assistance",
+        ),
         ("    servers: 1\n", "    servers: soon\n", "contract.first_response_hours.servers"),
-        ("  printers:\n    enabled: true", "  printers:\n    enabled: 1",
-         "policies.printers.enabled"),
+        (
+            "  printers:\n    enabled: true",
+            "  printers:\n    enabled: 1",
+            "policies.printers.enabled",
+        ),
     ],
 )
 def test_wrong_types_in_tier(cli, old, new, key):
@@ -111,8 +130,9 @@ def test_wrong_role_parameter_type(cli):
 def test_extends_missing_tier(cli):
     path = cli.project / "tiers/gold.yml"
     path.write_text(path.read_text().replace("extends: silver", "extends: copper"))
-    _assert_bad(cli("tiers", "show", "platinum"), "tiers/gold.yml", "extends",
-                "unknown tier 'copper'")
+    _assert_bad(
+        cli("tiers", "show", "platinum"), "tiers/gold.yml", "extends", "unknown tier 'copper'"
+    )
 
 
 def test_circular_extends(cli):
@@ -126,8 +146,9 @@ def test_circular_extends(cli):
 def test_trial_ending_before_start(cli):
     path = cli.project / "inventories/demo/client.yml"
     path.write_text(path.read_text().replace("end: 2026-12-30", "end: 2026-10-01"))
-    _assert_bad(cli("apply", "demo"), "inventories/demo/client.yml", "contract.trial",
-                "before its start")
+    _assert_bad(
+        cli("apply", "demo"), "inventories/demo/client.yml", "contract.trial", "before its start"
+    )
     _nothing_recorded(cli)
 
 
@@ -153,8 +174,9 @@ def test_broken_inventory(cli):
 def test_hosts_file_ansible_cannot_parse(cli):
     path = cli.project / "inventories/demo/hosts.yml"
     path.write_text("all:\n  children:\n    servers:\n      hosts:\n        a: {x: [1, 2}\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml", "line 5",
-                "invalid YAML")
+    _assert_bad(
+        cli("clients", "show", "demo"), "inventories/demo/hosts.yml", "line 5", "invalid YAML"
+    )
     _assert_bad(cli("apply", "demo"), "inventories/demo/hosts.yml")
     _nothing_recorded(cli)
 
@@ -162,10 +184,13 @@ def test_hosts_file_ansible_cannot_parse(cli):
 def test_hosts_file_ansible_refuses_is_never_half_parsed(cli):
     """Valid YAML that Ansible's inventory plugin refuses: exit 3, not a partial inventory."""
     path = cli.project / "inventories/demo/hosts.yml"
-    path.write_text("all:\n  children:\n    servers:\n      hosts:\n        a: {}\n"
-                    "    workstations:\n      hosts: 1\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
-                "requires a dictionary")
+    path.write_text(
+        "all:\n  children:\n    servers:\n      hosts:\n        a: {}\n"
+        "    workstations:\n      hosts: 1\n"
+    )
+    _assert_bad(
+        cli("clients", "show", "demo"), "inventories/demo/hosts.yml", "requires a dictionary"
+    )
     _assert_bad(cli("apply", "demo"), "inventories/demo/hosts.yml")
     _nothing_recorded(cli)
 
@@ -174,8 +199,11 @@ def test_part_of_the_hosts_file_ansible_would_skip(cli):
     path = cli.project / "inventories/demo/hosts.yml"
     typo = "    workstations:\n      host: {demo-ws: {}}\n"  # hosts, misspelt
     path.write_text(path.read_text().replace("    workstations:\n", typo))
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
-                "unexpected key (host) in group (workstations)")
+    _assert_bad(
+        cli("clients", "show", "demo"),
+        "inventories/demo/hosts.yml",
+        "unexpected key (host) in group (workstations)",
+    )
 
 
 def test_broken_yaml_in_group_vars(cli):
@@ -197,25 +225,33 @@ def test_invalid_database_url(cli):
 
 
 def test_limit_matching_no_host(cli):
-    _assert_bad(cli("apply", "demo", "--limit", "nosuchhost"), "--limit nosuchhost",
-                "matches no host")
+    _assert_bad(
+        cli("apply", "demo", "--limit", "nosuchhost"), "--limit nosuchhost", "matches no host"
+    )
     _nothing_recorded(cli)
 
 
 def _declare_secret(project):
     spec = project / "roles/assets/meta/argument_specs.yml"
-    spec.write_text(spec.read_text() + (
-        "      assets_api_token:\n"
-        "        type: str\n"
-        "        no_log: true\n"
-        "        description: A secret, for this test.\n"
-    ))
+    spec.write_text(
+        spec.read_text()
+        + (
+            "      assets_api_token:\n"
+            "        type: str\n"
+            "        no_log: true\n"
+            "        description: A secret, for this test.\n"
+        )
+    )
 
 
 def test_missing_secret(cli):
     _declare_secret(cli.project)
-    _assert_bad(cli("apply", "demo"), "inventories/demo/", "assets_api_token",
-                "missing secret for demo-server")
+    _assert_bad(
+        cli("apply", "demo"),
+        "inventories/demo/",
+        "assets_api_token",
+        "missing secret for demo-server",
+    )
     _nothing_recorded(cli)
 
 
@@ -233,7 +269,8 @@ def _write_vault(project, *, inline: bool, value: str) -> None:
     if inline:
         blob = vault.encrypt(value).decode()
         (target / "vault.yml").write_text(
-            "assets_api_token: !vault |\n" + "".join(f"  {line}\n" for line in blob.splitlines()))
+            "assets_api_token: !vault |\n" + "".join(f"  {line}\n" for line in blob.splitlines())
+        )
     else:
         (target / "vault.yml").write_bytes(vault.encrypt(f"assets_api_token: {value}\n"))
 
@@ -253,10 +290,11 @@ def test_vaulted_secret_without_vault_password(cli, tmp_path):
     _assert_bad(cli("apply", "demo"), "inventories/demo/", "no vault password")
     wrong = tmp_path / "wrong.pass"
     wrong.write_text("battery staple\n")
-    _assert_bad(cli("apply", "demo", "--vault-password-file", str(wrong)),
-                "wrong vault password")
-    _assert_bad(cli("apply", "demo", "--vault-password-file", str(tmp_path / "none")),
-                "vault password file not found")
+    _assert_bad(cli("apply", "demo", "--vault-password-file", str(wrong)), "wrong vault password")
+    _assert_bad(
+        cli("apply", "demo", "--vault-password-file", str(tmp_path / "none")),
+        "vault password file not found",
+    )
     _nothing_recorded(cli)
     good = cli.home / "vault" / "demo.pass"
     good.parent.mkdir(parents=True)
@@ -273,15 +311,27 @@ def test_unknown_key_inside_a_list_of_role_parameters(cli):
     path = cli.project / "tiers/bronze.yml"
     text = path.read_text()
     assert "        name: openssh-server\n" in text
-    path.write_text(text.replace("        name: openssh-server\n",
-                                 "        name: openssh-server\n        colour: red\n", 1))
-    _assert_bad(cli("tiers", "show", "bronze"), "tiers/bronze.yml",
-                "policies.baseline.controls.colour", "unknown parameter")
+    path.write_text(
+        text.replace(
+            "        name: openssh-server\n",
+            "        name: openssh-server\n        colour: red\n",
+            1,
+        )
+    )
+    _assert_bad(
+        cli("tiers", "show", "bronze"),
+        "tiers/bronze.yml",
+        "policies.baseline.controls.colour",
+        "unknown parameter",
+    )
 
 
 def test_force_window_needs_the_patching_policy(cli):
-    _assert_bad(cli("apply", "demo", "--policy", "assets", "--force-window"), "--force-window",
-                "patching is not part of this run")
+    _assert_bad(
+        cli("apply", "demo", "--policy", "assets", "--force-window"),
+        "--force-window",
+        "patching is not part of this run",
+    )
 
 
 # -- issue 9: the loader, tier windows, names, dates on the command line ---------------------
@@ -296,30 +346,50 @@ def _edit(cli, file, old, new):
 def test_duplicate_key_in_tier(cli):
     path = cli.project / "tiers/gold.yml"
     path.write_text(path.read_text() + "\npolicies:\n  patching:\n    scope: security\n")
-    _assert_bad(cli("tiers", "show", "platinum"), "tiers/gold.yml", "policies",
-                "duplicate key 'policies'", "line")
+    _assert_bad(
+        cli("tiers", "show", "platinum"),
+        "tiers/gold.yml",
+        "policies",
+        "duplicate key 'policies'",
+        "line",
+    )
 
 
 def test_duplicate_expires_in_waiver(cli):
     (cli.project / "inventories/demo/waivers.yml").write_text(
         "waivers:\n  - control: assets.*\n    hosts: [all]\n    justification: a good reason\n"
-        "    approved_by: Jane\n    expires: 2027-01-31\n    expires: 2099-01-31\n")
-    _assert_bad(cli("report", "demo"), "inventories/demo/waivers.yml", "waivers[0].expires",
-                "duplicate key 'expires'", "line 7")
+        "    approved_by: Jane\n    expires: 2027-01-31\n    expires: 2099-01-31\n"
+    )
+    _assert_bad(
+        cli("report", "demo"),
+        "inventories/demo/waivers.yml",
+        "waivers[0].expires",
+        "duplicate key 'expires'",
+        "line 7",
+    )
     _nothing_recorded(cli)
 
 
 def test_duplicate_group_in_inventory(cli):
     path = cli.project / "inventories/demo/hosts.yml"
     path.write_text(path.read_text() + "    nas:\n      hosts: {}\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
-                "all.children.nas", "duplicate key 'nas'")
+    _assert_bad(
+        cli("clients", "show", "demo"),
+        "inventories/demo/hosts.yml",
+        "all.children.nas",
+        "duplicate key 'nas'",
+    )
 
 
 def test_invalid_date_names_file_line_and_key(cli):
     _edit(cli, "inventories/demo/client.yml", "start: 2026-01-05", "start: 2026-02-30")
-    _assert_bad(cli("apply", "demo"), "inventories/demo/client.yml", "contract.start",
-                "invalid date '2026-02-30'", "line 9")
+    _assert_bad(
+        cli("apply", "demo"),
+        "inventories/demo/client.yml",
+        "contract.start",
+        "invalid date '2026-02-30'",
+        "line 9",
+    )
     _nothing_recorded(cli)
 
 
@@ -329,8 +399,9 @@ def test_alias_bomb_is_refused_quickly(cli):
     path = cli.project / "inventories/demo/group_vars/all.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(levels) + "\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/group_vars/all.yml",
-                "aliases expand")
+    _assert_bad(
+        cli("clients", "show", "demo"), "inventories/demo/group_vars/all.yml", "aliases expand"
+    )
 
 
 def test_recursive_alias(cli):
@@ -342,19 +413,28 @@ def test_recursive_alias(cli):
 def test_not_utf8(cli):
     path = cli.project / "inventories/demo/host_vars/demo-server.yml"
     path.write_bytes(path.read_bytes() + b"note: caf\xe9\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/host_vars/demo-server.yml",
-                "not UTF-8")
+    _assert_bad(
+        cli("clients", "show", "demo"), "inventories/demo/host_vars/demo-server.yml", "not UTF-8"
+    )
 
 
 def test_non_string_host_name(cli):
     _edit(cli, "inventories/demo/hosts.yml", "      hosts: {}\n", "      hosts: {1234: {}}\n")
-    _assert_bad(cli("clients", "show", "demo"), "inventories/demo/hosts.yml",
-                "workstations.hosts.1234", "must be a string")
+    _assert_bad(
+        cli("clients", "show", "demo"),
+        "inventories/demo/hosts.yml",
+        "workstations.hosts.1234",
+        "must be a string",
+    )
 
 
 def test_huge_value_is_not_echoed(cli):
-    _edit(cli, "tiers/platinum.yml", "onsite_callout_discount_percent: 50",
-          f"onsite_callout_discount_percent: {'x' * 5_000_000}")
+    _edit(
+        cli,
+        "tiers/platinum.yml",
+        "onsite_callout_discount_percent: 50",
+        f"onsite_callout_discount_percent: {'x' * 5_000_000}",
+    )
     result = cli("tiers", "show", "platinum")
     _assert_bad(result, "tiers/platinum.yml", "contract.onsite_callout_discount_percent", "…")
     assert len(result.stderr) < 500
@@ -367,8 +447,12 @@ def test_huge_value_is_not_echoed(cli):
         ("duration: 4h", "duration: -4h", "windows.servers.duration", "'-4h'"),
         ("days: [sat]", "days: [funday]", "windows.servers.days", "unknown day 'funday'"),
         ("duration: 2h", "duration: 25h", "reboot_window.duration", "at most 24h"),
-        ("blackout_dates: []", "blackout_dates: [{from: 2026-12-24, to: 2026-12-20}]",
-         "blackout_dates", "inverted range"),
+        (
+            "blackout_dates: []",
+            "blackout_dates: [{from: 2026-12-24, to: 2026-12-20}]",
+            "blackout_dates",
+            "inverted range",
+        ),
     ],
 )
 def test_invalid_patch_window_in_tier(cli, old, new, key, message):
@@ -380,15 +464,22 @@ def test_invalid_patch_window_in_tier(cli, old, new, key, message):
 
 def test_incomplete_window_names_the_file_that_set_it(cli):
     _edit(cli, "tiers/silver.yml", '        start: "19:00"\n', "")
-    _assert_bad(cli("tiers", "show", "gold"), "tiers/silver.yml",
-                "policies.patching.windows.workstations.start", "is required")
+    _assert_bad(
+        cli("tiers", "show", "gold"),
+        "tiers/silver.yml",
+        "policies.patching.windows.workstations.start",
+        "is required",
+    )
 
 
 def test_cycle_is_blamed_on_the_file_that_closed_it(cli):
     _edit(cli, "tiers/bronze.yml", "name: bronze", "name: bronze\nextends: silver")
     for tier in ("platinum", "gold", "silver", "bronze"):
-        _assert_bad(cli("tiers", "show", tier), "tiers/bronze.yml: extends",
-                    "circular inheritance: bronze -> silver -> bronze")
+        _assert_bad(
+            cli("tiers", "show", tier),
+            "tiers/bronze.yml: extends",
+            "circular inheritance: bronze -> silver -> bronze",
+        )
 
 
 @pytest.mark.parametrize("name", ["[bold]Bakery", "Bad [/] name", "[/bold]", "x[link=y]z"])
@@ -454,8 +545,11 @@ def test_clients_new_leaves_nothing_half_written(cli, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(mspctl.scaffold, "write_client", fail)
-    _assert_bad(cli("clients", "new", "acme", "--tier", "gold"), "inventories/acme",
-                "No space left on device")
+    _assert_bad(
+        cli("clients", "new", "acme", "--tier", "gold"),
+        "inventories/acme",
+        "No space left on device",
+    )
     assert sorted(p.name for p in (cli.project / "inventories").iterdir()) == ["demo"]
     monkeypatch.undo()
     result = cli("clients", "new", "acme", "--tier", "gold")
@@ -471,9 +565,17 @@ def test_control_characters_in_findings_and_unwritable_report_paths(cli, tmp_pat
     import yaml
 
     evil = "DEMO\x1b[31m\x00\x07[/]"
-    (cli.project / "inventories/demo/host_vars/demo-server.yml").write_text(yaml.safe_dump(
-        {"assets_warranty": {"purchase_date": "2020-01-01", "warranty_end": "2021-01-01",
-                             "vendor_contract": evil}}))
+    (cli.project / "inventories/demo/host_vars/demo-server.yml").write_text(
+        yaml.safe_dump(
+            {
+                "assets_warranty": {
+                    "purchase_date": "2020-01-01",
+                    "warranty_end": "2021-01-01",
+                    "vendor_contract": evil,
+                }
+            }
+        )
+    )
     result = cli("apply", "demo", "--json", "--policy", "assets")
     assert result.exit_code == 0, result.output
     junit = cli("report", "demo", "--format", "junit")

@@ -17,15 +17,28 @@ TODAY = dt.date.today()
 
 def _set_warranty(cli, end: dt.date, contract: str = "DEMO-NBD-0001") -> None:
     path = cli.project / "inventories/demo/host_vars/demo-server.yml"
-    path.write_text(yaml.safe_dump({"assets_warranty": {
-        "purchase_date": "2020-01-01", "warranty_end": end.isoformat(),
-        "vendor_contract": contract}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "assets_warranty": {
+                    "purchase_date": "2020-01-01",
+                    "warranty_end": end.isoformat(),
+                    "vendor_contract": contract,
+                }
+            }
+        )
+    )
 
 
 def _waive(cli, expires: dt.date, **extra) -> None:
-    waiver = {"control": "assets.warranty_valid", "hosts": ["servers"],
-              "justification": "Replacement server ordered, arrives next month",
-              "approved_by": "Account manager", "expires": expires.isoformat(), **extra}
+    waiver = {
+        "control": "assets.warranty_valid",
+        "hosts": ["servers"],
+        "justification": "Replacement server ordered, arrives next month",
+        "approved_by": "Account manager",
+        "expires": expires.isoformat(),
+        **extra,
+    }
     (cli.project / "inventories/demo/waivers.yml").write_text(yaml.safe_dump({"waivers": [waiver]}))
 
 
@@ -117,14 +130,26 @@ def test_waiver_applies_then_expires(cli):
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("waivers: [{control: assets.warranty_valid, hosts: [all], approved_by: me, "
-         "expires: 2030-01-01}]", "waivers[0].justification"),
-        ("waivers: [{control: assets.warranty_valid, hosts: [all], justification: long enough "
-         "reason, approved_by: me}]", "waivers[0].expires"),
-        ("waivers: [{control: x.y, hosts: [all], justification: long enough reason, "
-         "approved_by: me, expires: 2030-01-01, colour: red}]", "waivers[0].colour"),
-        ("waivers: [{control: x.y, hosts: [all], justification: long enough reason, "
-         "approved_by: me, expires: someday}]", "waivers[0].expires"),
+        (
+            "waivers: [{control: assets.warranty_valid, hosts: [all], approved_by: me, "
+            "expires: 2030-01-01}]",
+            "waivers[0].justification",
+        ),
+        (
+            "waivers: [{control: assets.warranty_valid, hosts: [all], justification: long enough "
+            "reason, approved_by: me}]",
+            "waivers[0].expires",
+        ),
+        (
+            "waivers: [{control: x.y, hosts: [all], justification: long enough reason, "
+            "approved_by: me, expires: 2030-01-01, colour: red}]",
+            "waivers[0].colour",
+        ),
+        (
+            "waivers: [{control: x.y, hosts: [all], justification: long enough reason, "
+            "approved_by: me, expires: someday}]",
+            "waivers[0].expires",
+        ),
         ("waivers: {", "invalid YAML"),
     ],
 )
@@ -193,13 +218,16 @@ def test_diff_after_drift_and_apply_shows_the_drift_healed(cli):
     # the demo's only managed state is read-only; a check run of a modified role stands in
     tasks = cli.project / "roles/assets/tasks/main.yml"
     marker = cli.home / "marker"
-    tasks.write_text(tasks.read_text() + (
-        "\n- name: Keep a marker file\n"
-        "  ansible.builtin.copy:\n"
-        f"    dest: {marker}\n"
-        "    content: converged\n"
-        "    mode: '0644'\n"
-    ))
+    tasks.write_text(
+        tasks.read_text()
+        + (
+            "\n- name: Keep a marker file\n"
+            "  ansible.builtin.copy:\n"
+            f"    dest: {marker}\n"
+            "    content: converged\n"
+            "    mode: '0644'\n"
+        )
+    )
     result = cli("drift", "demo", "--json", *ONLY_ASSETS)
     assert result.exit_code == 2, result.output
     pending = json.loads(result.stdout)["pending_changes"]
@@ -210,7 +238,8 @@ def test_diff_after_drift_and_apply_shows_the_drift_healed(cli):
     assert marker.read_text() == "converged"
     fixed = cli.json("diff", "demo")["fixed"]
     assert [(f["host"], f["control_id"]) for f in fixed] == [
-        ("demo-server", "drift: Keep a marker file")]
+        ("demo-server", "drift: Keep a marker file")
+    ]
     # a change after the last apply, with the desired state unchanged, is drift
     marker.write_text("edited by hand")
     data = json.loads(cli("drift", "demo", "--json", *ONLY_ASSETS).stdout)

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("args", [["lab", "up"], ["lab", "up", "2"], ["lab", "down"],
-                                  ["lab", "down", "--all"], ["lab", "image", "build"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lab", "up"],
+        ["lab", "up", "2"],
+        ["lab", "down"],
+        ["lab", "down", "--all"],
+        ["lab", "image", "build"],
+    ],
+)
 def test_lab_needs_root(cli, monkeypatch, args):
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     result = cli(*args)

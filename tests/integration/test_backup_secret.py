@@ -73,8 +73,7 @@ def test_backup_policy_through_mspctl(
     try:
         vault_file = project / "inventories" / name / "group_vars" / "all" / "vault.yml"
         assert vault_file.read_text().count("$ANSIBLE_VAULT;1.1;AES256") == 1
-        password = vault_value(vault_file, home / "vault" / f"{name}.pass",
-                               "backup_agent_password")
+        password = vault_value(vault_file, home / "vault" / f"{name}.pass", "backup_agent_password")
         assert len(password) >= 32
         assert password not in vault_file.read_text()
 
@@ -85,13 +84,19 @@ def test_backup_policy_through_mspctl(
 
         # the policy did its job: on both servers, every backup control passed
         with sqlite3.connect(home / "mspctl.db") as db:
-            rows = db.execute("SELECT host, control_id, status FROM findings "
-                              "WHERE policy = 'backup_agent'").fetchall()
-        controls = {"backup_agent.snapshot_age", "backup_agent.restore_test",
-                    "backup_agent.last_run", "backup_agent.timer"}
+            rows = db.execute(
+                "SELECT host, control_id, status FROM findings WHERE policy = 'backup_agent'"
+            ).fetchall()
+        controls = {
+            "backup_agent.snapshot_age",
+            "backup_agent.restore_test",
+            "backup_agent.last_run",
+            "backup_agent.timer",
+        }
         hosts = [f"{name}-{i:02d}" for i in (1, 2)]
         assert {(host, control) for host, control, _ in rows} == {
-            (host, control) for host in hosts for control in controls}, rows
+            (host, control) for host in hosts for control in controls
+        }, rows
         assert {status for *_, status in rows} == {"pass"}, rows
 
         # a tampered repository: the next restore test of host 2 fails, with the evidence
@@ -99,8 +104,9 @@ def test_backup_policy_through_mspctl(
         assert state is not None
         lab = Lab(state)
         repo_host, client = lab.host(hosts[0]), lab.host(hosts[1])
-        tampered = lab.ssh(repo_host,
-                           f"python3 - /srv/restic/{name}/{client.name} <<'PY'\n{TAMPER}PY")
+        tampered = lab.ssh(
+            repo_host, f"python3 - /srv/restic/{name}/{client.name} <<'PY'\n{TAMPER}PY"
+        )
         assert tampered.stdout.strip(), "no data pack found to tamper with"
         lab.ssh(client, "rm /var/lib/mspctl/backup/restore-test.json")  # a test is due now
         failing = cli("apply", name, "--policy", "backup_agent")
@@ -110,7 +116,10 @@ def test_backup_policy_through_mspctl(
         report = json.loads(reported.stdout)
         [finding] = report["failing"]
         assert (finding["host"], finding["control_id"], finding["status"]) == (
-            client.name, "backup_agent.restore_test", "fail"), finding
+            client.name,
+            "backup_agent.restore_test",
+            "fail",
+        ), finding
         evidence = finding["evidence"]
         assert evidence["kind"] == "corrupt", evidence
         assert "ciphertext verification failed" in evidence["stderr"], evidence

@@ -45,8 +45,14 @@ def test_drift_is_found_named_healed_and_reported(cli, platinum_lab):
     name, lab = platinum_lab
     # onboarding: the first apply patches now (a fresh host has pending updates, never patched)
     applied = _json(cli("apply", name, "--tier", "platinum", "--force-window", "--json"), 0)
-    assert set(applied["policies"]) >= {"assets", "patching", "backup_agent", "monitoring",
-                                        "printers", "baseline"}
+    assert set(applied["policies"]) >= {
+        "assets",
+        "patching",
+        "backup_agent",
+        "monitoring",
+        "printers",
+        "baseline",
+    }
     again = _json(cli("apply", name, "--tier", "platinum", "--json"), 0)
     assert again["changed"] == 0, again
     clean = _json(cli("drift", name, "--tier", "platinum", "--json"), 0)
@@ -55,8 +61,10 @@ def test_drift_is_found_named_healed_and_reported(cli, platinum_lab):
     by_index = sorted(lab.hosts, key=lambda h: h.index)
     monitored, edited = by_index[2], by_index[1]  # a workstation, a server (backed up)
     lab.ssh(monitored, "systemctl stop prometheus-node-exporter")
-    lab.ssh(edited, f"sed -i 's/^Persistent=.*/Persistent=false/' {TIMER} && "
-                    f"grep -q Persistent=false {TIMER}")
+    lab.ssh(
+        edited,
+        f"sed -i 's/^Persistent=.*/Persistent=false/' {TIMER} && grep -q Persistent=false {TIMER}",
+    )
 
     found = _json(cli("drift", name, "--tier", "platinum", "--json"), 2)
     drifted = {(c["host"], c["policy"]) for c in found["drift"]}

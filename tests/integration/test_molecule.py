@@ -39,7 +39,11 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
     env |= {"MSPCTL_RECAP_DIR": str(recaps), "ANSIBLE_CALLBACKS_ENABLED": "mspctl.policy.recap"}
     proc = subprocess.run(
         [str(venv_bin / "molecule"), "test", "-s", scenario],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     # the check step: the converge playbook in check mode on converged hosts changes nothing
@@ -48,5 +52,7 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
     for data in checks:
         assert data["hosts"], f"check mode of {data['playbook']} ran on no host"
         assert data["changed_tasks"] == [], f"drift in check mode: {data['changed_tasks']}"
-        assert all(h["changed"] == 0 and h["failures"] == 0 and h["unreachable"] == 0
-                   for h in data["hosts"].values()), data["hosts"]
+        assert all(
+            h["changed"] == 0 and h["failures"] == 0 and h["unreachable"] == 0
+            for h in data["hosts"].values()
+        ), data["hosts"]

@@ -26,8 +26,11 @@ __all__ = ["Mspctl", "db_url", "pg_url", "postgres_url", "processes_mentioning"]
 
 def _start_time(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    btime = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                 if line.startswith("btime "))
+    btime = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
     return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -71,19 +74,37 @@ class Mspctl:
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def environ(self, **extra: str) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(ROOT), "MSPCTL_PROJECT_DIR": str(self.project),
-                "MSPCTL_HOME": str(self.home), "MSPCTL_DB_URL": "", **self.env, **extra}
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "MSPCTL_PROJECT_DIR": str(self.project),
+            "MSPCTL_HOME": str(self.home),
+            "MSPCTL_DB_URL": "",
+            **self.env,
+            **extra,
+        }
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", "mspctl", *args], env=self.environ(**extra),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mspctl", *args],
+            env=self.environ(**extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(proc)
         return proc
 
-    def run(self, *args: str, timeout: float = 120,
-            **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mspctl", *args], env=self.environ(**extra),
-                              capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, timeout: float = 120, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mspctl", *args],
+            env=self.environ(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def runs(self) -> list[dict[str, Any]]:
         listed = self.run("runs", "list", "--json")
@@ -93,8 +114,10 @@ class Mspctl:
     def wait_first_task(self, proc: subprocess.Popen[str], timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any('"runner_on_ok"' in _text(e)
-                   for e in self.home.glob("runs/*/artifacts/*/job_events/*.json")):
+            if any(
+                '"runner_on_ok"' in _text(e)
+                for e in self.home.glob("runs/*/artifacts/*/job_events/*.json")
+            ):
                 time.sleep(1)  # into "Take a long time"
                 return
             if proc.poll() is not None:

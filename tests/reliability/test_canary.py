@@ -24,16 +24,18 @@ def _vaulted(text: str, password: str) -> bytes:
 def test_no_canary_anywhere(slow, store, request):
     project = slow.project
     tasks = project / "roles/assets/tasks/main.yml"
-    tasks.write_text(tasks.read_text().replace("sleep 60", "sleep 0") + (
-        "\n- name: Use the secret\n"
-        "  ansible.builtin.debug:\n"
-        "    msg: \"{{ canary_secret }}\"\n"
-        "  no_log: true\n"
-    ))
+    tasks.write_text(
+        tasks.read_text().replace("sleep 60", "sleep 0")
+        + (
+            "\n- name: Use the secret\n"
+            "  ansible.builtin.debug:\n"
+            '    msg: "{{ canary_secret }}"\n'
+            "  no_log: true\n"
+        )
+    )
     group_vars = project / "inventories/demo/group_vars/all"
     group_vars.mkdir(parents=True)
-    (group_vars / "vault.yml").write_bytes(_vaulted(f"canary_secret: {CANARY}\n",
-                                                    "vault-pass-1"))
+    (group_vars / "vault.yml").write_bytes(_vaulted(f"canary_secret: {CANARY}\n", "vault-pass-1"))
     vault_file = slow.home.parent / "vault dir" / "demo.pass"  # a space in the vault path too
     vault_file.parent.mkdir()
     vault_file.write_text("vault-pass-1\n")
@@ -41,8 +43,7 @@ def test_no_canary_anywhere(slow, store, request):
     if store == "postgresql":
         url = request.getfixturevalue("pg_url").replace("canary-pg-pass", CANARY)
         extra["MSPCTL_DB_URL"] = url
-    result = slow.run("apply", "demo", "--json", "--vault-password-file", str(vault_file),
-                      **extra)
+    result = slow.run("apply", "demo", "--json", "--vault-password-file", str(vault_file), **extra)
     assert result.returncode == 0, result.stderr
     run_id = json.loads(result.stdout)["run_id"]
     report = slow.home / "report.html"
@@ -54,13 +55,17 @@ def test_no_canary_anywhere(slow, store, request):
     tasks = {(t["task"], t["status"]) for t in json.loads(listed.stdout)["tasks"]}
     assert ("Use the secret", "ok") in tasks  # the vaulted secret was decrypted and used
 
-    found = [str(path) for path in slow.home.rglob("*")
-             if path.is_file() and CANARY.encode() in path.read_bytes()]
+    found = [
+        str(path)
+        for path in slow.home.rglob("*")
+        if path.is_file() and CANARY.encode() in path.read_bytes()
+    ]
     assert found == [], f"the canary was written to {found}"
     command = json.loads(next(slow.home.glob("runs/*/artifacts/*/command")).read_text())
     assert "PGPASSWORD" not in command["env"]
-    assert not any(name.startswith("MSPCTL_") and name != "MSPCTL_RUN_ID"
-                   for name in command["env"])
+    assert not any(
+        name.startswith("MSPCTL_") and name != "MSPCTL_RUN_ID" for name in command["env"]
+    )
     for private in (slow.home / "runs", slow.home / "facts", slow.home / "runs" / run_id):
         assert stat.S_IMODE(private.stat().st_mode) == 0o700, private
     if store == "sqlite":
@@ -69,11 +74,14 @@ def test_no_canary_anywhere(slow, store, request):
         import psycopg
 
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-            tables = [r[0] for r in conn.execute(
-                "select tablename from pg_tables where schemaname = 'public'")]
+            tables = [
+                r[0]
+                for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")
+            ]
             for table in tables:
-                dump = conn.execute(f'select string_agg(t::text, \' \') from "{table}" t'
-                                    ).fetchone()
+                dump = conn.execute(
+                    f"select string_agg(t::text, ' ') from \"{table}\" t"
+                ).fetchone()
                 assert CANARY not in str(dump), table
                 if table == "runs":
                     assert run_id in str(dump)  # the dump does read the rows
@@ -82,10 +90,24 @@ def test_no_canary_anywhere(slow, store, request):
 def test_ansible_gets_no_secret_of_the_environment():
     from mspctl.runner import child_env
 
-    env = {"PATH": "/bin", "HOME": "/root", "SSH_AUTH_SOCK": "/s", "ANSIBLE_HOST_KEY_CHECKING": "1",
-           "ANSIBLE_VAULT_PASSWORD_FILE": "/v", "PGPASSWORD": "x", "PGPASSFILE": "/p",
-           "MSPCTL_DB_URL": "x", "MSPCTL_VAULT_PASSWORD_FILE": "/v", "AWS_SECRET_ACCESS_KEY": "x",
-           "GITHUB_TOKEN": "x", "db_password": "x"}
-    assert child_env(env) == {"PATH": "/bin", "HOME": "/root", "SSH_AUTH_SOCK": "/s",
-                              "ANSIBLE_HOST_KEY_CHECKING": "1",
-                              "ANSIBLE_VAULT_PASSWORD_FILE": "/v"}
+    env = {
+        "PATH": "/bin",
+        "HOME": "/root",
+        "SSH_AUTH_SOCK": "/s",
+        "ANSIBLE_HOST_KEY_CHECKING": "1",
+        "ANSIBLE_VAULT_PASSWORD_FILE": "/v",
+        "PGPASSWORD": "x",
+        "PGPASSFILE": "/p",
+        "MSPCTL_DB_URL": "x",
+        "MSPCTL_VAULT_PASSWORD_FILE": "/v",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "GITHUB_TOKEN": "x",
+        "db_password": "x",
+    }
+    assert child_env(env) == {
+        "PATH": "/bin",
+        "HOME": "/root",
+        "SSH_AUTH_SOCK": "/s",
+        "ANSIBLE_HOST_KEY_CHECKING": "1",
+        "ANSIBLE_VAULT_PASSWORD_FILE": "/v",
+    }

@@ -19,7 +19,8 @@ def test_a_second_run_of_the_same_client_is_busy_and_wait_waits(slow):
     assert refused.returncode == 4, refused.stderr
     assert re.fullmatch(
         rf"error: busy: run {first_run['id']} by \S+ since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n",
-        refused.stderr), refused.stderr
+        refused.stderr,
+    ), refused.stderr
     drift = slow.run("drift", "demo", "--json")
     assert drift.returncode == 4, drift.stderr
 

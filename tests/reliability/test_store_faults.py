@@ -15,8 +15,7 @@ import time
 import pytest
 
 
-def test_store_locked_when_the_run_ends_keeps_the_results_and_the_next_command_records_them(
-        slow):
+def test_store_locked_when_the_run_ends_keeps_the_results_and_the_next_command_records_them(slow):
     slow.env["MSPCTL_DB_TIMEOUT"] = "1"
     proc = slow.start("apply", "demo", "--json")
     slow.wait_first_task(proc)
@@ -31,8 +30,10 @@ def test_store_locked_when_the_run_ends_keeps_the_results_and_the_next_command_r
     assert proc.returncode == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"error: run store sqlite:///{slow.home}/mspctl.db unavailable: "
-                               "database is locked; the results of run ")
+    assert lines[0].startswith(
+        f"error: run store sqlite:///{slow.home}/mspctl.db unavailable: "
+        "database is locked; the results of run "
+    )
     assert "are kept in" in lines[0]
     (kept,) = slow.home.glob("runs/*/result.json")
     assert json.loads(kept.read_text())["status"] == "aborted"
@@ -41,7 +42,8 @@ def test_store_locked_when_the_run_ends_keeps_the_results_and_the_next_command_r
     assert run["status_reason"].startswith("recorded late from result.json")
     shown = slow.run("runs", "show", run["id"], "--json")
     assert ("Finish a first task", "ok") in {
-        (t["task"], t["status"]) for t in json.loads(shown.stdout)["tasks"]}
+        (t["task"], t["status"]) for t in json.loads(shown.stdout)["tasks"]
+    }
     assert not kept.exists()
 
 
@@ -71,14 +73,21 @@ def test_a_store_that_accepts_but_never_answers_fails_promptly_with_the_password
     port = silent.getsockname()[1]
     try:
         started = time.monotonic()
-        result = slow.run("runs", "list", timeout=60, MSPCTL_DB_TIMEOUT="2",
-                          MSPCTL_DB_URL=f"postgresql://mspctl:canary-pw@127.0.0.1:{port}/runs")
+        result = slow.run(
+            "runs",
+            "list",
+            timeout=60,
+            MSPCTL_DB_TIMEOUT="2",
+            MSPCTL_DB_URL=f"postgresql://mspctl:canary-pw@127.0.0.1:{port}/runs",
+        )
         elapsed = time.monotonic() - started
     finally:
         silent.close()
     assert result.returncode == 1, result.stderr
-    assert result.stderr == (f"error: run store postgresql://mspctl:***@127.0.0.1:{port}/runs "
-                             "unavailable: connection timeout expired\n")
+    assert result.stderr == (
+        f"error: run store postgresql://mspctl:***@127.0.0.1:{port}/runs "
+        "unavailable: connection timeout expired\n"
+    )
     assert "canary-pw" not in result.stdout + result.stderr
     assert elapsed < 20  # bounded by the timeout (psycopg may try twice), not forever
 
@@ -90,11 +99,25 @@ def _read_only(home, env, *args):
     if os.geteuid() != 0:
         home.chmod(0o500)
         return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    script = ('mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift '
-              '&& exec "$@"')
-    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                           str(home), *command], capture_output=True, text=True, timeout=60,
-                          env=env)
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+    return subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(home),
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("fresh", [True, False], ids=["empty", "with-store"])
@@ -108,6 +131,8 @@ def test_a_read_only_state_dir_is_one_line_and_exit_1(slow, fresh):
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
-    assert line == (f"error: cannot write the run store sqlite:///{slow.home}/mspctl.db: "
-                    f"{slow.home} is read-only or not writable"), result.stderr
+    assert line == (
+        f"error: cannot write the run store sqlite:///{slow.home}/mspctl.db: "
+        f"{slow.home} is read-only or not writable"
+    ), result.stderr
     assert not list(slow.home.glob("runs/*"))

@@ -24,14 +24,32 @@ from mspctl.store.queries import find_run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_run(run_id: str, *, pid: int | None = None, client: str = "acme",
-             controller: str | None = None, folder: str = "/nonexistent") -> Run:
-    return Run(id=run_id, client=client, tier="gold", contract_tier="gold",
-               tier_source="contract", mode="apply", diff=False, user="tester",
-               controller=controller or socket.gethostname(),
-               started_at=dt.datetime.now(dt.UTC), status="running", policies=["assets"],
-               engine="mitogen", artifacts_dir=folder, mspctl_version="test",
-               pid=os.getpid() if pid is None else pid)
+def make_run(
+    run_id: str,
+    *,
+    pid: int | None = None,
+    client: str = "acme",
+    controller: str | None = None,
+    folder: str = "/nonexistent",
+) -> Run:
+    return Run(
+        id=run_id,
+        client=client,
+        tier="gold",
+        contract_tier="gold",
+        tier_source="contract",
+        mode="apply",
+        diff=False,
+        user="tester",
+        controller=controller or socket.gethostname(),
+        started_at=dt.datetime.now(dt.UTC),
+        status="running",
+        policies=["assets"],
+        engine="mitogen",
+        artifacts_dir=folder,
+        mspctl_version="test",
+        pid=os.getpid() if pid is None else pid,
+    )
 
 
 def dead_pid() -> int:
@@ -43,10 +61,13 @@ def dead_pid() -> int:
 def test_add_and_finish_a_run(db_url):
     store = Store.open(db_url)
     store.add_run(make_run("r1"))
-    store.finish_run("r1", status="successful", rc=0,
-                     hosts=[RunHost(host="h1", ok=2, changed=1)],
-                     tasks=[TaskRecord(host="h1", task="t", action="debug", status="ok",
-                                       changed=False)])
+    store.finish_run(
+        "r1",
+        status="successful",
+        rc=0,
+        hosts=[RunHost(host="h1", ok=2, changed=1)],
+        tasks=[TaskRecord(host="h1", task="t", action="debug", status="ok", changed=False)],
+    )
     run = find_run(store, "r1")
     assert (run.status, run.rc, run.status_reason) == ("successful", 0, None)
     assert [(h.host, h.ok, h.changed) for h in run.hosts] == [("h1", 2, 1)]
@@ -65,9 +86,12 @@ HOLDER = textwrap.dedent("""
 
 def test_lock_is_refused_while_held_by_another_process_and_taken_over_when_it_dies(db_url):
     store = Store.open(db_url)  # migrated before the holder starts
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, db_url, "run-a"],
-                              env={**os.environ, "PYTHONPATH": str(ROOT)},
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db_url, "run-a"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
@@ -130,10 +154,20 @@ def test_kept_results_are_recorded_by_the_next_open(db_url, tmp_path):
     folder = tmp_path / "run-folder"
     folder.mkdir()
     store.add_run(make_run("kept", pid=dead_pid(), folder=str(folder)))
-    _keep_result(folder, status="failed", rc=2, findings=[], assets={},
-                 ended_at=dt.datetime.now(dt.UTC), hosts=[RunHost(host="h1", ok=1, failed=1)],
-                 tasks=[TaskRecord(host="h1", task="t", action="debug", status="failed",
-                                   changed=False, message="boom")])
+    _keep_result(
+        folder,
+        status="failed",
+        rc=2,
+        findings=[],
+        assets={},
+        ended_at=dt.datetime.now(dt.UTC),
+        hosts=[RunHost(host="h1", ok=1, failed=1)],
+        tasks=[
+            TaskRecord(
+                host="h1", task="t", action="debug", status="failed", changed=False, message="boom"
+            )
+        ],
+    )
     assert stat.S_IMODE((folder / KEPT_RESULT).stat().st_mode) == 0o600
     run = find_run(Store.open(db_url), "kept")
     assert (run.status, run.rc) == ("failed", 2)

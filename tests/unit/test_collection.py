@@ -20,8 +20,9 @@ MODULES = sorted(
 def _ansible(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    return subprocess.run([str(BIN / tool), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / tool), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_galaxy_names_the_collection_the_link_points_to() -> None:

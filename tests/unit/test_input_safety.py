@@ -66,16 +66,21 @@ def test_huge_file_is_refused_unread(tmp_path, monkeypatch):
 
 def test_merge_keys_and_shared_aliases_stay_valid(tmp_path):
     text = "base: &b {x: 1, y: [1, 2]}\nother:\n  <<: *b\n  x: 2\nagain: *b\n"
-    assert _load(tmp_path, text) == {"base": {"x": 1, "y": [1, 2]}, "other": {"x": 2, "y": [1, 2]},
-                                     "again": {"x": 1, "y": [1, 2]}}
+    assert _load(tmp_path, text) == {
+        "base": {"x": 1, "y": [1, 2]},
+        "other": {"x": 2, "y": [1, 2]},
+        "again": {"x": 1, "y": [1, 2]},
+    }
 
 
 def test_names_are_checked_only_where_names_are_expected(tmp_path):
     variables = "ports:\n  80: http\n443: https\n"
     assert "443" in _error(tmp_path, variables, names=top_level)
     assert _load(tmp_path, "ports:\n  80: http\n", names=top_level) == {"ports": {80: "http"}}
-    inventory = "all:\n  hosts:\n    web:\n      ports: {80: http}\n  children:\n    s:\n" \
-                "      hosts:\n        10: {}\n"
+    inventory = (
+        "all:\n  hosts:\n    web:\n      ports: {80: http}\n  children:\n    s:\n"
+        "      hosts:\n        10: {}\n"
+    )
     assert "all.children.s.hosts.10" in _error(tmp_path, inventory, names=inventory_names)
 
 
@@ -106,10 +111,21 @@ def test_junit_stays_valid_xml_with_control_characters():
     from mspctl.reports.junit import render_junit
 
     evil = "red\x1b[31m nul\x00 bell\x07 del\x7f ok\tand\n"
-    control = {"host": "h\x00", "control_id": "c.x", "title": evil, "policy": "p",
-               "status": "fail", "expected": evil, "actual": evil, "evidence": {"e": evil}}
-    data = {"client": {"id": "demo"}, "run": {"started_at": "2026-11-30T00:00:00+00:00"},
-            "controls": [control, {**control, "status": "error"}]}
+    control = {
+        "host": "h\x00",
+        "control_id": "c.x",
+        "title": evil,
+        "policy": "p",
+        "status": "fail",
+        "expected": evil,
+        "actual": evil,
+        "evidence": {"e": evil},
+    }
+    data = {
+        "client": {"id": "demo"},
+        "run": {"started_at": "2026-11-30T00:00:00+00:00"},
+        "controls": [control, {**control, "status": "error"}],
+    }
     root = ET.fromstring(render_junit(data).encode())
     case = root.find("testsuite/testcase")
     assert case is not None and "red\\x1b[31m nul\\x00" in case.get("name", "")
@@ -121,9 +137,11 @@ def test_report_output_is_whole_or_absent(tmp_path):
     target = tmp_path / "r.md"
     _write(target, "report\n")
     assert target.read_text() == "report\n"
-    for bad, message in ((tmp_path / "missing" / "r.md", "directory not found"),
-                         (tmp_path, "is a directory"),
-                         (Path("/proc/version"), "cannot write")):
+    for bad, message in (
+        (tmp_path / "missing" / "r.md", "directory not found"),
+        (tmp_path, "is a directory"),
+        (Path("/proc/version"), "cannot write"),
+    ):
         with pytest.raises(BadInput, match=message) as caught:
             _write(bad, "x")
         assert str(bad) in caught.value.message

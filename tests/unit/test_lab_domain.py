@@ -34,11 +34,23 @@ names = st.from_regex(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$", fullmatch=True)
 
 
 def make_state(count: int = 4) -> LabState:
-    state = LabState(name="lab", distro="bookworm", slot=7, image="/img", created="now",
-                     mirror_addresses={"deb.debian.org": "192.0.2.80"})
+    state = LabState(
+        name="lab",
+        distro="bookworm",
+        slot=7,
+        image="/img",
+        created="now",
+        mirror_addresses={"deb.debian.org": "192.0.2.80"},
+    )
     state.hosts = [
-        LabHost(name=host_name("lab", i), index=i, ip=host_ip(7, i), netns=f"ns{i}",
-                veth=f"v{i}", groups=inventory.groups_for(i))
+        LabHost(
+            name=host_name("lab", i),
+            index=i,
+            ip=host_ip(7, i),
+            netns=f"ns{i}",
+            veth=f"v{i}",
+            groups=inventory.groups_for(i),
+        )
         for i in range(1, count + 1)
     ]
     return state
@@ -98,7 +110,10 @@ def test_inventory_and_client_files(tmp_path: Path) -> None:
     directory = inventory.write(state, tmp_path)
     hosts = yaml.safe_load((directory / "hosts.yml").read_text())
     assert set(hosts["all"]["children"]) == {
-        "servers", "msp_monitoring", "backup_repository", "workstations"
+        "servers",
+        "msp_monitoring",
+        "backup_repository",
+        "workstations",
     }
     lab01 = hosts["all"]["hosts"]["lab01"]
     assert lab01["ansible_host"] == "10.231.7.11"
@@ -127,8 +142,9 @@ def test_client_document_is_the_contract_shape() -> None:
         "name": "Lab rehearsal client",
         "timezone": "Europe/Paris",
         "contract": {"tier": "gold", "start": dt.date(2026, 1, 1)},
-        "contacts": [{"name": "Lab technician", "role": "technical",
-                      "email": "lab@example.invalid"}],
+        "contacts": [
+            {"name": "Lab technician", "role": "technical", "email": "lab@example.invalid"}
+        ],
         "sites": [{"name": "Lab", "address": "this machine"}],
     }
 

@@ -12,8 +12,16 @@ from mspctl.lab.state import LabHost, LabState, host_ip, host_name
 
 def make_state() -> LabState:
     state = LabState(name="lab", distro="bookworm", slot=7, image="/img", created="now")
-    state.hosts = [LabHost(name=host_name("lab", 1), index=1, ip=host_ip(7, 1), netns="ns1",
-                           veth="v1", groups=inventory.groups_for(1))]
+    state.hosts = [
+        LabHost(
+            name=host_name("lab", 1),
+            index=1,
+            ip=host_ip(7, 1),
+            netns="ns1",
+            veth="v1",
+            groups=inventory.groups_for(1),
+        )
+    ]
     return state
 
 

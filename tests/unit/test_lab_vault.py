@@ -13,8 +13,16 @@ from mspctl.lab.state import LabHost, LabState, host_ip, host_name
 
 def make_state() -> LabState:
     state = LabState(name="lab", distro="bookworm", slot=7, image="/img", created="now")
-    state.hosts = [LabHost(name=host_name("lab", 1), index=1, ip=host_ip(7, 1), netns="ns1",
-                           veth="v1", groups=inventory.groups_for(1))]
+    state.hosts = [
+        LabHost(
+            name=host_name("lab", 1),
+            index=1,
+            ip=host_ip(7, 1),
+            netns="ns1",
+            veth="v1",
+            groups=inventory.groups_for(1),
+        )
+    ]
     return state
 
 
@@ -26,8 +34,9 @@ def decrypt(vault_file: Path, key_file: Path) -> dict[str, str]:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!vault", lambda loader, node: vault.decrypt(
-        loader.construct_scalar(node)).decode())
+    Loader.add_constructor(
+        "!vault", lambda loader, node: vault.decrypt(loader.construct_scalar(node)).decode()
+    )
     data: dict[str, str] = yaml.load(vault_file.read_text(), Loader=Loader)
     return data
 

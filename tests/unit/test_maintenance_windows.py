@@ -28,7 +28,10 @@ def test_blackout_dates_travel_with_each_window(tmp_path):
     for tier in TIERS.glob("*.yml"):
         (target / tier.name).write_text(tier.read_text())
     gold = target / "gold.yml"
-    gold.write_text(gold.read_text().replace(
-        "    scope: all", '    scope: all\n    blackout_dates: ["2026-12-24"]'))
+    gold.write_text(
+        gold.read_text().replace(
+            "    scope: all", '    scope: all\n    blackout_dates: ["2026-12-24"]'
+        )
+    )
     windows = maintenance_windows(Catalogue(target, project_dir=TIERS.parent).get("gold"))
     assert all(w["blackout_dates"] == ["2026-12-24"] for w in windows.values())

@@ -40,16 +40,23 @@ CASES: dict[str, dict[str, Any]] = {
     "saturday night": {"patching_now": "2026-12-05T23:00:00+01:00"},
     "sunday deep night": {"patching_now": "2026-12-06T00:30:00+01:00"},
     "patch tuesday evening": {"patching_now": "2026-12-08T20:00:00+01:00"},
-    "blacked out saturday": {"patching_now": "2026-12-05T23:00:00+01:00",
-                             "patching_blackout_dates": ["2026-12-05"]},
+    "blacked out saturday": {
+        "patching_now": "2026-12-05T23:00:00+01:00",
+        "patching_blackout_dates": ["2026-12-05"],
+    },
     "forced on a tuesday": {"patching_now": "2026-12-08T20:00:00+01:00", "patching_force": True},
-    "force given as text": {"patching_now": "2026-12-08T20:00:00+01:00",
-                            "patching_force": "false"},  # -e patching_force=false
-    "no reboot window": {"patching_now": "2026-12-06T00:30:00+01:00",
-                         "patching_reboot_window": {}},
+    "force given as text": {
+        "patching_now": "2026-12-08T20:00:00+01:00",
+        "patching_force": "false",
+    },  # -e patching_force=false
+    "no reboot window": {"patching_now": "2026-12-06T00:30:00+01:00", "patching_reboot_window": {}},
 }
-FACTS = ("__patching_host_class", "__patching_allowed", "__patching_reason",
-         "__patching_reboot_allowed")
+FACTS = (
+    "__patching_host_class",
+    "__patching_allowed",
+    "__patching_reason",
+    "__patching_reboot_allowed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
     work = tmp_path_factory.mktemp("patching-windows")
     inventory: dict[str, Any] = {"all": {"hosts": {}, "children": {}}}
     for name, groups in HOSTS.items():
-        inventory["all"]["hosts"][name] = {"ansible_connection": "local",
-                                           "ansible_python_interpreter": sys.executable}
+        inventory["all"]["hosts"][name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+        }
         for group in groups:
             inventory["all"]["children"].setdefault(group, {"hosts": {}})["hosts"][name] = {}
     (work / "hosts.yml").write_text(yaml.safe_dump(inventory))
@@ -70,21 +79,32 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
             "gather_facts": False,
             "vars": {**BASE_VARS, **overrides},
             "tasks": [
-                {"name": "Evaluate", "ansible.builtin.include_role":
-                    {"name": "patching", "tasks_from": "windows"}},
-                {"name": "Show", "ansible.builtin.debug":
-                    {"msg": {fact: f"{{{{ {fact} }}}}" for fact in FACTS}}},
+                {
+                    "name": "Evaluate",
+                    "ansible.builtin.include_role": {"name": "patching", "tasks_from": "windows"},
+                },
+                {
+                    "name": "Show",
+                    "ansible.builtin.debug": {"msg": {fact: f"{{{{ {fact} }}}}" for fact in FACTS}},
+                },
             ],
         }
         for case, overrides in CASES.items()
     ]
     (work / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
-    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(work / "hosts.yml"),
-                           str(work / "play.yml")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"
+    )
+    proc = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(work / "hosts.yml"), str(work / "play.yml")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     data = json.loads(proc.stdout)
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -124,6 +144,7 @@ NO_WINDOW = "no window for this host class"
         ("no reboot window", "srv", ("servers", True, "inside window", False)),
     ],
 )
-def test_window_selection(results: dict[str, Any], case: str, host: str,
-                          expected: tuple[Any, ...]) -> None:
+def test_window_selection(
+    results: dict[str, Any], case: str, host: str, expected: tuple[Any, ...]
+) -> None:
     assert row(results, case, host) == expected

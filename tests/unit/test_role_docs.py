@@ -69,7 +69,7 @@ def _lines_outside_fences(text: str) -> list[str]:
             if not fence:
                 fence = match.group(1)
                 continue
-            if match.group(1).startswith(fence) and not line.strip()[len(match.group(1)):].strip():
+            if match.group(1).startswith(fence) and not line.strip()[len(match.group(1)) :].strip():
                 fence = ""
                 continue
         if not fence:
@@ -152,8 +152,12 @@ def test_every_variable_is_prefixed_with_the_role_name(role: str) -> None:
         f"roles/{role}/meta/argument_specs.yml": _spec(role),
         f"roles/{role}/README.md (Role Variables)": _readme_variables(role),
     }
-    bad = [f"{where}: `{name}`" for where, names in sources.items()
-           for name in names if not name.startswith(prefix)]
+    bad = [
+        f"{where}: `{name}`"
+        for where, names in sources.items()
+        for name in names
+        if not name.startswith(prefix)
+    ]
     assert not bad, f"{role}: variables not prefixed with {prefix!r}: " + "; ".join(bad)
 
 
@@ -171,29 +175,35 @@ def test_defaults_are_declared_in_the_spec(role: str) -> None:
         if option.get("required"):
             if "default" in option:
                 problems.append(
-                    f"`{name}` is required and has a default in meta/argument_specs.yml")
+                    f"`{name}` is required and has a default in meta/argument_specs.yml"
+                )
         elif _templated(value):
             if "default" in option:
                 problems.append(
                     f"`{name}` is templated in defaults/main.yml ({value!r}) but "
                     f"meta/argument_specs.yml states the default {option['default']!r}; "
-                    "state none and describe it")
+                    "state none and describe it"
+                )
         elif value is None:
             if option.get("default") is not None:
                 problems.append(
                     f"`{name}` is null in defaults/main.yml but meta/argument_specs.yml states "
-                    f"the default {option['default']!r}")
+                    f"the default {option['default']!r}"
+                )
         elif "default" not in option:
             problems.append(
                 f"`{name}` defaults to {value!r} in defaults/main.yml; meta/argument_specs.yml "
-                "states no default")
+                "states no default"
+            )
         elif option["default"] != value:
             problems.append(
                 f"`{name}` defaults to {value!r} in defaults/main.yml but to "
-                f"{option['default']!r} in meta/argument_specs.yml")
+                f"{option['default']!r} in meta/argument_specs.yml"
+            )
     assert not problems, (
         f"{role} (roles/{role}/defaults/main.yml vs roles/{role}/meta/argument_specs.yml): "
-        + "; ".join(problems))
+        + "; ".join(problems)
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -208,7 +218,8 @@ def test_readme_documents_every_spec_option(role: str) -> None:
     missing = [name for name in spec if name not in rows]
     assert not missing, (
         f"{role}: roles/{role}/README.md, Role Variables table lacks the argument-spec "
-        f"option(s) {missing}")
+        f"option(s) {missing}"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -217,15 +228,21 @@ def test_readme_documents_nothing_outside_the_spec(role: str) -> None:
     unknown = [name for name in rows if name not in spec]
     assert not unknown, (
         f"{role}: roles/{role}/README.md, Role Variables table lists {unknown}, not declared "
-        f"in roles/{role}/meta/argument_specs.yml")
+        f"in roles/{role}/meta/argument_specs.yml"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_readme_marks_required_inputs(role: str) -> None:
     spec, rows = _spec(role), _readme_variables(role)
-    unmarked = [name for name, option in spec.items()
-                if option.get("required") and name in rows
-                and (len(rows[name]) < 2 or "required" not in rows[name][1].lower())]
+    unmarked = [
+        name
+        for name, option in spec.items()
+        if option.get("required")
+        and name in rows
+        and (len(rows[name]) < 2 or "required" not in rows[name][1].lower())
+    ]
     assert not unmarked, (
         f"{role}: roles/{role}/README.md, Role Variables table: the Default cell of the "
-        f"required input(s) {unmarked} must say `required`")
+        f"required input(s) {unmarked} must say `required`"
+    )

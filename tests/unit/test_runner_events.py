@@ -6,17 +6,34 @@ from mspctl.runner import _task_result
 
 
 def _event(res):
-    return {"host": "h1", "task": "Write files", "role": "backup_agent",
-            "task_action": "ansible.builtin.template", "res": res}
+    return {
+        "host": "h1",
+        "task": "Write files",
+        "role": "backup_agent",
+        "task_action": "ansible.builtin.template",
+        "res": res,
+    }
 
 
 def test_diffs_of_a_loop_come_from_its_changed_items():
-    res = {"changed": True, "results": [
-        {"changed": True, "diff": [{"before": "a\n", "after": "b\n",
-                                    "before_header": "/etc/x", "after_header": "/etc/x"}]},
-        {"changed": False, "diff": [{"before": "same", "after": "same"}]},
-        {"changed": True, "censored": "the output has been hidden"},
-    ]}
+    res = {
+        "changed": True,
+        "results": [
+            {
+                "changed": True,
+                "diff": [
+                    {
+                        "before": "a\n",
+                        "after": "b\n",
+                        "before_header": "/etc/x",
+                        "after_header": "/etc/x",
+                    }
+                ],
+            },
+            {"changed": False, "diff": [{"before": "same", "after": "same"}]},
+            {"changed": True, "censored": "the output has been hidden"},
+        ],
+    }
     result = _task_result("runner_on_ok", _event(res))
     assert result.status == "changed"
     assert [d["after_header"] for d in result.diff] == ["/etc/x"]
