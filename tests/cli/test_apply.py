@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from processes import processes_mentioning
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
 # the demo client is this very machine: only the read-only assets policy runs on it here;
 # the other policies are proven on lab hosts (tests/integration, molecule)
@@ -89,6 +91,7 @@ def test_sigterm_mid_run_is_recorded_as_aborted(tmp_path):
         "MSPCTL_HOME": str(home),
         "MSPCTL_DB_URL": "",
     }
+    started = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mspctl", "apply", "demo", "--json"],
         env=env,
@@ -123,6 +126,5 @@ def test_sigterm_mid_run_is_recorded_as_aborted(tmp_path):
     assert ("Finish a first task", "ok") in tasks
     assert all(name != "Take a long time" for name, _ in tasks)
     assert json.loads(out)["status"] == "aborted"
-    # nothing of ansible keeps running
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", leftovers.stdout
+    # nothing of this run keeps running (its processes carry its state dir)
+    assert processes_mentioning(str(home), started) == {}
