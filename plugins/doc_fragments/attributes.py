@@ -1,9 +1,11 @@
 # Copyright: mspctl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``attributes:`` every mspctl module documents (descriptions here, support in the module).
+"""The ``attributes:`` of mspctl's modules, written once.
 
-``mspctl.policy.attributes`` gives check_mode and diff_mode; ``mspctl.policy.attributes.platform``
-adds the platform attribute (the module names its platforms).
+``mspctl.policy.attributes``: a module that changes the host (check mode and diff mode in full,
+Linux). ``mspctl.policy.attributes.read_only``: a status module that only reads the host and
+reports findings (check mode in full, nothing to diff). A module overrides a single value in its
+own ``attributes:`` (e.g. ``platform: {platforms: debian}``); Ansible merges the two.
 """
 
 from __future__ import annotations
@@ -16,16 +18,34 @@ attributes:
   check_mode:
     description:
       - Can run in check_mode and return changed status prediction without modifying target.
+    support: full
   diff_mode:
     description:
       - Will return details on what has changed (or possibly needs changing in check_mode),
         when in diff mode.
-"""
-
-    PLATFORM = r"""
-options: {}
-attributes:
+    support: full
   platform:
     description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
+    platforms: linux
+"""
+
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads the host; check mode returns the same findings.
+  diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode),
+        when in diff mode.
+    support: none
+    details: Nothing is changed, so there is nothing to diff.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: linux
 """

@@ -104,12 +104,7 @@ options:
     type: path
     default: /var/lib/mspctl/patching
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
   platform:
-    support: full
     platforms: debian
 requirements:
   - python3-apt on the managed host (installed by the module when missing, as
@@ -119,7 +114,6 @@ notes:
     C(mspctl.policy.patch_window)) and passed as O(allowed) and O(reason).
 extends_documentation_fragment:
   - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""

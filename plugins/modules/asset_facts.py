@@ -47,19 +47,10 @@ options:
       - Without it only C(assets.inventory_collected) is reported.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: linux
 notes:
   - Linux only; Windows hosts use the role's Windows task file.
 extends_documentation_fragment:
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

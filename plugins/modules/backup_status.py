@@ -43,20 +43,11 @@ options:
     description: systemd timer that schedules the backups; empty to skip the timer control.
     type: str
     default: mspctl-backup.timer
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: linux
 seealso:
   - module: mspctl.policy.restore_test
 extends_documentation_fragment:
   - mspctl.policy.restic
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

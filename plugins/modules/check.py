@@ -141,24 +141,13 @@ options:
             timeout is a finding with status C(error).
         type: int
         default: 30
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes the host; it evaluates the same in check mode.
-  diff_mode:
-    support: none
-    details: Nothing is changed, so there is nothing to diff.
-  platform:
-    support: full
-    platforms: linux
 notes:
   - Linux only (Debian for C(package) controls; systemd for C(service) controls).
   - Whether a failing control is waived is decided by mspctl on the controller, never here.
   - Every control type, with a failing and a passing example, is described in
     C(docs/controls.md) of the mspctl repository.
 extends_documentation_fragment:
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

@@ -91,14 +91,6 @@ options:
       - V(true) publishes shared queues to the local network (CUPS listens on every interface),
         V(false) keeps CUPS local-only. Not given, the setting is left alone.
     type: bool
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: linux
 requirements:
   - CUPS (C(cups-daemon), C(cups-client)); C(cups-filters) for PPD and IPP Everywhere drivers.
 notes:
@@ -109,7 +101,6 @@ notes:
   - Printer options (paper size, duplex) are not managed.
 extends_documentation_fragment:
   - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""

@@ -76,14 +76,6 @@ options:
       target_file:
         description: The file that registers the target on the MSP monitoring host.
         type: str
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: linux
 notes:
   - Linux with systemd only.
 seealso:
@@ -91,8 +83,7 @@ seealso:
     description: The finding schema and how status modules are used.
     link: https://github.com/mspctl/mspctl/blob/main/docs/role-contract.md
 extends_documentation_fragment:
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

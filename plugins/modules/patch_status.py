@@ -62,18 +62,12 @@ options:
     type: path
     default: /var/lib/mspctl/patching
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   platform:
-    support: full
     platforms: debian
 requirements:
   - python3-apt on the managed host
 extends_documentation_fragment:
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

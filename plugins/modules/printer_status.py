@@ -43,17 +43,8 @@ options:
   sharing:
     description: Whether CUPS should publish shared queues; not given, not checked.
     type: bool
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: linux
 extends_documentation_fragment:
-  - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
+  - mspctl.policy.attributes.read_only
 """
 
 EXAMPLES = r"""

@@ -62,19 +62,12 @@ options:
     default: /run/lock/mspctl-backup.lock
 attributes:
   check_mode:
-    support: full
     details: In check mode nothing is restored; the module says whether a test is due.
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: linux
 seealso:
   - module: mspctl.policy.backup_status
 extends_documentation_fragment:
   - mspctl.policy.restic
   - mspctl.policy.attributes
-  - mspctl.policy.attributes.platform
 """
 
 EXAMPLES = r"""
