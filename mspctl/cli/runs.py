@@ -100,6 +100,8 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
         f"artifacts: {data['artifacts_dir']}",
         markup=False,
     )
+    if data.get("status_reason"):  # why a run was aborted or recorded late (reconcile)
+        app.out.print(f"why {data['status']}: {data['status_reason']}", markup=False)
     app.out.print(recap_table("hosts", data["hosts"]))
     interesting = [t for t in data["tasks"] if t["status"] in ("changed", "failed", "unreachable")]
     if interesting:

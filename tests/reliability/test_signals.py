@@ -43,6 +43,8 @@ def test_sigkill_of_mspctl_leaves_no_process_and_the_run_is_reconciled(slow, eng
     assert run["status"] == "aborted"
     assert run["status_reason"].startswith(f"process {proc.pid} on ")
     assert run["status_reason"].endswith(" is gone")
+    shown = slow.run("runs", "show", run["id"])  # the table says why, too
+    assert f"why aborted: process {proc.pid} on " in shown.stdout, shown.stdout
     left = slow.end_all()
     assert not left, f"processes survived SIGKILL of mspctl: {left}"
     second = slow.run("apply", "demo", "--json", "--limit", "nomatch")  # the lock is free again
