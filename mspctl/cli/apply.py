@@ -102,6 +102,8 @@ def apply(
         with LiveProgress(app.err, title) as progress:
             outcome = jobs.execute(app.workspace, planned, on_progress=progress, on_wait=app.info)
     result = outcome.result
+    if result.survivors:  # stuck in the kernel even after SIGKILL: tell, never hide
+        app.warn(f"processes of run {outcome.run_id} outlived SIGKILL: {result.survivors}")
     hosts = {h: s.as_dict() for h, s in result.hosts.items()}
     if as_json:
         app.print_json(
