@@ -276,9 +276,6 @@ class Settings:
             self.smtp.password if self.smtp else None,
             self.webhook.token if self.webhook else None,
         ]
-        if self.webhook:
-            parts = urlsplit(self.webhook.url)
-            values.append(parts.password)  # the URL is never shown, only scheme://host:port
         return tuple(v for v in values if v)
 
     @classmethod
@@ -392,6 +389,11 @@ def _webhook_from_env(env: Mapping[str, str]) -> WebhookSettings | None:
         raise BadInput(f"scheme must be http or https, not {scheme}", key="MSPCTL_WEBHOOK_URL")
     if not parts.hostname:
         raise BadInput("has no host", key="MSPCTL_WEBHOOK_URL")
+    if "@" in parts.netloc:  # urllib would take it for part of the host name
+        raise BadInput(
+            "credentials in the URL are not supported; use MSPCTL_WEBHOOK_TOKEN",
+            key="MSPCTL_WEBHOOK_URL",
+        )
     if token and parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise BadInput(
             "http would send the token in clear to a remote server; use https",

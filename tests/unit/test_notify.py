@@ -190,6 +190,7 @@ def test_secrets_stay_out_of_repr():
         ({"MSPCTL_WEBHOOK_URL": "hooks.example.org/x"}, "MSPCTL_WEBHOOK_URL"),
         ({"MSPCTL_WEBHOOK_URL": "https://"}, "MSPCTL_WEBHOOK_URL"),
         ({"MSPCTL_WEBHOOK_URL": "https://h:99999/"}, "MSPCTL_WEBHOOK_URL"),
+        ({"MSPCTL_WEBHOOK_URL": "https://u:pw-xyz@h/"}, "MSPCTL_WEBHOOK_URL"),
         (
             {"MSPCTL_WEBHOOK_URL": "http://hooks.example.org/", "MSPCTL_WEBHOOK_TOKEN": "pw-xyz"},
             "MSPCTL_WEBHOOK_URL",
