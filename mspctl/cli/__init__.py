@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("mspctl.cli.diff", "diff", "Compliance changes between two runs, or fleet-wide."),
     "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
+    "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
     "tiers": ("mspctl.cli.tiers", "tiers", "Browse and compare the tier catalogue."),

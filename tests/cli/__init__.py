@@ -1,0 +1,1 @@
+"""CLI tests (a package, so test modules may share a basename with tests/unit)."""
