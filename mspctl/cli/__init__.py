@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
+    "schedule": (
+        "mspctl.cli.schedule",
+        "schedule",
+        "Timers/pipelines that start run-due when patch windows open.",
+    ),
     "tiers": ("mspctl.cli.tiers", "tiers", "Browse and compare the tier catalogue."),
 }
 
