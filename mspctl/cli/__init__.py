@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
+    "run-due": ("mspctl.cli.run_due", "run_due", "Nightly fleet run: what is due, per client."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
     "tiers": ("mspctl.cli.tiers", "tiers", "Browse and compare the tier catalogue."),
 }
