@@ -121,6 +121,7 @@ class ClientPlan:
     """What is due for one client at ``now``; ``error`` is its bad input (nothing runs)."""
 
     client: str
+    duties: tuple[str, ...] = DUTIES  # the duties asked for (due or not)
     tier: str | None = None
     hosts: tuple[str, ...] = ()
     patching: tuple[str, ...] = ()  # hosts whose patch window is open
@@ -151,18 +152,21 @@ class Windows:
         self._cache: dict[str, Any] = {}
 
     def is_open(self, spec: Mapping[str, Any], tz: str, blackouts: Any, now: dt.datetime) -> bool:
+        parser = self.parser
+        if parser is None:
+            raise BadInput("the project has no patch window engine", file=self.project_dir)
         full = {**spec, "timezone": tz, "blackout_dates": blackouts or []}
         key = json.dumps(full, sort_keys=True, default=str)
         window = self._cache.get(key)
         if window is None:
-            if self.parser is None:
-                raise BadInput("the project has no patch window engine", file=self.project_dir)
             try:
-                window = self.parser.parse_window(full)
-            except self.parser.WindowError as exc:
-                raise BadInput(str(exc.message), key=f"policies.patching.windows.{exc.key}") from None
+                window = parser.parse_window(full)
+            except parser.WindowError as exc:
+                raise BadInput(
+                    str(exc.message), key=f"policies.patching.windows.{exc.key}"
+                ) from None
             self._cache[key] = window
-        return bool(self.parser.is_open(window, now))
+        return bool(parser.is_open(window, now))
 
 
 def due_hosts(
@@ -208,6 +212,7 @@ def plan_client(
     drift = DRIFT in duties and bool(tier.tier.enabled_policies) and bool(hosts)
     return ClientPlan(
         client=slug,
+        duties=tuple(duties),
         tier=tier.name,
         hosts=tuple(name for name, _ in hosts),
         patching=patching,
@@ -235,7 +240,7 @@ def plan_fleet(
         try:
             plans.append(plan_client(workspace, slug, now, duties, windows))
         except MspctlError as exc:
-            plans.append(ClientPlan(client=slug, error=exc))
+            plans.append(ClientPlan(client=slug, duties=tuple(duties), error=exc))
     return plans
 
 
@@ -286,7 +291,13 @@ class ClientResult:
     def status(self) -> str:
         if self.plan.idle:
             return IDLE
-        return _STATUS_OF_CODE.get(ExitCode(self.exit_code), FAILED)  # type: ignore[call-overload]
+        if self.plan.error is not None:
+            return BAD_INPUT
+        codes = {d.exit_code for d in self.duties} | ({ExitCode.ABORTED} if self.aborted else set())
+        for code in (ExitCode.ABORTED, ExitCode.BAD_INPUT, ExitCode.FAILED, ExitCode.BUSY):
+            if code in codes:
+                return _STATUS_OF_CODE[code]
+        return _STATUS_OF_CODE.get(ExitCode(aggregate(codes)), FAILED)
 
     @property
     def run_ids(self) -> list[str]:
@@ -430,7 +441,10 @@ class FleetRunner:
             if self.stopping.is_set():
                 result.aborted = True
                 break
-            result.duties.append(self._run_duty(plan, duty))
+            done = self._run_duty(plan, duty)
+            result.duties.append(done)
+            if done.exit_code in (ExitCode.BUSY, ExitCode.BAD_INPUT):
+                break  # the client's next duty would meet the same lock or input
         return result
 
     def _run_duty(self, plan: ClientPlan, duty: str) -> DutyResult:
@@ -438,7 +452,7 @@ class FleetRunner:
         with self._lock:
             if self.stopping.is_set():
                 return DutyResult(duty, ExitCode.ABORTED, message="interrupted before it started")
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            child = subprocess.Popen(
                 command,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -497,7 +511,7 @@ def run_fleet(
 
 
 def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
-    """A testsuite per client, a testcase per host × duty: skipped = not due, failure = failed,
+    """A testsuite per client, a testcase per host and duty: skipped = not due, failure = failed,
     unreachable, drift or failing controls; a client's bad input or busy lock is an error."""
     import xml.etree.ElementTree as ET
 
@@ -510,7 +524,12 @@ def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
         suite = ET.SubElement(root, "testsuite", name=plan.client, timestamp=now.isoformat())
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 
-        def case(name: str, classname: str, counts: dict[str, int] = counts) -> ET.Element:
+        def case(
+            name: str,
+            classname: str,
+            counts: dict[str, int] = counts,
+            suite: ET.Element = suite,
+        ) -> ET.Element:
             counts["tests"] += 1
             return ET.SubElement(suite, "testcase", name=name, classname=classname)
 
@@ -528,9 +547,13 @@ def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
                 type=result.status,
             ).text = result.describe()
         if plan.error is None:
-            columns = [(PATCHING, plan.patching_scope, set(plan.patching))]
-            columns.append((DRIFT, plan.hosts, set(plan.hosts) if plan.drift else set()))
+            columns = [
+                (PATCHING, plan.patching_scope, set(plan.patching)),
+                (DRIFT, plan.hosts, set(plan.hosts) if plan.drift else set()),
+            ]
             for duty, hosts, due in columns:
+                if duty not in plan.duties:
+                    continue
                 ran = duties.get(duty)
                 for host in hosts:
                     element = case(f"{host} {duty}", f"{plan.client}.{duty}")

@@ -58,7 +58,7 @@ RUN_DUE_EXIT_CODES = (
     "--junit",
     "junit_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a JUnit XML report (a testsuite per client, a testcase per host × duty).",
+    help="Also write a JUnit XML report (a testsuite per client, a testcase per host and duty).",
 )
 @json_option("Print a machine-readable summary per client.")
 @click.pass_obj

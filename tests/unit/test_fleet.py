@@ -89,7 +89,9 @@ def test_host_classes_no_patching_and_the_roles_class_order(workspace, windows):
 @settings(max_examples=300, deadline=None)
 @given(
     instant=st.datetimes(
-        min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2028, 12, 31), timezones=st.just(dt.UTC)
+        min_value=dt.datetime(2026, 1, 1),
+        max_value=dt.datetime(2028, 12, 31),
+        timezones=st.just(dt.UTC),
     ),
     hours=st.integers(-12, 14),
 )
@@ -104,9 +106,7 @@ def test_due_matches_local_wall_clock_in_fixed_offset_zones(workspace, windows, 
 
 
 def test_plan_fleet_isolates_a_clients_bad_input(workspace, tmp_path):
-    plans = fleet.plan_fleet(
-        workspace, utc("2026-12-05T21:30Z"), clients=["alpha", "beta", "nope"]
-    )
+    plans = fleet.plan_fleet(workspace, utc("2026-12-05T21:30Z"), clients=["alpha", "beta", "nope"])
     by_name = {p.client: p for p in plans}
     assert by_name["alpha"].due == {"patching": ["alpha-srv"], "drift": ["alpha-srv"]}
     assert by_name["beta"].due == {"drift": ["beta-srv"]}
