@@ -204,7 +204,13 @@ def plan_client(
     today = now.astimezone(ZoneInfo(timezone)).date()
     tier = workspace.catalogue.get(client.effective_tier(today).name)
     view = client.inventory_view(client.vault_password_file)
-    hosts = [(name, groups) for name, groups, _vars in view.hosts_with_vars()]
+    # only the groups planning looks at, by pattern: a host's variables are not needed here
+    wanted = {*PATCH_CLASSES, f"{EXCLUDE_PREFIX}{PATCHING}", *_patch_targets(tier)}
+    members = {group: set(view.hosts(group)) for group in wanted if view.has_group(group)}
+    hosts = [
+        (host.name, tuple(group for group, names in members.items() if host.name in names))
+        for host in client.hosts
+    ]
     patching: tuple[str, ...] = ()
     scope: tuple[str, ...] = ()
     if PATCHING in duties:
@@ -219,6 +225,11 @@ def plan_client(
         patching_scope=scope,
         drift=drift,
     )
+
+
+def _patch_targets(tier: ResolvedTier) -> list[str]:
+    block = tier.tier.enabled_policies.get(PATCHING)
+    return list(block.hosts) if block else []
 
 
 def plan_fleet(
