@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
     "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
+    "run-due": ("mspctl.cli.run_due", "run_due", "Nightly fleet run: what is due, per client."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
     "schedule": (
         "mspctl.cli.schedule",

@@ -1,0 +1,111 @@
+"""``mspctl run-due``: the nightly fleet run — what is due now, for every client, in parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mspctl.cli.options import json_option
+from mspctl.errors import EXIT_CODES_HELP
+
+if TYPE_CHECKING:
+    from mspctl.app import Application
+    from mspctl.fleet import ClientResult
+
+RUN_DUE_EXIT_CODES = (
+    "Exit codes (fleet): 0 every client ok or nothing due; 1 a client failed, was unreachable or "
+    "busy; 2 drift, pending changes or failing controls (or --check found changes); 3 a client "
+    "had bad input (the others still ran); 130 interrupted (every running client recorded as "
+    "aborted). " + EXIT_CODES_HELP
+)
+
+
+@click.command(epilog=RUN_DUE_EXIT_CODES)
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    metavar="NAME",
+    help="Only this client (repeatable) [default: every client].",
+)
+@click.option(
+    "--now",
+    metavar="ISO-INSTANT",
+    help="Evaluate the windows at this instant, with an offset (2026-12-05T22:30+01:00) "
+    "[default: the current time]. For tests and catch-up runs.",
+)
+@click.option(
+    "--duties",
+    default="patching,drift",
+    show_default=True,
+    metavar="LIST",
+    help="Nightly duties to run: patching (hosts in an open patch window), drift (a check of "
+    "the tier).",
+)
+@click.option("--check", is_flag=True, help="Run patching in check mode (change nothing).")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="MSPCTL_PARALLEL",
+    show_envvar=True,
+    help="Clients run at the same time.",
+)
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit XML report (a testsuite per client, a testcase per host and duty).",
+)
+@json_option("Print a machine-readable summary per client.")
+@click.pass_obj
+def run_due(
+    app: Application,
+    clients: tuple[str, ...],
+    now: str | None,
+    duties: str,
+    check: bool,
+    parallel: int,
+    junit_file: Path | None,
+    as_json: bool,
+) -> int:
+    """Run what is due now for every client: patching of the hosts whose patch window is open,
+    and the drift check. Clients run in parallel, each under its run lock; one client's
+    failure, busy lock or bad input never stops the others."""
+    import datetime as dt
+
+    from mspctl import fleet
+
+    instant = fleet.parse_now(now) if now else dt.datetime.now(dt.UTC)
+    chosen = fleet.parse_duties(duties)
+    plans = fleet.plan_fleet(app.workspace, instant, clients=clients, duties=chosen)
+
+    def summary(result: ClientResult) -> None:
+        line = f"{result.plan.client}: {result.status} — {result.describe()}"
+        if result.status in (fleet.OK, fleet.IDLE):
+            app.err.print(line, markup=False)  # a result, shown even with --quiet
+        elif result.status == fleet.CHANGES:
+            app.warn(line)
+        else:
+            app.error(line)
+
+    results, interrupted = fleet.run_fleet(
+        app.workspace, plans, parallel=parallel, check=check, on_done=summary
+    )
+    code = fleet.aggregate([r.exit_code for r in results] + ([130] if interrupted else []))
+    if junit_file is not None:
+        junit_file.write_text(fleet.render_junit(results, instant), encoding="utf-8")
+    if as_json:
+        app.print_json(
+            {
+                "now": instant.isoformat(),
+                "duties": list(chosen),
+                "check": check,
+                "exit_code": code,
+                "clients": [r.as_dict() for r in results],
+            }
+        )
+    return code

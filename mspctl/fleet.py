@@ -1,0 +1,607 @@
+"""Fleet runs (``mspctl run-due``): which client and host is due at an instant, and running the
+due clients in parallel, each under its per-client run lock.
+
+Planning is pure and in-process: for each client, its effective tier at ``now`` (a trial counts
+from the client's local date), the hosts of the tier's patching policy (its host classes, minus
+the group ``no_patching``) whose class window is open at ``now`` — evaluated with the project's
+one window engine (``plugins/module_utils/patch_window.py``, loaded by
+:func:`mspctl.policies.window_parser`) in the client's time zone with the tier's blackout dates,
+picking a host's class in the same order as the patching role (servers, workstations, nas) — and
+whether the nightly drift check applies (every client whose tier enables a policy).
+
+Running: **one subprocess per client duty** (``python -m mspctl apply CLIENT --policy patching
+--limit HOSTS --json``, then ``python -m mspctl drift CLIENT --json``), started from a bounded
+thread pool whose threads only wait on their child. Threads running ``engine.execute`` in this
+process were rejected:
+
+- ``engine._interruptible`` installs SIGINT/SIGTERM handlers, which Python allows only in the
+  main thread (``ValueError`` elsewhere); the run's cancellation (stop ansible, record
+  ``aborted``) hangs on those handlers;
+- ansible-runner's guard ties a run's processes to ``os.getpid()`` and ends them by that id, and
+  the store's SQLite sessions, the inventory loader and Ansible's globals were never made
+  thread-safe; a crash or leak in one client would take the whole fleet with it.
+
+A child is exactly ``mspctl apply``/``drift``: same plan, same lock (busy = its exit 4), same
+audit trail, same ``aborted`` recording. Its cost (~1 s of start-up) is nothing next to an
+ansible run, and planning, where the fleet's overhead lies, stays in-process.
+
+Interrupts: children share mspctl's process group, so Ctrl-C at a terminal reaches them all;
+:class:`FleetRunner` also forwards SIGINT/SIGTERM to every running child as SIGTERM (for a
+``kill`` of the parent alone), starts no new duty, waits for every child to record its run as
+``aborted``, and the fleet exits 130 — no orphan.
+
+Exit code (:func:`aggregate`): 130 if interrupted, else 3 if any client had bad input, else 1 if
+any client failed, was unreachable or busy (its duty was not done tonight: the nightly job must
+say so; ``busy`` is not 4 here, which would claim the whole fleet did not run), else 2 if a
+drift check found drift, pending changes or failing controls (or a ``--check`` run found
+changes), else 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from mspctl.engine import EXCLUDE_PREFIX
+from mspctl.errors import BadInput, ExitCode, MspctlError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from mspctl.catalogue import ResolvedTier
+    from mspctl.workspace import Workspace
+
+PATCHING = "patching"
+DRIFT = "drift"
+DUTIES = (PATCHING, DRIFT)
+# the patching role's own order (roles/patching/vars/main.yml __patching_classes): a host in
+# several classes is patched in the window of the first one that has a window
+PATCH_CLASSES = ("servers", "workstations", "nas")
+
+# client statuses, worst last
+IDLE = "idle"  # nothing due
+OK = "ok"
+CHANGES = "drift"  # drift, pending changes, failing controls, or changes found by --check
+FAILED = "failed"  # a host failed or was unreachable, or the duty could not complete
+BUSY = "busy"
+BAD_INPUT = "bad input"
+ABORTED = "aborted"
+_STATUS_OF_CODE = {
+    ExitCode.OK: OK,
+    ExitCode.DRIFT: CHANGES,
+    ExitCode.FAILED: FAILED,
+    ExitCode.BAD_INPUT: BAD_INPUT,
+    ExitCode.BUSY: BUSY,
+    ExitCode.ABORTED: ABORTED,
+}
+
+
+def parse_now(value: str) -> dt.datetime:
+    """An ISO 8601 instant with an offset (``Z`` accepted), as aware UTC; naive is bad input."""
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"not an ISO 8601 date and time: {value!r}", key="--now") from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise BadInput("has no UTC offset; add one, e.g. 'Z' or '+01:00'", key="--now")
+    return instant.astimezone(dt.UTC)
+
+
+def parse_duties(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [name for name in names if name not in DUTIES]
+    if unknown or not names:
+        raise BadInput(
+            f"unknown duty {', '.join(unknown) or '(none)'} (known: {', '.join(DUTIES)})",
+            key="--duties",
+        )
+    return names
+
+
+# -- planning: pure --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """What is due for one client at ``now``; ``error`` is its bad input (nothing runs)."""
+
+    client: str
+    duties: tuple[str, ...] = DUTIES  # the duties asked for (due or not)
+    tier: str | None = None
+    hosts: tuple[str, ...] = ()
+    patching: tuple[str, ...] = ()  # hosts whose patch window is open
+    patching_scope: tuple[str, ...] = ()  # hosts the tier patches at all
+    drift: bool = False
+    error: MspctlError | None = None
+
+    @property
+    def due(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if self.patching:
+            out[PATCHING] = list(self.patching)
+        if self.drift:
+            out[DRIFT] = list(self.hosts)
+        return out
+
+    @property
+    def idle(self) -> bool:
+        return self.error is None and not self.patching and not self.drift
+
+
+class Windows:
+    """Parsed windows, cached by (spec, time zone): a fleet shares a handful of tiers."""
+
+    def __init__(self, parser: ModuleType | None, project_dir: Path | None = None) -> None:
+        self.parser = parser
+        self.project_dir = project_dir
+        self._cache: dict[str, Any] = {}
+
+    def is_open(self, spec: Mapping[str, Any], tz: str, blackouts: Any, now: dt.datetime) -> bool:
+        parser = self.parser
+        if parser is None:
+            raise BadInput("the project has no patch window engine", file=self.project_dir)
+        full = {**spec, "timezone": tz, "blackout_dates": blackouts or []}
+        key = json.dumps(full, sort_keys=True, default=str)
+        window = self._cache.get(key)
+        if window is None:
+            try:
+                window = parser.parse_window(full)
+            except parser.WindowError as exc:
+                raise BadInput(
+                    str(exc.message), key=f"policies.patching.windows.{exc.key}"
+                ) from None
+            self._cache[key] = window
+        return bool(parser.is_open(window, now))
+
+
+def due_hosts(
+    tier: ResolvedTier,
+    hosts: Iterable[tuple[str, Sequence[str]]],
+    timezone: str,
+    now: dt.datetime,
+    windows: Windows,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(hosts due for patching now, hosts the tier patches at all), given (host, groups)."""
+    block = tier.tier.enabled_policies.get(PATCHING)
+    if block is None:
+        return (), ()
+    specs = block.params.get("windows") or {}
+    blackouts = block.params.get("blackout_dates") or []
+    targets = set(block.hosts)
+    scope: list[str] = []
+    due: list[str] = []
+    for name, groups in hosts:
+        if not targets.intersection(groups) or f"{EXCLUDE_PREFIX}{PATCHING}" in groups:
+            continue
+        scope.append(name)
+        cls = next((c for c in PATCH_CLASSES if c in groups and c in specs), None)
+        if cls is not None and windows.is_open(specs[cls], timezone, blackouts, now):
+            due.append(name)
+    return tuple(due), tuple(scope)
+
+
+def plan_client(
+    workspace: Workspace, slug: str, now: dt.datetime, duties: Sequence[str], windows: Windows
+) -> ClientPlan:
+    """What is due for one client at ``now``; raises MspctlError on its bad input."""
+    client = workspace.clients.get(slug)
+    timezone = client.data.timezone
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    tier = workspace.catalogue.get(client.effective_tier(today).name)
+    view = client.inventory_view(client.vault_password_file)
+    # only the groups planning looks at, by pattern: a host's variables are not needed here
+    wanted = {*PATCH_CLASSES, f"{EXCLUDE_PREFIX}{PATCHING}", *_patch_targets(tier)}
+    members = {group: set(view.hosts(group)) for group in wanted if view.has_group(group)}
+    hosts = [
+        (host.name, tuple(group for group, names in members.items() if host.name in names))
+        for host in client.hosts
+    ]
+    patching: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    if PATCHING in duties:
+        patching, scope = due_hosts(tier, hosts, timezone, now, windows)
+    drift = DRIFT in duties and bool(tier.tier.enabled_policies) and bool(hosts)
+    return ClientPlan(
+        client=slug,
+        duties=tuple(duties),
+        tier=tier.name,
+        hosts=tuple(name for name, _ in hosts),
+        patching=patching,
+        patching_scope=scope,
+        drift=drift,
+    )
+
+
+def _patch_targets(tier: ResolvedTier) -> list[str]:
+    block = tier.tier.enabled_policies.get(PATCHING)
+    return list(block.hosts) if block else []
+
+
+def plan_fleet(
+    workspace: Workspace,
+    now: dt.datetime,
+    *,
+    clients: Sequence[str] = (),
+    duties: Sequence[str] = DUTIES,
+) -> list[ClientPlan]:
+    """A plan per client (every client, or those named); a client's bad input is its plan's
+    ``error``, never the fleet's."""
+    from mspctl.policies import window_parser
+
+    names = list(dict.fromkeys(clients)) or workspace.clients.names()
+    project_dir = workspace.config.project_dir
+    windows = Windows(window_parser(project_dir), project_dir)
+    plans: list[ClientPlan] = []
+    for slug in names:
+        try:
+            plans.append(plan_client(workspace, slug, now, duties, windows))
+        except MspctlError as exc:
+            plans.append(ClientPlan(client=slug, duties=tuple(duties), error=exc))
+    return plans
+
+
+# -- running: one child process per duty -----------------------------------------------------
+
+
+@dataclass
+class DutyResult:
+    duty: str
+    exit_code: int
+    run_id: str | None = None
+    status: str | None = None
+    message: str | None = None
+    failed_hosts: list[str] = field(default_factory=list)
+    changed_hosts: list[str] = field(default_factory=list)  # drift/pending/changed (check)
+    failing: list[dict[str, Any]] = field(default_factory=list)  # failing controls
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "duty": self.duty,
+            "exit_code": self.exit_code,
+            "run_id": self.run_id,
+            "status": self.status,
+            "message": self.message,
+            "failed_hosts": self.failed_hosts,
+            "changed_hosts": self.changed_hosts,
+            "failing_controls": self.failing,
+        }
+
+
+@dataclass
+class ClientResult:
+    plan: ClientPlan
+    duties: list[DutyResult] = field(default_factory=list)
+    message: str | None = None
+    aborted: bool = False  # not (fully) run because the fleet was interrupted
+
+    @property
+    def exit_code(self) -> int:
+        if self.plan.error is not None:
+            return int(self.plan.error.exit_code)
+        codes = [d.exit_code for d in self.duties]
+        if self.aborted:
+            codes.append(ExitCode.ABORTED)
+        return aggregate(codes)
+
+    @property
+    def status(self) -> str:
+        if self.plan.idle:
+            return IDLE
+        if self.plan.error is not None:
+            return BAD_INPUT
+        codes = {d.exit_code for d in self.duties} | ({ExitCode.ABORTED} if self.aborted else set())
+        for code in (ExitCode.ABORTED, ExitCode.BAD_INPUT, ExitCode.FAILED, ExitCode.BUSY):
+            if code in codes:
+                return _STATUS_OF_CODE[code]
+        return _STATUS_OF_CODE.get(ExitCode(aggregate(codes)), FAILED)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [d.run_id for d in self.duties if d.run_id]
+
+    def describe(self) -> str:
+        if self.message:
+            return self.message
+        if self.plan.error is not None:
+            return self.plan.error.message
+        for duty in self.duties:
+            if duty.message:
+                return f"{duty.duty}: {duty.message}"
+        if self.plan.idle:
+            return "nothing due"
+        parts = [f"{duty}: {len(hosts)} host(s)" for duty, hosts in self.plan.due.items()]
+        runs = ", ".join(self.run_ids)
+        return "; ".join(parts) + (f" (runs {runs})" if runs else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "client": self.plan.client,
+            "tier": self.plan.tier,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "due": self.plan.due,
+            "run_ids": self.run_ids,
+            "duties": [d.as_dict() for d in self.duties],
+            "message": self.describe(),
+        }
+
+
+def aggregate(codes: Iterable[int]) -> int:
+    """The fleet's exit code from its clients' (see the module docstring)."""
+    seen = {int(code) for code in codes}
+    for code, result in (
+        (ExitCode.ABORTED, ExitCode.ABORTED),
+        (ExitCode.BAD_INPUT, ExitCode.BAD_INPUT),
+        (ExitCode.FAILED, ExitCode.FAILED),
+        (ExitCode.BUSY, ExitCode.FAILED),
+        (ExitCode.DRIFT, ExitCode.DRIFT),
+    ):
+        if code in seen:
+            return int(result)
+    unknown = seen - {int(ExitCode.OK)}
+    return int(ExitCode.FAILED) if unknown else int(ExitCode.OK)
+
+
+def duty_command(plan: ClientPlan, duty: str, *, check: bool) -> list[str]:
+    """The mspctl command line of a client's duty (global options come through the env)."""
+    base = [sys.executable, "-m", "mspctl", "--quiet"]
+    if duty == PATCHING:
+        command = [*base, "apply", plan.client, "--policy", PATCHING]
+        command += ["--limit", ",".join(plan.patching), "--json"]
+        return [*command, "--check"] if check else command
+    return [*base, "drift", plan.client, "--json"]
+
+
+def _last_error(stderr: str) -> str | None:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(("error:", "internal error:", "busy:")):
+            return line.removeprefix("error:").strip()
+    return lines[-1] if lines else None
+
+
+def read_duty(duty: str, code: int, stdout: str, stderr: str) -> DutyResult:
+    """A duty's result from its child's ``--json`` output and exit code."""
+    result = DutyResult(duty, code)
+    try:
+        data = json.loads(stdout) if stdout.strip() else None
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        result.run_id = data.get("run_id")
+        result.status = data.get("status")
+        if duty == PATCHING:
+            hosts = data.get("hosts") or {}
+            result.failed_hosts = sorted(
+                h for h, s in hosts.items() if s.get("failures") or s.get("unreachable")
+            )
+            if data.get("mode") == "check":
+                result.changed_hosts = sorted(h for h, s in hosts.items() if s.get("changed"))
+        else:
+            result.failed_hosts = list(data.get("failed_hosts") or [])
+            changes = [*data.get("drift", []), *data.get("pending_changes", [])]
+            result.changed_hosts = sorted({c["host"] for c in changes})
+            result.failing = list(data.get("failing_controls") or [])
+    if code != ExitCode.OK and (data is None or code in (ExitCode.FAILED, ExitCode.ABORTED)):
+        result.message = _last_error(stderr) or f"exit code {code}"
+    if result.failed_hosts and not result.message:
+        result.message = f"failed or unreachable: {', '.join(result.failed_hosts)}"
+    return result
+
+
+def child_env(workspace: Workspace) -> dict[str, str]:
+    """mspctl's environment with the workspace's settings (not on the command line, where a
+    database password would show in ``ps``)."""
+    config = workspace.config
+    env = dict(os.environ)
+    env["MSPCTL_PROJECT_DIR"] = str(config.project_dir)
+    env["MSPCTL_HOME"] = str(config.home)
+    env["MSPCTL_DB_URL"] = config.db_url
+    env.pop("MSPCTL_PARALLEL", None)
+    return env
+
+
+class FleetRunner:
+    """Runs client plans in a bounded pool; each client's duties in order, each a child."""
+
+    def __init__(self, env: Mapping[str, str], *, parallel: int, check: bool) -> None:
+        self.env = dict(env)
+        self.parallel = parallel
+        self.check = check
+        self.stopping = threading.Event()
+        self._children: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+
+    def run(
+        self, plans: Sequence[ClientPlan], on_done: Callable[[ClientResult], None] | None = None
+    ) -> list[ClientResult]:
+        results: dict[str, ClientResult] = {}
+        runnable = [p for p in plans if p.error is None and not p.idle]
+        for plan in plans:
+            if plan not in runnable:
+                results[plan.client] = ClientResult(plan)
+                if on_done:
+                    on_done(results[plan.client])
+        with self._interrupts(), ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            futures = {pool.submit(self._run_client, plan): plan for plan in runnable}
+            for future in as_completed(futures):
+                result = future.result()
+                results[result.plan.client] = result
+                if on_done:
+                    on_done(result)
+        return [results[plan.client] for plan in plans]
+
+    def _run_client(self, plan: ClientPlan) -> ClientResult:
+        result = ClientResult(plan)
+        for duty in plan.due:
+            if self.stopping.is_set():
+                result.aborted = True
+                break
+            done = self._run_duty(plan, duty)
+            result.duties.append(done)
+            if done.exit_code in (ExitCode.BUSY, ExitCode.BAD_INPUT):
+                break  # the client's next duty would meet the same lock or input
+        return result
+
+    def _run_duty(self, plan: ClientPlan, duty: str) -> DutyResult:
+        command = duty_command(plan, duty, check=self.check)
+        with self._lock:
+            if self.stopping.is_set():
+                return DutyResult(duty, ExitCode.ABORTED, message="interrupted before it started")
+            child = subprocess.Popen(
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self._children.add(child)
+        try:
+            stdout, stderr = child.communicate()
+        finally:
+            with self._lock:
+                self._children.discard(child)
+        return read_duty(duty, child.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        """Start no new duty and ask every running child to stop (it records ``aborted``)."""
+        with self._lock:
+            self.stopping.set()
+            for child in self._children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+    @contextmanager
+    def _interrupts(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(_signum: int, _frame: Any) -> None:
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def run_fleet(
+    workspace: Workspace,
+    plans: Sequence[ClientPlan],
+    *,
+    parallel: int,
+    check: bool = False,
+    on_done: Callable[[ClientResult], None] | None = None,
+) -> tuple[list[ClientResult], bool]:
+    """Run the due clients; returns their results and whether the fleet was interrupted."""
+    runner = FleetRunner(child_env(workspace), parallel=parallel, check=check)
+    results = runner.run(plans, on_done)
+    return results, runner.stopping.is_set()
+
+
+# -- JUnit -----------------------------------------------------------------------------------
+
+
+def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
+    """A testsuite per client, a testcase per host and duty: skipped = not due, failure = failed,
+    unreachable, drift or failing controls; a client's bad input or busy lock is an error."""
+    import xml.etree.ElementTree as ET
+
+    from mspctl.reports.junit import xml_text
+
+    root = ET.Element("testsuites", name=f"mspctl run-due {now.isoformat()}")
+    total = 0
+    for result in results:
+        plan = result.plan
+        suite = ET.SubElement(root, "testsuite", name=plan.client, timestamp=now.isoformat())
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+
+        def case(
+            name: str,
+            classname: str,
+            counts: dict[str, int] = counts,
+            suite: ET.Element = suite,
+        ) -> ET.Element:
+            counts["tests"] += 1
+            return ET.SubElement(suite, "testcase", name=name, classname=classname)
+
+        duties = {d.duty: d for d in result.duties}
+        blocked = plan.error is not None or any(
+            d.exit_code in (ExitCode.BAD_INPUT, ExitCode.BUSY, ExitCode.ABORTED)
+            for d in result.duties
+        )
+        if blocked or result.aborted:
+            counts["errors"] += 1
+            ET.SubElement(
+                case("run-due", f"{plan.client}.run-due"),
+                "error",
+                message=result.status,
+                type=result.status,
+            ).text = result.describe()
+        if plan.error is None:
+            columns = [
+                (PATCHING, plan.patching_scope, set(plan.patching)),
+                (DRIFT, plan.hosts, set(plan.hosts) if plan.drift else set()),
+            ]
+            for duty, hosts, due in columns:
+                if duty not in plan.duties:
+                    continue
+                ran = duties.get(duty)
+                for host in hosts:
+                    element = case(f"{host} {duty}", f"{plan.client}.{duty}")
+                    if host not in due:
+                        counts["skipped"] += 1
+                        ET.SubElement(element, "skipped", message="not due")
+                    elif ran is None or ran.exit_code in (ExitCode.BUSY, ExitCode.ABORTED):
+                        counts["skipped"] += 1
+                        ET.SubElement(element, "skipped", message="not run")
+                    elif problems := _host_problems(ran, host):
+                        counts["failures"] += 1
+                        ET.SubElement(
+                            element, "failure", message=problems[0], type=duty
+                        ).text = "\n".join(problems)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+        total += counts["tests"]
+    root.set("tests", str(total))
+    for element in root.iter():
+        element.attrib = {key: xml_text(value) for key, value in element.attrib.items()}
+        if element.text is not None:
+            element.text = xml_text(element.text)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _host_problems(duty: DutyResult, host: str) -> list[str]:
+    problems: list[str] = []
+    if host in duty.failed_hosts:
+        problems.append(f"{duty.duty}: failed or unreachable (run {duty.run_id})")
+    if host in duty.changed_hosts:
+        problems.append(f"{duty.duty}: changes found (run {duty.run_id})")
+    problems += [
+        f"failing control {c.get('control_id')}: {c.get('title')}"
+        for c in duty.failing
+        if c.get("host") == host
+    ]
+    if not problems and duty.exit_code == ExitCode.FAILED and not duty.failed_hosts:
+        problems.append(f"{duty.duty}: {duty.message or 'the run failed'}")
+    return problems
