@@ -60,6 +60,7 @@ from mspctl.errors import BadInput, ExitCode, MspctlError
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from mspctl import notify
     from mspctl.catalogue import ResolvedTier
     from mspctl.workspace import Workspace
 
@@ -519,6 +520,48 @@ def run_fleet(
 
 
 # -- JUnit -----------------------------------------------------------------------------------
+
+
+def notification(
+    results: Sequence[ClientResult], started: dt.datetime, ended: dt.datetime, code: int
+) -> notify.Summary:
+    """The fleet run as the MSP's summary (email, webhook): per client, hosts patched, failed and
+    drifting, and failing controls. A client whose duties did not happen (bad input, busy,
+    aborted) counts its due hosts as failed, so the summary never looks better than the run."""
+    from mspctl import notify
+
+    lines = []
+    for result in results:
+        patching = next((d for d in result.duties if d.duty == "patching"), None)
+        failed = {h for d in result.duties for h in d.failed_hosts}
+        if result.status in (BAD_INPUT, BUSY, ABORTED):
+            failed |= {h for hosts in result.plan.due.values() for h in hosts}
+        patched = (
+            [h for h in result.plan.patching if h not in failed]
+            if patching is not None and patching.exit_code in (ExitCode.OK, ExitCode.DRIFT)
+            else []
+        )
+        drift = {h for d in result.duties if d.duty == "drift" for h in d.changed_hosts}
+        lines.append(
+            notify.ClientLine(
+                client=result.plan.client,
+                patched=len(patched),
+                failed=len(failed),
+                drift=len(drift),
+                failing_controls=sum(len(d.failing) for d in result.duties),
+                run_ids=tuple(result.run_ids),
+            )
+        )
+    status: notify.Status = (
+        "ok" if code == ExitCode.OK else "drift" if code == ExitCode.DRIFT else "failed"
+    )
+    return notify.Summary(
+        title=f"mspctl fleet run: {len(results)} client(s)",
+        status=status,
+        started=started,
+        ended=ended,
+        clients=tuple(lines),
+    )
 
 
 def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from mspctl.errors import BadInput
-from mspctl.reports import FORMATS
+from mspctl.reports import FORMATS, write_output
 
 if TYPE_CHECKING:
     from mspctl.app import Application
@@ -45,26 +42,5 @@ def report(
     if output is None:
         click.echo(text, nl=False)
     else:
-        _write(output, text)
+        write_output(output, text)
         app.success(f"wrote {output} ({fmt}, run {data['run']['id']})")
-
-
-def _write(output: Path, text: str) -> None:
-    """Write beside the target, then rename over it: the report is whole or absent (a failure
-    leaves nothing half-written and an older report untouched). OS errors are bad input."""
-    temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    created = False
-    try:
-        if output.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        if not output.parent.is_dir():
-            raise FileNotFoundError(2, "directory not found")
-        with temp.open("x", encoding="utf-8") as handle:  # honours the umask, like write_text
-            created = True
-            handle.write(text)
-        os.replace(temp, output)
-    except OSError as exc:
-        if created:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-        raise BadInput(f"cannot write the report: {exc.strerror or exc}", file=output) from None

@@ -77,10 +77,16 @@ def run_due(
     failure, busy lock or bad input never stops the others."""
     import datetime as dt
 
-    from mspctl import fleet
+    from mspctl import fleet, notify
+    from mspctl.reports import check_output, write_output
 
-    instant = fleet.parse_now(now) if now else dt.datetime.now(dt.UTC)
+    # every input is checked before anything runs: bad input changes nothing
+    started = dt.datetime.now(dt.UTC)
+    instant = fleet.parse_now(now) if now else started
     chosen = fleet.parse_duties(duties)
+    settings = notify.Settings.from_env()
+    if junit_file is not None:
+        check_output(junit_file)
     plans = fleet.plan_fleet(app.workspace, instant, clients=clients, duties=chosen)
 
     def summary(result: ClientResult) -> None:
@@ -97,7 +103,10 @@ def run_due(
     )
     code = fleet.aggregate([r.exit_code for r in results] + ([130] if interrupted else []))
     if junit_file is not None:
-        junit_file.write_text(fleet.render_junit(results, instant), encoding="utf-8")
+        write_output(junit_file, fleet.render_junit(results, instant))
+    summary_sent = fleet.notification(results, started, dt.datetime.now(dt.UTC), code)
+    for delivery in notify.send(summary_sent, settings):  # nothing configured: nothing sent
+        app.info(f"summary sent: {delivery.channel} {delivery.target}")
     if as_json:
         app.print_json(
             {

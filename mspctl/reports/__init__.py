@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mspctl import __version__
 from mspctl.compliance import REPORT_FORMAT_VERSION, drift_of, grouped_scores, results_at, score
+from mspctl.errors import BadInput
 
 if TYPE_CHECKING:
     from mspctl.workspace import Workspace
@@ -100,3 +101,33 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
         return render_sarif(data)
     raise ValueError(fmt)
+
+
+def check_output(output: Path) -> None:
+    """A report target mspctl can write: checked before a long run, so a wrong path is bad input
+    that changes nothing."""
+    if output.is_dir():
+        raise BadInput("cannot write the report: is a directory", file=output)
+    if not output.parent.is_dir():
+        raise BadInput("cannot write the report: directory not found", file=output)
+
+
+def write_output(output: Path, text: str) -> None:
+    """Write beside the target, then rename over it: the report is whole or absent (a failure
+    leaves nothing half-written and an older report untouched). OS errors are bad input."""
+    import contextlib
+    import os
+
+    check_output(output)
+    temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    created = False
+    try:
+        with temp.open("x", encoding="utf-8") as handle:  # honours the umask, like write_text
+            created = True
+            handle.write(text)
+        os.replace(temp, output)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        raise BadInput(f"cannot write the report: {exc.strerror or exc}", file=output) from None

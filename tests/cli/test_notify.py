@@ -10,17 +10,17 @@ import datetime as dt
 import ipaddress
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
+from tests.cli.conftest import Receiver
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402 - after the importorskip
@@ -289,49 +289,6 @@ def test_email_implicit_tls(tmp_path, smtp_servers, certificate, monkeypatch):
 
 
 # -- webhooks --------------------------------------------------------------------------------
-class Receiver(ThreadingHTTPServer):
-    def __init__(self, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), ReceiverHandler)
-        self.status = status
-        self.reply_headers = headers or {}
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self.thread.join(5)
-
-
-class ReceiverHandler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.requests.append(("POST", self.path, dict(self.headers.items()), body))
-        self.send_response(self.server.status)
-        for name, value in self.server.reply_headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Receiver]]:
-    started: list[Receiver] = []
-    yield started
-    for receiver in started:
-        receiver.stop()
-
-
 def test_webhook_json_body_and_bearer_header(tmp_path, receivers):
     receivers.append(receiver := Receiver())
     result = notify(

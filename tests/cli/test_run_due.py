@@ -111,3 +111,38 @@ def test_check_mode_and_client_selection(fleet_cli, tmp_path):
 def test_bad_options_are_bad_input(fleet_cli, args):
     result = fleet_cli("run-due", *args)
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
+
+
+def test_the_fleet_summary_reaches_the_msp_webhook(fleet_cli, receivers):
+    from tests.cli.conftest import Receiver
+
+    receivers.append(receiver := Receiver())
+    fleet_cli.env["MSPCTL_WEBHOOK_URL"] = receiver.url + "/fleet"
+    result = fleet_cli("run-due", "--now", SATURDAY_NIGHT_IN_PARIS, "--duties", "patching")
+    assert result.exit_code == 0, result.output
+    assert "summary sent: webhook http://127.0.0.1:" in result.stderr
+    [(_method, path, _headers, body)] = receiver.requests
+    sent = json.loads(body)
+    assert (path, sent["kind"], sent["status"]) == ("/fleet", "mspctl.summary", "ok")
+    alpha, beta = sent["clients"]
+    [run] = runs_of(fleet_cli, "alpha")
+    assert alpha == {
+        "client": "alpha", "patched": 1, "missed": 0, "failed": 0, "drift": 0,
+        "failing_controls": 0, "run_ids": [run["id"]],
+    }  # fmt: skip
+    assert (beta["client"], beta["patched"], beta["run_ids"]) == ("beta", 0, [])
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"MSPCTL_WEBHOOK_FORMAT": "carrier-pigeon"}, (), "MSPCTL_WEBHOOK_FORMAT"),
+        ({}, ("--junit", "/nonexistent/dir/fleet.xml"), "/nonexistent/dir/fleet.xml"),
+    ],
+)
+def test_bad_settings_or_outputs_are_bad_input_and_nothing_runs(fleet_cli, env, args, named):
+    fleet_cli.env.update(env)
+    result = fleet_cli("run-due", "--now", SATURDAY_NIGHT_IN_PARIS, *args)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert runs_of(fleet_cli, "alpha") == [] and runs_of(fleet_cli, "beta") == []
