@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mspctl import __version__
 from mspctl.errors import BadInput, ExitCode
 from mspctl.fingerprints import SITE_PLAYBOOK, policy_fingerprints
+from mspctl.maintenance import upcoming, with_bookings
 from mspctl.policies import POLICIES
 from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
 from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, run_playbook
@@ -91,8 +92,9 @@ class Outcome:
         return ExitCode.OK
 
 
-def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
-    """Validate the request against the client, its contract and the catalogue. No side effects."""
+def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None = None) -> Plan:
+    """Validate the request against the client, its contract and the catalogue. No side effects
+    (it reads the client's maintenance bookings from the store, after every check passed)."""
     client = workspace.clients.get(request.client)
     effective = client.effective_tier()
     tier_name = request.tier or effective.name
@@ -134,6 +136,10 @@ def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
         extravars["patching_force"] = True
         warnings.append("--force-window: patching ignores the patch windows in this run")
     fingerprints = policy_fingerprints(project, client, resolved, policies)
+    extravars["mspctl_maintenance_windows"] = with_bookings(
+        extravars["mspctl_maintenance_windows"],
+        upcoming(workspace.store, client.slug, now or dt.datetime.now(dt.UTC)),
+    )
     return Plan(
         request,
         client,
@@ -150,7 +156,8 @@ def plan(workspace: Workspace, request: ApplyRequest) -> Plan:
 
 def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
     """The tier's patch windows by host class, blackout dates included: the run context from
-    which monitoring silences a host's alerts while it may be patched and rebooted."""
+    which monitoring silences a host's alerts while it may be patched and rebooted. ``plan``
+    adds the client's booked maintenance under ``all`` (``maintenance.with_bookings``)."""
     patching = tier.tier.enabled_policies.get("patching")
     if patching is None:
         return {}

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("mspctl.cli.diff", "diff", "Compliance changes between two runs, or fleet-wide."),
     "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
+    "maintenance": (
+        "mspctl.cli.maintenance",
+        "maintenance",
+        "Book, list and cancel one-off maintenance windows.",
+    ),
     "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
     "run-due": ("mspctl.cli.run_due", "run_due", "Nightly fleet run: what is due, per client."),

@@ -35,6 +35,7 @@ from mspctl.store.models import (
     AssetRecord,
     ControlState,
     Finding,
+    MaintenanceBooking,
     Run,
     RunHost,
     RunLock,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
@@ -278,6 +279,38 @@ class Store:
                     f"{exc.message}; the results of run {run_id} are kept in {kept} and the "
                     "next mspctl command records them"
                 ) from None
+
+    def add_booking(self, booking: MaintenanceBooking) -> MaintenanceBooking:
+        """Record a maintenance booking unless it overlaps a non-cancelled booking of the same
+        client (bad input, nothing recorded). Returns it with its id."""
+        from mspctl.store.queries import overlapping_booking
+
+        with self.session() as session:
+            clash = overlapping_booking(session, booking)
+            if clash is not None:
+                raise BadInput(
+                    f"overlaps booking {clash.id} of {clash.client} ({clash.start_local} "
+                    f"{clash.timezone}, {clash.duration_seconds // 60} min: {clash.reason})",
+                    key="--start",
+                )
+            session.add(booking)
+            session.flush()
+            return booking
+
+    def cancel_booking(self, booking_id: int, now: dt.datetime) -> MaintenanceBooking:
+        """Cancel a booking (kept, with its cancellation time). Unknown or already cancelled:
+        bad input."""
+        with self.session() as session:
+            booking = session.get(MaintenanceBooking, booking_id)
+            if booking is None:
+                raise BadInput(f"unknown booking {booking_id}")
+            if booking.cancelled_at is not None:
+                raise BadInput(
+                    f"booking {booking_id} was already cancelled at "
+                    f"{booking.cancelled_at:%Y-%m-%d %H:%M} UTC"
+                )
+            booking.cancelled_at = now
+            return booking
 
     def _finish(
         self,

@@ -201,3 +201,24 @@ class RunLock(Base):
     user: Mapped[str] = mapped_column(String(64))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     heartbeat: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MaintenanceBooking(Base):
+    """A one-off maintenance booked for a client (``mspctl maintenance book``): its start in
+    UTC, and as the local wall-clock time it was booked at, in the client's time zone."""
+
+    __tablename__ = "maintenance_bookings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    start_local: Mapped[str] = mapped_column(String(16))  # "YYYY-MM-DD HH:MM" in ``timezone``
+    timezone: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    hosts: Mapped[str] = mapped_column(String(255), default="all")
+    reason: Mapped[str] = mapped_column(Text)
+    booked_by: Mapped[str] = mapped_column(String(64))
+    booked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_maintenance_bookings_client_start", "client", "start_at"),)

@@ -20,6 +20,7 @@ from mspctl.store.models import (
     AssetRecord,
     ControlState,
     Finding,
+    MaintenanceBooking,
     Run,
     RunHost,
     TaskRecord,
@@ -33,6 +34,57 @@ if TYPE_CHECKING:
 COMPLETED = ("successful", "failed")
 FAILING = ("fail", "error")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# -- maintenance bookings --------------------------------------------------------------------
+# a booking lasts at most this long: bookings that may still be open at an instant started
+# less than this before it (an indexed range on start_at, the end is checked in Python)
+MAX_BOOKING = dt.timedelta(hours=24)
+
+
+def _booking_end(booking: MaintenanceBooking) -> dt.datetime:
+    return booking.start_at + dt.timedelta(seconds=booking.duration_seconds)
+
+
+def bookings(
+    store: Store,
+    client: str | None = None,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    cancelled: bool = False,
+) -> list[MaintenanceBooking]:
+    """Maintenance bookings by start, optionally of one client, still open at ``since`` (not
+    ended), starting before ``until``, and with the cancelled ones only if ``cancelled``."""
+    query = select(MaintenanceBooking)
+    if client:
+        query = query.where(MaintenanceBooking.client == client)
+    if not cancelled:
+        query = query.where(MaintenanceBooking.cancelled_at.is_(None))
+    if since is not None:
+        query = query.where(MaintenanceBooking.start_at > since - MAX_BOOKING)
+    if until is not None:
+        query = query.where(MaintenanceBooking.start_at < until)
+    query = query.order_by(MaintenanceBooking.start_at, MaintenanceBooking.id)
+    with store.session() as session:
+        rows = list(session.scalars(query))
+    return [b for b in rows if since is None or _booking_end(b) > since]
+
+
+def overlapping_booking(session: Session, booking: MaintenanceBooking) -> MaintenanceBooking | None:
+    """A non-cancelled booking of the same client whose time overlaps ``booking``'s."""
+    end = _booking_end(booking)
+    candidates = session.scalars(
+        select(MaintenanceBooking)
+        .where(
+            MaintenanceBooking.client == booking.client,
+            MaintenanceBooking.cancelled_at.is_(None),
+            MaintenanceBooking.start_at > booking.start_at - MAX_BOOKING,
+            MaintenanceBooking.start_at < end,
+        )
+        .order_by(MaintenanceBooking.start_at)
+    )
+    return next((b for b in candidates if _booking_end(b) > booking.start_at), None)
 
 
 # -- runs ------------------------------------------------------------------------------------

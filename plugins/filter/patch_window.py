@@ -28,9 +28,14 @@ options:
         description:
           - C(daily), weekdays (C(mon) .. C(sun)) or Nth weekdays (C(1st) .. C(4th),
             C(last) followed by a weekday, for example C(2nd tue)).
+          - Required unless O(_input.date) is given; not both.
         type: list
         elements: str
-        required: true
+      date:
+        description:
+          - A one-off window (a booked maintenance) on this local date C(YYYY-MM-DD),
+            instead of O(_input.days); same start, duration and DST rules.
+        type: str
       start:
         description: Local start time C(HH:MM). Quote it in YAML, C("22:00").
         type: str

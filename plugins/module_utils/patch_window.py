@@ -15,6 +15,10 @@ A window spec is a mapping::
      "timezone": "Europe/Paris",      # IANA name: the client's time zone
      "blackout_dates": ["2026-12-25", {"from": "2026-12-20", "to": "2027-01-02"}]}
 
+A *one-off* window (a booked maintenance) has ``"date": "2026-12-19"`` instead of
+``days``: a single occurrence on that local date, with the same ``start``,
+``duration``, ``timezone`` and DST rules. A spec has either ``days`` or ``date``.
+
 Semantics:
 
 * ``days`` entries are ``mon`` .. ``sun`` (full names accepted), ``daily``, or an
@@ -68,8 +72,8 @@ __all__ = [
 
 UTC = _dt.timezone.utc
 MAX_DURATION = _dt.timedelta(hours=24)
-KEYS = ("days", "start", "duration", "timezone", "blackout_dates")
-REQUIRED_KEYS = ("days", "start", "duration", "timezone")
+KEYS = ("days", "date", "start", "duration", "timezone", "blackout_dates")
+REQUIRED_KEYS = ("start", "duration", "timezone")  # and one of days / date
 
 _WEEKDAY_ABBR = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -130,6 +134,7 @@ class Window:
     duration: _dt.timedelta
     timezone: str
     blackouts: tuple[tuple[_dt.date, _dt.date], ...] = ()
+    date: _dt.date | None = None  # a one-off window: only this local date (``days`` empty)
     tzinfo: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +142,8 @@ class Window:
 
     def matches(self, day: _dt.date) -> bool:
         """Whether local date ``day`` is scheduled (ignoring blackouts)."""
+        if self.date is not None:
+            return day == self.date
         return any(rule.matches(day) for rule in self.days)
 
 
@@ -164,16 +171,25 @@ def parse_window(spec: Mapping[str, Any]) -> Window:
     for key in spec:
         if key not in KEYS:
             raise WindowError(str(key), f"unknown key; expected one of {', '.join(KEYS)}")
+    has_days = spec.get("days") not in (None, "")
+    has_date = spec.get("date") not in (None, "")
+    if has_days and has_date:
+        raise WindowError(
+            "date", "a spec has either 'date' (a one-off window) or 'days' (a recurring one)"
+        )
+    if not has_days and not has_date:
+        raise WindowError("days", "is required (or 'date' for a one-off window)")
     for key in REQUIRED_KEYS:
         if spec.get(key) in (None, ""):
             raise WindowError(key, "is required")
     tz_name = _parse_timezone(spec["timezone"])
     return Window(
-        days=_parse_days(spec["days"]),
+        days=_parse_days(spec["days"]) if has_days else (),
         start=_parse_start(spec["start"]),
         duration=_parse_duration(spec["duration"]),
         timezone=tz_name,
         blackouts=_parse_blackouts(spec.get("blackout_dates") or []),
+        date=_parse_date(spec["date"], "date", key="date") if has_date else None,
     )
 
 
@@ -247,9 +263,9 @@ def _parse_timezone(value: Any) -> str:
     return value
 
 
-def _parse_date(value: Any, where: str) -> _dt.date:
+def _parse_date(value: Any, where: str, key: str = "blackout_dates") -> _dt.date:
     if isinstance(value, _dt.datetime):
-        raise WindowError("blackout_dates", f"{where}: expected a date, got a date and time")
+        raise WindowError(key, f"{where}: expected a date, got a date and time")
     if isinstance(value, _dt.date):
         return value
     if isinstance(value, str):
@@ -257,7 +273,7 @@ def _parse_date(value: Any, where: str) -> _dt.date:
             return _dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise WindowError("blackout_dates", f"{where}: expected an ISO date YYYY-MM-DD, got {value!r}")
+    raise WindowError(key, f"{where}: expected an ISO date YYYY-MM-DD, got {value!r}")
 
 
 def _parse_blackouts(value: Any) -> tuple[tuple[_dt.date, _dt.date], ...]:
@@ -376,6 +392,8 @@ def _scheduled(
         occurrence = occurrence_on(window, day)
         if occurrence is not None:
             yield day, occurrence
+        if window.date is not None and day >= window.date:  # a one-off window: done
+            return
         if day >= _dt.date.max - _dt.timedelta(days=2):  # leave room for the UTC conversion
             return
         day += _dt.timedelta(days=1)

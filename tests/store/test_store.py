@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -208,3 +209,46 @@ def test_the_heartbeat_of_a_held_lock_advances(db_url, monkeypatch):
         later = session.get_one(RunLock, "acme").heartbeat
         locks.release(session, "beating")
     assert later > first
+
+
+def _booking(client: str, start: dt.datetime, minutes: int) -> Any:
+    from mspctl.store.models import MaintenanceBooking
+
+    return MaintenanceBooking(
+        client=client,
+        start_at=start,
+        start_local=f"{start:%Y-%m-%d %H:%M}",
+        timezone="UTC",
+        duration_seconds=minutes * 60,
+        hosts="all",
+        reason="upgrade",
+        booked_by="tester",
+        booked_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def test_maintenance_bookings_refuse_overlaps_and_keep_cancellations(db_url):
+    from mspctl.errors import BadInput
+    from mspctl.store.queries import bookings
+
+    store = Store.open(db_url)
+    start = dt.datetime(2030, 6, 1, 20, 0, tzinfo=dt.UTC)
+    first = store.add_booking(_booking("acme", start, 180))
+    store.add_booking(_booking("other", start, 60))  # another client: no overlap
+    store.add_booking(_booking("acme", start + dt.timedelta(hours=3), 60))  # adjacent
+    with pytest.raises(BadInput, match=f"overlaps booking {first.id}"):
+        store.add_booking(_booking("acme", start - dt.timedelta(hours=20), 21 * 60))
+    assert [b.start_at for b in bookings(store, "acme")] == [
+        start,
+        start + dt.timedelta(hours=3),
+    ]
+    later = bookings(store, "acme", since=start + dt.timedelta(hours=3))
+    assert [b.id for b in later] == [b.id for b in bookings(store, "acme")][1:]
+    store.cancel_booking(first.id, dt.datetime.now(dt.UTC))
+    with pytest.raises(BadInput, match="already cancelled"):
+        store.cancel_booking(first.id, dt.datetime.now(dt.UTC))
+    with pytest.raises(BadInput, match="unknown booking 999"):
+        store.cancel_booking(999, dt.datetime.now(dt.UTC))
+    assert len(bookings(store, "acme")) == 1
+    assert len(bookings(store, "acme", cancelled=True)) == 2
+    store.add_booking(_booking("acme", start, 60))  # the cancelled slot is free again

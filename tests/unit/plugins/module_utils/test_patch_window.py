@@ -681,3 +681,105 @@ def test_unknown_day_tokens_name_days(token: str) -> None:
         with pytest.raises(pw.WindowError) as caught:
             window(days=[token])
         assert caught.value.key == "days"
+
+
+# --------------------------------------------------------------------------- one-off windows
+
+
+class TestOneOffWindow:
+    """A spec with ``date`` instead of ``days``: one occurrence, same DST rules."""
+
+    def one_off(self, **overrides: Any) -> Any:
+        spec: dict[str, Any] = {
+            "date": "2026-12-19",
+            "start": "18:00",
+            "duration": "3h",
+            "timezone": PARIS,
+        }
+        spec.update(overrides)
+        return pw.parse_window(spec)
+
+    @pytest.mark.parametrize(
+        ("wall", "expected"),
+        [
+            ("2026-12-19T17:59:59", False),
+            ("2026-12-19T18:00:00", True),
+            ("2026-12-19T20:59:59", True),
+            ("2026-12-19T21:00:00", False),
+            ("2026-12-26T19:00:00", False),  # same weekday a week later: not a recurrence
+            ("2025-12-19T19:00:00", False),
+        ],
+    )
+    def test_open_only_on_its_date(self, wall: str, expected: bool) -> None:
+        assert pw.is_open(self.one_off(), local(wall)) is expected
+
+    def test_next_occurrence_then_none_after_it(self) -> None:
+        w = self.one_off()
+        before = pw.current_or_next_occurrence(w, local("2026-12-01T00:00:00"))
+        assert before == (local("2026-12-19T18:00:00"), local("2026-12-19T21:00:00"))
+        assert pw.current_or_next_occurrence(w, local("2026-12-19T21:00:00")) is None
+        status = pw.evaluate(w, local("2027-01-01T00:00:00"))
+        assert status["open"] is False and status["next_start"] is None
+
+    def test_dst_gap_start_moves_to_the_transition(self) -> None:
+        # 2026-03-29 Europe/Paris: 02:00 -> 03:00
+        w = self.one_off(date="2026-03-29", start="02:30", duration="1h")
+        occurrence = pw.current_or_next_occurrence(w, local("2026-03-28T12:00:00"))
+        assert occurrence is not None
+        assert occurrence.start_utc == at("2026-03-29T01:00:00Z")
+        assert occurrence.end_utc - occurrence.start_utc == timedelta(hours=1)
+
+    def test_dst_overlap_uses_the_first_reading(self) -> None:
+        # 2026-10-25 Europe/Paris: 03:00 -> 02:00, 02:30 happens twice
+        w = self.one_off(date="2026-10-25", start="02:30", duration="2h")
+        occurrence = pw.current_or_next_occurrence(w, local("2026-10-24T12:00:00"))
+        assert occurrence is not None
+        assert occurrence.start_utc == at("2026-10-25T00:30:00Z")  # +02:00, before fall-back
+        assert occurrence.end_utc == at("2026-10-25T02:30:00Z")  # elapsed time, not wall clock
+
+    def test_crosses_midnight(self) -> None:
+        w = self.one_off(start="23:00", duration="3h")
+        assert pw.is_open(w, local("2026-12-20T01:30:00"))
+        assert not pw.is_open(w, local("2026-12-20T02:00:00"))
+
+    def test_a_blackout_on_its_date_keeps_it_closed(self) -> None:
+        w = self.one_off(blackout_dates=["2026-12-19"])
+        assert not pw.is_open(w, local("2026-12-19T19:00:00"))
+        assert pw.current_or_next_occurrence(w, local("2026-12-01T00:00:00")) is None
+
+    @pytest.mark.parametrize(
+        ("overrides", "key"),
+        [
+            ({"days": ["sat"]}, "date"),
+            ({"date": None}, "days"),
+            ({"date": "2026-02-30"}, "date"),
+            ({"date": "19/12/2026"}, "date"),
+            ({"date": datetime(2026, 12, 19, 18, 0)}, "date"),
+        ],
+    )
+    def test_invalid_specs_name_the_key(self, overrides: dict[str, Any], key: str) -> None:
+        with pytest.raises(pw.WindowError) as error:
+            self.one_off(**overrides)
+        assert error.value.key == key
+
+    def test_a_date_object_is_accepted(self) -> None:
+        assert self.one_off(date=date(2026, 12, 19)).date == date(2026, 12, 19)
+
+    @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+    @given(
+        day=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31)),
+        minutes=st.integers(0, 23 * 60 + 59),
+        tz=st.sampled_from(["Europe/Rome", "America/New_York", "Australia/Lord_Howe", "UTC"]),
+    )
+    def test_is_the_matching_occurrence_of_a_daily_window(
+        self, day: date, minutes: int, tz: str
+    ) -> None:
+        """The one-off window on a date is exactly the daily window's occurrence of that date."""
+        start = f"{minutes // 60:02d}:{minutes % 60:02d}"
+        one_off = self.one_off(date=day.isoformat(), start=start, timezone=tz)
+        daily = pw.parse_window(
+            {"days": ["daily"], "start": start, "duration": "3h", "timezone": tz}
+        )
+        expected = pw.occurrence_on(daily, day)
+        first = datetime.combine(day - timedelta(days=2), time(), tzinfo=UTC)
+        assert pw.current_or_next_occurrence(one_off, first) == expected

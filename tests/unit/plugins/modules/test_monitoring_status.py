@@ -725,3 +725,18 @@ def test_role_spec_and_defaults_agree() -> None:
     assert set(defaults) == set(options)
     assert set(defaults["monitoring_alert_for"]) == set(options["monitoring_alert_for"]["options"])
     assert options["monitoring_checks"]["choices"] == list(mon.CHECKS)
+
+
+def test_a_booked_one_off_window_silences_only_during_the_booking() -> None:
+    # mspctl maintenance book: a spec with date instead of days (Europe/Rome, 23:00 CET for
+    # 5h across the change to summer time: 22:00..03:00 UTC)
+    booked = {"date": "2027-03-27", "start": "23:00", "duration": "300m", "timezone": "Europe/Rome"}
+    start = dt.datetime(2027, 3, 27, 22, 0, tzinfo=UTC)
+    end = dt.datetime(2027, 3, 28, 3, 0, tzinfo=UTC)
+    before = mon.maintenance([booked], start - dt.timedelta(seconds=1), pw)
+    assert before == {"active": False, "end": None, "next_start": start.timestamp()}
+    inside = mon.maintenance([booked], start + dt.timedelta(hours=4), pw)
+    assert inside == {"active": True, "end": end.timestamp(), "next_start": None}
+    for instant in (end, end + dt.timedelta(days=7), start - dt.timedelta(days=7)):
+        assert mon.maintenance([booked], instant, pw)["active"] is False
+    assert mon.maintenance([booked], end, pw)["next_start"] is None
