@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from mspctl import notify
     from mspctl.catalogue import ResolvedTier
+    from mspctl.inventory import InventoryView
     from mspctl.workspace import Workspace
 
 PATCHING = "patching"
@@ -129,6 +130,7 @@ class ClientPlan:
     patching_scope: tuple[str, ...] = ()  # hosts the tier patches at all
     drift: bool = False
     error: MspctlError | None = None
+    booking: int | None = None  # an open booked maintenance made hosts due (mspctl maintenance)
 
     @property
     def due(self) -> dict[str, list[str]]:
@@ -214,8 +216,10 @@ def plan_client(
     ]
     patching: tuple[str, ...] = ()
     scope: tuple[str, ...] = ()
+    booking = None
     if PATCHING in duties:
         patching, scope = due_hosts(tier, hosts, timezone, now, windows)
+        patching, booking = _with_booking(workspace, slug, view, now, patching, scope)
     drift = DRIFT in duties and bool(tier.tier.enabled_policies) and bool(hosts)
     return ClientPlan(
         client=slug,
@@ -225,7 +229,29 @@ def plan_client(
         patching=patching,
         patching_scope=scope,
         drift=drift,
+        booking=booking,
     )
+
+
+def _with_booking(
+    workspace: Workspace,
+    slug: str,
+    view: InventoryView,
+    now: dt.datetime,
+    patching: tuple[str, ...],
+    scope: tuple[str, ...],
+) -> tuple[tuple[str, ...], int | None]:
+    """A booked maintenance open at ``now`` is a patch window for the hosts it names (its
+    ``--hosts`` pattern) that the tier patches: they are due too, and patched with
+    ``--force-window`` (the booking is the window)."""
+    from mspctl.maintenance import open_booking, upcoming
+
+    booking = open_booking(upcoming(workspace.store, slug, now), now)
+    if booking is None:
+        return patching, None
+    named = set(view.hosts(booking.hosts or "all"))
+    extra = tuple(h for h in scope if h in named and h not in patching)
+    return (patching + extra, booking.id) if extra else (patching, None)
 
 
 def _patch_targets(tier: ResolvedTier) -> list[str]:
@@ -336,6 +362,7 @@ class ClientResult:
             "status": self.status,
             "exit_code": self.exit_code,
             "due": self.plan.due,
+            "booking": self.plan.booking,
             "run_ids": self.run_ids,
             "duties": [d.as_dict() for d in self.duties],
             "message": self.describe(),
@@ -364,6 +391,8 @@ def duty_command(plan: ClientPlan, duty: str, *, check: bool) -> list[str]:
     if duty == PATCHING:
         command = [*base, "apply", plan.client, "--policy", PATCHING]
         command += ["--limit", ",".join(plan.patching), "--json"]
+        if plan.booking is not None:
+            command.append("--force-window")
         return [*command, "--check"] if check else command
     return [*base, "drift", plan.client, "--json"]
 

@@ -146,3 +146,37 @@ def test_bad_settings_or_outputs_are_bad_input_and_nothing_runs(fleet_cli, env, 
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert runs_of(fleet_cli, "alpha") == [] and runs_of(fleet_cli, "beta") == []
+
+
+def test_an_open_booking_is_a_patch_window_for_its_client(fleet_cli):
+    """beta (New York) is outside its Saturday window; a booked maintenance opens one."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    start = (dt.datetime.now(ZoneInfo("America/New_York")) + dt.timedelta(days=3)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    if start.weekday() == 5:  # a Saturday 10:00 is still outside the 22:00 window; keep it simple
+        start += dt.timedelta(days=1)
+    booked = fleet_cli(
+        "maintenance", "book", "beta", "--start", f"{start:%Y-%m-%d %H:%M}", "--duration", "2h",
+        "--reason", "ERP upgrade",
+    )  # fmt: skip
+    assert booked.exit_code == 0, booked.output
+    during = (start + dt.timedelta(minutes=30)).isoformat()
+    result = fleet_cli("run-due", "--now", during, "--duties", "patching", "--json")
+    assert result.exit_code == 0, result.output
+    clients = {c["client"]: c for c in json.loads(result.stdout)["clients"]}
+    assert clients["beta"]["due"] == {"patching": ["beta-srv"]}
+    assert clients["beta"]["booking"] is not None
+    assert clients["alpha"]["status"] == "idle"
+    [run] = runs_of(fleet_cli, "beta")
+    assert (run["policies"], run["limit"], run["status"]) == (
+        ["patching"],
+        "beta-srv",
+        "successful",
+    )
+    after = (start + dt.timedelta(hours=3)).isoformat()  # the booking is over: nothing due
+    later = fleet_cli("run-due", "--now", after, "--duties", "patching", "--json")
+    assert later.exit_code == 0, later.output
+    assert all(c["status"] == "idle" for c in json.loads(later.stdout)["clients"])
