@@ -132,7 +132,7 @@ def test_junit_stays_valid_xml_with_control_characters():
 
 
 def test_report_output_is_whole_or_absent(tmp_path):
-    from mspctl.cli.report import _write
+    from mspctl.reports import write_output as _write
 
     target = tmp_path / "r.md"
     _write(target, "report\n")
