@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 
 # Debian's server binaries (postgresql, installed by scripts/setup-host): the newest version
 PG_BIN = max(
@@ -38,7 +39,7 @@ def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     if not (PG_BIN / "initdb").is_file():
-        pytest.skip("PostgreSQL server binaries not installed (scripts/setup-host installs them)")
+        unavailable("PostgreSQL server binaries not installed (scripts/setup-host installs them)")
     base = Path(tempfile.mkdtemp(prefix="mspctl-pg-"))
     base.chmod(0o755)
     data, sockets = base / "data", base / "sock"

@@ -17,13 +17,12 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
+import aiosmtpd.controller as aiosmtpd_controller
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 
 from tests.cli.conftest import Receiver
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
-from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402 - after the importorskip
 
 PASSWORD = "s3cret-Pa55"
 TOKEN = "tok-9f8e7d6c5b4a"
@@ -207,9 +206,7 @@ def test_email_to_a_closed_port_is_one_line(tmp_path):
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (also its own CA), made with ``cryptography``."""
-    x509 = pytest.importorskip(
-        "cryptography.x509", reason="TLS cases need the cryptography package to make a cert"
-    )
+    from cryptography import x509  # ansible-core's own dependency
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from needs import unavailable
 
 
 def test_store_locked_when_the_run_ends_keeps_the_results_and_the_next_command_records_them(slow):
@@ -127,7 +128,7 @@ def test_a_read_only_state_dir_is_one_line_and_exit_1(slow, fresh):
         assert slow.run("runs", "list").returncode == 0
     result = _read_only(slow.home, slow.environ(), "apply", "demo")
     if "unshare" in result.stderr and "Operation not permitted" in result.stderr:
-        pytest.skip("no mount namespaces here")
+        unavailable("no mount namespaces here")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
