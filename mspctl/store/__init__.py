@@ -36,6 +36,7 @@ from mspctl.store.models import (
     ControlState,
     Finding,
     MaintenanceBooking,
+    PatchEvent,
     Run,
     RunHost,
     RunLock,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
@@ -296,6 +297,11 @@ class Store:
             session.add(booking)
             session.flush()
             return booking
+
+    def add_patch_events(self, events: Sequence[PatchEvent]) -> None:
+        """Record a fleet run's missed windows and catch-ups in one transaction."""
+        with self.session() as session:
+            session.add_all(events)
 
     def cancel_booking(self, booking_id: int, now: dt.datetime) -> MaintenanceBooking:
         """Cancel a booking (kept, with its cancellation time). Unknown or already cancelled:
