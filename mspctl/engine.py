@@ -149,9 +149,11 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
     if request.now is not None:
         extravars["patching_now"] = request.now.isoformat()
     fingerprints = policy_fingerprints(project, client, resolved, policies)
+    view = client.inventory_view(vault_file)
     extravars["mspctl_maintenance_windows"] = with_bookings(
         extravars["mspctl_maintenance_windows"],
         upcoming(workspace.store, client.slug, instant or dt.datetime.now(dt.UTC)),
+        view.hosts,
     )
     return Plan(
         request,
