@@ -143,3 +143,12 @@ def test_cancel_unknown_or_twice(rome):
     _assert_bad(rome("maintenance", "cancel", str(booking["id"])), "already cancelled")
     not_an_id = rome("maintenance", "cancel", "abc")  # click's usage error
     assert not_an_id.exit_code == 3, not_an_id.output
+
+
+def test_unknown_time_zone_of_the_client(rome):
+    client = rome.project / "inventories/demo/client.yml"
+    client.write_text(client.read_text().replace("Europe/Rome", "Europe/Atlantis"))
+    result = _book(rome, f"{SATURDAY} 23:00")
+    _assert_bad(result, "Europe/Atlantis")
+    assert "client.yml" in result.stderr and "timezone" in result.stderr
+    assert _bookings(rome) == []
