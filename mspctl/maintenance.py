@@ -17,25 +17,23 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from mspctl.errors import BadInput
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from mspctl.store import Store
     from mspctl.store.models import MaintenanceBooking
     from mspctl.workspace import Workspace
 
 MIN_DURATION = dt.timedelta(minutes=15)
-MAX_DURATION = dt.timedelta(hours=24)
 HORIZON = dt.timedelta(days=14)  # the bookings a run passes to the hosts: open or this close
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
-# the window engine's duration syntax (plugins/module_utils/patch_window.py): 90m, 3h, 1h30m
-_DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?$")
 
 
 @dataclass(frozen=True)
@@ -164,15 +162,12 @@ def local_start(text: str, timezone: str) -> dt.datetime:
     return instant
 
 
-def parse_duration(text: str) -> dt.timedelta:
-    match = _DURATION.match(text.strip().lower())
-    if match is None or not any(match.groups()):
-        raise BadInput(f"expected e.g. '90m', '3h' or '1h30m', got {text!r}", key="--duration")
-    hours, minutes = (int(group or 0) for group in match.groups())
-    duration = dt.timedelta(hours=hours, minutes=minutes)
-    if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise BadInput(f"{text!r} must be between 15m and 24h", key="--duration")
-    return duration
+def parse_duration(text: str, engine: ModuleType) -> dt.timedelta:
+    """A booking's duration, in the window engine's syntax (90m, 3h, 1h30m), 15m to 24h."""
+    try:
+        return cast("dt.timedelta", engine.parse_duration(text, MIN_DURATION))
+    except engine.WindowError as exc:
+        raise BadInput(str(exc.message), key="--duration") from None
 
 
 # -- with the store ------------------------------------------------------------------------------
@@ -189,6 +184,7 @@ class BookingRequest:
 def book(workspace: Workspace, request: BookingRequest, now: dt.datetime) -> Booking:
     """Validate and record a booking. Bad input records nothing; every check but the overlap
     is made before the store is opened."""
+    from mspctl.policies import window_parser
     from mspctl.store.models import MaintenanceBooking
 
     client = workspace.clients.get(request.client)
@@ -200,7 +196,10 @@ def book(workspace: Workspace, request: BookingRequest, now: dt.datetime) -> Boo
             f"(it is {now.astimezone(ZoneInfo(timezone)):{LOCAL_FORMAT}} there)",
             key="--start",
         )
-    duration = parse_duration(request.duration)
+    engine = window_parser(workspace.config.project_dir)
+    if engine is None:
+        raise BadInput("the project has no patch window engine", file=workspace.config.project_dir)
+    duration = parse_duration(request.duration, engine)
     reason = request.reason.strip()
     if not reason:
         raise BadInput("is empty; say what the maintenance is for", key="--reason")

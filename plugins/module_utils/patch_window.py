@@ -66,6 +66,7 @@ __all__ = [
     "is_blacked_out",
     "is_open",
     "occurrence_on",
+    "parse_duration",
     "parse_instant",
     "parse_window",
 ]
@@ -186,7 +187,7 @@ def parse_window(spec: Mapping[str, Any]) -> Window:
     return Window(
         days=_parse_days(spec["days"]) if has_days else (),
         start=_parse_start(spec["start"]),
-        duration=_parse_duration(spec["duration"]),
+        duration=parse_duration(spec["duration"]),
         timezone=tz_name,
         blackouts=_parse_blackouts(spec.get("blackout_dates") or []),
         date=_parse_date(spec["date"], "date", key="date") if has_date else None,
@@ -238,14 +239,19 @@ def _parse_start(value: Any) -> _dt.time:
     return _dt.time(hour, minute)
 
 
-def _parse_duration(value: Any) -> _dt.timedelta:
+def parse_duration(value: Any, minimum: _dt.timedelta | None = None) -> _dt.timedelta:
+    """A duration such as '90m', '4h' or '1h30m': more than 0 (or at least ``minimum``) and at
+    most 24h. The one syntax of every duration mspctl reads (windows, booked maintenance)."""
     match = _DURATION_RE.match(value.strip().lower()) if isinstance(value, str) else None
     if match is None or not any(match.groups()):
         raise WindowError("duration", f"expected e.g. '90m', '4h' or '1h30m', got {value!r}")
     hours, minutes = (int(group or 0) for group in match.groups())
     duration = _dt.timedelta(hours=hours, minutes=minutes)
-    if not _dt.timedelta(0) < duration <= MAX_DURATION:
+    if minimum is None and not _dt.timedelta(0) < duration <= MAX_DURATION:
         raise WindowError("duration", f"{value!r} must be more than 0 and at most 24h")
+    if minimum is not None and not minimum <= duration <= MAX_DURATION:
+        least = int(minimum.total_seconds() // 60)
+        raise WindowError("duration", f"{value!r} must be between {least}m and 24h")
     return duration
 
 
