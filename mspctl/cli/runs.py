@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -77,15 +77,30 @@ def list_(app: Application, client: str | None, limit: int, as_json: bool) -> No
 
 @runs.command()
 @click.argument("run_id")
+@click.option(
+    "--timings",
+    is_flag=True,
+    help="Where the time went: hosts, roles and the slowest tasks, from the recorded events.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 1000),
+    default=15,
+    show_default=True,
+    help="With --timings: how many of the slowest tasks.",
+)
 @json_option()
 @click.pass_obj
-def show(app: Application, run_id: str, as_json: bool) -> None:
+def show(app: Application, run_id: str, timings: bool, top: int, as_json: bool) -> None:
     """Show one run (a unique prefix of the id is enough): recap and task results."""
     from mspctl.display import recap_table
     from mspctl.store import run_as_dict
     from mspctl.store.queries import find_run
 
     data = run_as_dict(find_run(app.workspace.store, run_id))
+    if timings:
+        _show_timings(app, data, top, as_json)
+        return
     if as_json:
         app.print_json(data)
         return
@@ -115,6 +130,35 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
                 t["diff_summary"] or t["message"] or "",
             )
         app.out.print(table)
+
+
+def _show_timings(app: Application, data: dict[str, Any], top: int, as_json: bool) -> None:
+    from pathlib import Path
+
+    from mspctl.timings import read_timings
+
+    found = read_timings(Path(data["artifacts_dir"]))
+    if as_json:
+        app.print_json({"run_id": data["id"], **found.as_dict(top)})
+        return
+    from rich.table import Table
+
+    app.out.print(
+        f"[bold]run {data['id']}[/bold] on {data['client']}: {found.wall:.1f} s from the first "
+        f"task to the last, {len(found.tasks)} task results"
+    )
+    hosts = Table("host", "tasks", "task seconds", "wall seconds", title="Hosts, slowest first")
+    for host in found.hosts:
+        hosts.add_row(host.host, str(host.tasks), f"{host.seconds:.1f}", f"{host.wall:.1f}")
+    app.out.print(hosts)
+    roles = Table("role", "task seconds (all hosts)", title="Roles")
+    for role, seconds in found.roles.items():
+        roles.add_row(role, f"{seconds:.1f}")
+    app.out.print(roles)
+    slow = Table("seconds", "host", "role", "task", "status", title=f"The {top} slowest tasks")
+    for task in found.tasks[:top]:
+        slow.add_row(f"{task.seconds:.2f}", task.host, task.role or "-", task.task, task.status)
+    app.out.print(slow)
 
 
 @runs.command()
