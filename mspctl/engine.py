@@ -206,7 +206,10 @@ def _check_inventory(
     idle = sorted(name for name, hosts in targets.items() if not hosts)
     if idle:
         warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
-    return view.check_secrets(secrets_of(project, policies), targets)
+    secret_values = view.check_secrets(secrets_of(project, policies), targets)
+    connections = view.check_connections(h for hosts in targets.values() for h in hosts)
+    warnings += connections.warnings
+    return secret_values | connections.secrets
 
 
 def new_run_id(now: dt.datetime) -> str:
