@@ -65,12 +65,19 @@ def probe_output(result: dict[str, Any]) -> Any:
         raise ProbeError(f"the probe's output is not JSON: {exc}") from None
 
 
-def run_probe(action: Any, script: str, task_vars: dict[str, Any]) -> Any:
+def run_probe(
+    action: Any,
+    script: str,
+    task_vars: dict[str, Any],
+    parameters: dict[str, Any] | None = None,
+) -> Any:
     """Run ``script`` on the task's host from an action plugin (``action`` is its
-    ``ActionModule``); returns the parsed JSON or raises ProbeError."""
+    ``ActionModule``), with ``parameters`` bound to its ``param ()`` block; returns the parsed
+    JSON or raises ProbeError."""
+    args: dict[str, Any] = {"script": script}
+    if parameters:
+        args["parameters"] = parameters
     result = action._execute_module(
-        module_name="ansible.windows.win_powershell",
-        module_args={"script": script},
-        task_vars=task_vars,
+        module_name="ansible.windows.win_powershell", module_args=args, task_vars=task_vars
     )
     return probe_output(result)
