@@ -51,11 +51,7 @@ def strings(value: Any, field: str) -> list[str]:
 def probe_output(result: dict[str, Any]) -> Any:
     """The JSON a probe printed, from ``win_powershell``'s result; ProbeError when the
     script failed (its error records' messages) or printed something else."""
-    if result.get("unreachable"):
-        raise ProbeError(result.get("msg") or "unreachable")
-    errors = [e.get("message") for e in result.get("error") or [] if isinstance(e, dict)]
-    if result.get("failed") or errors:
-        raise ProbeError("; ".join(m for m in errors if m) or result.get("msg") or "probe failed")
+    script_errors(result)
     output = result.get("output") or []
     if len(output) != 1 or not isinstance(output[0], str):
         raise ProbeError(f"the probe printed {len(output)} objects, not one JSON text")
@@ -63,6 +59,28 @@ def probe_output(result: dict[str, Any]) -> Any:
         return json.loads(output[0])
     except ValueError as exc:
         raise ProbeError(f"the probe's output is not JSON: {exc}") from None
+
+
+def script_errors(result: dict[str, Any]) -> None:
+    """ProbeError when a ``win_powershell`` run failed: its error records' messages."""
+    if result.get("unreachable"):
+        raise ProbeError(result.get("msg") or "unreachable")
+    errors = [e.get("message") for e in result.get("error") or [] if isinstance(e, dict)]
+    if result.get("failed") or errors:
+        raise ProbeError("; ".join(m for m in errors if m) or result.get("msg") or "script failed")
+
+
+def run_script(
+    action: Any, script: str, task_vars: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """Run a script that changes the host (never in check mode); ProbeError when it fails."""
+    script_errors(
+        action._execute_module(
+            module_name="ansible.windows.win_powershell",
+            module_args={"script": script, "parameters": parameters},
+            task_vars=task_vars,
+        )
+    )
 
 
 def run_probe(
