@@ -142,3 +142,30 @@ def test_windows_host_shows_its_platform(cli):
     _windows_client(cli)
     hosts = cli.json("clients", "show", "demo")["hosts"]
     assert [(h["name"], h["platform"]) for h in hosts] == [("win-server", "windows")]
+
+
+def test_tiers_show_marks_the_policies_with_a_windows_path(cli):
+    data = cli.json("tiers", "show", "platinum")
+    assert data["windows"] == {
+        "assets": True,
+        "backup_agent": False,
+        "baseline": False,
+        "monitoring": True,
+        "patching": True,
+        "printers": True,
+    }
+    text = cli("tiers", "show", "platinum")
+    assert "Windows hosts: assets, monitoring, patching, printers; not yet: backup_agent, " in (
+        text.output
+    )
+
+
+def test_windows_host_in_a_policy_without_windows_path_is_bad_input(cli):
+    _windows_client(cli)
+    result = cli("apply", "demo", "--check", "--policy", "backup_agent")
+    assert result.exit_code == 3, result.output
+    assert (
+        "inventories/demo/: no_backup_agent: policy backup_agent has no Windows support yet: "
+        "win-server" in result.stderr
+    ), result.stderr
+    assert cli.json("runs", "list", "demo") == []
