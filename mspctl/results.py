@@ -63,7 +63,8 @@ def task_message(task: TaskResult) -> str | None:
 
 # pywinrm's transport, then urllib3's pool and its "new connection" failure
 _REFUSED = re.compile(
-    r"^(?P<transport>\w+): HTTPS?ConnectionPool\(host='(?P<host>[^']*)', port=(?P<port>\d+)\)"
+    r"^(?P<transport>\w+): (?P<scheme>HTTPS?)ConnectionPool"
+    r"\(host='(?P<host>[^']*)', port=(?P<port>\d+)\)"
     r".*Failed to establish a new connection: (?P<reason>[^\"')]+)"
 )
 
@@ -80,7 +81,8 @@ def unreachable_reasons(result: RunResult) -> dict[str, str]:
         message = message.removeprefix("Task failed: ")
         refused = _REFUSED.search(message)
         if refused:
-            message = f"{refused['transport']}: https://{refused['host']}:{refused['port']}"
+            message = f"{refused['transport']}: {refused['scheme'].lower()}://{refused['host']}:"
+            message += refused["port"]
             message += f": {refused['reason'].strip()}"
         reasons[task.host] = message[:200]
     return reasons

@@ -57,3 +57,37 @@ def test_only_winrm_connections_are_checked():
     assert is_winrm({"ansible_connection": "ansible.builtin.winrm"})
     assert not is_winrm({"ansible_connection": "ssh"})
     assert not is_winrm({})
+
+
+def _unreachable(host: str, message: str):
+    from pathlib import Path
+
+    from mspctl.runner import RunResult, TaskResult
+
+    task = TaskResult(
+        host, "Gathering Facts", None, "gather_facts", "unreachable", False, message, [], {}
+    )
+    return RunResult("failed", 4, {}, [task], Path("."))
+
+
+def test_pywinrm_refusal_is_one_short_line():
+    from mspctl.results import unreachable_reasons
+
+    message = (
+        "Task failed: ntlm: HTTPSConnectionPool(host='127.0.0.1', port=37787): Max retries "
+        'exceeded with url: /wsman (Caused by NewConnectionError("HTTPSConnection(host='
+        "'127.0.0.1', port=37787): Failed to establish a new connection: [Errno 111] "
+        'Connection refused"))'
+    )
+    assert unreachable_reasons(_unreachable("win", message)) == {
+        "win": "ntlm: https://127.0.0.1:37787: [Errno 111] Connection refused"
+    }
+
+
+def test_other_unreachable_messages_are_kept_on_one_line():
+    from mspctl.results import unreachable_reasons
+
+    message = "Task failed: Failed to connect to the host via ssh: ssh: connect to host\n port 1"
+    assert unreachable_reasons(_unreachable("lin", message)) == {
+        "lin": "Failed to connect to the host via ssh: ssh: connect to host port 1"
+    }
