@@ -61,7 +61,8 @@ $found = $searcher.Search("IsInstalled=0 and IsHidden=0 and Type='Software'").Up
 $au = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results
 [ordered]@{
     updates = @($found | ForEach-Object { [ordered]@{
-        title = $_.Title; kb = @($_.KBArticleIDs); severity = [string]$_.MsrcSeverity
+        title = $_.Title; kb = @($_.KBArticleIDs | ForEach-Object { $_ })
+        severity = [string]$_.MsrcSeverity
         categories = @($_.Categories | ForEach-Object { $_.Name })
         published = Iso $_.LastDeploymentChangeTime
         reboot_behavior = [int]$_.InstallationBehavior.RebootBehavior } })
