@@ -169,3 +169,13 @@ def test_windows_host_in_a_policy_without_windows_path_is_bad_input(cli):
         "win-server" in result.stderr
     ), result.stderr
     assert cli.json("runs", "list", "demo") == []
+
+
+def test_clients_new_scaffolds_a_commented_windows_host(cli):
+    result = cli("clients", "new", "acme", "--tier", "gold")
+    assert result.exit_code == 0, result.output
+    hosts = (cli.project / "inventories/acme/hosts.yml").read_text()
+    assert "#         ansible_connection: winrm" in hosts
+    assert "#         ansible_winrm_transport: ntlm" in hosts
+    assert '"{{ vault_windows_password }}"' in hosts
+    assert cli.json("clients", "show", "acme")["hosts"] == []  # only a comment
