@@ -57,16 +57,11 @@ options:
     type: bool
     default: false
 attributes:
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options
-      can be executed on the controller.
-    support: full
   platform:
     platforms: windows
-requirements:
-  - the C(ansible.windows) collection on the controller
 extends_documentation_fragment:
   - mspctl.policy.attributes.read_only
+  - mspctl.policy.attributes.windows_action
 """
 
 EXAMPLES = r"""

@@ -76,17 +76,13 @@ options:
     type: bool
     default: false
 attributes:
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options
-      can be executed on the controller.
-    support: full
   platform:
     platforms: windows
 requirements:
-  - the C(ansible.windows) collection on the controller
   - the PrintManagement module on the host (Windows 8 / Server 2012 and later)
 extends_documentation_fragment:
   - mspctl.policy.attributes
+  - mspctl.policy.attributes.windows_action
 """
 
 EXAMPLES = r"""
