@@ -30,6 +30,7 @@ from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, run_pl
 if TYPE_CHECKING:
     from mspctl.catalogue import ResolvedTier
     from mspctl.clients import Client
+    from mspctl.inventory import InventoryView
     from mspctl.workspace import Workspace
 
 # an inventory group no_<policy> leaves its hosts out of that policy (a vendor-managed server,
@@ -206,7 +207,29 @@ def _check_inventory(
     idle = sorted(name for name, hosts in targets.items() if not hosts)
     if idle:
         warnings.append(f"no host of {client.slug} in scope for policy {', '.join(idle)}")
-    return view.check_secrets(secrets_of(project, policies), targets)
+    _check_windows(view, targets)
+    secret_values = view.check_secrets(secrets_of(project, policies), targets)
+    connections = view.check_connections(h for hosts in targets.values() for h in hosts)
+    warnings += connections.warnings
+    return secret_values | connections.secrets
+
+
+def _check_windows(view: InventoryView, targets: dict[str, list[str]]) -> None:
+    """A Windows host in scope of a policy that has no Windows path yet is bad input: the run
+    would fail on it; the group no_<policy> leaves it out knowingly."""
+    from mspctl.connections import is_winrm
+
+    for name, hosts in targets.items():
+        if POLICIES[name].windows:
+            continue
+        windows = [h for h in hosts if is_winrm(view.host_vars(h))]
+        if windows:
+            raise BadInput(
+                f"policy {name} has no Windows support yet: {', '.join(windows)} (put them in "
+                f"the inventory group {EXCLUDE_PREFIX}{name}; docs/windows.md)",
+                file=view.display_dir,
+                key=f"{EXCLUDE_PREFIX}{name}",
+            )
 
 
 def new_run_id(now: dt.datetime) -> str:

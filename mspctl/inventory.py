@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mspctl.connections import ConnectionReport, is_winrm
 from mspctl.errors import BadInput
 from mspctl.policies import POLICIES, load_argument_spec
 
@@ -192,6 +193,25 @@ class InventoryView:
             raise self._error(exc, key=variable) from None
         return text
 
+    def _credential(self, host: str, variable: str) -> str | None:
+        """A connection credential as text, decrypted and templated; ``None`` when it is unset
+        or refers to a variable that is not defined (a vault file without it)."""
+        from ansible.errors import AnsibleError, AnsibleUndefinedVariable
+        from ansible.template import Templar
+
+        hostvars = self.host_vars(host)
+        value = hostvars.get(variable)
+        if value is None:
+            return None
+        try:
+            if isinstance(value, str) and "{{" in value:  # the original keeps ansible's trust
+                value = Templar(loader=self._loader, variables=hostvars).template(value)
+            return str(value) if value is not None else None
+        except AnsibleUndefinedVariable:
+            return None
+        except AnsibleError as exc:
+            raise self._error(exc, key=variable) from None
+
     def check_secrets(
         self, secrets: Iterable[Secret], targets: dict[str, list[str]]
     ) -> frozenset[str]:
@@ -210,6 +230,25 @@ class InventoryView:
                     key=secret.variable,
                 )
         return frozenset(values)
+
+    def check_connections(self, hosts: Iterable[str]) -> ConnectionReport:
+        """The connection settings of the hosts a run targets (Windows hosts over WinRM):
+        wrong ones are bad input naming the key; returns warnings and the credentials' values
+        (to mask them)."""
+        from functools import partial
+
+        from mspctl.connections import check_winrm, merge
+
+        reports = []
+        for host in sorted(set(hosts)):
+            variables = self.host_vars(host)
+            if is_winrm(variables):
+                reports.append(check_winrm(host, variables, partial(self._credential, host)))
+        report = merge(reports)
+        if report.problems:
+            first = report.problems[0]
+            raise BadInput(first.message, file=self.display_dir, key=first.key)
+        return report
 
 
 # ansible 2.19 names the YAML types of its messages by their internal tagged classes

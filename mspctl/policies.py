@@ -26,6 +26,9 @@ class PolicySpec:
     name: str
     role: str
     description: str
+    # the role has a Windows path (tasks chosen by os_family); a Windows host in scope of a
+    # policy without one is bad input before anything runs (docs/windows.md)
+    windows: bool = False
 
     def role_dir(self, project_dir: Path) -> Path:
         return project_dir / "roles" / self.role
@@ -34,11 +37,20 @@ class PolicySpec:
 POLICIES: dict[str, PolicySpec] = {
     spec.name: spec
     for spec in (
-        PolicySpec("assets", "assets", "Hardware/software inventory and warranty data."),
-        PolicySpec("patching", "patching", "Updates in patch windows, with a reboot policy."),
+        PolicySpec(
+            "assets", "assets", "Hardware/software inventory and warranty data.", windows=True
+        ),
+        PolicySpec(
+            "patching", "patching", "Updates in patch windows, with a reboot policy.", windows=True
+        ),
         PolicySpec("backup_agent", "backup_agent", "restic backups with restore tests."),
-        PolicySpec("monitoring", "monitoring", "Node exporter, health metrics, MSP alert hook."),
-        PolicySpec("printers", "printers", "CUPS queues from the client inventory."),
+        PolicySpec(
+            "monitoring",
+            "monitoring",
+            "Node exporter, health metrics, MSP alert hook.",
+            windows=True,
+        ),
+        PolicySpec("printers", "printers", "CUPS queues from the client inventory.", windows=True),
         PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
     )
 }

@@ -10,6 +10,7 @@ ansible returns, used by the one-line summaries in the store and the full text o
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +59,33 @@ def task_message(task: TaskResult) -> str | None:
     if task.status not in ("failed", "unreachable") or censored(task):
         return None
     return (task.message or "")[:2000] or None
+
+
+# pywinrm's transport, then urllib3's pool and its "new connection" failure
+_REFUSED = re.compile(
+    r"^(?P<transport>\w+): (?P<scheme>HTTPS?)ConnectionPool"
+    r"\(host='(?P<host>[^']*)', port=(?P<port>\d+)\)"
+    r".*Failed to establish a new connection: (?P<reason>[^\"')]+)"
+)
+
+
+def unreachable_reasons(result: RunResult) -> dict[str, str]:
+    """Why each unreachable host could not be reached, in one short line: the connection
+    plugin's message without ansible's prefix, and of a pywinrm/urllib3 connection error only
+    the transport and the socket's reason (``ntlm: [Errno 111] Connection refused``)."""
+    reasons: dict[str, str] = {}
+    for task in result.tasks:
+        if task.status != "unreachable" or task.host in reasons:
+            continue
+        message = " ".join((task_message(task) or "unreachable").split())
+        message = message.removeprefix("Task failed: ")
+        refused = _REFUSED.search(message)
+        if refused:
+            message = f"{refused['transport']}: {refused['scheme'].lower()}://{refused['host']}:"
+            message += refused["port"]
+            message += f": {refused['reason'].strip()}"
+        reasons[task.host] = message[:200]
+    return reasons
 
 
 # -- findings and assets --------------------------------------------------------------------

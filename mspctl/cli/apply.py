@@ -137,7 +137,16 @@ def apply(
     else:
         app.out.print(recap_table(f"run {outcome.run_id} — {result.status}", hosts))
         if result.failed_hosts:
-            app.error(f"failed or unreachable: {', '.join(result.failed_hosts)}")
+            from mspctl.results import unreachable_reasons
+
+            reasons = unreachable_reasons(result)
+            app.error(
+                "failed or unreachable: "
+                + ", ".join(
+                    f"{h} (unreachable: {reasons[h]})" if h in reasons else h
+                    for h in result.failed_hosts
+                )
+            )
         elif check and result.changed:
             app.warn(
                 f"drift: {result.changed} change(s) pending; see mspctl runs show {outcome.run_id}"

@@ -57,8 +57,13 @@ def list_(app: Application, as_json: bool) -> None:
 @click.pass_obj
 def show(app: Application, tier: str, as_json: bool) -> None:
     """Show a tier fully resolved (inheritance applied)."""
+    from mspctl.policies import POLICIES
+
     resolved = app.workspace.catalogue.get(tier)
     data = resolved.as_dict()
+    # which of the tier's policies have a Windows path (docs/windows.md)
+    windows = {name: POLICIES[name].windows for name in sorted(resolved.tier.enabled_policies)}
+    data["windows"] = windows
     if as_json:
         app.print_json(data)
         return
@@ -74,6 +79,13 @@ def show(app: Application, tier: str, as_json: bool) -> None:
         yaml.safe_dump(
             {k: data[k] for k in ("contract", "reporting", "policies")}, sort_keys=False
         ),
+        markup=False,
+    )
+    supported = [name for name, ok in windows.items() if ok]
+    missing = [name for name, ok in windows.items() if not ok]
+    app.out.print(
+        f"Windows hosts: {', '.join(supported) or 'none'}"
+        + (f"; not yet: {', '.join(missing)} (no_<policy> leaves them out)" if missing else ""),
         markup=False,
     )
 

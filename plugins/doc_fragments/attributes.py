@@ -49,3 +49,17 @@ attributes:
     support: full
     platforms: linux
 """
+
+    WINDOWS_ACTION = r"""
+options: {}
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options
+      can be executed on the controller.
+    support: full
+    details:
+      - A short PowerShell script runs on the Windows host through
+        C(ansible.windows.win_powershell); the judgement is made on the controller, in Python.
+requirements:
+  - the C(ansible.windows) collection on the controller
+"""

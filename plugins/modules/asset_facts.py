@@ -103,7 +103,10 @@ import platform
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
+from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_assets import (
+    evaluate,
+    warranty_status,
+)
 
 
 def read(path: str, default: str | None = None) -> str | None:
@@ -202,78 +205,12 @@ def packages(module: AnsibleModule) -> dict[str, Any]:
     return {"manager": "dpkg", "count": len(names), "digest": "sha256:" + digest}
 
 
-def parse_date(module: AnsibleModule, key: str, value: str | None) -> datetime.date | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        module.fail_json(msg=f"warranty.{key}: expected a date YYYY-MM-DD, got {value!r}")
-        return None
-
-
 def warranty(module: AnsibleModule, data: dict[str, Any], warn_days: int) -> dict[str, Any]:
-    purchase = parse_date(module, "purchase_date", data.get("purchase_date"))
-    end = parse_date(module, "warranty_end", data.get("warranty_end"))
-    if purchase and end and end < purchase:
-        module.fail_json(msg=f"warranty.warranty_end: {end} is before purchase_date {purchase}")
-    result: dict[str, Any] = {
-        "purchase_date": purchase.isoformat() if purchase else None,
-        "warranty_end": end.isoformat() if end else None,
-        "vendor_contract": data.get("vendor_contract"),
-    }
-    if end is None:
-        result.update(status="unknown", days_left=None)
-        return result
-    days_left = (end - datetime.date.today()).days
-    if days_left < 0:
-        status = "expired"
-    elif days_left <= warn_days:
-        status = "expiring"
-    else:
-        status = "valid"
-    result.update(status=status, days_left=days_left)
-    return result
-
-
-def evaluate(asset: dict[str, Any], warranty_tracking: bool) -> list[dict[str, Any]]:
-    findings = Findings("assets")
-    collected = bool(asset.get("os", {}).get("name")) and asset.get("memory_mb") is not None
-    findings.check(
-        "assets.inventory_collected",
-        "Hardware and software inventory collected",
-        collected,
-        expected="os, memory, disks, interfaces",
-        actual="collected" if collected else "incomplete",
-        evidence={
-            "serial": asset.get("serial"),
-            "model": asset.get("model"),
-            "packages": (asset.get("packages") or {}).get("count"),
-        },
-    )
-    if warranty_tracking:
-        data = asset["warranty"]
-        findings.check(
-            "assets.warranty_recorded",
-            "Warranty end date is recorded",
-            data.get("warranty_end") is not None,
-            expected="warranty_end set",
-            actual=data.get("warranty_end") or "missing",
-            evidence={"vendor_contract": data.get("vendor_contract")},
-        )
-        if data.get("warranty_end") is not None:
-            findings.check(
-                "assets.warranty_valid",
-                "Hardware is under warranty",
-                data["status"] != "expired",
-                expected="warranty end in the future",
-                actual="{} until {}".format(data["status"], data["warranty_end"]),
-                evidence={
-                    "warranty_end": data["warranty_end"],
-                    "vendor_contract": data.get("vendor_contract"),
-                },
-            )
-    return findings.as_list()
+    try:
+        return warranty_status(data, warn_days, datetime.date.today())
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+        raise
 
 
 def main() -> None:
