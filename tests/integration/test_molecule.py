@@ -30,6 +30,9 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
         os.environ,
         PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "molecule"),
+        # molecule installs this collection into ANSIBLE_HOME: a private one is fresh, where a
+        # copy of the same version left in ~/.ansible would be kept, stale
+        ANSIBLE_HOME=str(tmp_path / "ansible-home"),
         MSPCTL_MOLECULE_LAB_NAME=test_lab_name(f"m{SCENARIOS.index(scenario)}"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
