@@ -338,3 +338,128 @@ def fleet_snapshot(store: Store) -> FleetSnapshot:
     for row in changes:
         by_client[row.client].append(row)
     return FleetSnapshot(pairs, dict(by_client), failing, hosts, asset_changed)
+
+
+# -- a client's month (the monthly report) -------------------------------------------------------
+@dataclass
+class MonthHistory:
+    """What the monthly report reads of one client and period, in a handful of queries."""
+
+    runs: list[Run]  # completed runs started in the period, by seq, with their host recaps
+    tasks: list[TaskRecord]  # their patching and backup tasks, by run and id
+    findings: list[Any]  # every control change of the client up to the period's last run
+    assets_end: dict[str, dict[str, Any]]  # each host's newest asset record at the period's end
+    asset_changes: list[AssetRecord]  # asset records written by the period's runs
+    bookings: list[MaintenanceBooking]  # non-cancelled bookings starting in the period
+    controls_now: list[ControlState]  # the current state of the client's controls
+
+
+SERVICE_POLICIES = ("patching", "backup_agent")
+
+
+def month_history(
+    session: Session, client: str, start: dt.datetime, end: dt.datetime
+) -> MonthHistory:
+    """A client's completed runs started in ``[start, end)`` and what they recorded."""
+    runs = list(
+        session.scalars(
+            select(Run)
+            .options(selectinload(Run.hosts))
+            .where(
+                Run.client == client,
+                Run.status.in_(COMPLETED),
+                Run.started_at >= start,
+                Run.started_at < end,
+            )
+            .order_by(Run.seq)
+        )
+    )
+    ids = [r.id for r in runs]
+    tasks = (
+        list(
+            session.scalars(
+                select(TaskRecord)
+                .where(TaskRecord.run_id.in_(ids), TaskRecord.policy.in_(SERVICE_POLICIES))
+                .order_by(TaskRecord.run_id, TaskRecord.id)
+            )
+        )
+        if ids
+        else []
+    )
+    last_seq = runs[-1].seq if runs else _last_seq_before(session, client, end)
+    findings = list(
+        session.execute(
+            select(
+                Finding.host,
+                Finding.control_id,
+                Finding.policy,
+                Finding.title,
+                Finding.status,
+                Finding.previous_status,
+                Finding.run_seq,
+                Finding.evidence,
+            )
+            .where(Finding.client == client, Finding.run_seq <= last_seq)
+            .order_by(Finding.run_seq, Finding.id)
+        )
+    )
+    asset_changes = (
+        list(
+            session.scalars(
+                select(AssetRecord)
+                .where(AssetRecord.client == client, AssetRecord.run_id.in_(ids))
+                .order_by(AssetRecord.run_seq, AssetRecord.host)
+            )
+        )
+        if ids
+        else []
+    )
+    booked = list(
+        session.scalars(
+            select(MaintenanceBooking)
+            .where(
+                MaintenanceBooking.client == client,
+                MaintenanceBooking.cancelled_at.is_(None),
+                MaintenanceBooking.start_at >= start,
+                MaintenanceBooking.start_at < end,
+            )
+            .order_by(MaintenanceBooking.start_at, MaintenanceBooking.id)
+        )
+    )
+    controls_now = list(
+        session.scalars(
+            select(ControlState)
+            .where(ControlState.client == client)
+            .order_by(ControlState.host, ControlState.control_id)
+        )
+    )
+    return MonthHistory(
+        runs=runs,
+        tasks=tasks,
+        findings=findings,
+        assets_end=assets_at(session, client, last_seq),
+        asset_changes=asset_changes,
+        bookings=booked,
+        controls_now=controls_now,
+    )
+
+
+def _last_seq_before(session: Session, client: str, end: dt.datetime) -> int:
+    seq = session.scalar(
+        select(func.max(Run.seq)).where(
+            Run.client == client, Run.status.in_(COMPLETED), Run.started_at < end
+        )
+    )
+    return int(seq or 0)
+
+
+def clients_with_runs(session: Session, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """Clients with a completed run started in ``[start, end)``."""
+    return list(
+        session.scalars(
+            select(Run.client)
+            .where(Run.status.in_(COMPLETED), Run.started_at >= start, Run.started_at < end)
+            .distinct()
+            .order_by(Run.client)
+        )
+    )
