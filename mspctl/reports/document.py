@@ -8,6 +8,7 @@ gettext catalog of the document's language, dates and numbers through Babel.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from mspctl.reports.branding import Branding
 TEMPLATES = Path(__file__).parent
 
 
+@cache
 def environment(lang: str) -> Any:
+    """The Jinja environment of a language (one per process: templates compile once)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from mspctl.reports.i18n import Formatter, translations

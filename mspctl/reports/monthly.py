@@ -52,6 +52,7 @@ FAILING = ("fail", "error")
 SNAPSHOT_CONTROL = "backup_agent.snapshot_age"
 RESTORE_CONTROL = "backup_agent.restore_test"
 PENDING_CONTROLS = ("patching.security_updates", "patching.other_updates")
+CONTROLS_READ = (SNAPSHOT_CONTROL, RESTORE_CONTROL, *PENDING_CONTROLS)  # evidence and state
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def build(
     zone = ZoneInfo(client.data.timezone)
     start, end = month.bounds(zone)
     with workspace.store.session() as session:
-        history = month_history(session, client.slug, start, end)
+        history = month_history(session, client.slug, start, end, controls=CONTROLS_READ)
     waivers = workspace.waivers(client)
     if monitoring is None:
         from mspctl.reports.prometheus import monitoring_section
@@ -176,13 +177,12 @@ class _Month:
         first_seq = self.runs[0].seq if self.runs else None
         states: dict[tuple[str, str], str] = {}
         self.changes: dict[int, list[Any]] = defaultdict(list)
-        self.evidence_at: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.evidence_at = self.history.evidence
         for row in self.history.findings:
             if first_seq is None or row.run_seq < first_seq:
                 states[(row.host, row.control_id)] = row.status
             else:
                 self.changes[row.run_seq].append(row)
-                self.evidence_at[(row.host, row.control_id, row.run_seq)] = row.evidence or {}
         self.snapshot_at: dict[tuple[str, str], str] = {}
         self.restore_at: dict[tuple[str, str], str] = {}
         self.score_by_day: dict[dt.date, dict[str, Any]] = {}

@@ -348,19 +348,28 @@ class MonthHistory:
     runs: list[Run]  # completed runs started in the period, by seq, with their host recaps
     tasks: list[TaskRecord]  # their patching and backup tasks, by run and id
     findings: list[Any]  # every control change of the client up to the period's last run
+    # the evidence of the changes in the period of the controls asked for, by (host, control, seq)
+    evidence: dict[tuple[str, str, int], dict[str, Any]]
     assets_end: dict[str, dict[str, Any]]  # each host's newest asset record at the period's end
     asset_changes: list[AssetRecord]  # asset records written by the period's runs
     bookings: list[MaintenanceBooking]  # non-cancelled bookings starting in the period
-    controls_now: list[ControlState]  # the current state of the client's controls
+    controls_now: list[ControlState]  # the current state of the controls asked for
 
 
 SERVICE_POLICIES = ("patching", "backup_agent")
 
 
 def month_history(
-    session: Session, client: str, start: dt.datetime, end: dt.datetime
+    session: Session,
+    client: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    controls: tuple[str, ...] = (),
 ) -> MonthHistory:
-    """A client's completed runs started in ``[start, end)`` and what they recorded."""
+    """A client's completed runs started in ``[start, end)`` and what they recorded: every
+    control change up to the period's end (without evidence), and for the ``controls`` named,
+    the evidence of their changes in the period and their current state."""
     runs = list(
         session.scalars(
             select(Run)
@@ -397,11 +406,24 @@ def month_history(
                 Finding.status,
                 Finding.previous_status,
                 Finding.run_seq,
-                Finding.evidence,
             )
             .where(Finding.client == client, Finding.run_seq <= last_seq)
             .order_by(Finding.run_seq, Finding.id)
         )
+    )
+    evidence = (
+        {
+            (host, control, seq): value or {}
+            for host, control, seq, value in session.execute(
+                select(Finding.host, Finding.control_id, Finding.run_seq, Finding.evidence).where(
+                    Finding.client == client,
+                    Finding.run_seq.in_([r.seq for r in runs]),
+                    Finding.control_id.in_(controls),
+                )
+            )
+        }
+        if runs and controls
+        else {}
     )
     asset_changes = (
         list(
@@ -426,17 +448,22 @@ def month_history(
             .order_by(MaintenanceBooking.start_at, MaintenanceBooking.id)
         )
     )
-    controls_now = list(
-        session.scalars(
-            select(ControlState)
-            .where(ControlState.client == client)
-            .order_by(ControlState.host, ControlState.control_id)
+    controls_now = (
+        list(
+            session.scalars(
+                select(ControlState)
+                .where(ControlState.client == client, ControlState.control_id.in_(controls))
+                .order_by(ControlState.host, ControlState.control_id)
+            )
         )
+        if controls
+        else []
     )
     return MonthHistory(
         runs=runs,
         tasks=tasks,
         findings=findings,
+        evidence=evidence,
         assets_end=assets_at(session, client, last_seq),
         asset_changes=asset_changes,
         bookings=booked,
