@@ -35,7 +35,17 @@ def environment(lang: str) -> Any:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(Formatter(lang).filters())
     env.filters["css_string"] = css_string
+    env.filters["show"] = show
     return env
+
+
+def show(value: Any) -> str:
+    """A tier setting as text (lists joined, nothing as a dash)."""
+    if value is None:
+        return "\u2013"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "\u2013"
+    return str(value)
 
 
 def css_string(value: str) -> Any:
@@ -119,3 +129,41 @@ def monthly_charts(data: dict[str, Any], color: str, env: Any) -> dict[str, str]
 def severity_label(severity: str, _: Any) -> str:
     labels = {"critical": _("critical"), "warning": _("warning"), "info": _("information")}
     return str(labels.get(severity, severity))
+
+
+def render_review(data: dict[str, Any], branding: Branding, logo: str | None) -> str:
+    from mspctl.reports import charts
+    from mspctl.reports.i18n import translations
+
+    lang = data["lang"]
+    env = environment(lang)
+    _ = translations(lang).gettext
+    labels = [env.filters["month"](m["month"]).split(" ")[0][:3] for m in data["months"]]
+    figures: dict[str, str] = {}
+    if data["months"] and not data["no_data"]:
+        figures["score"] = charts.line(
+            "score",
+            _("Compliance score at the end of each month (%)"),
+            labels,
+            [m["score"] for m in data["months"]],
+            branding.color,
+            range_=(0, 100),
+            formatter=env.filters["percent"],
+        )
+        figures["service"] = charts.bars(
+            "service",
+            _("Service per month"),
+            labels,
+            [
+                (_("update sessions"), [m["sessions"] for m in data["months"]]),
+                (_("restore tests"), [m["restore_tests"] for m in data["months"]]),
+                (_("missed windows"), [m["missed"] for m in data["months"]]),
+            ],
+            branding.color,
+            formatter=env.filters["number"],
+        )
+    return str(
+        env.get_template("review.html.j2").render(
+            r=data, brand=branding, logo=logo, charts=figures, lang=lang
+        )
+    )

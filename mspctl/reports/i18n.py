@@ -5,8 +5,11 @@ of truth kept in git; they are compiled in memory when first used (Babel's ``rea
 ``write_mo``, a few milliseconds), so a compiled ``.mo`` can never be stale. The messages are
 extracted from the templates and Python with::
 
-    pybabel extract -F mspctl/reports/babel.cfg -o /tmp/mspctl.pot .
-    pybabel update -i /tmp/mspctl.pot -d mspctl/reports/locale -D mspctl
+    pybabel extract -F mspctl/reports/babel.cfg --no-location -o /tmp/mspctl.pot mspctl/reports
+    pybabel update -i /tmp/mspctl.pot -d mspctl/reports/locale -D mspctl --no-wrap \
+        --no-fuzzy-matching --ignore-pot-creation-date
+
+then translate the new empty ``msgstr`` of ``it`` (a test fails while one is missing).
 
 English is the source language: its catalog exists (and may be empty) so a wording can be
 changed for clients without touching the templates. Dates and numbers are formatted by Babel

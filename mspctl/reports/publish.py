@@ -101,3 +101,20 @@ def month_data(workspace: Workspace, slug: str, month: Month, lang: str | None) 
     from mspctl.reports.monthly import build
 
     return build(workspace, slug, month, lang=lang)
+
+
+def write_document(target: Path, fmt: str, render: Callable[[], str]) -> None:
+    """One document to ``target``: the rendered HTML, or the PDF printed from it."""
+    from mspctl.reports import check_output, write_output
+
+    check_output(target)
+    html = render()
+    if fmt == "html":
+        write_output(target, html)
+        return
+    from mspctl.reports.pdf import print_pdf
+
+    with tempfile.TemporaryDirectory(prefix="mspctl-report-") as scratch:
+        page = Path(scratch) / "document.html"
+        page.write_text(html, encoding="utf-8")
+        print_pdf(page, target)
