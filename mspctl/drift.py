@@ -34,7 +34,8 @@ class DriftReport:
     client: str
     changes: list[dict[str, Any]] = field(default_factory=list)
     failing: list[dict[str, Any]] = field(default_factory=list)
-    failed_hosts: list[str] = field(default_factory=list)
+    failed_hosts: list[str] = field(default_factory=list)  # failed or unreachable
+    unreachable_hosts: list[str] = field(default_factory=list)
     status: str = "successful"
 
     @property
@@ -57,6 +58,7 @@ class DriftReport:
             "pending_changes": [c for c in self.changes if c["kind"] == INTENTIONAL],
             "failing_controls": self.failing,
             "failed_hosts": self.failed_hosts,
+            "unreachable_hosts": self.unreachable_hosts,
         }
 
 
@@ -86,6 +88,7 @@ def analyse(outcome: Outcome, applied: dict[str, str], waivers: Waivers) -> Drif
         run_id=outcome.run_id,
         client=plan.client.slug,
         failed_hosts=result.failed_hosts,
+        unreachable_hosts=sorted(h for h, s in result.hosts.items() if s.unreachable),
         status=result.status,
     )
     for task in result.tasks:

@@ -50,6 +50,8 @@ class ApplyRequest:
     vault_password_file: Path | None = None
     force_window: bool = False  # patch now, outside the patch window (a technician's decision)
     wait: bool = False  # another run of the client in progress: wait for it instead of exit 4
+    now: dt.datetime | None = None  # evaluate patch windows and bookings at this instant
+    catch_up: tuple[str, ...] = ()  # hosts patched outside their window: they missed it
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,23 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
             raise BadInput("patching is not part of this run", key="--force-window")
         extravars["patching_force"] = True
         warnings.append("--force-window: patching ignores the patch windows in this run")
+    if request.catch_up:
+        if "patching" not in policies:
+            raise BadInput("patching is not part of this run", key="--catch-up")
+        unknown = sorted(set(request.catch_up) - {h.name for h in client.hosts})
+        if unknown:
+            raise BadInput(f"not a host of {client.slug}: {', '.join(unknown)}", key="--catch-up")
+        extravars["patching_catch_up_hosts"] = list(request.catch_up)
+        warnings.append(f"catching up missed patch windows: {', '.join(request.catch_up)}")
+    instant = request.now or now
+    if request.now is not None:
+        extravars["patching_now"] = request.now.isoformat()
     fingerprints = policy_fingerprints(project, client, resolved, policies)
+    view = client.inventory_view(vault_file)
     extravars["mspctl_maintenance_windows"] = with_bookings(
         extravars["mspctl_maintenance_windows"],
-        upcoming(workspace.store, client.slug, now or dt.datetime.now(dt.UTC)),
+        upcoming(workspace.store, client.slug, instant or dt.datetime.now(dt.UTC)),
+        view.hosts,
     )
     return Plan(
         request,

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from mspctl import notify
     from mspctl.catalogue import ResolvedTier
     from mspctl.inventory import InventoryView
+    from mspctl.store.models import PatchEvent
     from mspctl.workspace import Workspace
 
 PATCHING = "patching"
@@ -72,9 +73,19 @@ DUTIES = (PATCHING, DRIFT)
 # several classes is patched in the window of the first one that has a window
 PATCH_CLASSES = ("servers", "workstations", "nas")
 
+# what the patching role does by default with a host unreachable in its window (its default
+# ``patching_missed``, roles/patching/defaults/main.yml; a test keeps the two equal)
+DEFAULT_MISSED: dict[str, Any] = {
+    "fail_classes": ["servers"],
+    "catch_up": "next_window",
+    "catch_up_days": 7,
+}
+WHEN_BACK = "when_back"
+
 # client statuses, worst last
 IDLE = "idle"  # nothing due
 OK = "ok"
+MISSED = "missed"  # hosts the tier lets miss their window were unreachable (switched off)
 CHANGES = "drift"  # drift, pending changes, failing controls, or changes found by --check
 FAILED = "failed"  # a host failed or was unreachable, or the duty could not complete
 BUSY = "busy"
@@ -131,19 +142,30 @@ class ClientPlan:
     drift: bool = False
     error: MspctlError | None = None
     booking: int | None = None  # an open booked maintenance made hosts due (mspctl maintenance)
+    now: dt.datetime | None = None  # the instant the plan was made for (passed to the runs)
+    catch_up: tuple[str, ...] = ()  # hosts patched outside their window: they missed one
+    misses: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # open miss ids, by host
+    classes: Mapping[str, str] = field(default_factory=dict)  # host -> servers|workstations|nas
+    fail_classes: tuple[str, ...] = tuple(DEFAULT_MISSED["fail_classes"])
 
     @property
     def due(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        if self.patching:
-            out[PATCHING] = list(self.patching)
+        if self.patching or self.catch_up:
+            out[PATCHING] = [*self.patching, *self.catch_up]
         if self.drift:
             out[DRIFT] = list(self.hosts)
         return out
 
     @property
     def idle(self) -> bool:
-        return self.error is None and not self.patching and not self.drift
+        return self.error is None and not self.due
+
+    def may_miss(self, host: str) -> bool:
+        """Whether the tier lets ``host`` be unreachable during its window without failing the
+        run (a workstation switched off); a host of no class may not."""
+        cls = self.classes.get(host)
+        return cls is not None and cls not in self.fail_classes
 
 
 class Windows:
@@ -172,6 +194,21 @@ class Windows:
         return bool(parser.is_open(window, now))
 
 
+def host_class(groups: Iterable[str], windows: Mapping[str, Any] | None = None) -> str | None:
+    """A host's patching class: the first of PATCH_CLASSES it belongs to (that has a window,
+    when ``windows`` is given), as the patching role picks it."""
+    return next(
+        (c for c in PATCH_CLASSES if c in groups and (windows is None or c in windows)), None
+    )
+
+
+def missed_rule(tier: ResolvedTier) -> dict[str, Any]:
+    """The tier's ``patching.missed`` rule over the role's default."""
+    block = tier.tier.enabled_policies.get(PATCHING)
+    given = (block.params.get("missed") if block else None) or {}
+    return {**DEFAULT_MISSED, **given}
+
+
 def due_hosts(
     tier: ResolvedTier,
     hosts: Iterable[tuple[str, Sequence[str]]],
@@ -192,7 +229,7 @@ def due_hosts(
         if not targets.intersection(groups) or f"{EXCLUDE_PREFIX}{PATCHING}" in groups:
             continue
         scope.append(name)
-        cls = next((c for c in PATCH_CLASSES if c in groups and c in specs), None)
+        cls = host_class(groups, specs)
         if cls is not None and windows.is_open(specs[cls], timezone, blackouts, now):
             due.append(name)
     return tuple(due), tuple(scope)
@@ -216,11 +253,16 @@ def plan_client(
     ]
     patching: tuple[str, ...] = ()
     scope: tuple[str, ...] = ()
+    catch_up: tuple[str, ...] = ()
+    misses: dict[str, tuple[int, ...]] = {}
     booking = None
+    rule = missed_rule(tier)
     if PATCHING in duties:
         patching, scope = due_hosts(tier, hosts, timezone, now, windows)
         patching, booking = _with_booking(workspace, slug, view, now, patching, scope)
+        misses, catch_up = _misses(workspace, slug, scope, patching, rule, now)
     drift = DRIFT in duties and bool(tier.tier.enabled_policies) and bool(hosts)
+    classes = {name: cls for name, groups in hosts if (cls := host_class(groups)) is not None}
     return ClientPlan(
         client=slug,
         duties=tuple(duties),
@@ -230,7 +272,38 @@ def plan_client(
         patching_scope=scope,
         drift=drift,
         booking=booking,
+        now=now,
+        catch_up=catch_up,
+        misses=misses,
+        classes=classes,
+        fail_classes=tuple(rule["fail_classes"]),
     )
+
+
+def _misses(
+    workspace: Workspace,
+    slug: str,
+    scope: Sequence[str],
+    patching: Sequence[str],
+    rule: Mapping[str, Any],
+    now: dt.datetime,
+) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
+    """The open misses of the hosts the tier patches, and the hosts to catch up now: with
+    ``when_back``, those whose newest miss is at most ``catch_up_days`` old (a patch in their
+    own window closes their misses too)."""
+    from mspctl.store.queries import open_misses
+
+    found = {h: events for h, events in open_misses(workspace.store, slug).items() if h in scope}
+    misses = {host: tuple(e.id for e in events) for host, events in found.items()}
+    if rule["catch_up"] != WHEN_BACK:
+        return misses, ()
+    oldest = now - dt.timedelta(days=int(rule["catch_up_days"]))
+    catch_up = tuple(
+        host
+        for host in scope
+        if host in found and host not in patching and found[host][-1].at >= oldest
+    )
+    return misses, catch_up
 
 
 def _with_booking(
@@ -292,7 +365,9 @@ class DutyResult:
     run_id: str | None = None
     status: str | None = None
     message: str | None = None
-    failed_hosts: list[str] = field(default_factory=list)
+    failed_hosts: list[str] = field(default_factory=list)  # failed or unreachable
+    unreachable_hosts: list[str] = field(default_factory=list)
+    missed_hosts: list[str] = field(default_factory=list)  # unreachable, and the tier allows it
     changed_hosts: list[str] = field(default_factory=list)  # drift/pending/changed (check)
     failing: list[dict[str, Any]] = field(default_factory=list)  # failing controls
 
@@ -304,6 +379,8 @@ class DutyResult:
             "status": self.status,
             "message": self.message,
             "failed_hosts": self.failed_hosts,
+            "unreachable_hosts": self.unreachable_hosts,
+            "missed_hosts": self.missed_hosts,
             "changed_hosts": self.changed_hosts,
             "failing_controls": self.failing,
         }
@@ -335,7 +412,13 @@ class ClientResult:
         for code in (ExitCode.ABORTED, ExitCode.BAD_INPUT, ExitCode.FAILED, ExitCode.BUSY):
             if code in codes:
                 return _STATUS_OF_CODE[code]
-        return _STATUS_OF_CODE.get(ExitCode(aggregate(codes)), FAILED)
+        status = _STATUS_OF_CODE.get(ExitCode(aggregate(codes)), FAILED)
+        return MISSED if status == OK and self.missed_hosts else status
+
+    @property
+    def missed_hosts(self) -> list[str]:
+        """Hosts unreachable during the run whose miss the tier tolerates."""
+        return sorted({h for d in self.duties for h in d.missed_hosts})
 
     @property
     def run_ids(self) -> list[str]:
@@ -352,6 +435,10 @@ class ClientResult:
         if self.plan.idle:
             return "nothing due"
         parts = [f"{duty}: {len(hosts)} host(s)" for duty, hosts in self.plan.due.items()]
+        if self.plan.catch_up:
+            parts.append(f"catching up: {', '.join(self.plan.catch_up)}")
+        if self.missed_hosts:
+            parts.append(f"missed (unreachable): {', '.join(self.missed_hosts)}")
         runs = ", ".join(self.run_ids)
         return "; ".join(parts) + (f" (runs {runs})" if runs else "")
 
@@ -363,6 +450,8 @@ class ClientResult:
             "exit_code": self.exit_code,
             "due": self.plan.due,
             "booking": self.plan.booking,
+            "catch_up": list(self.plan.catch_up),
+            "missed": self.missed_hosts,
             "run_ids": self.run_ids,
             "duties": [d.as_dict() for d in self.duties],
             "message": self.describe(),
@@ -390,7 +479,11 @@ def duty_command(plan: ClientPlan, duty: str, *, check: bool) -> list[str]:
     base = [sys.executable, "-m", "mspctl", "--quiet"]
     if duty == PATCHING:
         command = [*base, "apply", plan.client, "--policy", PATCHING]
-        command += ["--limit", ",".join(plan.patching), "--json"]
+        command += ["--limit", ",".join(plan.due[PATCHING]), "--json"]
+        if plan.now is not None:
+            command += ["--now", plan.now.isoformat()]
+        if plan.catch_up:
+            command += ["--catch-up", ",".join(plan.catch_up)]
         if plan.booking is not None:
             command.append("--force-window")
         return [*command, "--check"] if check else command
@@ -420,18 +513,42 @@ def read_duty(duty: str, code: int, stdout: str, stderr: str) -> DutyResult:
             result.failed_hosts = sorted(
                 h for h, s in hosts.items() if s.get("failures") or s.get("unreachable")
             )
+            result.unreachable_hosts = sorted(h for h, s in hosts.items() if s.get("unreachable"))
             if data.get("mode") == "check":
                 result.changed_hosts = sorted(h for h, s in hosts.items() if s.get("changed"))
         else:
             result.failed_hosts = list(data.get("failed_hosts") or [])
+            result.unreachable_hosts = list(data.get("unreachable_hosts") or [])
             changes = [*data.get("drift", []), *data.get("pending_changes", [])]
             result.changed_hosts = sorted({c["host"] for c in changes})
             result.failing = list(data.get("failing_controls") or [])
-    if code != ExitCode.OK and (data is None or code in (ExitCode.FAILED, ExitCode.ABORTED)):
+    if result.failed_hosts:
+        unreachable = [h for h in result.failed_hosts if h in result.unreachable_hosts]
+        failed = [h for h in result.failed_hosts if h not in unreachable]
+        result.message = "; ".join(
+            f"{what}: {', '.join(hosts)}"
+            for what, hosts in (("failed", failed), ("unreachable", unreachable))
+            if hosts
+        )
+    elif code != ExitCode.OK and (data is None or code in (ExitCode.FAILED, ExitCode.ABORTED)):
         result.message = _last_error(stderr) or f"exit code {code}"
-    if result.failed_hosts and not result.message:
-        result.message = f"failed or unreachable: {', '.join(result.failed_hosts)}"
     return result
+
+
+def allow_misses(plan: ClientPlan, duty: DutyResult) -> DutyResult:
+    """Hosts the tier lets be unreachable (a workstation switched off at night) are ``missed``,
+    not failed: the duty's exit code and message are what they would be without them. A host
+    of a class in ``fail_classes`` (a server) stays failed."""
+    missed = [h for h in duty.unreachable_hosts if plan.may_miss(h)]
+    if not missed:
+        return duty
+    duty.missed_hosts = missed
+    duty.failed_hosts = [h for h in duty.failed_hosts if h not in missed]
+    if duty.exit_code == ExitCode.FAILED and not duty.failed_hosts:
+        changes = duty.changed_hosts or duty.failing
+        duty.exit_code = int(ExitCode.DRIFT if changes else ExitCode.OK)
+        duty.message = None
+    return duty
 
 
 def child_env(workspace: Workspace) -> dict[str, str]:
@@ -482,7 +599,7 @@ class FleetRunner:
             if self.stopping.is_set():
                 result.aborted = True
                 break
-            done = self._run_duty(plan, duty)
+            done = allow_misses(plan, self._run_duty(plan, duty))
             result.duties.append(done)
             if done.exit_code in (ExitCode.BUSY, ExitCode.BAD_INPUT):
                 break  # the client's next duty would meet the same lock or input
@@ -545,7 +662,67 @@ def run_fleet(
     """Run the due clients; returns their results and whether the fleet was interrupted."""
     runner = FleetRunner(child_env(workspace), parallel=parallel, check=check)
     results = runner.run(plans, on_done)
+    if not check:
+        record_patch_events(workspace, results)
     return results, runner.stopping.is_set()
+
+
+def patch_events(result: ClientResult, recorded_at: dt.datetime) -> list[PatchEvent]:
+    """The missed windows and catch-ups of a client's patching duty: a host due in its open
+    window and unreachable missed it (a failure if the tier says so for its class); a host with
+    open misses that the run patched caught them up, one row per miss it closes."""
+    from mspctl.store.models import PatchEvent
+
+    plan = result.plan
+    duty = next((d for d in result.duties if d.duty == PATCHING), None)
+    if duty is None or duty.exit_code in (ExitCode.BUSY, ExitCode.BAD_INPUT, ExitCode.ABORTED):
+        return []
+    at = plan.now or recorded_at
+    events: list[PatchEvent] = []
+    for host in plan.patching:
+        if host in duty.unreachable_hosts:
+            cls = plan.classes.get(host, "")
+            events.append(
+                PatchEvent(
+                    client=plan.client,
+                    host=host,
+                    kind="missed",
+                    host_class=cls,
+                    at=at,
+                    recorded_at=recorded_at,
+                    run_id=duty.run_id,
+                    failure=not plan.may_miss(host),
+                    detail=f"unreachable during its {cls or 'patch'} window",
+                )
+            )
+    for host in plan.due.get(PATCHING, []):
+        if host in duty.failed_hosts or host in duty.unreachable_hosts:
+            continue
+        events += [
+            PatchEvent(
+                client=plan.client,
+                host=host,
+                kind="caught_up",
+                host_class=plan.classes.get(host, ""),
+                at=at,
+                recorded_at=recorded_at,
+                run_id=duty.run_id,
+                missed_id=miss,
+                failure=False,
+                detail="patched outside its window"
+                if host in plan.catch_up
+                else "patched in its next window",
+            )
+            for miss in plan.misses.get(host, ())
+        ]
+    return events
+
+
+def record_patch_events(workspace: Workspace, results: Sequence[ClientResult]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    events = [event for result in results for event in patch_events(result, now)]
+    if events:
+        workspace.store.add_patch_events(events)
 
 
 # -- JUnit -----------------------------------------------------------------------------------
@@ -562,19 +739,29 @@ def notification(
     lines = []
     for result in results:
         patching = next((d for d in result.duties if d.duty == "patching"), None)
-        failed = {h for d in result.duties for h in d.failed_hosts}
+        failed = {h for d in result.duties for h in d.failed_hosts if h not in d.missed_hosts}
         if result.status in (BAD_INPUT, BUSY, ABORTED):
             failed |= {h for hosts in result.plan.due.values() for h in hosts}
         patched = (
-            [h for h in result.plan.patching if h not in failed]
+            [h for h in result.plan.due.get(PATCHING, []) if h not in failed]
             if patching is not None and patching.exit_code in (ExitCode.OK, ExitCode.DRIFT)
             else []
         )
         drift = {h for d in result.duties if d.duty == "drift" for h in d.changed_hosts}
+        missed = {
+            h
+            for d in result.duties
+            if d.duty == PATCHING
+            for h in d.unreachable_hosts
+            if h in result.plan.patching
+        }
+        caught_up = [h for h in patched if h in result.plan.misses]
         lines.append(
             notify.ClientLine(
                 client=result.plan.client,
                 patched=len(patched),
+                missed=len(missed),
+                caught_up=len(caught_up),
                 failed=len(failed),
                 drift=len(drift),
                 failing_controls=sum(len(d.failing) for d in result.duties),
@@ -631,7 +818,7 @@ def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
             ).text = result.describe()
         if plan.error is None:
             columns = [
-                (PATCHING, plan.patching_scope, set(plan.patching)),
+                (PATCHING, plan.patching_scope, {*plan.patching, *plan.catch_up}),
                 (DRIFT, plan.hosts, set(plan.hosts) if plan.drift else set()),
             ]
             for duty, hosts, due in columns:
@@ -640,17 +827,14 @@ def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
                 ran = duties.get(duty)
                 for host in hosts:
                     element = case(f"{host} {duty}", f"{plan.client}.{duty}")
-                    if host not in due:
-                        counts["skipped"] += 1
-                        ET.SubElement(element, "skipped", message="not due")
-                    elif ran is None or ran.exit_code in (ExitCode.BUSY, ExitCode.ABORTED):
-                        counts["skipped"] += 1
-                        ET.SubElement(element, "skipped", message="not run")
-                    elif problems := _host_problems(ran, host):
-                        counts["failures"] += 1
-                        ET.SubElement(
-                            element, "failure", message=problems[0], type=duty
-                        ).text = "\n".join(problems)
+                    outcome = _case_outcome(plan, ran, host, due)
+                    if outcome is not None:
+                        kind, message, text = outcome
+                        counts["skipped" if kind == "skipped" else "failures"] += 1
+                        child = ET.SubElement(element, kind, message=message)
+                        if kind == "failure":
+                            child.set("type", duty)
+                            child.text = text
         for key, value in counts.items():
             suite.set(key, str(value))
         total += counts["tests"]
@@ -661,6 +845,22 @@ def render_junit(results: Sequence[ClientResult], now: dt.datetime) -> str:
             element.text = xml_text(element.text)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _case_outcome(
+    plan: ClientPlan, ran: DutyResult | None, host: str, due: set[str]
+) -> tuple[str, str, str] | None:
+    """A (host, duty) test case's result element (kind, message, text); None: it passed."""
+    if host not in due:
+        return "skipped", "not due", ""
+    if ran is None or ran.exit_code in (ExitCode.BUSY, ExitCode.ABORTED):
+        return "skipped", "not run", ""
+    if host in ran.missed_hosts:
+        cls = plan.classes.get(host, "")
+        return "skipped", f"missed: unreachable, not a failure for {cls}", ""
+    if problems := _host_problems(ran, host):
+        return "failure", problems[0], "\n".join(problems)
+    return None
 
 
 def _host_problems(duty: DutyResult, host: str) -> list[str]:

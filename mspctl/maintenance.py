@@ -18,7 +18,7 @@ import datetime as dt
 import getpass
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -98,21 +98,26 @@ class Booking:
 
 
 # -- pure --------------------------------------------------------------------------------------
-def bookings_as_windows(bookings: Iterable[Booking]) -> list[dict[str, Any]]:
-    """The non-cancelled bookings as one-off window specs of the patch window engine."""
+def bookings_as_windows(
+    bookings: Iterable[Booking], hosts_of: Callable[[str], Sequence[str]] | None = None
+) -> list[dict[str, Any]]:
+    """The non-cancelled bookings as one-off window specs of the patch window engine. A booking
+    of some hosts only (``--hosts PATTERN``) names them in its spec's ``hosts`` (resolved with
+    ``hosts_of``), which the monitoring role reads to silence those hosts only."""
     specs: list[dict[str, Any]] = []
     for booking in bookings:
         if booking.cancelled_at is not None:
             continue
         day, start = booking.start_local.split(" ")
-        specs.append(
-            {
-                "date": day,
-                "start": start,
-                "duration": f"{int(booking.duration.total_seconds() // 60)}m",
-                "timezone": booking.timezone,
-            }
-        )
+        spec: dict[str, Any] = {
+            "date": day,
+            "start": start,
+            "duration": f"{int(booking.duration.total_seconds() // 60)}m",
+            "timezone": booking.timezone,
+        }
+        if booking.hosts != "all" and hosts_of is not None:
+            spec["hosts"] = sorted(hosts_of(booking.hosts))
+        specs.append(spec)
     return specs
 
 
@@ -122,10 +127,14 @@ def open_booking(bookings: Iterable[Booking], now: dt.datetime) -> Booking | Non
     return max(open_now, key=lambda b: (b.end_utc, b.id)) if open_now else None
 
 
-def with_bookings(windows: Mapping[str, Any], bookings: Sequence[Booking]) -> dict[str, Any]:
+def with_bookings(
+    windows: Mapping[str, Any],
+    bookings: Sequence[Booking],
+    hosts_of: Callable[[str], Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """The maintenance windows by host class, with the bookings' one-off specs added under
     ``all`` (a spec there becomes a list of specs)."""
-    specs = bookings_as_windows(bookings)
+    specs = bookings_as_windows(bookings, hosts_of)
     merged = dict(windows)
     if not specs:
         return merged

@@ -43,13 +43,17 @@ JSON_VERSION = 1
 
 
 # -- the summary ----------------------------------------------------------------------------
+COUNTS = ("patched", "missed", "caught_up", "failed", "drift", "failing_controls")
+
+
 @dataclass(frozen=True)
 class ClientLine:
     """One client's figures in a summary."""
 
     client: str
     patched: int = 0  # hosts patched
-    missed: int = 0  # hosts that missed their window (unreachable, skipped)
+    missed: int = 0  # hosts that missed their window (unreachable during it)
+    caught_up: int = 0  # hosts patched after a missed window
     failed: int = 0  # hosts that failed
     drift: int = 0  # hosts with drift
     failing_controls: int = 0
@@ -58,7 +62,7 @@ class ClientLine:
     def __post_init__(self) -> None:
         if not self.client:
             raise ValueError("ClientLine.client must not be empty")
-        for name in ("patched", "missed", "failed", "drift", "failing_controls"):
+        for name in COUNTS:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"ClientLine.{name} must be a non-negative int, not {value!r}")
@@ -66,14 +70,12 @@ class ClientLine:
 
     @property
     def severity(self) -> Literal["critical", "warning", "none"]:
-        if self.failed or self.missed:
+        if self.failed:
             return "critical"
-        if self.drift or self.failing_controls:
+        # a miss the tier tolerates (a workstation switched off); one it does not is also failed
+        if self.missed or self.drift or self.failing_controls:
             return "warning"
         return "none"
-
-
-COUNTS = ("patched", "missed", "failed", "drift", "failing_controls")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def render_text(summary: Summary) -> str:
     if not summary.clients:
         lines.append("no clients in this run")
         return "\n".join(lines) + "\n"
-    header = ("client", "patched", "missed", "failed", "drift", "failing controls", "runs")
+    header = ("client", *(n.replace("_", " ") for n in COUNTS), "runs")
     rows = [
         (c.client, *(str(getattr(c, n)) for n in COUNTS), ", ".join(c.run_ids) or "-")
         for c in summary.clients
@@ -193,9 +195,9 @@ def render_json(summary: Summary) -> dict[str, Any]:
 def render_alertmanager(summary: Summary) -> list[dict[str, Any]]:
     """Alerts as Alertmanager's ``POST /api/v2/alerts`` accepts them: one per client.
 
-    A client with failed or missed hosts fires ``critical``, one with drift or failing controls
-    ``warning``; a healthy client's alert is sent resolved (``endsAt`` = the run's end), so an
-    earlier alert for it clears. Without clients, one alert stands for the whole run.
+    A client with failed hosts fires ``critical``, one with missed windows, drift or failing
+    controls ``warning``; a healthy client's alert is sent resolved (``endsAt`` = the run's
+    end), so an earlier alert for it clears. Without clients, one alert stands for the whole run.
     """
     base_labels = {"alertname": "MspctlRun", "source": "mspctl"}
     text = summary.one_line_title

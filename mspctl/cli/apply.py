@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import click
 from mspctl.cli.options import (
     json_option,
     limit_option,
+    now_option,
     policy_option,
     tier_option,
     vault_password_file_option,
@@ -54,6 +56,14 @@ ENGINES = ("mitogen", "tuned", "stock")
     is_flag=True,
     help="Patch now even outside the patch window (onboarding, urgent fixes).",
 )
+@click.option(
+    "--catch-up",
+    "catch_up",
+    metavar="HOST[,HOST]",
+    help="Patch these hosts now, outside their window, because they missed it (mspctl run-due "
+    "sets it); their reboots still wait for a reboot window.",
+)
+@now_option("Evaluate patch windows and bookings at this instant instead of now")
 @json_option("Print a machine-readable summary.")
 @wait_option
 @click.pass_obj
@@ -69,6 +79,8 @@ def apply(
     forks: int,
     vault_password_file: Path | None,
     force_window: bool,
+    catch_up: str | None,
+    now: dt.datetime | None,
     as_json: bool,
     wait: bool,
 ) -> int:
@@ -89,6 +101,8 @@ def apply(
         vault_password_file=vault_password_file,
         force_window=force_window,
         wait=wait,
+        now=now,
+        catch_up=tuple(h.strip() for h in (catch_up or "").split(",") if h.strip()),
     )
     planned = jobs.plan(app.workspace, request)
     for warning in planned.warnings:

@@ -16,6 +16,24 @@ def json_option(help: str = "Print JSON instead of a table.") -> Callable[[F], F
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def now_option(help: str) -> Callable[[F], F]:
+    """``--now`` (parameter ``now``): an ISO 8601 instant with an offset, as aware UTC, or None.
+    A documented clock override for rehearsals and tests; a naive or malformed value is bad
+    input (exit 3) naming the option."""
+
+    def parse(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+        from mspctl.fleet import parse_now
+
+        return parse_now(value) if value else None
+
+    return click.option(
+        "--now",
+        metavar="ISO-INSTANT",
+        callback=parse,
+        help=f"{help}, with an offset (2026-12-05T22:30+01:00) [default: the current time].",
+    )
+
+
 def tier_option(help: str, *, required: bool = False) -> Callable[[F], F]:
     """``--tier``: a tier of the catalogue, by name."""
     return click.option("--tier", required=required, help=help)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from mspctl.cli.options import json_option
+from mspctl.cli.options import json_option, now_option
 from mspctl.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -30,12 +31,7 @@ RUN_DUE_EXIT_CODES = (
     metavar="NAME",
     help="Only this client (repeatable) [default: every client].",
 )
-@click.option(
-    "--now",
-    metavar="ISO-INSTANT",
-    help="Evaluate the windows at this instant, with an offset (2026-12-05T22:30+01:00) "
-    "[default: the current time]. For tests and catch-up runs.",
-)
+@now_option("Evaluate the windows and bookings at this instant (rehearsals, tests)")
 @click.option(
     "--duties",
     default="patching,drift",
@@ -65,7 +61,7 @@ RUN_DUE_EXIT_CODES = (
 def run_due(
     app: Application,
     clients: tuple[str, ...],
-    now: str | None,
+    now: dt.datetime | None,
     duties: str,
     check: bool,
     parallel: int,
@@ -75,14 +71,12 @@ def run_due(
     """Run what is due now for every client: patching of the hosts whose patch window is open,
     and the drift check. Clients run in parallel, each under its run lock; one client's
     failure, busy lock or bad input never stops the others."""
-    import datetime as dt
-
     from mspctl import fleet, notify
     from mspctl.reports import check_output, write_output
 
     # every input is checked before anything runs: bad input changes nothing
     started = dt.datetime.now(dt.UTC)
-    instant = fleet.parse_now(now) if now else started
+    instant = now or started
     chosen = fleet.parse_duties(duties)
     settings = notify.Settings.from_env()
     if junit_file is not None:

@@ -115,3 +115,60 @@ def show(app: Application, run_id: str, as_json: bool) -> None:
                 t["diff_summary"] or t["message"] or "",
             )
         app.out.print(table)
+
+
+@runs.command()
+@click.argument("client", required=False)
+@json_option()
+@click.pass_obj
+def missed(app: Application, client: str | None, as_json: bool) -> None:
+    """Patch windows missed by hosts that were unreachable (mspctl run-due), oldest first, and
+    the runs that caught them up; optionally of one CLIENT."""
+    from mspctl.store.queries import patch_events
+
+    events = patch_events(app.workspace.store, client)
+    caught = {e.missed_id: e for e in events if e.kind == "caught_up"}
+    rows = [
+        {
+            "id": e.id,
+            "client": e.client,
+            "host": e.host,
+            "host_class": e.host_class,
+            "missed_at": e.at.isoformat(),
+            "run_id": e.run_id,
+            "failure": e.failure,
+            "detail": e.detail,
+            "caught_up_at": caught[e.id].at.isoformat() if e.id in caught else None,
+            "caught_up_run": caught[e.id].run_id if e.id in caught else None,
+            "caught_up_how": caught[e.id].detail if e.id in caught else None,
+        }
+        for e in events
+        if e.kind == "missed"
+    ]
+    if as_json:
+        app.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(
+        "client",
+        "host",
+        "class",
+        "missed",
+        "counted",
+        "caught up",
+        "by run",
+        title="Missed patch windows",
+    )
+    for event in (e for e in events if e.kind == "missed"):
+        fix = caught.get(event.id)
+        table.add_row(
+            event.client,
+            event.host,
+            event.host_class or "-",
+            f"{event.at:%Y-%m-%d %H:%M}",
+            "failure" if event.failure else "missed",
+            f"{fix.at:%Y-%m-%d %H:%M}" if fix else "open",
+            (fix.run_id if fix else None) or "-",
+        )
+    app.out.print(table)

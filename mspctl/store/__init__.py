@@ -36,6 +36,7 @@ from mspctl.store.models import (
     ControlState,
     Finding,
     MaintenanceBooking,
+    PatchEvent,
     Run,
     RunHost,
     RunLock,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
@@ -286,6 +287,7 @@ class Store:
         from mspctl.store.queries import overlapping_booking
 
         with self.session() as session:
+            _serialise_bookings(session, booking.client)
             clash = overlapping_booking(session, booking)
             if clash is not None:
                 raise BadInput(
@@ -296,6 +298,11 @@ class Store:
             session.add(booking)
             session.flush()
             return booking
+
+    def add_patch_events(self, events: Sequence[PatchEvent]) -> None:
+        """Record a fleet run's missed windows and catch-ups in one transaction."""
+        with self.session() as session:
+            session.add_all(events)
 
     def cancel_booking(self, booking_id: int, now: dt.datetime) -> MaintenanceBooking:
         """Cancel a booking (kept, with its cancellation time). Unknown or already cancelled:
@@ -590,3 +597,19 @@ def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
             for t in run.tasks
         ]
     return data
+
+
+def _serialise_bookings(session: Session, client: str) -> None:
+    """Make the overlap check and the insert of a client's booking one step for every writer,
+    on every controller: two overlapping bookings made at the same instant cannot both pass the
+    check. PostgreSQL: a transaction-scoped advisory lock keyed by the client (released at
+    commit; a booking names no holder, so the run lock's reasons against advisory locks do not
+    apply). SQLite: a write statement (matching no row) takes the database's write lock before
+    the check reads."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        key = f"mspctl.maintenance_bookings:{client}"
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    else:
+        session.execute(text("UPDATE maintenance_bookings SET id = id WHERE 0 = 1"))

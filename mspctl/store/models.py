@@ -222,3 +222,29 @@ class MaintenanceBooking(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_maintenance_bookings_client_start", "client", "start_at"),)
+
+
+class PatchEvent(Base):
+    """A host's patch window it missed, and the patch that caught it up (``mspctl run-due``).
+
+    ``missed``: the host was due (its window open at the fleet run's instant ``at``) and
+    unreachable. ``caught_up``: a later fleet run patched it; ``missed_id`` names the miss it
+    closes (one row per closed miss). A miss without a ``caught_up`` row is still open."""
+
+    __tablename__ = "patch_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # missed | caught_up
+    host_class: Mapped[str] = mapped_column(String(32))  # servers | workstations | nas | ""
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # the fleet run's instant (--now)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    missed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patch_events.id", ondelete="CASCADE"), nullable=True
+    )
+    failure: Mapped[bool] = mapped_column(Boolean, default=False)  # the tier counts it a failure
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_patch_events_client_host", "client", "host", "at"),)

@@ -21,6 +21,7 @@ from mspctl.store.models import (
     ControlState,
     Finding,
     MaintenanceBooking,
+    PatchEvent,
     Run,
     RunHost,
     TaskRecord,
@@ -85,6 +86,51 @@ def overlapping_booking(session: Session, booking: MaintenanceBooking) -> Mainte
         .order_by(MaintenanceBooking.start_at)
     )
     return next((b for b in candidates if _booking_end(b) > booking.start_at), None)
+
+
+# -- missed patch windows -------------------------------------------------------------------
+
+
+def open_misses(store: Store, client: str) -> dict[str, list[PatchEvent]]:
+    """The client's missed patch windows that no patch has caught up yet, by host (oldest
+    first)."""
+    closed = select(PatchEvent.missed_id).where(
+        PatchEvent.client == client, PatchEvent.kind == "caught_up"
+    )
+    query = (
+        select(PatchEvent)
+        .where(
+            PatchEvent.client == client,
+            PatchEvent.kind == "missed",
+            PatchEvent.id.not_in(closed.where(PatchEvent.missed_id.is_not(None))),
+        )
+        .order_by(PatchEvent.at, PatchEvent.id)
+    )
+    out: dict[str, list[PatchEvent]] = defaultdict(list)
+    with store.session() as session:
+        for event in session.scalars(query):
+            out[event.host].append(event)
+    return dict(out)
+
+
+def patch_events(
+    store: Store,
+    client: str | None = None,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[PatchEvent]:
+    """Missed windows and catch-ups, oldest first, optionally of one client and with ``at`` in
+    ``[since, until)``."""
+    query = select(PatchEvent)
+    if client:
+        query = query.where(PatchEvent.client == client)
+    if since is not None:
+        query = query.where(PatchEvent.at >= since)
+    if until is not None:
+        query = query.where(PatchEvent.at < until)
+    with store.session() as session:
+        return list(session.scalars(query.order_by(PatchEvent.at, PatchEvent.id)))
 
 
 # -- runs ------------------------------------------------------------------------------------

@@ -134,11 +134,11 @@ def assert_sample_mail(inbox: Inbox) -> Message:
     assert recipients == ["ops@msp.example", "night@msp.example"]
     assert message["Subject"] == "[mspctl] FAILED: mspctl notification test (sample figures)"
     body = message.get_content()
-    rows = {line.split()[0]: line.split()[1:6] for line in body.splitlines() if line}
-    # patched, missed, failed, drift, failing controls of the sample summary
-    assert rows["example-acme"] == ["12", "1", "0", "0", "2"]
-    assert rows["example-globex"] == ["5", "0", "1", "2", "0"]
-    assert rows["total"] == ["17", "1", "1", "2", "2"]
+    rows = {line.split()[0]: line.split()[1:7] for line in body.splitlines() if line}
+    # patched, missed, caught up, failed, drift, failing controls of the sample summary
+    assert rows["example-acme"] == ["12", "1", "0", "0", "0", "2"]
+    assert rows["example-globex"] == ["5", "0", "0", "1", "2", "0"]
+    assert rows["total"] == ["17", "1", "0", "1", "2", "2"]
     return message
 
 
@@ -303,6 +303,7 @@ def test_webhook_json_body_and_bearer_header(tmp_path, receivers):
     assert data["totals"] == {
         "patched": 17,
         "missed": 1,
+        "caught_up": 0,
         "failed": 1,
         "drift": 2,
         "failing_controls": 2,
@@ -329,7 +330,10 @@ def test_webhook_alertmanager_payload(tmp_path, receivers):
         assert alert["labels"]["alertname"] == "MspctlRun"
         dt.datetime.fromisoformat(alert["startsAt"])  # RFC 3339
     assert [a["labels"]["client"] for a in alerts] == ["example-acme", "example-globex"]
-    assert [a["labels"]["severity"] for a in alerts] == ["critical", "critical"]
+    assert [a["labels"]["severity"] for a in alerts] == [
+        "warning",
+        "critical",
+    ]  # a tolerated miss warns
 
 
 def test_webhook_answering_500_is_one_line_token_masked(tmp_path, receivers):

@@ -127,7 +127,7 @@ def test_the_fleet_summary_reaches_the_msp_webhook(fleet_cli, receivers):
     alpha, beta = sent["clients"]
     [run] = runs_of(fleet_cli, "alpha")
     assert alpha == {
-        "client": "alpha", "patched": 1, "missed": 0, "failed": 0, "drift": 0,
+        "client": "alpha", "patched": 1, "missed": 0, "caught_up": 0, "failed": 0, "drift": 0,
         "failing_controls": 0, "run_ids": [run["id"]],
     }  # fmt: skip
     assert (beta["client"], beta["patched"], beta["run_ids"]) == ("beta", 0, [])

@@ -252,3 +252,49 @@ def test_maintenance_bookings_refuse_overlaps_and_keep_cancellations(db_url):
     assert len(bookings(store, "acme")) == 1
     assert len(bookings(store, "acme", cancelled=True)) == 2
     store.add_booking(_booking("acme", start, 60))  # the cancelled slot is free again
+
+
+def _book_at_the_barrier(db_url: str, start: dt.datetime, barrier: Any, queue: Any) -> None:
+    from mspctl.errors import BadInput
+
+    store = Store.open(db_url, reconcile=False)
+    barrier.wait()
+    try:
+        store.add_booking(_booking("acme", start, 120))
+        queue.put("booked")
+    except BadInput as exc:
+        queue.put(f"refused: {exc.message}")
+
+
+def test_overlapping_bookings_made_at_once_by_several_processes_one_wins(db_url):
+    """Writers on several controllers (processes here) book the same slot at the same instant:
+    exactly one booking is recorded, the others are refused naming it."""
+    import multiprocessing
+
+    from mspctl.store.queries import bookings
+
+    Store.open(db_url)  # migrated once, before the race
+    start = dt.datetime(2031, 3, 1, 20, 0, tzinfo=dt.UTC)
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(4), context.Queue()
+    writers = [
+        context.Process(
+            target=_book_at_the_barrier,
+            args=(db_url, start + dt.timedelta(minutes=10 * i), barrier, queue),
+        )
+        for i in range(4)
+    ]
+    for writer in writers:
+        writer.start()
+    try:
+        outcomes = sorted(queue.get(timeout=60) for _ in writers)
+    finally:
+        for writer in writers:
+            writer.join(timeout=30)
+            if writer.is_alive():
+                writer.kill()
+                writer.join()
+    assert outcomes[0] == "booked", outcomes
+    assert all(o.startswith("refused: --start: overlaps booking") for o in outcomes[1:]), outcomes
+    assert all(writer.exitcode == 0 for writer in writers)
+    assert len(bookings(Store.open(db_url), "acme")) == 1

@@ -160,3 +160,21 @@ def test_plan_passes_the_clients_open_and_upcoming_bookings(project, home):
     assert engine.plan(workspace, planned.request, now=after).extravars[
         "mspctl_maintenance_windows"
     ] == engine.maintenance_windows(planned.tier)
+
+
+def test_a_booking_of_some_hosts_names_them_in_its_spec():
+    import dataclasses
+
+    from mspctl.maintenance import bookings_as_windows
+
+    narrow = dataclasses.replace(_booking(1, "2027-03-27 23:00"), hosts="ws-*")
+    everyone = _booking(2, "2027-03-28 23:00")
+    seen: list[str] = []
+
+    def hosts_of(pattern: str) -> list[str]:
+        seen.append(pattern)
+        return ["ws-2", "ws-1"]
+
+    first, second = bookings_as_windows([narrow, everyone], hosts_of)
+    assert first["hosts"] == ["ws-1", "ws-2"] and "hosts" not in second
+    assert seen == ["ws-*"]  # a booking of every host resolves no pattern

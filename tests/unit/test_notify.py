@@ -46,11 +46,11 @@ def test_text_has_every_figure_aligned_with_totals():
     assert lines[1] == "status: FAILED"
     assert lines[2] == "started 2026-11-30 02:00:00 UTC, ended 2026-11-30 02:41:05 UTC (41m05s)"
     header, acme, globex, initech, total = lines[4:]
-    assert header.split()[:5] == ["client", "patched", "missed", "failed", "drift"]
-    assert acme.split() == ["acme", "12", "1", "0", "0", "2", "r-1,", "r-2"]
-    assert globex.split() == ["globex", "5", "0", "0", "3", "0", "r-3"]
-    assert initech.split() == ["initech", "7", "0", "0", "0", "0", "-"]
-    assert total.split() == ["total", "24", "1", "0", "3", "2"]
+    assert header.split()[:7] == ["client", "patched", "missed", "caught", "up", "failed", "drift"]
+    assert acme.split() == ["acme", "12", "1", "0", "0", "0", "2", "r-1,", "r-2"]
+    assert globex.split() == ["globex", "5", "0", "0", "0", "3", "0", "r-3"]
+    assert initech.split() == ["initech", "7", "0", "0", "0", "0", "0", "-"]
+    assert total.split() == ["total", "24", "1", "0", "0", "3", "2"]
     # right-aligned numbers: each column ends where its header ends
     end = header.index("patched") + len("patched")
     assert acme[:end].endswith("12") and globex[:end].endswith(" 5")
@@ -71,6 +71,7 @@ def test_json_is_serialisable_utc_with_totals():
         "client": "acme",
         "patched": 12,
         "missed": 1,
+        "caught_up": 0,
         "failed": 0,
         "drift": 0,
         "failing_controls": 2,
@@ -79,6 +80,7 @@ def test_json_is_serialisable_utc_with_totals():
     assert data["totals"] == {
         "patched": 24,
         "missed": 1,
+        "caught_up": 0,
         "failed": 0,
         "drift": 3,
         "failing_controls": 2,
@@ -88,7 +90,9 @@ def test_json_is_serialisable_utc_with_totals():
 def test_alertmanager_one_alert_per_client_healthy_ones_resolved():
     alerts = render_alertmanager(summary())
     assert [a["labels"]["client"] for a in alerts] == ["acme", "globex", "initech"]
-    assert [a["labels"]["severity"] for a in alerts] == ["critical", "warning", "none"]
+    # a miss the tier tolerates is a warning; failed hosts are critical
+    assert [a["labels"]["severity"] for a in alerts] == ["warning", "warning", "none"]
+    assert ClientLine("x", patched=3, missed=1, failed=1).severity == "critical"
     for alert in alerts:
         assert alert["labels"]["alertname"] == "MspctlRun"
         assert alert["startsAt"] == "2026-11-30T02:00:00Z"
