@@ -17,8 +17,9 @@ changes, plus every run's per-host recap and per-task outcome):
   ``backup_agent.restore_test`` control at that run, their evidence (files, checksums) the one
   the store kept for that run (its newest test, or a test that changed the control's status);
 - patching: a session is a run whose ``apt_upgrade`` task changed the host; a reboot a changed
-  ``reboot`` task; a missed window a run with the patching policy that could not reach the
-  host (or whose patch task failed), caught up by the host's next successful patch task;
+  ``reboot`` task; missed windows and their catch-ups are ``run-due``'s patch events (a host
+  due in its open window and unreachable; the patch that closed the miss, before the month's
+  end);
 - compliance: each day's score is the state of every control at that day's last run
   (replayed from the recorded changes, waivers applied on that day); drift found is a control
   that went from pass to fail or error in the month, fixed the reverse.
@@ -52,6 +53,7 @@ FAILING = ("fail", "error")
 SNAPSHOT_CONTROL = "backup_agent.snapshot_age"
 RESTORE_CONTROL = "backup_agent.restore_test"
 PENDING_CONTROLS = ("patching.security_updates", "patching.other_updates")
+PATCH_ACTIONS = ("apt_upgrade", "win_updates")
 CONTROLS_READ = (SNAPSHOT_CONTROL, RESTORE_CONTROL, *PENDING_CONTROLS)  # evidence and state
 
 
@@ -270,38 +272,18 @@ class _Month:
     def patching(self) -> dict[str, Any]:
         per_host = {h: _empty_patch(h) for h in self.hosts}
         windows: list[dict[str, Any]] = []
-        missed: list[dict[str, Any]] = []
-        self.open_misses: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for run in self.runs:
             if run.mode != "apply":
                 continue
-            patching_run = "patching" in (run.policies or []) or not run.policies
             patched_here = []
             for h in run.hosts:
                 row = per_host.setdefault(h.host, _empty_patch(h.host))
                 tasks = self.tasks.get((run.id, h.host), [])
-                patch = [t for t in tasks if t.action.endswith(("apt_upgrade", "win_updates"))]
-                failed = any(t.status == "failed" for t in patch)
-                if patching_run and (h.unreachable or failed):
-                    miss = {
-                        "host": h.host,
-                        "date": self.day_of[run.id].isoformat(),
-                        "reason": "unreachable" if h.unreachable else "failed",
-                        "caught_up": None,
-                    }
-                    missed.append(miss)
-                    self.open_misses[h.host].append(miss)
-                    row["missed"] += 1
-                    continue
-                if any(t.changed for t in patch):
+                if any(t.changed and t.action.endswith(PATCH_ACTIONS) for t in tasks):
                     row["sessions"] += 1
                     patched_here.append(h.host)
                 if any(t.action.endswith("reboot") and t.changed for t in tasks):
                     row["reboots"] += 1
-                if patch and self.open_misses.get(h.host):
-                    for miss in self.open_misses.pop(h.host):
-                        miss["caught_up"] = self.day_of[run.id].isoformat()
-                        row["caught_up"] += 1
             if patched_here:
                 local = run.started_at.astimezone(self.zone)
                 windows.append(
@@ -311,15 +293,37 @@ class _Month:
                         "hosts": sorted(patched_here),
                     }
                 )
+        missed = self._missed(per_host)
         for (host, control), state in self.now_state.items():
             if control in PENDING_CONTROLS and state.status in FAILING and host in per_host:
                 packages = (state.evidence or {}).get("packages")
                 per_host[host]["pending"] += len(packages) if isinstance(packages, list) else 1
-        return {
-            "hosts": [per_host[h] for h in sorted(per_host)],
-            "windows": windows,
-            "missed": missed,
-        }
+        rows = [per_host[h] for h in sorted(per_host)]
+        return {"hosts": rows, "windows": windows, "missed": missed}
+
+    def _missed(self, per_host: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The windows missed this month (``run-due``'s patch events) and their catch-ups."""
+        events = self.history.patch_events
+        catch = {e.missed_id: e for e in events if e.kind == "caught_up"}
+        rows = []
+        self.open_misses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in (e for e in events if e.kind == "missed"):
+            closed = catch.get(event.id)
+            row = {
+                "host": event.host,
+                "date": event.at.astimezone(self.zone).date().isoformat(),
+                "failure": event.failure,
+                "caught_up": closed.at.astimezone(self.zone).date().isoformat() if closed else None,
+                "outside_window": bool(closed and "outside" in closed.detail),
+            }
+            rows.append(row)
+            host = per_host.setdefault(event.host, _empty_patch(event.host))
+            host["missed"] += 1
+            if closed:
+                host["caught_up"] += 1
+            else:
+                self.open_misses[event.host].append(row)
+        return rows
 
     # -- compliance ----------------------------------------------------------------------------
     def compliance(self) -> dict[str, Any]:

@@ -400,6 +400,9 @@ class MonthHistory:
     asset_changes: list[AssetRecord]  # asset records written by the period's runs
     bookings: list[MaintenanceBooking]  # non-cancelled bookings starting in the period
     controls_now: list[ControlState]  # the current state of the controls asked for
+    # windows missed in the period (``run-due``), and the catch-ups of those misses that
+    # happened before the period's end
+    patch_events: list[PatchEvent]
 
 
 SERVICE_POLICIES = ("patching", "backup_agent")
@@ -505,7 +508,36 @@ def month_history(
         if controls
         else []
     )
+    missed = list(
+        session.scalars(
+            select(PatchEvent)
+            .where(
+                PatchEvent.client == client,
+                PatchEvent.kind == "missed",
+                PatchEvent.at >= start,
+                PatchEvent.at < end,
+            )
+            .order_by(PatchEvent.at, PatchEvent.id)
+        )
+    )
+    caught = (
+        list(
+            session.scalars(
+                select(PatchEvent)
+                .where(
+                    PatchEvent.client == client,
+                    PatchEvent.kind == "caught_up",
+                    PatchEvent.missed_id.in_([m.id for m in missed]),
+                    PatchEvent.at < end,
+                )
+                .order_by(PatchEvent.at, PatchEvent.id)
+            )
+        )
+        if missed
+        else []
+    )
     return MonthHistory(
+        patch_events=missed + caught,
         runs=runs,
         tasks=tasks,
         findings=findings,

@@ -96,7 +96,7 @@ def _findings(day: int, host: str) -> list[dict[str, Any]]:
 def write_month(db_url: str) -> Expected:
     """October 2026 of client rossi: one apply run a night at 02:00 Rome time."""
     from mspctl.store import Store
-    from mspctl.store.models import MaintenanceBooking, Run, RunHost, TaskRecord
+    from mspctl.store.models import MaintenanceBooking, PatchEvent, Run, RunHost, TaskRecord
 
     store = Store.open(db_url)
     expected = Expected()
@@ -198,6 +198,37 @@ def write_month(db_url: str) -> Expected:
             tasks=tasks,
             findings=findings,
             assets=assets,
+        )
+    # run-due's record of the window srv02 missed on the 10th and the patch of the 11th
+    for day, host in sorted(UNREACHABLE):
+        at = dt.datetime.combine(FIRST + dt.timedelta(days=day - 1), dt.time(2, 0), tzinfo=ZONE)
+        miss = PatchEvent(
+            client=CLIENT,
+            host=host,
+            kind="missed",
+            host_class="servers",
+            at=at,
+            recorded_at=at,
+            run_id=f"run-{day:02d}",
+            failure=True,
+            detail="unreachable during its servers window",
+        )
+        store.add_patch_events([miss])
+        store.add_patch_events(
+            [
+                PatchEvent(
+                    client=CLIENT,
+                    host=host,
+                    kind="caught_up",
+                    host_class="servers",
+                    at=at + dt.timedelta(days=1),
+                    recorded_at=at + dt.timedelta(days=1),
+                    run_id=f"run-{day + 1:02d}",
+                    missed_id=miss.id,
+                    failure=False,
+                    detail="patched outside its window",
+                )
+            ]
         )
     store.add_booking(
         MaintenanceBooking(

@@ -96,9 +96,15 @@ def test_summary_figures_are_the_store_counts(cli, home, month_project):
     assert s["backups"]["ok"] == expected.backup_ok
     assert s["backups"]["failed"] == expected.backup_failed == 2
     assert s["backups"]["unreachable"] == 1
-    # srv02 missed the window of the 10th (unreachable) and caught up on the 11th
+    # srv02 missed the window of the 10th (unreachable) and caught up on the 11th (patch events)
     assert data["patching"]["missed"] == [
-        {"host": "srv02", "date": "2026-10-10", "reason": "unreachable", "caught_up": "2026-10-11"}
+        {
+            "host": "srv02",
+            "date": "2026-10-10",
+            "failure": True,
+            "caught_up": "2026-10-11",
+            "outside_window": True,
+        }
     ]
     assert s["patching"]["pending"] == 3  # ws01's three security updates at the month's end
     ws01 = next(r for r in data["backups"]["calendar"] if r["host"] == "ws01")
@@ -295,3 +301,37 @@ def test_the_snapshot_report_still_works(cli, month_project):
     result = cli("report", CLIENT, "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["run"]["id"] == "run-31"
+
+
+def test_an_open_missed_window_needs_a_decision(cli, home, month_project):
+    import datetime as dt
+
+    from mspctl.store import Store
+    from mspctl.store.models import PatchEvent
+
+    store = Store.open(f"sqlite:///{home / 'mspctl.db'}")
+    at = dt.datetime(2026, 10, 24, 0, 30, tzinfo=dt.UTC)
+    store.add_patch_events(
+        [
+            PatchEvent(
+                client=CLIENT,
+                host="ws01",
+                kind="missed",
+                host_class="workstations",
+                at=at,
+                recorded_at=at,
+                run_id=None,
+                failure=False,
+                detail="unreachable during its workstations window",
+            )
+        ]
+    )
+    store.engine.dispose()
+    data = month_json(cli, "--lang", "en")
+    assert data["summary"]["patching"]["missed"] == 2
+    assert data["summary"]["patching"]["caught_up"] == 1
+    assert {"kind": "missed_patching", "host": "ws01", "date": "2026-10-24"} in data["summary"][
+        "decisions"
+    ]
+    html = cli("report", CLIENT, "--month", "2026-10", "--lang", "en").stdout
+    assert "ws01 missed its update window on October 24, 2026" in html
