@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     help="With --month: every client, one file each (<client>-<YYYY-MM>.<format>) in -o DIR.",
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0, max=64),
+    default=0,
+    help="With --all: processes building reports and browsers printing PDFs at a time "
+    "[default: the CPU count, at most 8].",
+)
+@click.option(
     "--lang",
     type=click.Choice(("en", "it")),
     help="Language of the monthly report [default: the client's language in client.yml].",
@@ -58,6 +66,7 @@ def report(
     run_ref: str | None,
     month: str | None,
     all_clients: bool,
+    jobs: int,
     lang: str | None,
     fmt: str | None,
     output: Path | None,
@@ -72,7 +81,7 @@ def report(
     if month is None:
         _run_report(app, client, run_ref, fmt, output, all_clients, lang)
         return
-    _monthly(app, client, month, all_clients, lang, fmt, output, run_ref)
+    _monthly(app, client, month, all_clients, jobs, lang, fmt, output, run_ref)
 
 
 def _run_report(
@@ -108,6 +117,7 @@ def _monthly(
     client: str | None,
     month_text: str,
     all_clients: bool,
+    jobs: int,
     lang: str | None,
     fmt: str | None,
     output: Path | None,
@@ -137,6 +147,7 @@ def _monthly(
             fmt=kind,
             lang=lang,
             targets=lambda slug: output / f"{slug}-{month}.{kind}",
+            jobs=jobs,
         )
         app.success(f"wrote {len(files)} monthly reports ({kind}, {month}) in {output}")
         return

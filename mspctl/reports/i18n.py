@@ -19,7 +19,7 @@ in the document's language: "30 novembre 2026", "1.234,5".
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,14 @@ def translations(lang: str) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
+@lru_cache(maxsize=8192)
+def _decimal(value: float, pattern: str | None, lang: str) -> str:
+    """Babel's number formatting, cached: a report formats the same small numbers often."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, format=pattern, locale=lang))
+
+
 class Formatter:
     """Dates, numbers and percentages in one language (Babel's CLDR data)."""
 
@@ -85,13 +93,11 @@ class Formatter:
         return str(dt.date.fromisoformat(value).day)
 
     def number(self, value: float | int | None, digits: int = 1) -> str:
-        from babel.numbers import format_decimal
-
         if value is None:
             return NONE
         if isinstance(value, int):
-            return str(format_decimal(value, locale=self.lang))
-        return str(format_decimal(value, format=f"#,##0.{'#' * digits}", locale=self.lang))
+            return _decimal(value, None, self.lang)
+        return _decimal(value, f"#,##0.{'#' * digits}", self.lang)
 
     def percent(self, value: float | None, digits: int = 1) -> str:
         return NONE if value is None else f"{self.number(value, digits)}\u00a0%"

@@ -51,49 +51,119 @@ def monthly_reports(
     targets: Callable[[str], Path],
     jobs: int = 0,
     now: dt.datetime | None = None,
-    progress: Callable[[str, Path], None] | None = None,
 ) -> list[Path]:
-    """Write each client's monthly report to ``targets(slug)``; returns the files written."""
-    from mspctl.reports import check_output, write_output
+    """Write each client's monthly report to ``targets(slug)``; returns the files written.
+
+    Several clients are built in ``jobs`` worker processes (default: the CPU count), each with
+    its own connection to the store; PDFs are printed by as many browsers at a time."""
+    from mspctl.reports import check_output
     from mspctl.reports.branding import load_branding
-    from mspctl.reports.document import render_monthly
     from mspctl.reports.i18n import check_language
-    from mspctl.reports.monthly import build
 
     if lang is not None:
         check_language(lang)
-    branding, logo = load_branding(workspace.config.project_dir)
-    for slug in slugs:
-        check_output(targets(slug))
-    written: list[Path] = []
+    load_branding(workspace.config.project_dir)  # a broken branding file fails before any work
+    items = [(slug, targets(slug)) for slug in slugs]
+    for _slug, target in items:
+        check_output(target)
+    workers = max(1, min(jobs or default_jobs(), len(items) // MIN_PER_WORKER))
     with tempfile.TemporaryDirectory(prefix="mspctl-report-") as scratch:
-        pending: list[tuple[Path, Path]] = []
-        for slug in slugs:
-            data = build(workspace, slug, month, lang=lang, now=now)
-            target = targets(slug)
-            if fmt == "json":
-                write_output(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            else:
-                html = render_monthly(data, branding, logo)
-                if fmt == "html":
-                    write_output(target, html)
-                else:
-                    page = Path(scratch) / f"{slug}.html"
-                    page.write_text(html, encoding="utf-8")
-                    pending.append((page, target))
-                    continue
-            written.append(target)
-            if progress:
-                progress(slug, target)
-        if pending:
+        pages = (
+            [(slug, Path(scratch) / f"{slug}.html") for slug, _target in items]
+            if fmt == "pdf"
+            else items
+        )
+        kind = "html" if fmt == "pdf" else fmt
+        if workers == 1:
+            _write(workspace, pages, month, kind, lang, now)
+        else:
+            _write_in_processes(workspace, pages, month, kind, lang, now, workers)
+        if fmt == "pdf":
             from mspctl.reports.pdf import print_pdfs
 
-            print_pdfs(pending, jobs=jobs)
-            for (_page, target), slug in zip(pending, [p[0].stem for p in pending], strict=True):
-                written.append(target)
-                if progress:
-                    progress(slug, target)
-    return written
+            print_pdfs(
+                [(page, target) for (_s, page), (_s2, target) in zip(pages, items, strict=True)],
+                jobs=jobs,
+            )
+    return [target for _slug, target in items]
+
+
+MIN_PER_WORKER = 20  # fewer clients than this per process: not worth starting one
+
+
+def default_jobs() -> int:
+    import os
+
+    return min(8, os.cpu_count() or 1)
+
+
+def _write(
+    workspace: Workspace,
+    items: list[tuple[str, Path]],
+    month: Month,
+    fmt: str,
+    lang: str | None,
+    now: dt.datetime | None,
+) -> None:
+    from mspctl.reports import write_output
+    from mspctl.reports.branding import load_branding
+    from mspctl.reports.document import render_monthly
+    from mspctl.reports.monthly import build
+
+    branding, logo = load_branding(workspace.config.project_dir)
+    for slug, target in items:
+        data = build(workspace, slug, month, lang=lang, now=now)
+        if fmt == "json":
+            write_output(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        else:
+            write_output(target, render_monthly(data, branding, logo))
+
+
+def _write_in_processes(
+    workspace: Workspace,
+    items: list[tuple[str, Path]],
+    month: Month,
+    fmt: str,
+    lang: str | None,
+    now: dt.datetime | None,
+    workers: int,
+) -> None:
+    """:func:`_write` in ``workers`` fresh processes (spawned: no store connection is shared
+    across a fork), over interleaved chunks so each gets a fair share."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    config = workspace.config
+    where = (str(config.project_dir), str(config.home), config.db_url)
+    chunks = [items[i :: workers * 4] for i in range(workers * 4)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(_write_chunk, where, chunk, month, fmt, lang, now)
+            for chunk in chunks
+            if chunk
+        ]
+        for future in futures:
+            future.result()
+
+
+def _write_chunk(
+    where: tuple[str, str, str],
+    items: list[tuple[str, Path]],
+    month: Month,
+    fmt: str,
+    lang: str | None,
+    now: dt.datetime | None,
+) -> None:
+    from mspctl.workspace import Workspace
+
+    project_dir, home, db_url = where
+    workspace = Workspace(project_dir=Path(project_dir), home=Path(home), db_url=db_url)
+    try:
+        _write(workspace, items, month, fmt, lang, now)
+    finally:
+        if "store" in workspace.__dict__:
+            workspace.store.engine.dispose()
 
 
 def month_data(workspace: Workspace, slug: str, month: Month, lang: str | None) -> dict[str, Any]:

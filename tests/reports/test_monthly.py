@@ -335,3 +335,34 @@ def test_an_open_missed_window_needs_a_decision(cli, home, month_project):
     ]
     html = cli("report", CLIENT, "--month", "2026-10", "--lang", "en").stdout
     assert "ws01 missed its update window on October 24, 2026" in html
+
+
+def test_all_in_worker_processes_writes_the_same_reports(
+    cli, project, home, tmp_path, month_project, monkeypatch
+):
+    from mspctl.reports import publish
+    from mspctl.reports.monthly import Month
+    from mspctl.workspace import Workspace
+
+    monkeypatch.setattr(publish, "MIN_PER_WORKER", 1)
+    workspace = Workspace(project_dir=project, home=home, db_url=f"sqlite:///{home / 'mspctl.db'}")
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    slugs = ["demo", CLIENT]
+    for folder, jobs in ((one, 1), (two, 2)):
+        written = publish.monthly_reports(
+            workspace,
+            slugs,
+            Month(2026, 10),
+            fmt="json",
+            lang=None,
+            targets=lambda slug, folder=folder: folder / f"{slug}.json",
+            jobs=jobs,
+        )
+        assert [p.name for p in written] == ["demo.json", "rossi.json"]
+    for slug in slugs:
+        a, b = (json.loads((f / f"{slug}.json").read_text()) for f in (one, two))
+        a.pop("generated_at")
+        b.pop("generated_at")
+        assert a == b
