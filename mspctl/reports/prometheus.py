@@ -25,10 +25,19 @@ if TYPE_CHECKING:
     from mspctl.clients import Client
 
 STEP_SECONDS = 3600
+# Prometheus servers found unreachable by this process, with the reason: `report --all` asks
+# each once, not once per client (a thousand clients behind a dead server would each wait for
+# the timeout)
+_UNREACHABLE: dict[str, str] = {}
 
 
 class MonitoringUnavailable(Exception):
-    """Prometheus could not be read; the message is one line for the report."""
+    """Prometheus could not be read; the message is one line for the report. ``connection``:
+    the server could not be reached at all (not worth asking again for the next client)."""
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 def monitoring_section(client: Client, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
@@ -40,6 +49,12 @@ def monitoring_section(client: Client, start: dt.datetime, end: dt.datetime) -> 
     if end <= start:
         return {"status": "ok", "url": link.prometheus_url, "hosts": [], "alerts": []}
     selector = f'mspctl_client="{client.slug}"'
+    if link.prometheus_url in _UNREACHABLE:
+        return {
+            "status": "unreachable",
+            "url": link.prometheus_url,
+            "error": _UNREACHABLE[link.prometheus_url],
+        }
     try:
         up = query_range(link.prometheus_url, f"up{{{selector}}}", start, end, link.timeout_seconds)
         alerts = query_range(
@@ -50,6 +65,8 @@ def monitoring_section(client: Client, start: dt.datetime, end: dt.datetime) -> 
             link.timeout_seconds,
         )
     except MonitoringUnavailable as exc:
+        if exc.connection:
+            _UNREACHABLE[link.prometheus_url] = str(exc)
         return {"status": "unreachable", "url": link.prometheus_url, "error": str(exc)}
     return {"status": "ok", "url": link.prometheus_url, **summarize(up, alerts)}
 
@@ -123,7 +140,9 @@ def query_range(
         ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise MonitoringUnavailable(f"Prometheus unreachable: {str(reason)[:200]}") from None
+        raise MonitoringUnavailable(
+            f"Prometheus unreachable: {str(reason)[:200]}", connection=True
+        ) from None
     except ValueError:
         raise MonitoringUnavailable("Prometheus answered something that is not JSON") from None
     if not isinstance(body, dict) or body.get("status") != "success":
