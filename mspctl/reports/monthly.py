@@ -54,6 +54,7 @@ SNAPSHOT_CONTROL = "backup_agent.snapshot_age"
 RESTORE_CONTROL = "backup_agent.restore_test"
 PENDING_CONTROLS = ("patching.security_updates", "patching.other_updates")
 PATCH_ACTIONS = ("apt_upgrade", "win_updates")
+ACTIONS_READ = (*PATCH_ACTIONS, "reboot", "restore_test")  # the tasks the report counts
 CONTROLS_READ = (SNAPSHOT_CONTROL, RESTORE_CONTROL, *PENDING_CONTROLS)  # evidence and state
 
 
@@ -115,7 +116,9 @@ def build(
     zone = ZoneInfo(client.data.timezone)
     start, end = month.bounds(zone)
     with workspace.store.session() as session:
-        history = month_history(session, client.slug, start, end, controls=CONTROLS_READ)
+        history = month_history(
+            session, client.slug, start, end, controls=CONTROLS_READ, actions=ACTIONS_READ
+        )
     waivers = workspace.waivers(client)
     if monitoring is None:
         from mspctl.reports.prometheus import monitoring_section

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from mspctl import __version__
 from mspctl.errors import BadInput
-from mspctl.reports.monthly import CONTROLS_READ, Month, derive
+from mspctl.reports.monthly import ACTIONS_READ, CONTROLS_READ, Month, derive
 
 if TYPE_CHECKING:
     from mspctl.catalogue import Catalogue
@@ -65,7 +65,9 @@ def build_review(
     with workspace.store.session() as session:
         for month in months:
             start, end = month.bounds(zone)
-            history = month_history(session, client.slug, start, end, controls=CONTROLS_READ)
+            history = month_history(
+                session, client.slug, start, end, controls=CONTROLS_READ, actions=ACTIONS_READ
+            )
             derived.append(derive(history, month, zone, waivers))
     reference = min(dt.date(year, 12, 31), today)
     catalogue = workspace.catalogue

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from mspctl.errors import BadInput
@@ -392,7 +392,8 @@ class MonthHistory:
     """What the monthly report reads of one client and period, in a handful of queries."""
 
     runs: list[Run]  # completed runs started in the period, by seq, with their host recaps
-    tasks: list[TaskRecord]  # their patching and backup tasks, by run and id
+    # their tasks of the actions asked for (rows: run_id, host, action, status, changed)
+    tasks: list[Any]
     findings: list[Any]  # every control change of the client up to the period's last run
     # the evidence of the changes in the period of the controls asked for, by (host, control, seq)
     evidence: dict[tuple[str, str, int], dict[str, Any]]
@@ -405,9 +406,6 @@ class MonthHistory:
     patch_events: list[PatchEvent]
 
 
-SERVICE_POLICIES = ("patching", "backup_agent")
-
-
 def month_history(
     session: Session,
     client: str,
@@ -415,10 +413,12 @@ def month_history(
     end: dt.datetime,
     *,
     controls: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
 ) -> MonthHistory:
     """A client's completed runs started in ``[start, end)`` and what they recorded: every
     control change up to the period's end (without evidence), and for the ``controls`` named,
-    the evidence of their changes in the period and their current state."""
+    the evidence of their changes in the period and their current state; the outcomes of the
+    tasks whose action ends with one of ``actions``."""
     runs = list(
         session.scalars(
             select(Run)
@@ -435,13 +435,22 @@ def month_history(
     ids = [r.id for r in runs]
     tasks = (
         list(
-            session.scalars(
-                select(TaskRecord)
-                .where(TaskRecord.run_id.in_(ids), TaskRecord.policy.in_(SERVICE_POLICIES))
+            session.execute(
+                select(
+                    TaskRecord.run_id,
+                    TaskRecord.host,
+                    TaskRecord.action,
+                    TaskRecord.status,
+                    TaskRecord.changed,
+                )
+                .where(
+                    TaskRecord.run_id.in_(ids),
+                    or_(*(TaskRecord.action.endswith(a, autoescape=True) for a in actions)),
+                )
                 .order_by(TaskRecord.run_id, TaskRecord.id)
             )
         )
-        if ids
+        if ids and actions
         else []
     )
     last_seq = runs[-1].seq if runs else _last_seq_before(session, client, end)

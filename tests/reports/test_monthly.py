@@ -216,8 +216,10 @@ def test_english_html_opens_in_chromium_with_the_summary(cli, tmp_path, month_pr
     ).stdout
     s = month_json(cli)["summary"]
     backups = re.search(r'id="sum-backups">(.*?)</p>', dom, re.S).group(1)
-    assert f"{s['backups']['ok']} of {s['backups']['host_days']} daily backups" in backups
-    assert "8 of 8 restore tests" in backups
+    assert f"Daily backups completed: {s['backups']['ok']} of {s['backups']['host_days']}" in (
+        backups
+    )
+    assert "can be restored: 8 of 8" in backups
     assert "Monthly service report" in dom
     assert "October 31, 2026" in dom
     assert "48,213" in dom and "98.66&nbsp;%" in dom  # serialised by the DOM dump
