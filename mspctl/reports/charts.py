@@ -78,6 +78,7 @@ def line(
     *,
     range_: tuple[float, float] | None = None,
     formatter: Any = None,
+    label_every: int = 7,
 ) -> str:
     import pygal
 
@@ -86,7 +87,7 @@ def line(
         **_config(name, color, title=title, x_label_rotation=0, show_minor_x_labels=False, **extra)
     )
     chart.x_labels = list(labels)
-    chart.x_labels_major = [labels[i] for i in range(0, len(labels), 7)] if labels else []
+    chart.x_labels_major = list(labels[::label_every])
     if formatter is not None:
         chart.value_formatter = formatter
     chart.add(title, list(values))
@@ -117,6 +118,9 @@ def bars(
     chart.x_labels = list(labels)
     if formatter is not None:
         chart.value_formatter = formatter
+    top = max((v for _label, values in series for v in values if v is not None), default=0)
+    if not horizontal and top <= 10 and range_ is None:  # counts: whole numbers on the axis
+        chart.y_labels = list(range(0, int(top) + 2))
     for label, values in series:
         chart.add(label, list(values))
     return _svg(chart, name)

@@ -36,6 +36,7 @@ def environment(lang: str) -> Any:
     env.filters.update(Formatter(lang).filters())
     env.filters["css_string"] = css_string
     env.filters["show"] = show
+    env.filters["severity"] = lambda value: severity_label(value, translations(lang).gettext)
     return env
 
 
@@ -149,6 +150,7 @@ def render_review(data: dict[str, Any], branding: Branding, logo: str | None) ->
             branding.color,
             range_=(0, 100),
             formatter=env.filters["percent"],
+            label_every=1,
         )
         figures["service"] = charts.bars(
             "service",
