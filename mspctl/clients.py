@@ -72,9 +72,6 @@ class Site(Strict):
     address: str | None = None
 
 
-LANGUAGES = ("en", "it")  # the languages of the client-facing reports (mspctl/reports/locale)
-
-
 class Monitoring(Strict):
     """Where the client's hosts are monitored: the MSP's Prometheus (its HTTP API), read by the
     monthly report for availability and alerts. A client without it is reported "not

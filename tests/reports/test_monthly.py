@@ -368,3 +368,19 @@ def test_all_in_worker_processes_writes_the_same_reports(
         a.pop("generated_at")
         b.pop("generated_at")
         assert a == b
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("language: fr\n", "language"),
+        ("monitoring: {prometheus_url: 'ftp://x'}\n", "monitoring.prometheus_url"),
+    ],
+)
+def test_an_invalid_client_setting_is_bad_input(cli, project, line, key):
+    write_client(project, None, language="en")
+    client_yml = project / "inventories" / CLIENT / "client.yml"
+    client_yml.write_text(client_yml.read_text().replace("language: en\n", line))
+    result = cli("report", CLIENT, "--month", "2026-10")
+    assert result.exit_code == 3, result.output
+    assert f"inventories/{CLIENT}/client.yml: {key}" in result.output
