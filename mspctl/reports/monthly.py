@@ -85,9 +85,6 @@ class Month:
             dt.datetime.combine(nxt, dt.time(), tzinfo=zone),
         )
 
-    def next(self) -> Month:
-        return Month(self.year + self.month // 12, self.month % 12 + 1)
-
 
 def parse_month(value: str, today: dt.date, *, key: str = "--month") -> Month:
     """``YYYY-MM``, not after ``today``'s month: else bad input naming the option."""

@@ -565,15 +565,3 @@ def _last_seq_before(session: Session, client: str, end: dt.datetime) -> int:
         )
     )
     return int(seq or 0)
-
-
-def clients_with_runs(session: Session, start: dt.datetime, end: dt.datetime) -> list[str]:
-    """Clients with a completed run started in ``[start, end)``."""
-    return list(
-        session.scalars(
-            select(Run.client)
-            .where(Run.status.in_(COMPLETED), Run.started_at >= start, Run.started_at < end)
-            .distinct()
-            .order_by(Run.client)
-        )
-    )
