@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import lang_option
 from mspctl.reports import FORMATS, write_output
 
 if TYPE_CHECKING:
@@ -41,11 +42,7 @@ if TYPE_CHECKING:
     help="With --all: processes building reports and browsers printing PDFs at a time "
     "[default: the CPU count, at most 8].",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(("en", "it")),
-    help="Language of the monthly report [default: the client's language in client.yml].",
-)
+@lang_option
 @click.option(
     "--format",
     "fmt",

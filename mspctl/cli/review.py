@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mspctl.cli.options import lang_option
+
 if TYPE_CHECKING:
     from mspctl.app import Application
 
@@ -14,11 +16,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("client")
 @click.option("--year", required=True, metavar="YYYY", help="The year to review.")
-@click.option(
-    "--lang",
-    type=click.Choice(("en", "it")),
-    help="Language of the pack [default: the client's language in client.yml].",
-)
+@lang_option
 @click.option(
     "--format",
     "fmt",

@@ -22,6 +22,7 @@ def environment(lang: str) -> Any:
     """The Jinja environment of a language (one per process: templates compile once)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+    from mspctl.catalogue import setting_text
     from mspctl.reports.i18n import Formatter, translations
 
     env = Environment(
@@ -35,18 +36,9 @@ def environment(lang: str) -> Any:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(Formatter(lang).filters())
     env.filters["css_string"] = css_string
-    env.filters["show"] = show
+    env.filters["show"] = lambda value: setting_text(value, "\u2013")
     env.filters["severity"] = lambda value: severity_label(value, translations(lang).gettext)
     return env
-
-
-def show(value: Any) -> str:
-    """A tier setting as text (lists joined, nothing as a dash)."""
-    if value is None:
-        return "\u2013"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "\u2013"
-    return str(value)
 
 
 def css_string(value: str) -> Any:

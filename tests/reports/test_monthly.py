@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from mspctl.reports import pdf
+
 from .conftest import CLIENT, FakePrometheus, write_client
 
 CHROMIUM = shutil.which("chromium")
@@ -24,18 +26,7 @@ needs_poppler = pytest.mark.skipif(
     shutil.which("pdftoppm") is None and not os.environ.get("CI"),
     reason="poppler-utils is not installed (scripts/setup-host installs it)",
 )
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-]
+FLAGS = [*pdf.FLAGS, "--enable-logging=stderr", "--v=0"]  # the printer's, with the console
 
 
 def month_json(cli, *extra: str) -> dict:
