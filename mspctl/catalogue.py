@@ -315,6 +315,16 @@ def diff_tiers(a: ResolvedTier, b: ResolvedTier) -> list[dict[str, Any]]:
     return changes
 
 
+def setting_text(value: Any, none: str = "-") -> str:
+    """A flat tier setting (a value of :func:`diff_tiers`) as text: lists joined, nothing as
+    ``none``."""
+    if value is None:
+        return none
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or none
+    return str(value)
+
+
 def _policy_first(key: str) -> tuple[int, str]:
     return (0 if key.startswith("contract") else 1 if key.startswith("policies") else 2, key)
 
@@ -336,4 +346,12 @@ def _flatten(data: Any, prefix: tuple[Any, ...] = ()) -> dict[str, Any]:
     return {dotted(prefix): data}
 
 
-__all__ = ["HOST_CLASSES", "RESERVED_KEYS", "Catalogue", "ResolvedTier", "Tier", "diff_tiers"]
+__all__ = [
+    "HOST_CLASSES",
+    "RESERVED_KEYS",
+    "Catalogue",
+    "ResolvedTier",
+    "Tier",
+    "diff_tiers",
+    "setting_text",
+]

@@ -72,10 +72,29 @@ class Site(Strict):
     address: str | None = None
 
 
+class Monitoring(Strict):
+    """Where the client's hosts are monitored: the MSP's Prometheus (its HTTP API), read by the
+    monthly report for availability and alerts. A client without it is reported "not
+    monitored"."""
+
+    prometheus_url: str
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"expected an http(s) URL, got {shorten(value)}")
+        return value.rstrip("/")
+
+
 class ClientFile(Strict):
     name: str
     timezone: str
     contract: ContractTerms
+    # the language of client-facing documents (the monthly report, the review pack)
+    language: Literal["en", "it"] = "en"
+    monitoring: Monitoring | None = None
     contacts: list[Contact] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     notes: str | None = None

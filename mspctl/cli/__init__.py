@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
+    "review": (
+        "mspctl.cli.review",
+        "review",
+        "Review-meeting pack of a client's year (html/pdf/json).",
+    ),
     "run-due": ("mspctl.cli.run_due", "run_due", "Nightly fleet run: what is due, per client."),
     "runs": ("mspctl.cli.runs", "runs", "Browse the run store."),
     "schedule": (

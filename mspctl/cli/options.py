@@ -63,3 +63,8 @@ wait_option = click.option(
     show_envvar=True,
     help="If another run of this client is in progress, wait for it [default: exit 4 (busy)].",
 )
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(("en", "it")),  # mspctl.reports.i18n.LANGUAGES
+    help="Language of the document [default: the client's language in client.yml].",
+)

@@ -97,7 +97,7 @@ def show(app: Application, tier: str, as_json: bool) -> None:
 @click.pass_obj
 def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
     """What a client gains or loses moving from TIER_A to TIER_B."""
-    from mspctl.catalogue import diff_tiers
+    from mspctl.catalogue import diff_tiers, setting_text
 
     changes = diff_tiers(app.workspace.catalogue.get(tier_a), app.workspace.catalogue.get(tier_b))
     if as_json:
@@ -123,15 +123,7 @@ def diff(app: Application, tier_a: str, tier_b: str, as_json: bool) -> None:
         table.add_row(
             marks[change["kind"]],
             plain(change["key"]),
-            plain(_fmt(change["from"])),
-            plain(_fmt(change["to"])),
+            plain(setting_text(change["from"])),
+            plain(setting_text(change["to"])),
         )
     app.out.print(table)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "-"
-    return str(value)

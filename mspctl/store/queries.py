@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from mspctl.errors import BadInput
@@ -384,3 +384,184 @@ def fleet_snapshot(store: Store) -> FleetSnapshot:
     for row in changes:
         by_client[row.client].append(row)
     return FleetSnapshot(pairs, dict(by_client), failing, hosts, asset_changed)
+
+
+# -- a client's month (the monthly report) -------------------------------------------------------
+@dataclass
+class MonthHistory:
+    """What the monthly report reads of one client and period, in a handful of queries."""
+
+    runs: list[Run]  # completed runs started in the period, by seq, with their host recaps
+    # their tasks of the actions asked for (rows: run_id, host, action, status, changed)
+    tasks: list[Any]
+    findings: list[Any]  # every control change of the client up to the period's last run
+    # the evidence of the changes in the period of the controls asked for, by (host, control, seq)
+    evidence: dict[tuple[str, str, int], dict[str, Any]]
+    assets_end: dict[str, dict[str, Any]]  # each host's newest asset record at the period's end
+    asset_changes: list[AssetRecord]  # asset records written by the period's runs
+    bookings: list[MaintenanceBooking]  # non-cancelled bookings starting in the period
+    controls_now: list[ControlState]  # the current state of the controls asked for
+    # windows missed in the period (``run-due``), and the catch-ups of those misses that
+    # happened before the period's end
+    patch_events: list[PatchEvent]
+
+
+def month_history(
+    session: Session,
+    client: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    controls: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
+) -> MonthHistory:
+    """A client's completed runs started in ``[start, end)`` and what they recorded: every
+    control change up to the period's end (without evidence), and for the ``controls`` named,
+    the evidence of their changes in the period and their current state; the outcomes of the
+    tasks whose action ends with one of ``actions``."""
+    runs = list(
+        session.scalars(
+            select(Run)
+            .options(selectinload(Run.hosts))
+            .where(
+                Run.client == client,
+                Run.status.in_(COMPLETED),
+                Run.started_at >= start,
+                Run.started_at < end,
+            )
+            .order_by(Run.seq)
+        )
+    )
+    ids = [r.id for r in runs]
+    tasks = (
+        list(
+            session.execute(
+                select(
+                    TaskRecord.run_id,
+                    TaskRecord.host,
+                    TaskRecord.action,
+                    TaskRecord.status,
+                    TaskRecord.changed,
+                )
+                .where(
+                    TaskRecord.run_id.in_(ids),
+                    or_(*(TaskRecord.action.endswith(a, autoescape=True) for a in actions)),
+                )
+                .order_by(TaskRecord.run_id, TaskRecord.id)
+            )
+        )
+        if ids and actions
+        else []
+    )
+    last_seq = runs[-1].seq if runs else _last_seq_before(session, client, end)
+    findings = list(
+        session.execute(
+            select(
+                Finding.host,
+                Finding.control_id,
+                Finding.policy,
+                Finding.title,
+                Finding.status,
+                Finding.previous_status,
+                Finding.run_seq,
+            )
+            .where(Finding.client == client, Finding.run_seq <= last_seq)
+            .order_by(Finding.run_seq, Finding.id)
+        )
+    )
+    evidence = (
+        {
+            (host, control, seq): value or {}
+            for host, control, seq, value in session.execute(
+                select(Finding.host, Finding.control_id, Finding.run_seq, Finding.evidence).where(
+                    Finding.client == client,
+                    Finding.run_seq.in_([r.seq for r in runs]),
+                    Finding.control_id.in_(controls),
+                )
+            )
+        }
+        if runs and controls
+        else {}
+    )
+    asset_changes = (
+        list(
+            session.scalars(
+                select(AssetRecord)
+                .where(AssetRecord.client == client, AssetRecord.run_id.in_(ids))
+                .order_by(AssetRecord.run_seq, AssetRecord.host)
+            )
+        )
+        if ids
+        else []
+    )
+    booked = list(
+        session.scalars(
+            select(MaintenanceBooking)
+            .where(
+                MaintenanceBooking.client == client,
+                MaintenanceBooking.cancelled_at.is_(None),
+                MaintenanceBooking.start_at >= start,
+                MaintenanceBooking.start_at < end,
+            )
+            .order_by(MaintenanceBooking.start_at, MaintenanceBooking.id)
+        )
+    )
+    controls_now = (
+        list(
+            session.scalars(
+                select(ControlState)
+                .where(ControlState.client == client, ControlState.control_id.in_(controls))
+                .order_by(ControlState.host, ControlState.control_id)
+            )
+        )
+        if controls
+        else []
+    )
+    missed = list(
+        session.scalars(
+            select(PatchEvent)
+            .where(
+                PatchEvent.client == client,
+                PatchEvent.kind == "missed",
+                PatchEvent.at >= start,
+                PatchEvent.at < end,
+            )
+            .order_by(PatchEvent.at, PatchEvent.id)
+        )
+    )
+    caught = (
+        list(
+            session.scalars(
+                select(PatchEvent)
+                .where(
+                    PatchEvent.client == client,
+                    PatchEvent.kind == "caught_up",
+                    PatchEvent.missed_id.in_([m.id for m in missed]),
+                    PatchEvent.at < end,
+                )
+                .order_by(PatchEvent.at, PatchEvent.id)
+            )
+        )
+        if missed
+        else []
+    )
+    return MonthHistory(
+        patch_events=missed + caught,
+        runs=runs,
+        tasks=tasks,
+        findings=findings,
+        evidence=evidence,
+        assets_end=assets_at(session, client, last_seq),
+        asset_changes=asset_changes,
+        bookings=booked,
+        controls_now=controls_now,
+    )
+
+
+def _last_seq_before(session: Session, client: str, end: dt.datetime) -> int:
+    seq = session.scalar(
+        select(func.max(Run.seq)).where(
+            Run.client == client, Run.status.in_(COMPLETED), Run.started_at < end
+        )
+    )
+    return int(seq or 0)
