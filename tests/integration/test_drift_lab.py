@@ -90,3 +90,87 @@ def test_drift_is_found_named_healed_and_reported(cli, platinum_lab):
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["summary"]["fail"] == 0, report["failing"]
     assert set(report["policies"]) >= {"assets", "backup_agent", "monitoring", "baseline"}
+
+    # the monthly report of these real runs, with the month's availability read from the real
+    # Prometheus on the monitoring host, its past hours backfilled with promtool
+    month_report_of_the_lab(cli, name, lab)
+
+
+def month_report_of_the_lab(cli, name: str, lab: Lab) -> None:
+    import datetime as dt
+    import time
+    from zoneinfo import ZoneInfo
+
+    import yaml
+
+    monitor = min(lab.hosts, key=lambda h: h.index)
+    client_file = cli.project / "inventories" / name / "client.yml"
+    data = yaml.safe_load(client_file.read_text())
+    data["monitoring"] = {"prometheus_url": f"http://{monitor.ip}:9090"}
+    client_file.write_text(yaml.safe_dump(data))
+    zone = ZoneInfo(data["timezone"])
+    now = dt.datetime.now(zone)
+    month = f"{now:%Y-%m}"
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    # one sample an hour from the month's start to 3 hours ago: every host up, except the
+    # second server, down for the first 5 hours (when the month has that many past hours)
+    hours = int((dt.datetime.now(dt.UTC) - start).total_seconds() // 3600) - 2
+    down_host = sorted(lab.hosts, key=lambda h: h.index)[1].name
+    down_hours = min(5, max(hours, 0))
+    lines = ["# TYPE up gauge"]
+    for host in sorted(h.name for h in lab.hosts):
+        for hour in range(max(hours, 0)):
+            value = 0 if host == down_host and hour < down_hours else 1
+            stamp = int((start + dt.timedelta(hours=hour)).timestamp())
+            labels = f'job="mspctl",mspctl_client="{name}",instance="{host}"'
+            lines.append(f"up{{{labels}}} {value} {stamp}")
+    lines.append("# EOF")
+    if hours > 0:
+        import subprocess
+
+        from mspctl.lab.hosts import ssh_command
+
+        data_dir = "/var/lib/prometheus/metrics2"  # Debian's prometheus --storage.tsdb.path
+        upload = subprocess.run(
+            ssh_command(lab.state, monitor, "cat > /tmp/month.om"),
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert upload.returncode == 0, upload.stderr
+        lab.ssh(
+            monitor,
+            f"promtool tsdb create-blocks-from openmetrics /tmp/month.om {data_dir} && "
+            f"chown -R prometheus:prometheus {data_dir} && systemctl restart prometheus",
+            timeout=300,
+        )
+        time.sleep(5)  # Prometheus opens the new blocks as it starts
+
+    result = cli("report", name, "--month", month, "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    runs = [
+        r
+        for r in cli.json("runs", "list", name, "-n", "1000")
+        if f"{dt.datetime.fromisoformat(r['started_at']).astimezone(zone):%Y-%m}" == month
+    ]
+    assert report["summary"]["runs"] == len(runs) >= 5, (report["summary"], len(runs))
+    assert report["summary"]["hosts"] == len(lab.hosts)
+    monitoring = report["monitoring"]
+    assert monitoring["status"] == "ok", monitoring
+    if hours > 0:
+        availability = {h["host"]: h for h in monitoring["hosts"]}
+        assert set(availability) == {h.name for h in lab.hosts}, availability
+        for host, row in availability.items():
+            assert row["samples"] >= hours, row
+            if host != down_host:
+                assert row["availability"] == 100.0, row
+        assert availability[down_host]["availability"] < 100.0
+
+    html = cli.project / "month.html"
+    rendered = cli("report", name, "--month", month, "--lang", "it", "-o", str(html))
+    assert rendered.exit_code == 0, rendered.output
+    text = html.read_text()
+    assert "Rapporto mensile di servizio" in text, text[:500]
