@@ -137,9 +137,21 @@ def task_rows(result: RunResult, mask: Callable[[Any], Any]) -> list[TaskRecord]
             changed=task.changed,
             message=mask(task_message(task)),
             diff_summary=mask(summarize_diff(task)),
+            details=task_details(task),
         )
         for task in result.tasks
     ]
+
+
+def task_details(task: TaskResult) -> dict[str, Any] | None:
+    """The figures reports need from a task's result: a patch run that changed the host, its
+    upgraded packages by kind (``{"upgraded": {"security": n, "other": m}}``)."""
+    if censored(task) or not task.changed or not task.action.endswith("apt_upgrade"):
+        return None
+    kinds = (task.result.get("plan") or {}).get("kinds")
+    if not isinstance(kinds, dict):
+        return None
+    return {"upgraded": {k: int(v) for k, v in kinds.items() if isinstance(v, int)}}
 
 
 # -- diffs -----------------------------------------------------------------------------------

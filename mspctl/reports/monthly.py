@@ -279,9 +279,14 @@ class _Month:
             for h in run.hosts:
                 row = per_host.setdefault(h.host, _empty_patch(h.host))
                 tasks = self.tasks.get((run.id, h.host), [])
-                if any(t.changed and t.action.endswith(PATCH_ACTIONS) for t in tasks):
+                patches = [t for t in tasks if t.changed and t.action.endswith(PATCH_ACTIONS)]
+                if patches:
                     row["sessions"] += 1
                     patched_here.append(h.host)
+                for task in patches:  # the packages upgraded, by kind (results.task_details)
+                    upgraded = (task.details or {}).get("upgraded") or {}
+                    row["security"] += int(upgraded.get("security", 0))
+                    row["other"] += int(upgraded.get("other", 0))
                 if any(t.action.endswith("reboot") and t.changed for t in tasks):
                     row["reboots"] += 1
             if patched_here:
@@ -421,6 +426,8 @@ class _Month:
                 "hosts_patched": sum(1 for r in patch_rows if r["sessions"]),
                 "hosts": len(patch_rows),
                 "sessions": sum(r["sessions"] for r in patch_rows),
+                "security_updates": sum(r["security"] for r in patch_rows),
+                "other_updates": sum(r["other"] for r in patch_rows),
                 "reboots": sum(r["reboots"] for r in patch_rows),
                 "missed": len(patching["missed"]),
                 "caught_up": sum(1 for m in patching["missed"] if m["caught_up"]),
@@ -504,7 +511,16 @@ def _score(states: dict[tuple[str, str], str], waivers: Waivers, on: dt.date) ->
 
 
 def _empty_patch(host: str) -> dict[str, Any]:
-    return {"host": host, "sessions": 0, "reboots": 0, "missed": 0, "caught_up": 0, "pending": 0}
+    return {
+        "host": host,
+        "sessions": 0,
+        "security": 0,  # packages upgraded from a security suite
+        "other": 0,  # other packages upgraded (new dependencies included)
+        "reboots": 0,
+        "missed": 0,
+        "caught_up": 0,
+        "pending": 0,
+    }
 
 
 def _date(value: Any) -> dt.date | None:

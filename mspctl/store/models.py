@@ -119,6 +119,9 @@ class TaskRecord(Base):
     changed: Mapped[bool] = mapped_column(Boolean)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     diff_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # figures a report needs from the task's result (``results.task_details``), e.g. a patch
+    # run's upgraded packages by kind; never a no_log task's content
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     run: Mapped[Run] = relationship(back_populates="tasks")
 

@@ -392,7 +392,7 @@ class MonthHistory:
     """What the monthly report reads of one client and period, in a handful of queries."""
 
     runs: list[Run]  # completed runs started in the period, by seq, with their host recaps
-    # their tasks of the actions asked for (rows: run_id, host, action, status, changed)
+    # their tasks of the actions asked for (rows: run_id, host, action, status, changed, details)
     tasks: list[Any]
     findings: list[Any]  # every control change of the client up to the period's last run
     # the evidence of the changes in the period of the controls asked for, by (host, control, seq)
@@ -442,6 +442,7 @@ def month_history(
                     TaskRecord.action,
                     TaskRecord.status,
                     TaskRecord.changed,
+                    TaskRecord.details,
                 )
                 .where(
                     TaskRecord.run_id.in_(ids),

@@ -150,9 +150,15 @@ plan:
   description:
     - The transaction as C(packages), name to C([before, after]) (before null for a new
       dependency), and the holds to add (C(hold)) and release (C(unhold)).
+    - C(kinds) counts the transaction's packages by kind, C(security) (a newer version from a
+      security suite) or C(other) (new dependencies included).
   returned: always
   type: dict
-  sample: {packages: {libssl3: ["3.0.20-1~deb12u2", "3.0.22-1~deb12u2"]}, hold: [], unhold: []}
+  sample:
+    packages: {libssl3: ["3.0.20-1~deb12u2", "3.0.22-1~deb12u2"]}
+    hold: []
+    unhold: []
+    kinds: {security: 1, other: 0}
 pending:
   description: Updates still pending after the run, by kind (names); held ones apart.
   returned: always
@@ -467,6 +473,10 @@ def run(
     hooks: list[dict[str, Any]] = []
     failure = None
     count = len(the_plan["changes"])
+    kind_of = dict((u.name, u.kind) for u in updates)  # a new dependency counts as other
+    kinds = {"security": 0, "other": 0}
+    for name in the_plan["changes"]:
+        kinds["security" if kind_of.get(name) == "security" else "other"] += 1
 
     if not allowed:
         outcome = "pending" if changed else "up to date"
@@ -522,6 +532,7 @@ def run(
             "packages": dict((n, list(c)) for n, c in the_plan["changes"].items()),
             "hold": the_plan["hold"],
             "unhold": the_plan["unhold"],
+            "kinds": kinds,
         },
         "pending": pending,
         "holds": the_plan["after"]["holds"] if allowed else the_plan["before"]["holds"],

@@ -38,6 +38,8 @@ class Expected:
     backup_failed: int = 0
     restore_tests: int = 0
     sessions: int = 0
+    security_updates: int = 0
+    other_updates: int = 0
     reboots: int = 0
     patched_hosts: set[str] = field(default_factory=set)
 
@@ -145,9 +147,13 @@ def write_month(db_url: str) -> Expected:
                     status="changed" if patched else "ok",
                     changed=patched,
                     diff_summary="after patching: packages" if patched else None,
+                    # as results.task_details records a patch run: packages upgraded by kind
+                    details={"upgraded": {"security": 3, "other": 1}} if patched else None,
                 )
             )
             if patched:
+                expected.security_updates += 3
+                expected.other_updates += 1
                 expected.sessions += 1
                 expected.patched_hosts.add(host)
             if patched and host == "srv01" and day <= 7:

@@ -80,6 +80,8 @@ def test_summary_figures_are_the_store_counts(cli, home, month_project):
     assert s["broke"]["failed_runs"] == counted["failed_runs"] == expected.failed_runs == 1
     assert s["broke"]["unreachable"] == counted["unreachable"] == expected.unreachable == 1
     assert s["patching"]["sessions"] == counted["sessions"] == expected.sessions
+    assert s["patching"]["security_updates"] == expected.security_updates > 0
+    assert s["patching"]["other_updates"] == expected.other_updates > 0
     assert s["patching"]["reboots"] == counted["reboots"] == expected.reboots == 1
     assert s["patching"]["hosts_patched"] == len(expected.patched_hosts) == 3
     assert s["backups"]["restore_tests"] == counted["restore_tests"] == expected.restore_tests

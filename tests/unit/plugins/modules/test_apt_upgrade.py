@@ -214,6 +214,7 @@ def test_a_change_upgrades_in_scope_runs_hooks_around_it_and_records_the_run(
         "libc6": ["2.36.8", "2.36.9"],
     }
     assert result["plan"]["hold"] == ["postgresql"]
+    assert result["plan"]["kinds"] == {"security": 2, "other": 0}
     assert apt.calls == [
         ("hold", ["postgresql"]),
         ("hook", "systemctl stop app"),
@@ -251,6 +252,7 @@ def test_check_mode_with_diff_plans_the_same_change_and_writes_nothing(
 
     assert result["changed"] and result["outcome"] == "would patch"
     assert set(result["plan"]["packages"]) == {"openssl", "tzdata", "libc6", "nginx"}
+    assert result["plan"]["kinds"] == {"security": 3, "other": 1}  # tzdata is not security
     assert result["diff"]["after"]["holds"] == ["postgresql"]
     assert [c for c in apt.calls if c[0] != "hook"] == [] and result["hooks"] == []
     assert apt.installed == host().installed and apt.held == set()
@@ -294,6 +296,7 @@ def test_outside_the_window_nothing_changes_but_the_pending_work_is_reported(
     assert result["outcome"] == "pending"
     assert result["msg"] == "3 updates pending, outside window: nothing changed"
     assert result["plan"]["hold"] == ["postgresql"]
+    assert result["plan"]["kinds"] == {"security": 3, "other": 0}  # planned, not applied
     assert apt.calls == [] and apt.installed == host().installed and apt.held == set()
     assert not (Path(p["state_dir"]) / "last-run.json").exists()
     assert not result["reboot"]["due"]
