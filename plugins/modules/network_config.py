@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 module: network_config
 short_description: Back up, check and remediate a network device's configuration over SSH
 description:
-  - Runs on the controller (C(connection: local)) and talks to the device with netmiko.
+  - Runs on the controller (the play sets C(connection) to C(local)) and talks to the device
+    with netmiko.
   - Fetches the running configuration and normalises it (byte counts, "Last configuration
     change" comments and the NTP clock period removed), so the returned C(config) changes only
     when the configuration does; mspctl stores it as the device's versioned backup.
@@ -113,7 +114,7 @@ options:
         default: true
 notes:
   - Network devices are hosts of the C(network) group; the C(network) role runs this module with
-    C(connection: local).
+    C(connection) set to C(local).
 extends_documentation_fragment:
   - mspctl.policy.attributes
 """
