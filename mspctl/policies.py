@@ -40,9 +40,7 @@ POLICIES: dict[str, PolicySpec] = {
         PolicySpec("monitoring", "monitoring", "Node exporter, health metrics, MSP alert hook."),
         PolicySpec("printers", "printers", "CUPS queues from the client inventory."),
         PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
-        PolicySpec(
-            "network", "network", "Network devices: config backup, controls, remediation."
-        ),
+        PolicySpec("network", "network", "Network devices: config backup, controls, remediation."),
     )
 }
 

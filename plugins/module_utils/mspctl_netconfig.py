@@ -332,3 +332,37 @@ def simulate(text: str, fixes: list[list[str]]) -> str:
         else:
             lines.insert(stop, " " + line)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def restore_fixes(current: str, target: str) -> tuple[list[list[str]], list[str]]:
+    """The fixes that turn the (unmasked) ``current`` configuration into the stored (masked)
+    ``target``: lines only in ``current`` negated first, then lines only in ``target`` added.
+    Lines are compared masked, so a secret is never changed; a target line holding a masked
+    value cannot be restored and is returned in the second list."""
+    cur = sections(current)
+    tgt = sections(target)
+    cur_kids = {mask_line(p): kids for p, kids in cur}
+    tgt_kids = {p: kids for p, kids in tgt}
+    removals: list[list[str]] = []
+    additions: list[list[str]] = []
+    skipped: list[str] = []
+    for parent, kids in cur:
+        masked = mask_line(parent)
+        if masked not in tgt_kids:
+            removals.append([_negate(parent)])
+            continue
+        wanted = set(tgt_kids[masked])
+        removals += [[parent, _negate(k)] for k in kids if mask_line(k) not in wanted]
+    for parent, kids in tgt:
+        if MASK in parent:
+            if parent not in cur_kids:
+                skipped.append(parent)
+            continue
+        have = {mask_line(k) for k in cur_kids.get(parent, [])}
+        missing = [k for k in kids if k not in have]
+        skipped += [f"{parent} / {k}" for k in missing if MASK in k]
+        missing = [k for k in missing if MASK not in k]
+        if parent not in cur_kids and not missing:
+            additions.append([parent])
+        additions += [[parent, k] for k in missing]
+    return removals + additions, skipped

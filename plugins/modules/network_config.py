@@ -73,6 +73,13 @@ options:
     description: Push the fixes of the failing controls that have one (C(fix), default true).
     type: bool
     default: true
+  restore:
+    description:
+      - A stored configuration (normalised and masked, as C(config) returns it) to restore
+        instead of remediating - lines the device has and it lacks are negated, then its missing
+        lines added. Lines with a masked value are left as the device has them (listed in
+        C(skipped)). The controls are still evaluated, on the restored configuration.
+    type: str
   controls:
     description:
       - The controls, in order; ids must be unique. Keys are validated by the module so an error
@@ -155,6 +162,12 @@ commands:
   type: list
   elements: str
   sample: [service password-encryption, line vty 0 4, transport input ssh, exit]
+skipped:
+  description: Lines of I(restore) not restored because they hold a masked secret value.
+  returned: success
+  type: list
+  elements: str
+  sample: ["enable secret 5 <masked>"]
 rejected:
   description: Output lines of commands the device refused.
   returned: success
@@ -332,7 +345,10 @@ def run(module: AnsibleModule, device: Device, controls: list[dict[str, Any]]) -
     asset["device_type"] = params["device_type"]
     before = device.config()
     findings, fixes = netconfig.evaluate(before, controls, policy)
-    if not params["remediate"]:
+    skipped: list[str] = []
+    if params["restore"] is not None:
+        fixes, skipped = netconfig.restore_fixes(before, params["restore"])
+    elif not params["remediate"]:
         fixes = []
     commands = netconfig.commands(fixes)
     rejected: list[str] = []
@@ -364,6 +380,7 @@ def run(module: AnsibleModule, device: Device, controls: list[dict[str, Any]]) -
         "config_sha256": netconfig.digest(netconfig.mask(current)),
         "commands": [netconfig.mask_line(c) for c in commands],
         "rejected": [netconfig.mask_line(x) for x in rejected],
+        "skipped": skipped,
         "asset": asset,
         "findings": findings,
         "status": status,
@@ -391,6 +408,7 @@ def main() -> None:
             timeout=dict(type="int", default=20),
             policy=dict(type="str", default="network"),
             remediate=dict(type="bool", default=True),
+            restore=dict(type="str"),
             # element keys are validated by netconfig.validate, so an error names the control
             controls=dict(type="list", elements="dict", default=[]),
         ),

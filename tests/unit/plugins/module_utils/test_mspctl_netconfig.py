@@ -233,3 +233,27 @@ def test_apply_then_reapply_changes_nothing(
     findings, again = nc.evaluate(after, controls)
     assert again == []
     assert all(f["status"] == "pass" for f in findings)
+
+
+def test_restore_turns_the_current_config_into_the_stored_one() -> None:
+    stored = nc.mask(nc.normalise(RAW))
+    current = nc.normalise(RAW).replace(" description uplink", " description changed by hand")
+    current = current.replace("ip ssh version 1\n", "ip ssh version 1\nip http server\n")
+    current = current.replace("enable password 7 0822455D0A16", "enable password 7 11111111")
+    fixes, skipped = nc.restore_fixes(current, stored)
+    assert fixes == [
+        ["no ip http server"],
+        ["interface GigabitEthernet0/1", "no description changed by hand"],
+        ["interface GigabitEthernet0/1", "description uplink"],
+    ]
+    assert skipped == []  # the enable password differs in its secret only: left alone
+    restored = nc.mask(nc.simulate(current, fixes)).replace("11111111", "<masked>")
+    assert sorted(restored.splitlines()) == sorted(stored.splitlines())  # the device orders
+    again, _ = nc.restore_fixes(nc.simulate(current, fixes), stored)
+    assert again == []
+
+
+def test_restore_skips_masked_lines_the_device_lacks() -> None:
+    fixes, skipped = nc.restore_fixes("hostname a\n", "hostname a\nenable secret 5 <masked>\n")
+    assert fixes == []
+    assert skipped == ["enable secret 5 <masked>"]
