@@ -225,7 +225,7 @@ def evaluate(
                 )
                 continue
         else:
-            scopes = [(None, [p for p, _ in tree])]
+            scopes = [(None, [top for top, _kids in tree])]
         bad: list[str] = []  # the sections failing, or the forbidden lines found
         control_fixes: list[list[str]] = []
         for parent, lines in scopes:
@@ -342,7 +342,7 @@ def restore_fixes(current: str, target: str) -> tuple[list[list[str]], list[str]
     cur = sections(current)
     tgt = sections(target)
     cur_kids = {mask_line(p): kids for p, kids in cur}
-    tgt_kids = {p: kids for p, kids in tgt}
+    tgt_kids = dict(tgt)
     removals: list[list[str]] = []
     additions: list[list[str]] = []
     skipped: list[str] = []

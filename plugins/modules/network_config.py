@@ -55,12 +55,10 @@ options:
     description: Login password (from the vault).
     type: str
     required: true
-    no_log: true
   secret:
     description: Enable secret (from the vault); empty when the login is already privileged.
     type: str
     default: ""
-    no_log: true
   timeout:
     description: Seconds for connecting, authenticating and each command.
     type: int
@@ -359,7 +357,7 @@ def run(module: AnsibleModule, device: Device, controls: list[dict[str, Any]]) -
     else:
         rejected = device.push(commands)
         after = device.config()
-        findings, _ = netconfig.evaluate(after, controls, policy)
+        findings = netconfig.evaluate(after, controls, policy)[0]
         if rejected:
             findings.append(
                 netconfig.error_finding(
