@@ -11,9 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 from fakeswitch import PASSWORD, USERNAME, FakeSwitch, free_port
 from netmiko import ConnectHandler
+
+from mspctl.reports import SCHEMA
 
 CONTROLS = [
     {"id": "sw.vlan_users", "type": "required", "line": "vlan 10"},
@@ -32,7 +35,7 @@ CONTROLS = [
 ]
 
 
-def make_client(project: Path, port: int, password: str = PASSWORD) -> None:
+def make_client(project: Path, port: int, password: str = PASSWORD, tier: str = "gold") -> Path:
     client = project / "inventories" / "netlab"
     (client / "group_vars").mkdir(parents=True)
     (client / "client.yml").write_text(
@@ -40,7 +43,7 @@ def make_client(project: Path, port: int, password: str = PASSWORD) -> None:
             {
                 "name": "Net Lab",
                 "timezone": "UTC",
-                "contract": {"tier": "gold", "start": "2026-01-01"},
+                "contract": {"tier": tier, "start": "2026-01-01"},
             }
         )
     )
@@ -61,6 +64,7 @@ def make_client(project: Path, port: int, password: str = PASSWORD) -> None:
             }
         )
     )
+    return client
 
 
 def shut_fa2(switch: FakeSwitch) -> None:
@@ -138,6 +142,15 @@ def test_apply_backup_drift_diff_and_restore(cli: Any, project: Path, switch: Fa
     after = run_json(cli, "drift", "netlab", "--policy", "network")
     assert after["drift"] == [] and after["failing_controls"] == []
 
+    # the report lists the device's asset record and its configuration version
+    report = json.loads(cli("report", "netlab", "--format", "json").stdout)
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    [device] = report["network_devices"]
+    assert device["host"] == "sw1"
+    assert (device["model"], device["serial"]) == ("WS-C3750G-24TS-1U", "FOC1530X2F7")
+    assert device["os_version"] == "12.2(58)SE2" and device["uptime"]
+    assert device["config_version"] == cli.json("configs", "list", "netlab")[0]["version"]
+
     # the password is nowhere: not in the database, the artifacts, the stored configurations
     home = Path(cli.env["MSPCTL_HOME"])
     for path in home.rglob("*"):
@@ -167,3 +180,32 @@ def test_closed_port_fails_the_device_clearly(cli: Any, project: Path) -> None:
     run = cli.json("runs", "show", report["run_id"])
     messages = [t["message"] for t in run["tasks"] if t["status"] == "failed"]
     assert messages and messages[0].startswith("cannot "), run
+
+
+def test_bronze_reports_without_changing_and_waivers_apply(
+    cli: Any, project: Path, switch: FakeSwitch
+) -> None:
+    client = make_client(project, switch.port, tier="bronze")  # remediate: false
+    drift = run_json(cli, "drift", "netlab", "--policy", "network", code=2)
+    assert drift["drift"] == []  # nothing would be pushed
+    failing = {f["control_id"] for f in drift["failing_controls"]}
+    assert failing == {"sw.vlan_users", "sw.uplink_description"}
+    first = run_json(cli, "apply", "netlab", "--policy", "network")
+    assert first["changed"] == 0  # bronze reports, never changes a device
+    (client / "waivers.yml").write_text(
+        yaml.safe_dump(
+            {
+                "waivers": [
+                    {
+                        "control": "sw.*",
+                        "hosts": ["sw1"],
+                        "justification": "Switch replaced next month",
+                        "approved_by": "Jane Doe",
+                        "expires": "2099-12-31",
+                    }
+                ]
+            }
+        )
+    )
+    waived = run_json(cli, "drift", "netlab", "--policy", "network")
+    assert waived["failing_controls"] == []
