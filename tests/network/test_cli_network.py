@@ -150,6 +150,10 @@ def test_apply_backup_drift_diff_and_restore(cli: Any, project: Path, switch: Fa
     assert (device["model"], device["serial"]) == ("WS-C3750G-24TS-1U", "FOC1530X2F7")
     assert device["os_version"] == "12.2(58)SE2" and device["uptime"]
     assert device["config_version"] == cli.json("configs", "list", "netlab")[0]["version"]
+    for fmt in ("html", "md"):
+        rendered = cli("report", "netlab", "--format", fmt)
+        assert rendered.exit_code == 0, rendered.output
+        assert "Network devices" in rendered.stdout and "FOC1530X2F7" in rendered.stdout
 
     # the password is nowhere: not in the database, the artifacts, the stored configurations
     home = Path(cli.env["MSPCTL_HOME"])
