@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the simulator helper the network tests use
 
@@ -51,36 +49,6 @@ def project_copy(target: Path) -> None:
     (target / "inventories").mkdir()
 
 
-def client(project: Path, ports: list[int], password: str, username: str) -> None:
-    directory = project / "inventories" / "bench"
-    (directory / "group_vars").mkdir(parents=True)
-    (directory / "client.yml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "Bench",
-                "timezone": "UTC",
-                "contract": {"tier": "bronze", "start": "2026-01-01"},
-            }
-        )
-    )
-    hosts = {
-        f"sw{i:03d}": {"ansible_host": "127.0.0.1", "ansible_port": p} for i, p in enumerate(ports)
-    }
-    (directory / "hosts.yml").write_text(
-        yaml.safe_dump({"all": {"children": {"network": {"hosts": hosts}}}})
-    )
-    (directory / "group_vars" / "network.yml").write_text(
-        yaml.safe_dump(
-            {
-                "network_username": username,
-                "network_password": password,
-                "network_controls": [],  # the simulator knows no global IOS service lines
-                "network_timeout": 60,
-            }
-        )
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=50)
@@ -98,7 +66,12 @@ def main() -> int:
             print(f"{args.devices} simulators listening in {time.monotonic() - started:.1f} s")
             project, home = Path(tmp, "project"), Path(tmp, "home")
             project_copy(project)
-            client(project, [s.port for s in switches], fakeswitch.PASSWORD, fakeswitch.USERNAME)
+            fakeswitch.write_client(
+                project / "inventories" / "bench",
+                {f"sw{i:03d}": s.port for i, s in enumerate(switches)},
+                tier="bronze",  # backup, no remediation
+                network_vars={"network_timeout": 60},
+            )
             env = {
                 **os.environ,
                 "MSPCTL_PROJECT_DIR": str(project),

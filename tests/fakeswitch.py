@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 USERNAME = "root"
 PASSWORD = "switch-login-pw"  # a distinctive value: tests assert it appears nowhere
@@ -95,3 +96,70 @@ def start(hostname: str = "switch", port: int | None = None, log: Path | None = 
             time.sleep(0.1)
     switch.stop()
     raise RuntimeError(f"fake-switches did not listen on port {port} within 30 s")
+
+
+# controls the simulator can hold (it knows vlans and interfaces, not global IOS service lines)
+CONTROLS = [
+    {"id": "sw.vlan_users", "type": "required", "line": "vlan 10"},
+    {
+        "id": "sw.uplink_description",
+        "type": "required",
+        "section": "^interface FastEthernet0/1$",
+        "line": "description uplink",
+    },
+    {
+        "id": "sw.no_shutdown_fa2",
+        "type": "forbidden",
+        "section": "^interface FastEthernet0/2$",
+        "line": "shutdown",
+    },
+]
+
+
+def configure(switch: FakeSwitch, commands: list[str]) -> None:
+    """A technician's change by hand, in configuration mode (left with ``exit``)."""
+    from netmiko import ConnectHandler
+
+    conn = ConnectHandler(
+        device_type="cisco_ios",
+        host="127.0.0.1",
+        port=switch.port,
+        username=USERNAME,
+        password=PASSWORD,
+        secret="",
+    )
+    conn.enable()
+    conn.send_config_set(commands, exit_config_mode=False)
+    conn.exit_config_mode(exit_config="exit")
+    conn.disconnect()
+
+
+def write_client(
+    directory: Path,
+    ports: dict[str, int],
+    *,
+    tier: str = "gold",
+    password: str = PASSWORD,
+    network_vars: dict[str, Any] | None = None,
+) -> Path:
+    """A client inventory whose `network` group holds simulated switches (name -> port); the
+    tier's IOS controls are replaced by none (the simulator knows no global service lines)."""
+    import yaml
+
+    (directory / "group_vars").mkdir(parents=True)
+    contract = {"tier": tier, "start": "2026-01-01"}
+    (directory / "client.yml").write_text(
+        yaml.safe_dump({"name": directory.name, "timezone": "UTC", "contract": contract})
+    )
+    hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": p} for name, p in ports.items()}
+    (directory / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"network": {"hosts": hosts}}}})
+    )
+    group_vars = {
+        "network_username": USERNAME,
+        "network_password": password,  # a vault file in real life
+        "network_controls": [],
+        **(network_vars or {}),
+    }
+    (directory / "group_vars" / "network.yml").write_text(yaml.safe_dump(group_vars))
+    return directory

@@ -219,6 +219,7 @@ NETMIKO_IMPORT_ERROR = None
 try:
     from netmiko import ConnectHandler
     from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+    from netmiko.utilities import get_structured_data
 except ImportError:
     NETMIKO_IMPORT_ERROR = traceback.format_exc()
 
@@ -272,8 +273,10 @@ class Device:
 
     def version(self) -> dict[str, Any]:
         raw = self.show(self.info["show_version"])
-        try:
-            parsed = self.conn.send_command(self.info["show_version"], use_textfsm=True)
+        try:  # ntc-templates' TextFSM template, on the text already read (no second command)
+            parsed = get_structured_data(
+                raw, platform=self.info["textfsm_platform"], command=self.info["show_version"]
+            )
         except Exception:
             parsed = None
         return asset_record(raw, parsed)

@@ -13,73 +13,19 @@ from typing import Any
 
 import jsonschema
 import yaml
-from fakeswitch import PASSWORD, USERNAME, FakeSwitch, free_port
-from netmiko import ConnectHandler
+from fakeswitch import CONTROLS, PASSWORD, FakeSwitch, configure, free_port, write_client
 
 from mspctl.reports import SCHEMA
 
-CONTROLS = [
-    {"id": "sw.vlan_users", "type": "required", "line": "vlan 10"},
-    {
-        "id": "sw.uplink_description",
-        "type": "required",
-        "section": "^interface FastEthernet0/1$",
-        "line": "description uplink",
-    },
-    {
-        "id": "sw.no_shutdown_fa2",
-        "type": "forbidden",
-        "section": "^interface FastEthernet0/2$",
-        "line": "shutdown",
-    },
-]
-
 
 def make_client(project: Path, port: int, password: str = PASSWORD, tier: str = "gold") -> Path:
-    client = project / "inventories" / "netlab"
-    (client / "group_vars").mkdir(parents=True)
-    (client / "client.yml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "Net Lab",
-                "timezone": "UTC",
-                "contract": {"tier": tier, "start": "2026-01-01"},
-            }
-        )
+    return write_client(
+        project / "inventories" / "netlab",
+        {"sw1": port},
+        tier=tier,
+        password=password,
+        network_vars={"network_timeout": 10, "network_extra_controls": CONTROLS},
     )
-    hosts: dict[str, Any] = {"all": {"children": {"network": {"hosts": {"sw1": {}}}}}}
-    hosts["all"]["children"]["network"]["hosts"]["sw1"] = {
-        "ansible_host": "127.0.0.1",
-        "ansible_port": port,
-    }
-    (client / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    (client / "group_vars" / "network.yml").write_text(
-        yaml.safe_dump(
-            {
-                "network_username": USERNAME,
-                "network_password": password,  # a vault file in real life
-                "network_timeout": 10,
-                "network_controls": [],  # the simulator knows no global IOS service lines
-                "network_extra_controls": CONTROLS,
-            }
-        )
-    )
-    return client
-
-
-def shut_fa2(switch: FakeSwitch) -> None:
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host="127.0.0.1",
-        port=switch.port,
-        username=USERNAME,
-        password=PASSWORD,
-        secret="",
-    )
-    conn.enable()
-    conn.send_config_set(["interface FastEthernet0/2", "shutdown", "exit"], exit_config_mode=False)
-    conn.exit_config_mode(exit_config="exit")
-    conn.disconnect()
 
 
 def run_json(cli: Any, *args: str, code: int = 0) -> dict[str, Any]:
@@ -109,7 +55,7 @@ def test_apply_backup_drift_diff_and_restore(cli: Any, project: Path, switch: Fa
     clean = run_json(cli, "drift", "netlab", "--policy", "network")
     assert clean["drift"] == [] and clean["failing_controls"] == []
 
-    shut_fa2(switch)  # a technician's change by hand
+    configure(switch, ["interface FastEthernet0/2", "shutdown", "exit"])  # by hand
     drift = run_json(cli, "drift", "netlab", "--policy", "network", code=2)
     assert [d["host"] for d in drift["drift"]] == ["sw1"]
     assert "+ shutdown" not in drift["drift"][0]["diff"]

@@ -17,26 +17,10 @@ from ansible_collections.mspctl.policy.tests.unit.plugins.modules.helper import 
     FINDING_KEYS,
     run_module,
 )
-from fakeswitch import PASSWORD, USERNAME, FakeSwitch, free_port
-from netmiko import ConnectHandler
+from fakeswitch import CONTROLS as SWITCH_CONTROLS
+from fakeswitch import PASSWORD, USERNAME, FakeSwitch, configure, free_port
 
-# controls the simulator can hold (it knows vlans and interfaces, not global service lines)
-CONTROLS = [
-    {"id": "sw.hostname", "type": "required", "line": "hostname sw1"},
-    {"id": "sw.vlan_users", "type": "required", "line": "vlan 10"},
-    {
-        "id": "sw.uplink_description",
-        "type": "required",
-        "section": "^interface FastEthernet0/1$",
-        "line": "description uplink",
-    },
-    {
-        "id": "sw.no_shutdown_fa2",
-        "type": "forbidden",
-        "section": "^interface FastEthernet0/2$",
-        "line": "shutdown",
-    },
-]
+CONTROLS = [{"id": "sw.hostname", "type": "required", "line": "hostname sw1"}, *SWITCH_CONTROLS]
 
 
 def args(switch: FakeSwitch, **extra: Any) -> dict[str, Any]:
@@ -55,22 +39,6 @@ def by_id(result: dict[str, Any]) -> dict[str, str]:
     return {f["control_id"]: f["status"] for f in result["findings"]}
 
 
-def configure(switch: FakeSwitch, commands: list[str]) -> None:
-    """A technician's change by hand."""
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host="127.0.0.1",
-        port=switch.port,
-        username=USERNAME,
-        password=PASSWORD,
-        secret="",
-    )
-    conn.enable()
-    conn.send_config_set(commands, exit_config_mode=False)
-    conn.exit_config_mode(exit_config="exit")
-    conn.disconnect()
-
-
 def test_backup_is_normalised_and_stable(switch: FakeSwitch) -> None:
     first = run_module(network_config, args(switch, controls=[], remediate=False))
     second = run_module(network_config, args(switch, controls=[], remediate=False))
@@ -83,6 +51,7 @@ def test_backup_is_normalised_and_stable(switch: FakeSwitch) -> None:
     assert first["asset"]["model"] == "WS-C3750G-24TS-1U"
     assert first["asset"]["serial"] == "FOC1530X2F7"
     assert first["asset"]["os"]["version"] == "12.2(58)SE2"
+    assert first["asset"]["os"]["image"] == "C3750-IPSERVICESK9-M"  # only TextFSM gives it
     assert first["asset"]["uptime"]
     assert PASSWORD not in json.dumps(first)
 
