@@ -124,6 +124,8 @@ def asset_changes(
     for host in sorted(set(before) & set(after)):
         a, b = _flatten(before[host]), _flatten(after[host])
         for key in sorted(set(a) | set(b)):
+            if key.endswith("uptime"):  # a network device's uptime grows every run
+                continue
             if a.get(key) != b.get(key):
                 changes.append({"host": host, "field": key, "from": a.get(key), "to": b.get(key)})
     return changes
@@ -215,6 +217,7 @@ def client_diff(
         healed = drift_fixed(session, from_run, to_run)
     changes = compare(before, after)
     changes["fixed"] += healed
+
     return {
         "client": client,
         **runs,

@@ -318,7 +318,27 @@ def execute(
         assets=collect_assets(result),
         keep_in=private_dir,
     )
+    _save_configs(workspace, planned, run_id, started, result, mask)
     return Outcome(run_id, result, planned)
+
+
+def _save_configs(
+    workspace: Workspace,
+    planned: Plan,
+    run_id: str,
+    started: dt.datetime,
+    result: RunResult,
+    mask: Callable[[Any], Any],
+) -> None:
+    """Network devices' configurations returned by the run, stored as their new versions
+    (deduplicated: an unchanged configuration stores nothing)."""
+    from mspctl.netconfigs import configs_of
+
+    configs = configs_of(result)
+    if configs:
+        workspace.netconfigs.save(
+            planned.client.slug, mask(configs), run_id=run_id, mode=planned.mode, when=started
+        )
 
 
 def _user() -> str:

@@ -28,15 +28,19 @@ from mspctl.policies import POLICIES, load_argument_spec
 class Secret:
     policy: str
     variable: str
+    required: bool = True  # an option with a default (an empty enable secret) may stay unset
 
 
 def secrets_of(project_dir: Path, policies: Iterable[str]) -> list[Secret]:
-    """Role options declared ``no_log: true`` in the policies' argument specs."""
+    """Role options declared ``no_log: true`` in the policies' argument specs; one with a
+    ``default`` is optional (masked when set, never required)."""
     found = []
     for policy in policies:
         options = load_argument_spec(POLICIES[policy].role_dir(project_dir)) or {}
         found += [
-            Secret(policy, name) for name, opt in sorted(options.items()) if opt.get("no_log")
+            Secret(policy, name, "default" not in opt)
+            for name, opt in sorted(options.items())
+            if opt.get("no_log")
         ]
     return found
 
@@ -221,7 +225,7 @@ class InventoryView:
         for secret in secrets:
             found = {h: self._resolved(h, secret.variable) for h in targets.get(secret.policy, [])}
             values |= {v for v in found.values() if v}
-            missing = [h for h, v in found.items() if not v]
+            missing = [h for h, v in found.items() if not v] if secret.required else []
             if missing:
                 raise BadInput(
                     f"missing secret for {', '.join(missing)} (policy {secret.policy}; put it in "

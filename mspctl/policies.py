@@ -52,6 +52,7 @@ POLICIES: dict[str, PolicySpec] = {
         ),
         PolicySpec("printers", "printers", "CUPS queues from the client inventory.", windows=True),
         PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
+        PolicySpec("network", "network", "Network devices: config backup, controls, remediation."),
     )
 }
 

@@ -102,11 +102,12 @@ def collect_findings(result: RunResult, mask: Callable[[Any], Any]) -> list[dict
 
 
 def collect_assets(result: RunResult) -> dict[str, dict[str, Any]]:
-    """Asset records returned by the assets module, without fields that change every day."""
+    """Asset records returned by the assets and network modules, without fields that change
+    every day (a warranty's days left; a device's uptime is kept, asset diffs skip it)."""
     out = {}
     for task in result.tasks:
         asset = task.result.get("asset")
-        if task.action.endswith("asset_facts") and isinstance(asset, dict):
+        if task.action.endswith(("asset_facts", "network_config")) and isinstance(asset, dict):
             record = dict(asset)
             if isinstance(record.get("warranty"), dict):
                 record["warranty"] = {

@@ -17,6 +17,7 @@ from mspctl.errors import BadInput
 if TYPE_CHECKING:
     from mspctl.catalogue import Catalogue
     from mspctl.clients import Client, ClientRegistry
+    from mspctl.netconfigs import ConfigStore
     from mspctl.store import Store
     from mspctl.waivers import Waivers
 
@@ -58,6 +59,13 @@ class Workspace:
         from mspctl.store import Store
 
         return Store.open(self.config.db_url)
+
+    @cached_property
+    def netconfigs(self) -> ConfigStore:
+        """Network device configuration backups: a git repository per client."""
+        from mspctl.netconfigs import ConfigStore
+
+        return ConfigStore(self.config.home / "configs")
 
     def waivers(self, client: Client) -> Waivers:
         """A client's waivers (bad input if the file is invalid)."""

@@ -21,6 +21,11 @@ from mspctl.errors import EXIT_CODES_HELP, ExitCode, MspctlError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("mspctl.cli.apply", "apply", "Apply a client's tier policies to its hosts."),
     "clients": ("mspctl.cli.clients", "clients", "List, show and scaffold client inventories."),
+    "configs": (
+        "mspctl.cli.configs",
+        "configs",
+        "Network device configuration backups: list, show, diff, restore.",
+    ),
     "diff": ("mspctl.cli.diff", "diff", "Compliance changes between two runs, or fleet-wide."),
     "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),

@@ -45,8 +45,10 @@ def diff(
         return
     assert client is not None
     from mspctl.compliance import client_diff
+    from mspctl.netconfigs import changes_between_runs
 
     data = client_diff(app.workspace, client, from_ref, to_ref)
+    data["config_changes"] = changes_between_runs(app.workspace, client, data["from"], data["to"])
     if fmt == "json":
         app.print_json(data)
     elif fmt == "md":
@@ -83,6 +85,13 @@ def _table(app: Application, data: dict[str, Any]) -> None:
         table.add_row(
             "asset changed", change["host"], change["field"], f"{change['from']} → {change['to']}"
         )
+    for change in data.get("config_changes", []):
+        table.add_row(
+            "config changed",
+            change["host"],
+            f"{change['from'] or 'new'} → {change['to']}",
+            change["summary"],
+        )
     if table.row_count:
         app.out.print(table)
     else:
@@ -109,6 +118,13 @@ def _markdown(data: dict[str, Any]) -> str:
     lines += ["", f"## Asset changes ({len(data['asset_changes'])})"]
     lines += [
         f"- {c['host']} `{c['field']}`: {c['from']} → {c['to']}" for c in data["asset_changes"]
+    ] or ["None."]
+    changes = data.get("config_changes", [])
+    lines += ["", f"## Device configuration changes ({len(changes)})"]
+    lines += [
+        f"- {c['host']}: `{c['from'] or 'new'}` → `{c['to']}` ({c['summary']}; "
+        f"`mspctl configs diff {data['client']} {c['host']}`)"
+        for c in changes
     ] or ["None."]
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,7 @@ SCHEMA = Path(__file__).parent / "schema" / "report-v1.json"
 def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any]:
     """The report of a client's run (default: the newest), with the contract of its tier."""
     from mspctl.store import run_as_dict
-    from mspctl.store.queries import resolve_run
+    from mspctl.store.queries import assets_at, resolve_run
 
     client = workspace.clients.get(slug)
     waivers = workspace.waivers(client)
@@ -36,6 +36,7 @@ def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any
         results = results_at(session, run, waivers)
         drift = drift_of(session, run)
         run_data = run_as_dict(run, tasks=False)
+        assets = assets_at(session, client.slug, run.seq)
     on = run.started_at.date()
     failing = [r.as_dict() for r in results if r.status in ("fail", "error")]
     waived = [r.as_dict() for r in results if r.status == "waived"]
@@ -78,7 +79,35 @@ def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any
         "drift": drift,
         "waivers_expired": [w.as_dict() for w in waivers.expired(on)],
         "controls": [r.as_dict() for r in results],
+        **_network_devices(workspace, client.slug, assets, run.started_at),
     }
+
+
+def _network_devices(
+    workspace: Workspace, client: str, assets: dict[str, dict[str, Any]], at: dt.datetime
+) -> dict[str, Any]:
+    """``network_devices`` of the report: the network policy's asset records with the device's
+    configuration version stored by then; nothing when the client has no network device."""
+    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    rows = []
+    for host, record in sorted(assets.items()):
+        if record.get("class") != "network":
+            continue
+        try:
+            version: str | None = workspace.netconfigs.resolve(client, host, None, at=at).short
+        except BadInput:
+            version = None
+        rows.append(
+            {
+                "host": host,
+                "model": record.get("model"),
+                "serial": record.get("serial"),
+                "os_version": (record.get("os") or {}).get("version"),
+                "uptime": record.get("uptime"),
+                "config_version": version,
+            }
+        )
+    return {"network_devices": rows} if rows else {}
 
 
 def render(data: dict[str, Any], fmt: str) -> str:

@@ -90,6 +90,25 @@ def render_markdown(data: dict[str, Any]) -> str:
             _row(d["host"], d["policy"] or "-", d["task"], d["diff_summary"] or "")
             for d in data["drift"]
         ]
+    if data.get("network_devices"):
+        lines += [
+            "",
+            "## Network devices",
+            "",
+            _row("device", "model", "serial", "OS version", "uptime", "configuration"),
+            _row("---", "---", "---", "---", "---", "---"),
+        ]
+        lines += [
+            _row(
+                d["host"],
+                d["model"] or "-",
+                d["serial"] or "-",
+                d["os_version"] or "-",
+                d["uptime"] or "-",
+                d["config_version"] or "-",
+            )
+            for d in data["network_devices"]
+        ]
     if data.get("contract"):
         c = data["contract"]
         hours = ", ".join(f"{k} {v:g} h" for k, v in c["first_response_hours"].items())
