@@ -75,6 +75,9 @@ class Site(Strict):
 class ClientFile(Strict):
     name: str
     timezone: str
+    # ISO 3166 code whose public holidays stop the SLA clock; default: the country of the time
+    # zone (tzdata's zone.tab), else IT (mspctl.incidents.sla.client_country)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     contract: ContractTerms
     contacts: list[Contact] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
