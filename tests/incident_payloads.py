@@ -46,7 +46,7 @@ def payload(*alerts: dict[str, Any], status: str | None = None) -> dict[str, Any
         "receiver": "mspctl-incidents",
         "status": status or ("firing" if firing else "resolved"),
         "alerts": list(alerts),
-        "groupLabels": {"alertname": alerts[0]["labels"]["alertname"]} if alerts else {},
+        "groupLabels": {"alertname": alerts[0]["labels"].get("alertname", "")} if alerts else {},
         "commonLabels": {},
         "commonAnnotations": {},
         "externalURL": "http://monitor:9093",
