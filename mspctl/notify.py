@@ -735,6 +735,7 @@ class PsaHooks:
         with self._queue.mutex:  # a stop does not wait for the backlog
             left = len(self._queue.queue)
             self._queue.queue.clear()
+            self._queue.unfinished_tasks -= left
         if left:
             self.dropped += left
             self.log.warning("PSA hooks stopped: %d event(s) not delivered", left)

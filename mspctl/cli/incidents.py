@@ -11,6 +11,7 @@ from mspctl.cli.options import json_option, now_option
 
 if TYPE_CHECKING:
     from mspctl.app import Application
+    from mspctl.notify import PsaSettings
     from mspctl.store.models import Incident
 
 
@@ -197,11 +198,13 @@ def ack(
     """Record the first response to INCIDENT_ID (who and when). Unknown, already acknowledged
     or resolved: exit 3, nothing recorded."""
     from mspctl.incidents.service import current_user
+    from mspctl.notify import PsaSettings
 
+    psa = PsaSettings.from_env()  # a bad setting is exit 3 before anything is recorded
     row = app.workspace.store.ack_incident(
         incident_id, (by or "").strip() or current_user(), now or dt.datetime.now(dt.UTC), note
     )
-    _done(app, row, "acked", as_json)
+    _done(app, row, "acked", psa, as_json)
 
 
 @incidents.command()
@@ -216,22 +219,25 @@ def resolve(
     """Close INCIDENT_ID by hand (Alertmanager's resolution closes it too). Unknown or already
     resolved: exit 3, nothing recorded."""
     from mspctl.incidents.service import current_user
+    from mspctl.notify import PsaSettings
 
+    psa = PsaSettings.from_env()  # a bad setting is exit 3 before anything is recorded
     row = app.workspace.store.resolve_incident(
         incident_id, (by or "").strip() or current_user(), now or dt.datetime.now(dt.UTC)
     )
-    _done(app, row, "resolved", as_json)
+    _done(app, row, "resolved", psa, as_json)
 
 
-def _done(app: Application, row: Incident, action: str, as_json: bool) -> None:
+def _done(
+    app: Application, row: Incident, action: str, psa: PsaSettings | None, as_json: bool
+) -> None:
     """Tell the PSA (if configured; a failure is a warning, the store already has it) and
     show the incident."""
     from mspctl.incidents.service import PSA_EVENTS, incident_as_dict
-    from mspctl.notify import PsaHooks, PsaSettings
+    from mspctl.notify import PsaHooks
 
     now = dt.datetime.now(dt.UTC)
     data = incident_as_dict(row, now)
-    psa = PsaSettings.from_env()
     if psa is not None:
         hooks = PsaHooks(psa).start()
         hooks.submit(PSA_EVENTS[action], data)

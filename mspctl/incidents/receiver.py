@@ -86,6 +86,9 @@ class IncidentReceiver(ThreadingHTTPServer):
         except MspctlError as exc:
             log.error("cannot record %d alert(s): %s", len(alerts), exc.message)
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the incident store is unavailable"}
+        except Exception:  # a bug: logged with its traceback; Alertmanager retries the post
+            log.exception("cannot record %d alert(s)", len(alerts))
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}
         if self.on_events is not None and events:
             self.on_events(events)
         counts: dict[str, int] = {}

@@ -94,28 +94,26 @@ def test_firing_repeat_and_resolved_on_a_real_socket(receiver: IncidentReceiver)
     assert rows["f00d02"].status == "open"
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        (b"{not json", "not JSON"),
-        (b"[]", "JSON object"),
-        (json.dumps({**payload(alert("f1")), "version": "3"}).encode(), "version"),
-        (json.dumps(payload({**alert("f1"), "status": "pending"})).encode(), "status"),
-        (json.dumps(payload({**alert("f1"), "startsAt": "yesterday"})).encode(), "startsAt"),
-        (json.dumps(payload({**alert("f1"), "labels": {"a": 1}})).encode(), "labels"),
-        # one bad alert among good ones: nothing of the payload is recorded
-        (
-            json.dumps(payload(alert("ok1"), {**alert("f1"), "fingerprint": ""})).encode(),
-            "fingerprint",
-        ),
-    ],
-)
-def test_a_malformed_body_is_400_and_records_nothing(
-    receiver: IncidentReceiver, body: bytes, reason: str
-) -> None:
-    status, answer = post(receiver.url, body)
-    assert status == 400, answer
-    assert reason in answer["error"]
+MALFORMED = [
+    (b"{not json", "not JSON"),
+    (b"[]", "JSON object"),
+    (json.dumps({**payload(alert("f1")), "version": "3"}).encode(), "version"),
+    (json.dumps(payload({**alert("f1"), "status": "pending"})).encode(), "status"),
+    (json.dumps(payload({**alert("f1"), "startsAt": "yesterday"})).encode(), "startsAt"),
+    (json.dumps(payload({**alert("f1"), "labels": {"a": 1}})).encode(), "labels"),
+    # one bad alert among good ones: nothing of the payload is recorded
+    (
+        json.dumps(payload(alert("ok1"), {**alert("f1"), "fingerprint": ""})).encode(),
+        "fingerprint",
+    ),
+]
+
+
+def test_a_malformed_body_is_400_and_records_nothing(receiver: IncidentReceiver) -> None:
+    for body, reason in MALFORMED:
+        status, answer = post(receiver.url, body)
+        assert status == 400, (body, answer)
+        assert reason in answer["error"], (body, answer)
     assert incidents(receiver.store) == []
 
 
@@ -309,3 +307,18 @@ def test_psa_settings_bad_values_name_the_variable(env: dict[str, str], key: str
 
 def test_store_fixture_is_sqlite(workspace: Workspace) -> None:
     assert isinstance(workspace.store, Store)
+
+
+def test_a_bad_psa_setting_on_ack_is_exit_3_and_records_nothing(
+    acme: Any, receiver: IncidentReceiver
+) -> None:
+    cli = acme
+    number = _incident(cli, receiver)
+    cli.env.update({"MSPCTL_PSA_URL": "https://psa.example/hook", "MSPCTL_PSA_SECRET": "short"})
+    result = cli("incidents", "ack", str(number), "--by", "anna")
+    assert result.exit_code == 3, result.output
+    assert "MSPCTL_PSA_SECRET" in result.output
+    assert "short" not in result.output
+    del cli.env["MSPCTL_PSA_URL"], cli.env["MSPCTL_PSA_SECRET"]
+    (row,) = cli.json("incidents", "list")
+    assert row["acked_at"] is None
