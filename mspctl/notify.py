@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from mspctl import __version__
 from mspctl.errors import BadInput, MspctlError
@@ -255,9 +255,7 @@ class WebhookSettings:
     @property
     def server(self) -> str:
         """``scheme://host:port`` of the URL, as it may be shown."""
-        parts = urlsplit(self.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return f"{parts.scheme}://{_host_port(parts.hostname or '', port)}"
+        return _server(self.url)
 
 
 @dataclass(frozen=True)
@@ -381,27 +379,38 @@ def _webhook_from_env(env: Mapping[str, str]) -> WebhookSettings | None:
         if token is not None:
             raise BadInput("set MSPCTL_WEBHOOK_URL too (a token is set)", key="MSPCTL_WEBHOOK_URL")
         return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise BadInput("not a valid URL", key="MSPCTL_WEBHOOK_URL") from None
-    if parts.scheme not in ("http", "https"):
-        scheme = parts.scheme or "none"
-        raise BadInput(f"scheme must be http or https, not {scheme}", key="MSPCTL_WEBHOOK_URL")
-    if not parts.hostname:
-        raise BadInput("has no host", key="MSPCTL_WEBHOOK_URL")
-    if "@" in parts.netloc:  # urllib would take it for part of the host name
-        raise BadInput(
-            "credentials in the URL are not supported; use MSPCTL_WEBHOOK_TOKEN",
-            key="MSPCTL_WEBHOOK_URL",
-        )
-    if token and parts.scheme == "http" and not _is_loopback(parts.hostname):
+    parts = _http_url(url, "MSPCTL_WEBHOOK_URL", "MSPCTL_WEBHOOK_TOKEN")
+    if token and parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         raise BadInput(
             "http would send the token in clear to a remote server; use https",
             key="MSPCTL_WEBHOOK_URL",
         )
     return WebhookSettings(url=url, format=fmt, token=token)  # type: ignore[arg-type]
+
+
+def _http_url(url: str, key: str, secret_key: str) -> SplitResult:
+    """``url`` split, if it is an http(s) URL with a host and no credentials; else bad input
+    naming ``key``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise BadInput("not a valid URL", key=key) from None
+    if parts.scheme not in ("http", "https"):
+        raise BadInput(f"scheme must be http or https, not {parts.scheme or 'none'}", key=key)
+    if not parts.hostname:
+        raise BadInput("has no host", key=key)
+    if "@" in parts.netloc:  # urllib would take it for part of the host name
+        raise BadInput(f"credentials in the URL are not supported; use {secret_key}", key=key)
+    return parts
+
+
+def _server(url: str) -> str:
+    """``scheme://host:port`` of a URL, as it may be shown (its path or userinfo may be a
+    secret)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{_host_port(parts.hostname or '', port)}"
 
 
 def _host_port(host: str, port: int) -> str:
@@ -513,6 +522,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    what: str,
+    server: str,
+    timeout: float,
+    secrets: Iterable[str],
+) -> int:
+    """POST ``body``; the HTTP status, or a :class:`NotifyError` naming ``what`` and
+    ``server`` only (secrets masked) for anything but 2xx or a failed connection."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
+        url, data=body, headers=headers, method="POST"
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            code: int = response.status
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} {' '.join(str(exc.reason).split())}".rstrip()
+        raise NotifyError(scrub(f"{what} {server} answered {reason}", secrets)) from None
+    except urllib.error.URLError as exc:
+        why = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
+        raise NotifyError(
+            scrub(f"{what} {server} failed: {_os_reason(why, timeout)}", secrets)
+        ) from None
+    except OSError as exc:  # TimeoutError while reading the answer included
+        raise NotifyError(
+            scrub(f"{what} {server} failed: {_os_reason(exc, timeout)}", secrets)
+        ) from None
+    if not 200 <= code < 300:
+        raise NotifyError(scrub(f"{what} {server} answered HTTP {code}", secrets))
+    return code
+
+
 def webhook_body(summary: Summary, fmt: WebhookFormat) -> Any:
     return render_alertmanager(summary) if fmt == "alertmanager" else render_json(summary)
 
@@ -529,29 +574,15 @@ def post_webhook(
     }
     if webhook.token:
         headers["Authorization"] = f"Bearer {webhook.token}"
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
+    code = _post(
         webhook.url,
-        data=json.dumps(body).encode(),
-        headers=headers,
-        method="POST",
+        json.dumps(body).encode(),
+        headers,
+        what="webhook",
+        server=webhook.server,
+        timeout=timeout,
+        secrets=Settings(webhook=webhook).secrets,
     )
-    opener = urllib.request.build_opener(_NoRedirect)
-    secrets = Settings(webhook=webhook).secrets
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        reason = f"HTTP {exc.code} {' '.join(str(exc.reason).split())}".rstrip()
-        raise NotifyError(scrub(f"webhook {webhook.server} answered {reason}", secrets)) from None
-    except urllib.error.URLError as exc:
-        why = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
-        message = f"webhook {webhook.server} failed: {_os_reason(why, timeout)}"
-        raise NotifyError(scrub(message, secrets)) from None
-    except OSError as exc:  # TimeoutError while reading the answer included
-        message = f"webhook {webhook.server} failed: {_os_reason(exc, timeout)}"
-        raise NotifyError(scrub(message, secrets)) from None
-    if not 200 <= code < 300:
-        raise NotifyError(scrub(f"webhook {webhook.server} answered HTTP {code}", secrets))
     count = f", {len(body)} alerts" if webhook.format == "alertmanager" else ""
     return Delivery("webhook", webhook.server, f"{webhook.format}{count}, HTTP {code}")
 
@@ -603,9 +634,7 @@ class PsaSettings:
 
     @property
     def server(self) -> str:
-        parts = urlsplit(self.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return f"{parts.scheme}://{_host_port(parts.hostname or '', port)}"
+        return _server(self.url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PsaSettings | None:
@@ -618,15 +647,7 @@ class PsaSettings:
             if secret is not None:
                 raise BadInput("set MSPCTL_PSA_URL too (a secret is set)", key="MSPCTL_PSA_URL")
             return None
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            raise BadInput("not a valid URL", key="MSPCTL_PSA_URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-            raise BadInput(
-                "must be an http(s) URL with a host, no credentials", key="MSPCTL_PSA_URL"
-            )
+        _http_url(url, "MSPCTL_PSA_URL", "MSPCTL_PSA_SECRET")
         if secret is None or len(secret) < 16:
             raise BadInput(
                 "required with MSPCTL_PSA_URL, 16 characters or more", key="MSPCTL_PSA_SECRET"
@@ -666,28 +687,15 @@ def post_psa(event: str, body: bytes, delivery: str, psa: PsaSettings) -> Delive
         PSA_DELIVERY_HEADER: delivery,
         PSA_SIGNATURE_HEADER: psa_signature(body, psa.secret),
     }
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
-        psa.url, data=body, headers=headers, method="POST"
+    code = _post(
+        psa.url,
+        body,
+        headers,
+        what="PSA hook",
+        server=psa.server,
+        timeout=psa.timeout,
+        secrets=(psa.secret,),
     )
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=psa.timeout) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        raise NotifyError(
-            scrub(f"PSA hook {psa.server} answered HTTP {exc.code}", [psa.secret])
-        ) from None
-    except urllib.error.URLError as exc:
-        why = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
-        raise NotifyError(
-            scrub(f"PSA hook {psa.server} failed: {_os_reason(why, psa.timeout)}", [psa.secret])
-        ) from None
-    except OSError as exc:
-        raise NotifyError(
-            scrub(f"PSA hook {psa.server} failed: {_os_reason(exc, psa.timeout)}", [psa.secret])
-        ) from None
-    if not 200 <= code < 300:
-        raise NotifyError(f"PSA hook {psa.server} answered HTTP {code}")
     return Delivery("webhook", psa.server, f"{event}, HTTP {code}")
 
 

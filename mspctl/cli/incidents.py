@@ -51,12 +51,14 @@ def serve(app: Application, listen: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     psa = PsaSettings.from_env()
     workspace = app.workspace
+    clocks = Clocks(workspace)
+    app.info(f"{clocks.warm()} client(s) and their support hours loaded")
     hooks = PsaHooks(psa).start() if psa else None
     try:
         server = IncidentReceiver(
             (host.strip("[]"), int(port)),
             workspace.store,
-            Clocks(workspace),
+            clocks,
             on_events=publisher(hooks) if hooks else None,
         )
     except OSError as exc:

@@ -99,6 +99,14 @@ class Clocks:
             self._cache[slug] = (now, clock)
             return clock
 
+    def warm(self) -> int:
+        """Load every client's clock and its holidays now (a receiver's first alert then does
+        not wait for the inventories to be read). Returns how many clients were loaded."""
+        names = self.workspace.clients.names()
+        for slug in names:
+            calendar_of(self.get(slug).calendar).is_business_day(dt.date.today())
+        return len(names)
+
     def _load(self, slug: str) -> ClientClock:
         from mspctl.errors import MspctlError
 

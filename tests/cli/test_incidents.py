@@ -322,3 +322,46 @@ def test_a_bad_psa_setting_on_ack_is_exit_3_and_records_nothing(
     del cli.env["MSPCTL_PSA_URL"], cli.env["MSPCTL_PSA_SECRET"]
     (row,) = cli.json("incidents", "list")
     assert row["acked_at"] is None
+
+
+def test_serve_runs_until_sigterm_and_leaves_nothing(acme: Any) -> None:
+    """The real command in its own process: it records a post, stops on SIGTERM with exit 0."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **acme.env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mspctl", "incidents", "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/alerts"
+        deadline = time.monotonic() + 60
+        while True:  # the socket is bound once the clients' clocks are loaded
+            try:
+                with urllib.request.urlopen(url.replace("/alerts", "/healthz"), timeout=5):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "the receiver did not start"
+                time.sleep(0.2)
+        assert post(url, payload(alert("f00d01"))) == (200, {"recorded": {"opened": 1}})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "receiving Alertmanager's alerts on http://127.0.0.1" in output
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+    (row,) = acme.json("incidents", "list")
+    assert row["host"] == "srv1"
