@@ -562,7 +562,18 @@ def _private_sqlite_file(database: str | None, shown: str) -> None:
         ) from None
 
 
+def _lock_incidents(session: Session) -> None:
+    """SQLite reads outside a transaction until the first write: a write statement (matching no
+    row) takes the database's write lock first, so a read-check-write of an incident (a repeat
+    counted, an ack) is one step for every writer. PostgreSQL locks the row (FOR UPDATE)."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE incidents SET id = id WHERE 0 = 1"))
+
+
 def _open_incident(session: Session, fingerprint: str) -> Incident | None:
+    _lock_incidents(session)
     return session.scalars(
         select(Incident)
         .where(Incident.fingerprint == fingerprint, Incident.resolved_at.is_(None))
@@ -571,6 +582,7 @@ def _open_incident(session: Session, fingerprint: str) -> Incident | None:
 
 
 def _incident_for_update(session: Session, incident_id: int) -> Incident:
+    _lock_incidents(session)
     row = session.get(Incident, incident_id, with_for_update=True)
     if row is None:
         raise BadInput(f"unknown incident {incident_id}")
