@@ -84,7 +84,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mspctl-bench-incidents-") as home:
         workspace = Workspace(project_dir=ROOT, home=Path(home), db_url=args.db_url)
         store = workspace.store
-        server = IncidentReceiver(("127.0.0.1", 0), store, Clocks(workspace))
+        clocks = Clocks(workspace)
+        clocks.warm()  # as `mspctl incidents serve` does before it listens
+        server = IncidentReceiver(("127.0.0.1", 0), store, clocks)
         server.start()
         try:
             now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
