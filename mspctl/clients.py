@@ -91,6 +91,9 @@ class Monitoring(Strict):
 class ClientFile(Strict):
     name: str
     timezone: str
+    # ISO 3166 code whose public holidays stop the SLA clock; default: the country of the time
+    # zone (tzdata's zone.tab), else IT (mspctl.incidents.sla.client_country)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     contract: ContractTerms
     # the language of client-facing documents (the monthly report, the review pack)
     language: Literal["en", "it"] = "en"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from mspctl import __version__
 from mspctl.errors import BadInput, MspctlError
@@ -255,9 +255,7 @@ class WebhookSettings:
     @property
     def server(self) -> str:
         """``scheme://host:port`` of the URL, as it may be shown."""
-        parts = urlsplit(self.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return f"{parts.scheme}://{_host_port(parts.hostname or '', port)}"
+        return _server(self.url)
 
 
 @dataclass(frozen=True)
@@ -381,27 +379,38 @@ def _webhook_from_env(env: Mapping[str, str]) -> WebhookSettings | None:
         if token is not None:
             raise BadInput("set MSPCTL_WEBHOOK_URL too (a token is set)", key="MSPCTL_WEBHOOK_URL")
         return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise BadInput("not a valid URL", key="MSPCTL_WEBHOOK_URL") from None
-    if parts.scheme not in ("http", "https"):
-        scheme = parts.scheme or "none"
-        raise BadInput(f"scheme must be http or https, not {scheme}", key="MSPCTL_WEBHOOK_URL")
-    if not parts.hostname:
-        raise BadInput("has no host", key="MSPCTL_WEBHOOK_URL")
-    if "@" in parts.netloc:  # urllib would take it for part of the host name
-        raise BadInput(
-            "credentials in the URL are not supported; use MSPCTL_WEBHOOK_TOKEN",
-            key="MSPCTL_WEBHOOK_URL",
-        )
-    if token and parts.scheme == "http" and not _is_loopback(parts.hostname):
+    parts = _http_url(url, "MSPCTL_WEBHOOK_URL", "MSPCTL_WEBHOOK_TOKEN")
+    if token and parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         raise BadInput(
             "http would send the token in clear to a remote server; use https",
             key="MSPCTL_WEBHOOK_URL",
         )
     return WebhookSettings(url=url, format=fmt, token=token)  # type: ignore[arg-type]
+
+
+def _http_url(url: str, key: str, secret_key: str) -> SplitResult:
+    """``url`` split, if it is an http(s) URL with a host and no credentials; else bad input
+    naming ``key``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise BadInput("not a valid URL", key=key) from None
+    if parts.scheme not in ("http", "https"):
+        raise BadInput(f"scheme must be http or https, not {parts.scheme or 'none'}", key=key)
+    if not parts.hostname:
+        raise BadInput("has no host", key=key)
+    if "@" in parts.netloc:  # urllib would take it for part of the host name
+        raise BadInput(f"credentials in the URL are not supported; use {secret_key}", key=key)
+    return parts
+
+
+def _server(url: str) -> str:
+    """``scheme://host:port`` of a URL, as it may be shown (its path or userinfo may be a
+    secret)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{_host_port(parts.hostname or '', port)}"
 
 
 def _host_port(host: str, port: int) -> str:
@@ -513,6 +522,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    what: str,
+    server: str,
+    timeout: float,
+    secrets: Iterable[str],
+) -> int:
+    """POST ``body``; the HTTP status, or a :class:`NotifyError` naming ``what`` and
+    ``server`` only (secrets masked) for anything but 2xx or a failed connection."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
+        url, data=body, headers=headers, method="POST"
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            code: int = response.status
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} {' '.join(str(exc.reason).split())}".rstrip()
+        raise NotifyError(scrub(f"{what} {server} answered {reason}", secrets)) from None
+    except urllib.error.URLError as exc:
+        why = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
+        raise NotifyError(
+            scrub(f"{what} {server} failed: {_os_reason(why, timeout)}", secrets)
+        ) from None
+    except OSError as exc:  # TimeoutError while reading the answer included
+        raise NotifyError(
+            scrub(f"{what} {server} failed: {_os_reason(exc, timeout)}", secrets)
+        ) from None
+    if not 200 <= code < 300:
+        raise NotifyError(scrub(f"{what} {server} answered HTTP {code}", secrets))
+    return code
+
+
 def webhook_body(summary: Summary, fmt: WebhookFormat) -> Any:
     return render_alertmanager(summary) if fmt == "alertmanager" else render_json(summary)
 
@@ -529,29 +574,15 @@ def post_webhook(
     }
     if webhook.token:
         headers["Authorization"] = f"Bearer {webhook.token}"
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
+    code = _post(
         webhook.url,
-        data=json.dumps(body).encode(),
-        headers=headers,
-        method="POST",
+        json.dumps(body).encode(),
+        headers,
+        what="webhook",
+        server=webhook.server,
+        timeout=timeout,
+        secrets=Settings(webhook=webhook).secrets,
     )
-    opener = urllib.request.build_opener(_NoRedirect)
-    secrets = Settings(webhook=webhook).secrets
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        reason = f"HTTP {exc.code} {' '.join(str(exc.reason).split())}".rstrip()
-        raise NotifyError(scrub(f"webhook {webhook.server} answered {reason}", secrets)) from None
-    except urllib.error.URLError as exc:
-        why = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
-        message = f"webhook {webhook.server} failed: {_os_reason(why, timeout)}"
-        raise NotifyError(scrub(message, secrets)) from None
-    except OSError as exc:  # TimeoutError while reading the answer included
-        message = f"webhook {webhook.server} failed: {_os_reason(exc, timeout)}"
-        raise NotifyError(scrub(message, secrets)) from None
-    if not 200 <= code < 300:
-        raise NotifyError(scrub(f"webhook {webhook.server} answered HTTP {code}", secrets))
     count = f", {len(body)} alerts" if webhook.format == "alertmanager" else ""
     return Delivery("webhook", webhook.server, f"{webhook.format}{count}, HTTP {code}")
 
@@ -580,3 +611,183 @@ def send(summary: Summary, settings: Settings) -> list[Delivery]:
             message += " (sent: " + ", ".join(f"{d.channel} {d.target}" for d in delivered) + ")"
         raise NotifyError(scrub(message, settings.secrets), delivered)
     return delivered
+
+
+# -- PSA hooks: incidents to a ticketing tool --------------------------------------------------
+# A generic JSON webhook on each incident event (opened, acked, resolved), signed with
+# HMAC-SHA256 over the exact body bytes: the PSA recomputes it with the shared secret and
+# compares in constant time. The delivery id stays the same across retries (an idempotency key).
+PSA_SIGNATURE_HEADER = "X-Mspctl-Signature"  # "sha256=<hex>"
+PSA_EVENT_HEADER = "X-Mspctl-Event"  # incident.opened | incident.acked | incident.resolved
+PSA_DELIVERY_HEADER = "X-Mspctl-Delivery"
+PSA_KIND = "mspctl.incident"
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class PsaSettings:
+    url: str = field(repr=False)
+    secret: str = field(repr=False)
+    retries: int = 6  # attempts after the first
+    backoff: float = 2.0  # seconds before the first retry, doubled each time (max 5 min)
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def server(self) -> str:
+        return _server(self.url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PsaSettings | None:
+        """``MSPCTL_PSA_URL`` (unset: no hook), ``MSPCTL_PSA_SECRET`` (required with it),
+        ``MSPCTL_PSA_RETRIES``, ``MSPCTL_PSA_BACKOFF`` and ``MSPCTL_NOTIFY_TIMEOUT``."""
+        env = os.environ if environ is None else environ
+        url = _get(env, "MSPCTL_PSA_URL")
+        secret = env.get("MSPCTL_PSA_SECRET") or None
+        if url is None:
+            if secret is not None:
+                raise BadInput("set MSPCTL_PSA_URL too (a secret is set)", key="MSPCTL_PSA_URL")
+            return None
+        _http_url(url, "MSPCTL_PSA_URL", "MSPCTL_PSA_SECRET")
+        if secret is None or len(secret) < 16:
+            raise BadInput(
+                "required with MSPCTL_PSA_URL, 16 characters or more", key="MSPCTL_PSA_SECRET"
+            )
+        retries = _number(env, "MSPCTL_PSA_RETRIES", 6, 0, 20)
+        backoff = _number(env, "MSPCTL_PSA_BACKOFF", 2.0, 0, MAX_BACKOFF)
+        return cls(url, secret, int(retries), float(backoff), _timeout(env))
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"not a number: {raw!r}", key=name) from None
+    if not low <= value <= high:
+        raise BadInput(f"must be between {low:g} and {high:g}: {raw!r}", key=name)
+    return value
+
+
+def psa_signature(body: bytes, secret: str) -> str:
+    """The value of the signature header: ``sha256=`` and the hex HMAC-SHA256 of ``body``."""
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post_psa(event: str, body: bytes, delivery: str, psa: PsaSettings) -> Delivery:
+    """POST one signed incident event; anything but 2xx is a :class:`NotifyError`."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"mspctl/{__version__}",
+        PSA_EVENT_HEADER: event,
+        PSA_DELIVERY_HEADER: delivery,
+        PSA_SIGNATURE_HEADER: psa_signature(body, psa.secret),
+    }
+    code = _post(
+        psa.url,
+        body,
+        headers,
+        what="PSA hook",
+        server=psa.server,
+        timeout=psa.timeout,
+        secrets=(psa.secret,),
+    )
+    return Delivery("webhook", psa.server, f"{event}, HTTP {code}")
+
+
+class PsaHooks:
+    """Incident events delivered in the background: :meth:`submit` never blocks (a full queue
+    drops the event, logged), one worker thread posts them in order, retrying each failure
+    after ``backoff``, doubled each time, up to ``retries`` times. :meth:`stop` ends the worker
+    at once, even in a backoff wait; events not delivered by then are logged as dropped."""
+
+    def __init__(self, psa: PsaSettings, *, maxsize: int = 10_000) -> None:
+        import logging
+        import queue
+        import threading
+
+        self.psa = psa
+        self.log = logging.getLogger("mspctl.notify")
+        self._queue: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue(maxsize)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="psa-hooks", daemon=True)
+        self.delivered: list[Delivery] = []
+        self.dropped = 0
+
+    def start(self) -> PsaHooks:
+        self._thread.start()
+        return self
+
+    def submit(self, event: str, data: dict[str, Any]) -> bool:
+        import queue
+        import uuid
+
+        body = json.dumps(
+            {"kind": PSA_KIND, "version": 1, "event": event, "incident": data},
+            sort_keys=True,
+        ).encode()
+        try:
+            self._queue.put_nowait((event, body, str(uuid.uuid4())))
+        except queue.Full:
+            self.dropped += 1
+            self.log.error("PSA hook queue full: %s dropped", event)
+            return False
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        with self._queue.mutex:  # a stop does not wait for the backlog
+            left = len(self._queue.queue)
+            self._queue.queue.clear()
+            self._queue.unfinished_tasks -= left
+        if left:
+            self.dropped += left
+            self.log.warning("PSA hooks stopped: %d event(s) not delivered", left)
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted event was delivered or given up (tests, bench)."""
+        import time
+
+        end = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < end:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._deliver(*item)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, event: str, body: bytes, delivery: str) -> None:
+        delay = self.psa.backoff
+        for attempt in range(self.psa.retries + 1):
+            if self._stopping.is_set():
+                self.dropped += 1
+                return
+            try:
+                self.delivered.append(post_psa(event, body, delivery, self.psa))
+                return
+            except NotifyError as exc:  # the message names the server only, never the secret
+                if attempt == self.psa.retries:
+                    self.dropped += 1
+                    self.log.error(
+                        "%s: %s, given up after %d attempts", event, exc.message, attempt + 1
+                    )
+                    return
+                self.log.warning("%s: %s, retry in %.0f s", event, exc.message, delay)
+            if self._stopping.wait(delay):
+                self.dropped += 1
+                return
+            delay = min(delay * 2, MAX_BACKOFF)

@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "diff": ("mspctl.cli.diff", "diff", "Compliance changes between two runs, or fleet-wide."),
     "drift": ("mspctl.cli.drift", "drift", "Check mode: drift, pending changes, failing controls."),
+    "incidents": (
+        "mspctl.cli.incidents",
+        "incidents",
+        "Alertmanager's alerts as incidents: SLA deadlines, ack, resolve.",
+    ),
     "lab": ("mspctl.cli.lab", "lab", "Real local Debian hosts for tests and rehearsals."),
     "maintenance": (
         "mspctl.cli.maintenance",

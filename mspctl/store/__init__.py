@@ -35,6 +35,7 @@ from mspctl.store.models import (
     AssetRecord,
     ControlState,
     Finding,
+    Incident,
     MaintenanceBooking,
     PatchEvent,
     Run,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
@@ -319,6 +320,64 @@ class Store:
             booking.cancelled_at = now
             return booking
 
+    # -- incidents ---------------------------------------------------------------------------
+    def record_firing(self, incident: Incident) -> tuple[Incident, bool]:
+        """Open ``incident`` unless an incident with its fingerprint is still open: then that
+        one counts a repeat (``repeats``, ``last_seen_at``). Returns the row and whether it was
+        opened. Two receivers racing on one fingerprint: the partial unique index lets one
+        insert win, the other retries as a repeat."""
+        for attempt in range(2):
+            try:
+                with self.session() as session:
+                    row = _open_incident(session, incident.fingerprint)
+                    if row is not None:
+                        row.repeats += 1
+                        row.last_seen_at = incident.received_at
+                        return row, False
+                    fresh = _copy(incident)
+                    session.add(fresh)
+                    session.flush()
+                    return fresh, True
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_resolved(self, fingerprint: str, at: dt.datetime) -> Incident | None:
+        """Close the open incident of ``fingerprint`` (Alertmanager sent it resolved at
+        ``at``); None if none is open (resolved before mspctl saw it fire, or already)."""
+        with self.session() as session:
+            row = _open_incident(session, fingerprint)
+            if row is not None:
+                row.status = "resolved"
+                row.resolved_at = at
+                row.resolved_by = "alertmanager"
+            return row
+
+    def ack_incident(
+        self, incident_id: int, by: str, at: dt.datetime, note: str | None = None
+    ) -> Incident:
+        """The first response to an incident: who and when. Unknown, already acknowledged or
+        resolved: bad input, nothing recorded."""
+        with self.session() as session:
+            row = _incident_for_update(session, incident_id)
+            if row.acked_at is not None:
+                raise BadInput(
+                    f"incident {incident_id} was already acknowledged by {row.acked_by} at "
+                    f"{row.acked_at:%Y-%m-%d %H:%M} UTC"
+                )
+            row.acked_at, row.acked_by, row.ack_note = at, by, note
+            row.status = "acked"
+            return row
+
+    def resolve_incident(self, incident_id: int, by: str, at: dt.datetime) -> Incident:
+        """Close an incident by hand (the alert's resolution closes it too). Unknown or already
+        resolved: bad input, nothing recorded."""
+        with self.session() as session:
+            row = _incident_for_update(session, incident_id)
+            row.status, row.resolved_at, row.resolved_by = "resolved", at, by
+            return row
+
     def _finish(
         self,
         run_id: str,
@@ -501,6 +560,38 @@ def _private_sqlite_file(database: str | None, shown: str) -> None:
         raise StoreUnavailable(
             f"cannot write the run store {shown}: {exc.filename} is {exc.strerror}"
         ) from None
+
+
+def _lock_incidents(session: Session) -> None:
+    """SQLite reads outside a transaction until the first write: a write statement (matching no
+    row) takes the database's write lock first, so a read-check-write of an incident (a repeat
+    counted, an ack) is one step for every writer. PostgreSQL locks the row (FOR UPDATE)."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE incidents SET id = id WHERE 0 = 1"))
+
+
+def _open_incident(session: Session, fingerprint: str) -> Incident | None:
+    _lock_incidents(session)
+    return session.scalars(
+        select(Incident)
+        .where(Incident.fingerprint == fingerprint, Incident.resolved_at.is_(None))
+        .with_for_update()
+    ).one_or_none()
+
+
+def _incident_for_update(session: Session, incident_id: int) -> Incident:
+    _lock_incidents(session)
+    row = session.get(Incident, incident_id, with_for_update=True)
+    if row is None:
+        raise BadInput(f"unknown incident {incident_id}")
+    if row.resolved_at is not None:
+        raise BadInput(
+            f"incident {incident_id} was resolved at {row.resolved_at:%Y-%m-%d %H:%M} UTC "
+            f"by {row.resolved_by}"
+        )
+    return row
 
 
 def _copy(row: Any) -> Any:

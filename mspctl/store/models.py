@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -251,3 +251,49 @@ class PatchEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_patch_events_client_host", "client", "host", "at"),)
+
+
+class Incident(Base):
+    """An alert of Alertmanager that reached mspctl (``mspctl incidents serve``), with its
+    first-response SLA: ``due_at`` is ``sla_minutes`` business minutes after ``started_at`` in
+    the client's support hours (``calendar``: timezone, days, start, end, country, kept so the
+    SLA result never depends on a later tier change). ``acked_at`` is the first response.
+
+    One open incident per alert fingerprint (a partial unique index): a repeat of an open
+    incident counts in ``repeats``; once resolved, the same alert firing again is a new one."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    alertname: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # open | acked | resolved
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # the alert's startsAt
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    sla_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    calendar: Mapped[dict[str, Any]] = mapped_column(JSON)
+    acked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index(
+            "ux_incidents_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_incidents_client_started", "client", "started_at"),
+        Index("ix_incidents_status_due", "status", "due_at"),
+    )

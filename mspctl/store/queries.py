@@ -20,6 +20,7 @@ from mspctl.store.models import (
     AssetRecord,
     ControlState,
     Finding,
+    Incident,
     MaintenanceBooking,
     PatchEvent,
     Run,
@@ -131,6 +132,40 @@ def patch_events(
         query = query.where(PatchEvent.at < until)
     with store.session() as session:
         return list(session.scalars(query.order_by(PatchEvent.at, PatchEvent.id)))
+
+
+# -- incidents -------------------------------------------------------------------------------
+def incidents(
+    store: Store,
+    client: str | None = None,
+    *,
+    open_only: bool = False,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[Incident]:
+    """Incidents newest first, optionally of one client, only the unresolved ones, and started
+    at or after ``since``."""
+    query = select(Incident)
+    if client:
+        query = query.where(Incident.client == client)
+    if open_only:
+        query = query.where(Incident.resolved_at.is_(None))
+    if since is not None:
+        query = query.where(Incident.started_at >= since)
+    query = query.order_by(Incident.started_at.desc(), Incident.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with store.session() as session:
+        return list(session.scalars(query))
+
+
+def find_incident(store: Store, incident_id: int) -> Incident:
+    """An incident by id; unknown: bad input."""
+    with store.session() as session:
+        row = session.get(Incident, incident_id)
+    if row is None:
+        raise BadInput(f"unknown incident {incident_id}")
+    return row
 
 
 # -- runs ------------------------------------------------------------------------------------
