@@ -29,6 +29,8 @@ class PolicySpec:
     # the role has a Windows path (tasks chosen by os_family); a Windows host in scope of a
     # policy without one is bad input before anything runs (docs/windows.md)
     windows: bool = False
+    # the policy reaches network devices, not operating systems (no Windows question to ask)
+    devices: bool = False
 
     def role_dir(self, project_dir: Path) -> Path:
         return project_dir / "roles" / self.role
@@ -52,7 +54,12 @@ POLICIES: dict[str, PolicySpec] = {
         ),
         PolicySpec("printers", "printers", "CUPS queues from the client inventory.", windows=True),
         PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
-        PolicySpec("network", "network", "Network devices: config backup, controls, remediation."),
+        PolicySpec(
+            "network",
+            "network",
+            "Network devices: config backup, controls, remediation.",
+            devices=True,
+        ),
     )
 }
 

@@ -62,7 +62,11 @@ def show(app: Application, tier: str, as_json: bool) -> None:
     resolved = app.workspace.catalogue.get(tier)
     data = resolved.as_dict()
     # which of the tier's policies have a Windows path (docs/windows.md)
-    windows = {name: POLICIES[name].windows for name in sorted(resolved.tier.enabled_policies)}
+    windows = {
+        name: POLICIES[name].windows
+        for name in sorted(resolved.tier.enabled_policies)
+        if not POLICIES[name].devices
+    }
     data["windows"] = windows
     if as_json:
         app.print_json(data)
