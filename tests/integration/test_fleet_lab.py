@@ -109,7 +109,10 @@ def power_off(lab: Lab, host) -> None:
 
 
 def power_on(lab: Lab, host) -> None:
-    start(lab.state, host)
+    """Start the host again, as the lab started it, and record its new supervisor in the lab's
+    state (the session lab is shared: ``lab status`` and ``down`` must see the new process)."""
+    host.supervisor_pid = start(lab.state, host)
+    lab.state.save()
     deadline = time.monotonic() + 120
     while lab.ssh(host, "true", check=False, timeout=30).returncode != 0:
         assert time.monotonic() < deadline, f"{host.name} did not come back"
