@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,12 @@ SATURDAY_NIGHT_IN_PARIS = "2026-12-05T21:30Z"  # the servers' window
 TWO_WEEKS_LATER = "2026-12-16T09:00Z"  # a Wednesday: windows closed, the miss 15 days old
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:  # bound and never listening: connections are refused
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def closed_port() -> socket.socket:
+    """A loopback port bound and never listening: connections to it are refused. The socket is
+    kept for the test's life, so no other process can take the port meanwhile."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def local() -> dict:
@@ -64,7 +67,8 @@ class Fleet:
             "catch_up_days": 7,
         }
         tier.write_text(yaml.safe_dump(data))
-        self.port = closed_port()
+        self.closed = closed_port()
+        self.port = int(self.closed.getsockname()[1])
 
     def set_hosts(self, *, ws_up: bool, srv_up: bool = True) -> None:
         hosts = {
@@ -102,13 +106,17 @@ class Fleet:
 
 
 @pytest.fixture
-def when_back(tmp_path: Path) -> Fleet:
-    return Fleet(tmp_path, "when_back")
+def when_back(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path, "when_back")
+    yield fleet
+    fleet.closed.close()
 
 
 @pytest.fixture
-def next_window(tmp_path: Path) -> Fleet:
-    return Fleet(tmp_path, "next_window")
+def next_window(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path, "next_window")
+    yield fleet
+    fleet.closed.close()
 
 
 def test_a_switched_off_workstation_is_missed_then_caught_up_when_back(when_back, tmp_path):
