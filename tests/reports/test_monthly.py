@@ -4,13 +4,13 @@ both languages, the HTML in headless Chromium, the PDF rasterised by poppler."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 from sqlalchemy import func, select
 
 from mspctl.reports import pdf
@@ -18,14 +18,6 @@ from mspctl.reports import pdf
 from .conftest import CLIENT, FakePrometheus, write_client
 
 CHROMIUM = shutil.which("chromium")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="chromium is not installed (scripts/setup-host installs it)",
-)
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftoppm") is None and not os.environ.get("CI"),
-    reason="poppler-utils is not installed (scripts/setup-host installs it)",
-)
 FLAGS = [*pdf.FLAGS, "--enable-logging=stderr", "--v=0"]  # the printer's, with the console
 
 
@@ -146,7 +138,7 @@ def test_html_is_self_contained_and_in_the_clients_language(cli, tmp_path, month
 
 def test_pdf_is_a4_with_page_numbers_brand_and_italian_text(cli, tmp_path, month_project):
     if shutil.which("chromium") is None or shutil.which("pdftoppm") is None:
-        pytest.skip("needs chromium and poppler-utils (scripts/setup-host)")
+        unavailable("needs chromium and poppler-utils (scripts/setup-host)")
     target = tmp_path / "rossi.pdf"
     result = cli("report", CLIENT, "--month", "2026-10", "-o", str(target))
     assert result.exit_code == 0, result.output
@@ -172,8 +164,9 @@ def test_pdf_is_a4_with_page_numbers_brand_and_italian_text(cli, tmp_path, month
     assert leftovers.stdout == "", "a chromium of the PDF printer is still running"
 
 
-@needs_chromium
 def test_english_html_opens_in_chromium_with_the_summary(cli, tmp_path, month_project):
+    if CHROMIUM is None:
+        unavailable("needs chromium (scripts/setup-host)")
     target = tmp_path / "en.html"
     result = cli("report", CLIENT, "--month", "2026-10", "--lang", "en", "-o", str(target))
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+from needs import unavailable
 
 from .conftest import CLIENT
 
@@ -56,7 +57,7 @@ def test_the_upgrade_page_is_the_tiers_diff_to_the_next_tier(cli, project, month
 
 def test_review_pdf_in_italian(cli, tmp_path, month_project):
     if shutil.which("chromium") is None or shutil.which("pdftotext") is None:
-        pytest.skip("needs chromium and poppler-utils (scripts/setup-host)")
+        unavailable("needs chromium and poppler-utils (scripts/setup-host)")
     target = tmp_path / "review.pdf"
     result = cli("review", CLIENT, "--year", "2026", "-o", str(target))
     assert result.exit_code == 0, result.output
