@@ -68,6 +68,7 @@ def check(
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> DriftReport:
     """Run a check plan (``engine.plan`` with check and diff) and classify what it found."""
     from mspctl.engine import execute
@@ -75,7 +76,9 @@ def check(
 
     waivers = workspace.waivers(planned.client)
     applied = last_applied_fingerprints(workspace.store, planned.client.slug)
-    outcome = execute(workspace, planned, on_progress=on_progress, on_wait=on_wait)
+    outcome = execute(
+        workspace, planned, on_progress=on_progress, on_wait=on_wait, on_notice=on_notice
+    )
     return analyse(outcome, applied, waivers)
 
 

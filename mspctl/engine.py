@@ -7,6 +7,7 @@ it afterwards, also when the run is interrupted (status ``aborted``, with what f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -15,7 +16,7 @@ import signal
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,14 @@ from mspctl.fingerprints import SITE_PLAYBOOK, policy_fingerprints
 from mspctl.maintenance import upcoming, with_bookings
 from mspctl.policies import POLICIES
 from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
-from mspctl.runner import Engine, PlaybookSpec, ProgressEvent, RunResult, run_playbook
+from mspctl.runner import (
+    Engine,
+    PlaybookSpec,
+    ProgressEvent,
+    RunResult,
+    resolve_engine,
+    run_playbook,
+)
 
 if TYPE_CHECKING:
     from mspctl.catalogue import ResolvedTier
@@ -156,6 +164,12 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
         upcoming(workspace.store, client.slug, instant or dt.datetime.now(dt.UTC)),
         view.hosts,
     )
+    # last, once the input is valid: the engine this run really gets (mitogen -> tuned when
+    # Mitogen cannot load with this ansible-core), said once
+    engine, why = resolve_engine(request.engine, workspace.config.home / "cache")
+    if why is not None:
+        warnings.append(why)
+        request = replace(request, engine=engine)
     return Plan(
         request,
         client,
@@ -242,10 +256,12 @@ def execute(
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     playbook: str = SITE_PLAYBOOK,
 ) -> Outcome:
     """Run the plan through ansible-runner and record it in the store, under the client's run
-    lock (busy: exit 4, or ``request.wait``; ``on_wait`` hears once that the run waits)."""
+    lock (busy: exit 4, or ``request.wait``; ``on_wait`` hears once that the run waits).
+    ``on_notice`` hears what a technician should know about ansible itself (:func:`notices`)."""
     from mspctl.store import locks
     from mspctl.store.models import Run
 
@@ -319,6 +335,9 @@ def execute(
         keep_in=private_dir,
     )
     _save_configs(workspace, planned, run_id, started, result, mask)
+    if on_notice is not None:
+        for notice in notices(result, config.home / "notices"):
+            on_notice(notice)
     return Outcome(run_id, result, planned)
 
 
@@ -339,6 +358,33 @@ def _save_configs(
         workspace.netconfigs.save(
             planned.client.slug, mask(configs), run_id=run_id, mode=planned.mode, when=started
         )
+
+
+def notices(result: RunResult, seen_dir: Path) -> list[str]:
+    """What ansible warned about, in words for a technician. Mitogen's strategy deprecation
+    (every third-party strategy is deprecated since ansible-core 2.19, with no removal version)
+    is explained once per ansible-core version and state directory, never on every run; any
+    other deprecation is shown on each run: it comes from the client's files or from mspctl, and
+    someone should fix it."""
+    from importlib import metadata
+
+    from mspctl.config import private_dir
+
+    found = [f"ansible deprecation: {text}" for text in result.deprecations]
+    if result.mitogen_deprecated:
+        version = metadata.version("ansible-core")
+        seen = seen_dir / f"mitogen-strategy-ansible-core-{version}"
+        if not seen.exists():
+            found.append(
+                f"ansible-core {version} deprecates strategy plugins from outside ansible, and "
+                "mspctl's default engine (Mitogen) is one. Nothing to do: runs "
+                "are unaffected, and if a later ansible-core stops loading it, mspctl uses the "
+                "tuned engine by itself. This note is shown once per ansible-core version."
+            )
+            with contextlib.suppress(OSError):
+                private_dir(seen_dir)
+                seen.touch()
+    return found
 
 
 def _user() -> str:

@@ -16,6 +16,18 @@ if even the guard is SIGKILLed, what is left is ended when the next mspctl comma
 the run (:mod:`mspctl.store`). A process started with an emptied environment escapes the
 marker (``sudo`` with ``env_reset`` for a local ``become``); ansible and mitogen keep it.
 
+Engines. ``mitogen`` is ansible-core's ``free`` strategy driven by Mitogen, a third-party
+strategy plugin: ansible-core 2.19+ marks every strategy outside ``ansible.builtin`` deprecated
+(with no removal version). :func:`resolve_engine` checks, in a fresh Python, that Mitogen loads
+with this ansible-core; when it does not (a future ansible-core, a broken install) the run uses
+``tuned`` instead and says why once. A successful check is remembered per Python, ansible-core,
+Mitogen and install (``cache_dir``), so it costs one start of Python per upgrade, not per run.
+
+Deprecations. Every ansible deprecation warning of a run is in :attr:`RunResult.deprecations`
+(from ``event_data.res.deprecations`` of task results and from the ``[DEPRECATION WARNING]``
+lines ansible-runner records in its events, where ansible-core's own deprecations only exist),
+except Mitogen's strategy deprecation above, which is :attr:`RunResult.mitogen_deprecated`.
+
 Secrets. ansible-runner hands ansible (and writes to ``artifacts/<id>/command``) its whole
 environment; mspctl's own settings (``MSPCTL_*``, the database URL), libpq's ``PG*`` and any
 variable named like a password, secret or token are removed from it first (:func:`child_env`).
@@ -113,6 +125,8 @@ class RunResult:
     tasks: list[TaskResult]
     artifacts_dir: Path
     survivors: list[int] = field(default_factory=list)  # pids that outlived SIGKILL (should be [])
+    deprecations: list[str] = field(default_factory=list)  # ansible's, Mitogen's strategy excepted
+    mitogen_deprecated: bool = False  # ansible-core warned that Mitogen's strategy is third-party
 
     @property
     def changed(self) -> int:
@@ -162,10 +176,81 @@ def mitogen_strategy_dir() -> Path | None:
     """Mitogen's strategy plugins, or None when mitogen is not installed (tuned fallback)."""
     import importlib.util
 
-    spec = importlib.util.find_spec("ansible_mitogen")
+    try:
+        spec = importlib.util.find_spec("ansible_mitogen")
+    except (ImportError, ValueError):
+        return None
     if spec is None or spec.origin is None:
         return None
     return Path(spec.origin).parent / "plugins" / "strategy"
+
+
+# ansible-core's words for Mitogen's strategy (2.19 to 2.21): any strategy outside ansible.builtin
+MITOGEN_DEPRECATION = "strategy plugins not included in ansible.builtin"
+_PROBE_TIMEOUT = 120.0
+
+
+def mitogen_problem(cache_dir: Path | None = None) -> str | None:
+    """Why Mitogen's ``mitogen_free`` strategy cannot load with this ansible-core, or None.
+
+    The strategy file is run in a fresh Python of this environment, as ansible-playbook loads
+    it (ansible's free strategy underneath, Mitogen's release check included): a real import, so
+    an unsupported ansible-core or a broken install is found before the run, not as a failed
+    run. A success is remembered in ``cache_dir`` under a key of the Python, ansible-core and
+    Mitogen versions and the install's path and time, so the check runs once per upgrade."""
+    import subprocess
+    from importlib import metadata
+
+    strategy_dir = mitogen_strategy_dir()
+    strategy = strategy_dir / "mitogen_free.py" if strategy_dir is not None else None
+    if strategy_dir is None or strategy is None or not strategy.is_file():
+        return "mitogen is not installed" if strategy is None else f"{strategy} is missing"
+    try:
+        versions = f"ansible-core {metadata.version('ansible-core')}, " + (
+            f"mitogen {metadata.version('mitogen')}"
+        )
+        installed = strategy_dir.parent.parent.joinpath("__init__.py").stat().st_mtime_ns
+    except (metadata.PackageNotFoundError, OSError) as exc:
+        return f"mitogen is not installed properly ({exc})"
+    key = f"{sys.executable}|{sys.version}|{versions}|{strategy_dir}|{installed}\n"
+    remembered = cache_dir / "mitogen-loads" if cache_dir is not None else None
+    with contextlib.suppress(OSError):
+        if remembered is not None and remembered.read_text(encoding="utf-8") == key:
+            return None
+    probe = "import runpy, sys; runpy.run_path(sys.argv[1])"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, str(strategy)],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT,
+            env=child_env(os.environ),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"checking it failed ({exc})"
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        return f"{versions}: {lines[-1] if lines else f'exit status {proc.returncode}'}"
+    if remembered is not None:
+        with contextlib.suppress(OSError):
+            _private_dirs(remembered.parent)
+            remembered.write_text(key, encoding="utf-8")
+    return None
+
+
+def resolve_engine(engine: Engine, cache_dir: Path | None = None) -> tuple[Engine, str | None]:
+    """The engine a run really uses, and why it differs from the one asked for (or None):
+    ``mitogen`` becomes ``tuned`` when Mitogen cannot load (:func:`mitogen_problem`)."""
+    if engine is not Engine.MITOGEN:
+        return engine, None
+    problem = mitogen_problem(cache_dir)
+    if problem is None:
+        return engine, None
+    return Engine.TUNED, (
+        f"the mitogen engine cannot load ({problem}); this run uses the tuned engine instead: "
+        "same result, slower. Reinstall mitogen, or choose --engine tuned to skip this check"
+    )
 
 
 def _command_line(spec: PlaybookSpec) -> list[str]:
@@ -309,10 +394,13 @@ def run_playbook(
     _private_dirs(spec.private_data_dir.parent, spec.private_data_dir, spec.fact_cache_dir)
     tasks: list[TaskResult] = []
     stats: dict[str, HostStats] = {}
+    deprecations: dict[str, None] = {}  # ordered, without repeats
 
     def handle(event: dict[str, Any]) -> bool:
         name = event.get("event", "")
         data = event.get("event_data", {})
+        for text in _deprecations(event):
+            deprecations.setdefault(text)
         if name == "playbook_on_task_start" and on_progress:
             on_progress(ProgressEvent("task_start", None, data.get("task")))
         elif name in _RESULT_EVENTS:
@@ -381,6 +469,7 @@ def run_playbook(
         status = "aborted"
     for host in {t.host for t in tasks} - set(stats):
         stats[host] = _stats_from_tasks(host, tasks)
+    mitogen = [d for d in deprecations if MITOGEN_DEPRECATION in d]
     return RunResult(
         status=status,
         rc=int(runner.rc if runner.rc is not None else 1),
@@ -388,6 +477,8 @@ def run_playbook(
         tasks=tasks,
         artifacts_dir=Path(runner.config.artifact_dir),
         survivors=survivors,
+        deprecations=[d for d in _without_repeats(deprecations) if d not in mitogen],
+        mitogen_deprecated=bool(mitogen),
     )
 
 
@@ -416,6 +507,39 @@ def _task_result(event: str, data: dict[str, Any]) -> TaskResult:
         start=data.get("start"),
         end=data.get("end"),
     )
+
+
+_DEPRECATION_MARK = "[DEPRECATION WARNING]:"
+
+
+def _deprecations(event: dict[str, Any]) -> list[str]:
+    """The deprecation warnings an event carries: those of a task result (and of its loop
+    items), structured, and those ansible printed (its own: templating, plugins, strategies),
+    which ansible-runner keeps only as the event's ``stdout``."""
+    found: list[str] = []
+    res = event.get("event_data", {}).get("res")
+    results = [res] if isinstance(res, dict) else []
+    if isinstance(res, dict) and isinstance(res.get("results"), list):
+        results += [item for item in res["results"] if isinstance(item, dict)]
+    for result in results:
+        for deprecation in result.get("deprecations") or []:
+            text = deprecation.get("msg") if isinstance(deprecation, dict) else deprecation
+            if text:
+                found.append(" ".join(str(text).split()))
+    lines = str(event.get("stdout") or "").splitlines()
+    for number, line in enumerate(lines):
+        if _DEPRECATION_MARK in line:
+            text = line.split(_DEPRECATION_MARK, 1)[1].strip()
+            origin = [x.strip() for x in lines[number + 1 : number + 3] if "Origin:" in x]
+            found.append(" ".join([text, *origin[:1]]))
+    return found
+
+
+def _without_repeats(deprecations: Mapping[str, None]) -> list[str]:
+    """One line per deprecation: a module's structured message and the line ansible printed
+    for it are the same warning."""
+    texts = list(deprecations)
+    return [t for t in texts if not any(t != o and t in o for o in texts)]
 
 
 def _diffs(res: dict[str, Any]) -> list[Any]:
@@ -477,6 +601,8 @@ __all__ = [
     "child_env",
     "end_run_processes",
     "engine_env",
+    "mitogen_problem",
+    "resolve_engine",
     "run_playbook",
     "run_processes",
 ]

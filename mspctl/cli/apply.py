@@ -110,11 +110,13 @@ def apply(
     verb = "checking" if check else "applying"
     title = f"{verb} {planned.tier.name} on {client}"
     if as_json or app.quiet:
-        outcome = jobs.execute(app.workspace, planned, on_wait=app.info)
+        outcome = jobs.execute(app.workspace, planned, on_wait=app.info, on_notice=app.warn)
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
         with LiveProgress(app.err, title) as progress:
-            outcome = jobs.execute(app.workspace, planned, on_progress=progress, on_wait=app.info)
+            outcome = jobs.execute(
+                app.workspace, planned, on_progress=progress, on_wait=app.info, on_notice=app.warn
+            )
     result = outcome.result
     if result.survivors:  # stuck in the kernel even after SIGKILL: tell, never hide
         app.warn(f"processes of run {outcome.run_id} outlived SIGKILL: {result.survivors}")

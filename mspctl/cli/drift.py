@@ -62,10 +62,12 @@ def drift(
     for warning in planned.warnings:
         app.warn(warning)
     if as_json or app.quiet:
-        report = check(workspace, planned, on_wait=app.info)
+        report = check(workspace, planned, on_wait=app.info, on_notice=app.warn)
     else:
         with LiveProgress(app.err, f"checking {planned.tier.name} on {client}") as progress:
-            report = check(workspace, planned, on_progress=progress, on_wait=app.info)
+            report = check(
+                workspace, planned, on_progress=progress, on_wait=app.info, on_notice=app.warn
+            )
     if as_json:
         app.print_json(report.as_dict())
         return int(report.exit_code)

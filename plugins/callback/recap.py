@@ -51,8 +51,10 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships 
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
 
     def v2_runner_on_ok(self, result: Any) -> None:
-        if result._result.get("changed"):
-            self._changed.append({"host": result._host.get_name(), "task": result._task.get_name()})
+        # CallbackTaskResult's public attributes (ansible-core 2.19+; _result, _host and _task are
+        # due for deprecation in 2.23)
+        if result.result.get("changed"):
+            self._changed.append({"host": result.host.get_name(), "task": result.task.get_name()})
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         directory = self.get_option("directory")

@@ -2,7 +2,8 @@
 
 apply → drift exits 0; stop the node exporter on one host and edit a managed file on another →
 drift exits 2 naming exactly those hosts, policies and the file with a diff; apply heals both;
-diff shows both as fixed; the reports validate.
+diff shows both as fixed; the reports validate. No run of it causes a deprecation warning (but
+Mitogen's strategy one), on either supported ansible-core: every role of the tier ran.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 
 import jsonschema
 import pytest
+from deprecations import assert_no_deprecation_but_mitogen
 from lab_helpers import Lab, require_lab, test_lab_name
 
 from mspctl.lab import LabState
@@ -90,6 +92,9 @@ def test_drift_is_found_named_healed_and_reported(cli, platinum_lab):
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["summary"]["fail"] == 0, report["failing"]
     assert set(report["policies"]) >= {"assets", "backup_agent", "monitoring", "baseline"}
+
+    # every apply and drift run above: no deprecation from the tier's roles and plugins
+    assert_no_deprecation_but_mitogen(cli.home)
 
     # the monthly report of these real runs, with the month's availability read from the real
     # Prometheus on the monitoring host, its past hours backfilled with promtool

@@ -46,3 +46,30 @@ def test_a_task_diff_and_status():
     assert result.diff == [{"before": "x", "after": "x"}]
     failed = _task_result("runner_on_failed", {**_event({"msg": "boom"}), "ignore_errors": True})
     assert failed.status == "ignored" and failed.message == "boom"
+
+
+def test_deprecations_come_from_results_items_and_printed_lines():
+    from mspctl.runner import _deprecations, _without_repeats
+
+    result = {
+        "event": "runner_on_ok",
+        "event_data": {
+            "res": {
+                "deprecations": [{"msg": "Option  x is\ndeprecated", "version": "2.23"}],
+                "results": [{"deprecations": ["item says so"]}, "not a dict"],
+            }
+        },
+        "stdout": "ok: [h1]\n[DEPRECATION WARNING]: Option x is deprecated. Removed in 2.23.",
+    }
+    printed = {
+        "event": "verbose",
+        "stdout": "[DEPRECATION WARNING]: Conditional result was a str.\n\nOrigin: /p/site.yml:4:7",
+    }
+    found = _deprecations(result) + _deprecations(printed) + _deprecations({"event": "x"})
+    assert found == [
+        "Option x is deprecated",
+        "item says so",
+        "Option x is deprecated. Removed in 2.23.",
+        "Conditional result was a str. Origin: /p/site.yml:4:7",
+    ]
+    assert _without_repeats(dict.fromkeys(found)) == found[1:]

@@ -35,7 +35,7 @@ def test_upgrade_from_the_first_schema_keeps_recorded_runs(tmp_path):
     engine = create_engine(url)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "0001")
-    started = dt.datetime(2026, 1, 2, 3, 4, 5)
+    started = dt.datetime(2026, 1, 2, 3, 4, 5)  # stored as text, as SQLAlchemy does
     with sqlite3.connect(tmp_path / "old.sqlite") as db:
         for n in (2, 1):
             db.execute(
@@ -43,7 +43,7 @@ def test_upgrade_from_the_first_schema_keeps_recorded_runs(tmp_path):
                 " controller, started_at, status, policies, engine, artifacts_dir, mspctl_version)"
                 " values (?, 'demo', 'gold', 'gold', 'contract', 'apply', 0, 'me', 'box', ?,"
                 " 'successful', '[]', 'mitogen', '/x', '0.0.1')",
-                (f"run-{n}", started + dt.timedelta(hours=n)),
+                (f"run-{n}", (started + dt.timedelta(hours=n)).isoformat(" ")),
             )
     store = Store.open(url)
     runs = recent_runs(store, "demo")
