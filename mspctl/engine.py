@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mspctl import __version__
 from mspctl.errors import BadInput, ExitCode
 from mspctl.fingerprints import SITE_PLAYBOOK, policy_fingerprints
+from mspctl.incidents.routing import alerting_context
 from mspctl.maintenance import upcoming, with_bookings
 from mspctl.policies import POLICIES
 from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
@@ -154,6 +155,7 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
             raise BadInput(f"not a host of {client.slug}: {', '.join(unknown)}", key="--catch-up")
         extravars["patching_catch_up_hosts"] = list(request.catch_up)
         warnings.append(f"catching up missed patch windows: {', '.join(request.catch_up)}")
+    extravars |= alerting_context(workspace, policies)  # the clients Alertmanager still routes
     instant = request.now or now
     if request.now is not None:
         extravars["patching_now"] = request.now.isoformat()

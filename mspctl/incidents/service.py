@@ -190,6 +190,45 @@ def breaching(
     return sorted(rows, key=lambda i: (i.due_at, i.id))
 
 
+def first_response(incidents: Sequence[Incident], now: dt.datetime) -> dict[str, Any]:
+    """A period's first-response performance (the monthly report, billing): incidents opened,
+    acknowledged, SLA met / breached / pending at ``now``, and the business minutes from the
+    alert to its acknowledgement (median and worst, over the acknowledged ones)."""
+    import statistics
+
+    rows = sorted(incidents, key=lambda i: (i.started_at, i.id))
+    results = [(i, sla_result(i, now)) for i in rows]
+    to_ack = [r.minutes_used for i, r in results if i.acked_at is not None]
+    states = [r.state for _, r in results]
+    return {
+        "opened": len(rows),
+        "acknowledged": len(to_ack),
+        "met": states.count("met"),
+        "breached": states.count("breached"),
+        "pending": states.count("pending"),
+        "minutes_to_first_response": {
+            "median": round(statistics.median(to_ack), 1) if to_ack else None,
+            "worst": round(max(to_ack), 1) if to_ack else None,
+        },
+        "incidents": [
+            {
+                "id": i.id,
+                "host": i.host,
+                "alertname": i.alertname,
+                "severity": i.severity,
+                "started_at": _iso(i.started_at),
+                "sla_minutes": i.sla_minutes,
+                "due_at": _iso(i.due_at),
+                "acked_at": _iso(i.acked_at),
+                "acked_by": i.acked_by,
+                "state": r.state,
+                "business_minutes": r.minutes_used,
+            }
+            for i, r in results
+        ],
+    }
+
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
 

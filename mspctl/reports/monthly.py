@@ -130,6 +130,7 @@ def build(
     )
     data = derive(history, month, zone, waivers)
     data["monitoring"] = monitoring(client, start, end)
+    data["first_response"] = _first_response(workspace, client.slug, start, end, now)
     data["contract"] = contract
     data["client"] = {
         "id": client.slug,
@@ -145,6 +146,22 @@ def build(
     data["generator"] = f"mspctl {__version__}"
     data["format_version"] = MONTHLY_FORMAT_VERSION
     return data
+
+
+def _first_response(
+    workspace: Workspace,
+    slug: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime | None,
+) -> dict[str, Any]:
+    """The incidents that started in the month and how fast they were answered (SLA results at
+    the report's making: an incident still unanswered then counts as pending or breached)."""
+    from mspctl.incidents.service import first_response
+    from mspctl.store.queries import incidents
+
+    rows = [i for i in incidents(workspace.store, slug, since=start) if i.started_at < end]
+    return first_response(rows, now or dt.datetime.now(dt.UTC))
 
 
 def derive(history: MonthHistory, month: Month, zone: ZoneInfo, waivers: Waivers) -> dict[str, Any]:

@@ -365,3 +365,77 @@ def test_serve_runs_until_sigterm_and_leaves_nothing(acme: Any) -> None:
         os.kill(process.pid, 0)
     (row,) = acme.json("incidents", "list")
     assert row["host"] == "srv1"
+
+
+# -- the rest of the issue's bad-input list -------------------------------------------------------
+MORE_MALFORMED = [
+    (b"\xff\xfe\x00garbage", "not JSON"),
+    (json.dumps({**payload(alert("f1")), "alerts": {"a": 1}}).encode(), "alerts must be a list"),
+    (
+        json.dumps({**payload(alert("f1")), "alerts": ["not an alert"]}).encode(),
+        "alerts[0] must be an object",
+    ),
+    (json.dumps(payload({**alert("f1"), "endsAt": "soon"})).encode(), "endsAt"),
+    (
+        json.dumps(payload({**alert("f1"), "startsAt": "2026-12-04T16:30:00"})).encode(),
+        "UTC offset",
+    ),
+]
+
+
+def test_more_malformed_bodies_are_400_and_change_nothing(
+    acme: Any, receiver: IncidentReceiver
+) -> None:
+    """Malformed bodies next to an open incident: each is HTTP 400 with its reason, and the
+    open incident is left as it was (no repeat counted, nothing opened or closed)."""
+    number = _incident(acme, receiver)
+    before = acme.json("incidents", "show", str(number))
+    for body, reason in MORE_MALFORMED:
+        status, answer = post(receiver.url, body)
+        assert status == 400, (body, answer)
+        assert reason in answer["error"], (body, answer)
+    # a resolution of the open incident with a malformed sibling: the whole payload is refused
+    half = payload(resolved("f00d01", NOW), {**alert("f2"), "status": "gone"})
+    assert post(receiver.url, half)[0] == 400
+    assert [i.id for i in incidents(receiver.store)] == [number]
+    assert acme.json("incidents", "show", str(number)) == before
+
+
+def test_no_content_length_is_411_and_records_nothing(receiver: IncidentReceiver) -> None:
+    import http.client
+
+    host, port = receiver.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/alerts")
+        connection.putheader("Content-Type", "application/json")
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 411, response.read()
+    finally:
+        connection.close()
+    assert incidents(receiver.store) == []
+
+
+def test_resolving_twice_is_exit_3_and_keeps_the_first_resolution(
+    acme: Any, receiver: IncidentReceiver
+) -> None:
+    cli = acme
+    number = _incident(cli, receiver)
+    first = cli("incidents", "resolve", str(number), "--by", "anna", "--now", "2026-12-07T09:00Z")
+    assert first.exit_code == 0, first.output
+    again = cli("incidents", "resolve", str(number), "--by", "bob")
+    assert again.exit_code == 3, again.output
+    assert f"incident {number} was resolved at 2026-12-07 09:00 UTC by anna" in again.output
+    assert "Traceback" not in again.output and len(again.output.strip().splitlines()) == 1
+    row = cli.json("incidents", "show", str(number))
+    assert (row["resolved_by"], row["resolved_at"]) == ("anna", "2026-12-07T09:00:00Z")
+    assert row["acked_at"] is None
+
+
+def test_bad_input_errors_are_one_line_without_traceback(acme: Any) -> None:
+    for args in (("show", "99"), ("ack", "99", "--by", "x"), ("resolve", "99")):
+        result = acme("incidents", *args)
+        assert result.exit_code == 3, result.output
+        assert result.output.strip().count("\n") == 0, result.output
+        assert "Traceback" not in result.output
