@@ -140,3 +140,18 @@ def test_the_check_sees_an_eager_import(store: tuple[Path, Path], tmp_path: Path
         timeout=120,
     )
     assert present(set(json.loads(result.read_text())["modules"]), "pygal")
+
+
+def test_an_edited_role_spec_is_read_again(tmp_path: Path) -> None:
+    """Role argument specs are parsed once per process, but an edit (even one keeping the
+    file's size and, on a coarse clock, its mtime) is seen: the cache is checked by content."""
+    from mspctl.policies import load_argument_spec
+
+    spec = tmp_path / "meta" / "argument_specs.yml"
+    spec.parent.mkdir()
+    body = "argument_specs:\n  main:\n    options:\n      {}: {{type: str}}\n"
+    spec.write_text(body.format("role_aa"))
+    assert list(load_argument_spec(tmp_path) or {}) == ["role_aa"]
+    assert load_argument_spec(tmp_path) == {"role_aa": {"type": "str"}}
+    spec.write_text(body.format("role_bb"))
+    assert list(load_argument_spec(tmp_path) or {}) == ["role_bb"]
