@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from mspctl.cli import COMMANDS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # what no read command needs: the run engine, migrations, the monthly documents' stack
@@ -53,6 +55,10 @@ CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "diff --all --json": (("sqlalchemy",), ("ansible", "pydantic", "yaml", "jinja2", "rich")),
     "report client-0001 --format json": (("sqlalchemy", "pydantic"), ("rich", *ANSIBLE_ENGINE)),
 }
+
+# every command's own --help: the command module and what it imports at its top
+HELP = ("ansible", "sqlalchemy", "pydantic", "yaml", "rich", "jinja2")
+CASES |= {f"{name} --help": ((), HELP) for name in COMMANDS}
 
 CHILD = """
 import json, os, sys
