@@ -75,12 +75,12 @@ def role_variables(policy: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def load_argument_spec(role_dir: Path) -> dict[str, Any] | None:
     """The ``main`` entry point's options of a role, or None when the role declares none."""
-    import yaml
+    from mspctl.yamlio import load_trusted
 
     spec_file = role_dir / "meta" / "argument_specs.yml"
     if not spec_file.is_file():
         return None
-    data = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}  # ours, not user input
+    data = load_trusted(spec_file) or {}  # ours, not user input
     options = data.get("argument_specs", {}).get("main", {}).get("options", {})
     return dict(options)
 

@@ -225,6 +225,30 @@ def _loader_class() -> Any:
     return _LOADER
 
 
+# parsed project files (role argument specs), keyed by path and checked against the file's
+# bytes: an edited file is parsed again; a process parses each spec once however many tier
+# keys it checks (reading a small file costs microseconds, parsing it in pure Python
+# milliseconds)
+_TRUSTED: dict[Path, tuple[bytes, Any]] = {}
+
+
+def load_trusted(path: Path) -> Any:
+    """A YAML file of the project itself (not user input, so no checks), parsed with libyaml
+    when available and once per process while its content stays the same. The data is shared
+    between callers: read it, never change it."""
+    raw = path.read_bytes()
+    cached = _TRUSTED.get(path)
+    if cached is None or cached[0] != raw:
+        import yaml
+
+        try:
+            from yaml import CSafeLoader as Loader
+        except ImportError:
+            from yaml import SafeLoader as Loader  # type: ignore[assignment]
+        cached = _TRUSTED[path] = (raw, yaml.load(raw, Loader=Loader))
+    return cached[1]
+
+
 def _path_text(path: Iterable[Any]) -> str:
     text = dotted(p if isinstance(p, int) else _name(p) for p in path)
     return text if len(text) <= 2 * SHOWN_CHARS else "…" + text[-2 * SHOWN_CHARS + 1 :]

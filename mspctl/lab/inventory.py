@@ -13,8 +13,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mspctl.lab.state import LabState
 
 HEADER = "# Written by `mspctl lab up`"
@@ -98,6 +96,8 @@ def client_document(today: dt.date | None = None) -> str:
 
 def write(state: LabState, inventories_dir: Path) -> Path:
     """Write ``<inventories_dir>/<lab>/{hosts,client}.yml``; returns that directory."""
+    import yaml
+
     directory = inventories_dir / state.name
     directory.mkdir(parents=True, exist_ok=True)
     header = (

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mspctl import __version__
-from mspctl.compliance import REPORT_FORMAT_VERSION, drift_of, grouped_scores, results_at, score
 from mspctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -25,6 +24,13 @@ SCHEMA = Path(__file__).parent / "schema" / "report-v1.json"
 
 def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any]:
     """The report of a client's run (default: the newest), with the contract of its tier."""
+    from mspctl.compliance import (
+        REPORT_FORMAT_VERSION,
+        drift_of,
+        grouped_scores,
+        results_at,
+        score,
+    )
     from mspctl.store import run_as_dict
     from mspctl.store.queries import assets_at, resolve_run
 
