@@ -27,7 +27,7 @@ description:
     C(assets.disk_encryption).
   - With O(collect_packages), the installed programs from the uninstall registry keys of both
     registry views (64-bit and 32-bit) in C(packages) (C(manager), C(count), C(digest) as on
-    Linux, plus C(programs)): what Apps & Features lists, each once; system components, updates
+    Linux, plus C(programs)), what Apps & Features lists, each once; system components, updates
     of another entry and hotfixes are left out.
   - Read-only; never reports a change.
 version_added: "0.2.0"
