@@ -77,7 +77,8 @@ function Invoke-Restic([string]$Exe, [string[]]$Arguments) {
     $p.WaitForExit()
     [pscustomobject]@{ rc = $p.ExitCode; stdout = $out; stderr = $err.Result }
 }
-function Iso($d) { if ($d -and $d.Year -gt 1601) { $d.ToUniversalTime().ToString('o') } }
+# Task Scheduler's "never" is 1999-11-30: no date before 2000 is one
+function Iso($d) { if ($d -and $d.Year -ge 2000) { $d.ToUniversalTime().ToString('o') } }
 """
 
 PROBE = (

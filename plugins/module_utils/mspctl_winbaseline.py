@@ -78,7 +78,7 @@ try {
         [ordered]@{ name = $_.Name; sid = [string]$_.SID; source = [string]$_.PrincipalSource
             class = [string]$_.ObjectClass; enabled = if ($user) { [bool]$user.Enabled } } })
 } catch { $admins.error = $_.Exception.Message }
-$builtin = Get-LocalUser | Where-Object { $_.SID.Value -match '-500$' }
+$builtin = if (Has Get-LocalUser) { Get-LocalUser | Where-Object { $_.SID.Value -match '-500$' } }
 $smb = if (Has Get-SmbServerConfiguration) { Get-SmbServerConfiguration }
 $rdp = 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server'
 $system = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System'
