@@ -129,6 +129,25 @@ def test_missing_transport_is_bad_input(cli):
     assert "ansible_winrm_transport: win-server connects over winrm" in result.stderr
 
 
+def test_backup_and_baseline_reach_a_windows_host_now(cli):
+    # no longer refused before the run (exit 3): the run goes to the host, here unreachable
+    _windows_client(cli, port=_closed_port())
+    group_vars = cli.project / "inventories/demo/group_vars/all"
+    with (group_vars / "vault.yml").open("a") as vault:
+        vault.write("backup_agent_password: backup-pw\n")
+    (group_vars / "backup.yml").write_text(
+        "backup_agent_repository: rest:https://backup.example.net:8000/demo/win-server\n"
+    )
+    result = cli(
+        "apply", "demo", "--check", "--policy", "backup_agent", "--policy", "baseline", "--json"
+    )
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["hosts"]["win-server"]["unreachable"] == 1
+    assert "has no Windows support" not in result.stderr
+    run = cli.json("runs", "show", json.loads(result.stdout)["run_id"])
+    assert (run["status"], run["mode"]) == ("failed", "check")
+
+
 def test_unvalidated_certificate_is_warned_about(cli):
     _windows_client(
         cli, port=_closed_port(), extra="          ansible_winrm_server_cert_validation: ignore"
