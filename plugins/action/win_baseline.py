@@ -38,6 +38,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
         },
     },
     "connect_user": {"type": "str", "default": ""},
+    "local_admins": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -52,11 +53,18 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type h
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             return {**result, "failed": True, "msg": f"controls: repeated id {repeated[0]}"}
+        # the client's own local administrators (inventory) join the tier's allowed ones
+        controls = [
+            {**c, "allowed": (c.get("allowed") or []) + params["local_admins"]}
+            if c["id"] == "windows.local_admins"
+            else c
+            for c in params["controls"]
+        ]
         findings: list[dict[str, Any]] = []
         if ids:
             try:
                 findings = evaluate(
-                    params["controls"],
+                    controls,
                     run_probe(self, PROBE, task_vars or {}),
                     params["connect_user"],
                 )

@@ -72,6 +72,13 @@ options:
       - The account mspctl connects with (C(ansible_user)); always allowed by windows.local_admins.
     type: str
     default: ""
+  local_admins:
+    description:
+      - The client's own local administrator accounts (inventory), allowed by
+        windows.local_admins besides the control's C(allowed).
+    type: list
+    elements: str
+    default: []
 attributes:
   platform:
     platforms: windows

@@ -172,3 +172,13 @@ def test_a_repeated_id_fails_the_task_naming_it():
         "controls: repeated id windows.firewall",
         0,
     )
+
+
+def test_the_clients_own_local_administrators_come_from_the_inventory():
+    controls = [{"id": "windows.local_admins", "allowed": ["backup"]}]
+    args = {"controls": controls, "connect_user": "mspctl"}
+    result, _ = run_action(args, recorded("fresh"))
+    assert "WIN11-EVAL\\tom" in result["findings"][0]["actual"]
+    result, _ = run_action({**args, "local_admins": ["tom"]}, recorded("fresh"))
+    assert result["findings"][0]["actual"] == "built-in Administrator enabled"
+    assert "backup, tom, " in result["findings"][0]["expected"]
