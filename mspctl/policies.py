@@ -45,7 +45,9 @@ POLICIES: dict[str, PolicySpec] = {
         PolicySpec(
             "patching", "patching", "Updates in patch windows, with a reboot policy.", windows=True
         ),
-        PolicySpec("backup_agent", "backup_agent", "restic backups with restore tests."),
+        PolicySpec(
+            "backup_agent", "backup_agent", "restic backups with restore tests.", windows=True
+        ),
         PolicySpec(
             "monitoring",
             "monitoring",
@@ -53,7 +55,12 @@ POLICIES: dict[str, PolicySpec] = {
             windows=True,
         ),
         PolicySpec("printers", "printers", "CUPS queues from the client inventory.", windows=True),
-        PolicySpec("baseline", "baseline", "Declarative controls a tier adds without Python."),
+        PolicySpec(
+            "baseline",
+            "baseline",
+            "Declarative controls a tier adds without Python.",
+            windows=True,
+        ),
         PolicySpec(
             "network",
             "network",

@@ -68,6 +68,20 @@ def show(app: Application, tier: str, as_json: bool) -> None:
         if not POLICIES[name].devices
     }
     data["windows"] = windows
+    # which baseline controls apply to Windows hosts: the tier's windows_controls; its Linux
+    # controls do not (docs/windows.md)
+    baseline = (data.get("policies") or {}).get("baseline") or {}
+    controls = None
+    if "baseline" in windows:
+        controls = {
+            "windows": [c.get("id") for c in baseline.get("windows_controls") or []],
+            "linux_only": [
+                c.get("id")
+                for key in ("controls", "tier_controls")
+                for c in baseline.get(key) or []
+            ],
+        }
+        data["baseline_controls"] = controls
     if as_json:
         app.print_json(data)
         return
@@ -92,6 +106,12 @@ def show(app: Application, tier: str, as_json: bool) -> None:
         + (f"; not yet: {', '.join(missing)} (no_<policy> leaves them out)" if missing else ""),
         markup=False,
     )
+    if controls is not None:
+        app.out.print(
+            f"Baseline on Windows: {', '.join(controls['windows']) or 'none'}; Linux only: "
+            f"{', '.join(controls['linux_only']) or 'none'}",
+            markup=False,
+        )
 
 
 @tiers.command()

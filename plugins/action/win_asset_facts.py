@@ -34,6 +34,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "warranty_warn_days": {"type": "int", "default": 90},
     "warranty_tracking": {"type": "bool", "default": False},
     "bitlocker_required": {"type": "bool", "default": False},
+    "collect_packages": {"type": "bool", "default": True},
 }
 
 
@@ -52,7 +53,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type h
         except ValueError as exc:  # the inventory's data is wrong: as the Linux module, fail
             return {**result, "failed": True, "msg": str(exc)}
         try:
-            asset = asset_record(run_probe(self, PROBE, task_vars or {}), warranty)
+            asset = asset_record(
+                run_probe(self, PROBE, task_vars or {}, {"Programs": params["collect_packages"]}),
+                warranty,
+            )
         except ProbeError as exc:  # compliance cannot be evaluated: fail, as asset_facts does
             return {**result, "failed": True, "msg": f"asset probe: {exc}"}
         findings = evaluate(asset, params["warranty_tracking"], params["bitlocker_required"], now)

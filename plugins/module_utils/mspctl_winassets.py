@@ -16,11 +16,19 @@ shared controls (``mspctl_assets.evaluate``):
                       (mspctl cannot tell).
 ``assets.disk_encryption``  only with ``bitlocker_required``: every operating-system and fixed
                       data volume has BitLocker protection ``On``.
+
+Installed programs (``programs``, read only when the task asks for them) come from the uninstall
+registry keys of both registry views (64-bit and 32-bit, ``WOW6432Node``) and are normalised by
+``installed_programs``: the entries Apps & Features hides (system components, updates of another
+entry, hotfixes) are left out, the same program seen in both views is kept once, and the record's
+``packages`` is ``{manager, count, digest, programs}`` like the Linux one (dpkg's).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,11 +43,27 @@ from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_winprobe impo
 
 PROBE = r"""
 [CmdletBinding(SupportsShouldProcess)]
-param ()
+param ([bool]$Programs = $false)
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 function Iso($d) { if ($d -and $d.Year -gt 1601) { $d.ToUniversalTime().ToString('o') } }
 function Has($c) { [bool](Get-Command $c -ErrorAction SilentlyContinue) }
+function Uninstall {
+    foreach ($view in 'Registry64', 'Registry32') {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', $view)
+        $key = $base.OpenSubKey('SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall')
+        if (-not $key) { continue }
+        foreach ($name in $key.GetSubKeyNames()) {
+            $k = $key.OpenSubKey($name)
+            if (-not $k) { continue }
+            [ordered]@{ view = $view; key = $name; name = $k.GetValue('DisplayName')
+                version = $k.GetValue('DisplayVersion'); publisher = $k.GetValue('Publisher')
+                install_date = $k.GetValue('InstallDate')
+                system_component = $k.GetValue('SystemComponent')
+                parent = $k.GetValue('ParentKeyName'); release_type = $k.GetValue('ReleaseType') }
+        }
+    }
+}
 $cs = Get-CimInstance Win32_ComputerSystem
 $os = Get-CimInstance Win32_OperatingSystem
 $cv = Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
@@ -63,6 +87,7 @@ $mp = if (Has Get-MpComputerStatus) { Get-MpComputerStatus -ErrorAction Silently
         antivirus = $mp.AntivirusEnabled; realtime = $mp.RealTimeProtectionEnabled
         signatures_updated = Iso $mp.AntivirusSignatureLastUpdated
         mode = [string]$mp.AMRunningMode } }
+    programs = if ($Programs) { @(Uninstall) }
 } | ConvertTo-Json -Depth 5 -Compress
 """
 
@@ -101,6 +126,78 @@ def _int(value: Any, field: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProbeError(f"{field}: not an integer: {value!r}")
     return value
+
+
+# Apps & Features leaves these release types out: they are updates of a listed program
+UPDATE_RELEASE_TYPES = frozenset({"update", "hotfix", "security update", "update rollup"})
+# the uninstall key's own name is the MSI product code for Windows Installer packages
+PRODUCT_CODE = re.compile(r"^\{[0-9A-Fa-f-]{36}\}$")
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ProbeError(f"{field}: not text: {value!r}")
+    return str(value).strip() or None
+
+
+def _install_date(value: str | None) -> str | None:
+    """``InstallDate`` (REG_SZ ``yyyyMMdd``, as Windows Installer writes it) as ISO; anything
+    else an installer wrote there (a locale's date, nothing) is None, not an error."""
+    if value is None or not re.fullmatch(r"\d{8}", value):
+        return None
+    try:
+        return datetime.date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
+    except ValueError:
+        return None
+
+
+def installed_programs(data: Any) -> dict[str, Any] | None:
+    """The ``packages`` record from the probe's ``programs`` (None when not collected): what
+    Apps & Features lists, once each, sorted by name; ProbeError naming a malformed entry."""
+    entries = _objects({"programs": data}, "programs")
+    if entries is None:
+        return None
+    seen: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        field = f"programs[{i}]"
+        name = _text(entry.get("name"), f"{field}.name")
+        release = (_text(entry.get("release_type"), f"{field}.release_type") or "").lower()
+        system = entry.get("system_component")
+        if system is not None and (isinstance(system, bool) or not isinstance(system, int)):
+            raise ProbeError(f"{field}.system_component: not a DWORD: {system!r}")
+        if (
+            name is None
+            or system == 1
+            or _text(entry.get("parent"), f"{field}.parent")
+            or release in UPDATE_RELEASE_TYPES
+        ):
+            continue
+        version = _text(entry.get("version"), f"{field}.version")
+        publisher = _text(entry.get("publisher"), f"{field}.publisher")
+        view = entry.get("view")
+        if view not in ("Registry64", "Registry32"):
+            raise ProbeError(f"{field}.view: not Registry64 or Registry32: {view!r}")
+        key = _text(entry.get("key"), f"{field}.key") or ""
+        program = {
+            "name": name,
+            "version": version,
+            "publisher": publisher,
+            "installed": _install_date(_text(entry.get("install_date"), f"{field}.install_date")),
+            "architecture": "x64" if view == "Registry64" else "x86",
+            "msi_product_code": key.upper() if PRODUCT_CODE.match(key) else None,
+        }
+        # a 32-bit OS, or a 32-bit PowerShell, shows the same key in both views: keep one
+        seen.setdefault((name.casefold(), version, publisher), program)
+    programs = sorted(seen.values(), key=lambda p: (p["name"].casefold(), p["version"] or ""))
+    lines = "\n".join(f"{p['name']}={p['version'] or ''}" for p in programs)
+    return {
+        "manager": "windows-uninstall",
+        "count": len(programs),
+        "digest": "sha256:" + hashlib.sha256(lines.encode("utf-8")).hexdigest(),
+        "programs": programs,
+    }
 
 
 def asset_record(data: Any, warranty: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +244,7 @@ def asset_record(data: Any, warranty: dict[str, Any]) -> dict[str, Any]:
         },
         "kernel": system.get("version"),
         "interfaces": [],
-        "packages": None,
+        "packages": installed_programs(data.get("programs")),
         "bitlocker": None
         if volumes is None
         else [

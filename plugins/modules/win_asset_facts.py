@@ -25,7 +25,10 @@ description:
     C(assets.warranty_valid) as on Linux; C(assets.antivirus) (Defender real-time protection
     on, signatures at most 7 days old; passive mode passes) and, with O(bitlocker_required),
     C(assets.disk_encryption).
-  - Installed programs are not counted yet (C(packages) is null).
+  - With O(collect_packages), the installed programs from the uninstall registry keys of both
+    registry views (64-bit and 32-bit) in C(packages) (C(manager), C(count), C(digest) as on
+    Linux, plus C(programs)), what Apps & Features lists, each once; system components, updates
+    of another entry and hotfixes are left out.
   - Read-only; never reports a change.
 version_added: "0.2.0"
 author: mspctl contributors (@mspctl)
@@ -56,6 +59,10 @@ options:
     description: Evaluate C(assets.disk_encryption) (BitLocker on every OS and fixed data volume).
     type: bool
     default: false
+  collect_packages:
+    description: Read the installed programs into C(packages).
+    type: bool
+    default: true
 attributes:
   platform:
     platforms: windows
@@ -86,6 +93,13 @@ asset:
          build: "20348.2849"}
     bitlocker: [{mount_point: "C:", volume_type: OperatingSystem, protection: "On"}]
     defender: {realtime: true, mode: Normal, signatures_updated: "2026-11-30T06:12:44.1230000Z"}
+    packages:
+      manager: windows-uninstall
+      count: 1
+      digest: "sha256:..."
+      programs:
+        - {name: 7-Zip 24.09 (x64), version: "24.09", publisher: Igor Pavlov,
+           installed: "2026-10-02", architecture: x64, msi_product_code: null}
 findings:
   description: Findings in mspctl's schema (C(plugins/module_utils/mspctl_findings.py)).
   returned: success
