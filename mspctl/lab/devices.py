@@ -350,6 +350,18 @@ def start(state: LabState, progress: Progress) -> list[Device]:
         )
         if device.data_dir:
             _prepare_data(state, device)
+            # snmpsim binds once it runs as nobody: let the namespace's port 161 be bound so
+            run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    device.netns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv4.ip_unprivileged_port_start=0",
+                ]
+            )
         with open(logs / f"{device.name}.log", "ab") as log:
             process = subprocess.Popen(
                 ["ip", "netns", "exec", device.netns, *_command(device)],
@@ -478,7 +490,6 @@ def device_vars(device: Device) -> dict[str, Any]:
         # nothing to log into: the SNMP tasks are delegated to the MSP monitoring host
         "ansible_connection": "local",
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "monitoring_snmp_community": COMMUNITY,
     }
 
 
@@ -491,6 +502,8 @@ def add_to_inventory(state: LabState, devices: list[Device]) -> None:
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     document = yaml.safe_load(text)
     root = document["all"]
+    # the client's community: the exporter's modules are written once for all its devices
+    root.setdefault("vars", {})["monitoring_snmp_community"] = COMMUNITY
     children = root.setdefault("children", {})
     for device in devices:
         root["hosts"][device.name] = device_vars(device)
