@@ -98,9 +98,10 @@ def nas_findings(
     free_percent = {}
     for mount, (_, size) in sizes.items():
         if mount and size > 0 and mount.startswith(tuple(params["nas_volume_prefixes"])):
-            free_percent[mount] = round(100.0 * (size - used.get(mount, 0.0)) / size, 1)
-            if free_percent[mount] < params["nas_free_min_percent"]:
+            free = 100.0 * (size - used.get(mount, 0.0)) / size
+            if free < params["nas_free_min_percent"]:
                 low.append(mount)
+            free_percent[mount] = round(free, 1)  # compared unrounded, shown rounded
     findings.check(
         "snmp.nas.free_space",
         "Every NAS volume keeps enough free space",
@@ -138,8 +139,9 @@ def printer_findings(
         supply = labels.get("supply")
         maximum = capacity.get(supply, 0.0)
         if supply and maximum > 0 and level >= 0:  # -2 unknown, -3 "some remains"
-            percent[supply] = round(100.0 * level / maximum, 1)
+            percent[supply] = 100.0 * level / maximum
     low = sorted(s for s, p in percent.items() if p < params["toner_min_percent"])
+    percent = {s: round(p, 1) for s, p in percent.items()}  # compared unrounded, shown rounded
     findings.check(
         "snmp.printer.supplies",
         "Every printer supply is above its threshold",
