@@ -215,3 +215,33 @@ def test_printer_empty_toner_fails_its_finding(
     devices.write_recording(data, devices.printer_recording(empty), "mspctl-test")
     result = findings("printer", scrape(exporter, port, "acme_printer"))
     assert result == {"snmp.printer.status": "fail", "snmp.printer.supplies": "fail"}, result
+
+
+DEVICE_CLIENT = """\
+all:
+  hosts:
+    office-server: {ansible_host: 192.0.2.10}
+    office-nas: {ansible_host: 192.0.2.20, ansible_connection: local}
+    office-printer: {ansible_host: 192.0.2.30, ansible_connection: local}
+  children:
+    servers: {hosts: {office-server: {}}}
+    nas: {hosts: {office-nas: {}}}
+    printers: {hosts: {office-printer: {}}}
+    snmp: {hosts: {office-nas: {}, office-printer: {}}}
+"""
+
+
+def test_snmp_devices_are_reached_by_the_monitoring_policy_only(project: Path, home: Path) -> None:
+    """A NAS polled over SNMP is not backed up, patched or checked as a Debian host."""
+    from mspctl.engine import ApplyRequest, plan
+    from mspctl.workspace import Workspace
+
+    (project / "inventories" / "demo" / "hosts.yml").write_text(DEVICE_CLIENT)
+    secrets = project / "inventories" / "demo" / "group_vars" / "all"
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "test-secrets.yml").write_text("backup_agent_password: a-test-password\n")
+    planned = plan(Workspace(project_dir=project, home=home), ApplyRequest("demo", "platinum"))
+    patterns = planned.extravars["mspctl_policies"]
+    assert patterns["monitoring"] == "servers:workstations:nas:printers", patterns
+    for policy in ("assets", "backup_agent", "baseline", "patching"):
+        assert patterns[policy].endswith(":!snmp"), (policy, patterns)
