@@ -63,7 +63,11 @@ def devices_lab(cli):
         assert not alive, f"simulators still running: {alive}"
 
 
-def _json(result, code):
+def _json(result, code, cli=None):
+    if result.exit_code != code and cli is not None:  # say which task failed
+        run_id = json.loads(result.stdout or "{}").get("run_id", "")
+        shown = cli("runs", "show", run_id) if run_id else None
+        assert result.exit_code == code, shown.output if shown else result.output
     assert result.exit_code == code, result.output
     return json.loads(result.stdout)
 
@@ -86,9 +90,9 @@ def test_platinum_with_simulated_switch_nas_and_printer(cli, devices_lab):
     for device in started:
         assert device.name in hosts_yml
 
-    applied = _json(cli("apply", name, "--tier", "platinum", "--force-window", "--json"), 0)
+    applied = _json(cli("apply", name, "--tier", "platinum", "--force-window", "--json"), 0, cli)
     assert {"monitoring", "network"} <= set(applied["policies"])
-    again = _json(cli("apply", name, "--tier", "platinum", "--json"), 0)
+    again = _json(cli("apply", name, "--tier", "platinum", "--json"), 0, cli)
     assert again["changed"] == 0, again
 
     clean = _json(cli("drift", name, "--tier", "platinum", "--json"), 0)
