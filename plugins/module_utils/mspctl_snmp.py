@@ -92,11 +92,11 @@ def nas_findings(
             expected="<= {} C".format(params["nas_temperature_max"]),
             actual=f"{temperature[0][1]:g} C",
         )
-    sizes = {labels.get("mountpoint"): (labels, v) for labels, v in _by(samples, "hr_storage_size")}
+    sizes = {labels.get("mountpoint"): v for labels, v in _by(samples, "hr_storage_size")}
     used = {labels.get("mountpoint"): v for labels, v in _by(samples, "hr_storage_used")}
     low = []
     free_percent = {}
-    for mount, (_, size) in sizes.items():
+    for mount, size in sizes.items():
         if mount and size > 0 and mount.startswith(tuple(params["nas_volume_prefixes"])):
             free = 100.0 * (size - used.get(mount, 0.0)) / size
             if free < params["nas_free_min_percent"]:
@@ -129,7 +129,7 @@ def printer_findings(
         not down,
         expected="hrDeviceStatus != 5 (down)",
         actual="down" if down else "running",
-        evidence={"hrDeviceStatus": [int(v) for _, v in status]},
+        evidence={"hrDeviceStatus": [int(value) for unused, value in status]},
     )
     capacity = {
         labels.get("supply"): v for labels, v in _by(samples, "prt_marker_supplies_max_capacity")
