@@ -6,7 +6,8 @@ the NAS and printer, the network policy backs up the switch; a second apply chan
 Then the test degrades the NAS's RAID and empties the printer's toner in their recordings: the
 alerts fire in the monitoring host's real Prometheus within two scrapes (the scrape interval is
 shortened through the role variable), and the devices' findings fail in the next check run and
-in the report. ``lab down`` ends the simulators by PID.
+in the report. Last, a port of the switch shut by hand is drift naming the switch and the line,
+and ``diff`` shows the configuration change. ``lab down`` ends the simulators by PID.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import fakeswitch
 import jsonschema
 import pytest
 from lab_helpers import Lab, require_lab, test_lab_name
@@ -54,7 +56,9 @@ def devices_lab(cli):
     started = devices.load(state)
     try:
         extra = cli.project / "inventories" / name / "group_vars" / "all" / "snmp-test.yml"
-        extra.write_text(TEST_VARS)
+        # controls the switch simulator can hold (vlans and interfaces, not IOS service lines)
+        controls = json.dumps(fakeswitch.CONTROLS)
+        extra.write_text(TEST_VARS + f"network_extra_controls: {controls}\n")
         yield name, Lab(state), started
     finally:
         down = cli("lab", "down", "--name", name)
@@ -139,3 +143,33 @@ def test_platinum_with_simulated_switch_nas_and_printer(cli, devices_lab):
     report = json.loads(cli("report", name, "--format", "json").stdout)
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["summary"]["fail"] == 2, report["failing"]
+
+    # a technician shuts a switch port by hand: drift names the switch and the line, and
+    # `diff` shows the configuration change since the converged run
+    switch = by_kind["switch"]
+    by_hand(switch, ["interface FastEthernet0/2", "shutdown", "exit"])
+    found = _json(cli("drift", name, "--tier", "platinum", "--json"), 2)
+    drifted = [c for c in found["drift"] if c["host"] == switch.name]
+    assert drifted and "- shutdown" in drifted[0]["diff"], found["drift"]
+    failing = {(f["host"], f["control_id"]) for f in found["failing_controls"]}
+    assert (switch.name, "sw.no_shutdown_fa2") in failing, failing
+    compliance = cli.json("diff", name, "--from", again["run_id"])
+    assert [c["host"] for c in compliance["config_changes"]] == [switch.name], compliance
+
+
+def by_hand(switch: devices.Device, commands: list[str]) -> None:
+    """A change on the simulated switch in configuration mode, over its lab address."""
+    from netmiko import ConnectHandler
+
+    conn = ConnectHandler(
+        device_type="cisco_ios",
+        host=switch.ip,
+        port=switch.port,
+        username=devices.SWITCH_USERNAME,
+        password=devices.SWITCH_PASSWORD,
+        secret="",
+    )
+    conn.enable()
+    conn.send_config_set(commands, exit_config_mode=False)
+    conn.exit_config_mode(exit_config="exit")
+    conn.disconnect()
