@@ -217,6 +217,9 @@ def _check_inventory(
     for name, pattern in list(policies.items()):  # group no_<policy>: left out of that policy
         if view.has_group(f"{EXCLUDE_PREFIX}{name}"):
             policies[name] = f"{pattern}:!{EXCLUDE_PREFIX}{name}"
+    for name, pattern in list(policies.items()):  # SNMP devices run no agent (docs/devices.md)
+        if pattern and name != "monitoring" and view.has_group("snmp"):
+            policies[name] = f"{pattern}:!snmp"
     if limit and not view.hosts("all", limit):
         raise BadInput(f"matches no host of client {client.slug}", key=f"--limit {limit}")
     targets = {name: view.hosts(pattern, limit) for name, pattern in policies.items()}

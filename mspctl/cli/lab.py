@@ -56,6 +56,12 @@ def lab() -> None:
     show_default=True,
     help="Seconds to wait for every host to accept SSH.",
 )
+@click.option(
+    "--devices",
+    is_flag=True,
+    help="Also start a simulated switch (fake-switches), NAS and printer (snmpsim) on the lab "
+    "network, in the client's network, nas and printers classes (docs/lab.md).",
+)
 @json_option()
 @click.pass_obj
 def up(
@@ -65,6 +71,7 @@ def up(
     name: str,
     inventories_dir: Path | None,
     timeout: float,
+    devices: bool,
     as_json: bool,
 ) -> None:
     """Start N hosts (default 3) and write the lab client, ready for `mspctl apply <name>`.
@@ -77,7 +84,9 @@ def up(
 
     workspace = app.workspace
     target = inventories_dir if inventories_dir is not None else workspace.config.inventories_dir
-    state = domain.up(name, count, distro, target, progress=app.info, timeout=timeout)
+    state = domain.up(
+        name, count, distro, target, progress=app.info, timeout=timeout, devices=devices
+    )
     if state.inventory_dir:  # the lab's secrets, vault-encrypted; `mspctl apply` finds the key
         from mspctl.lab.inventory import write_vault
 

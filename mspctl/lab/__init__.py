@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mspctl.lab import devices as lab_devices
 from mspctl.lab import hosts, inventory, network, rootfs
 from mspctl.lab._system import (
     LabError,
@@ -96,6 +97,7 @@ def up(
     *,
     progress: Progress | None = None,
     timeout: float = 90.0,
+    devices: bool = False,
 ) -> LabState:
     """Bring up ``count`` SSH-ready hosts and write the lab client into ``inventories_dir``.
 
@@ -149,6 +151,8 @@ def up(
                 raise
         try:
             _bring_up(state, image, inventories_dir, timeout, say)
+            if devices:  # a switch, a NAS and a printer beside the hosts (mspctl/lab/devices.py)
+                lab_devices.add_to_inventory(state, lab_devices.start(state, say))
         except BaseException:
             with contextlib.suppress(Exception):
                 _teardown(name, state)
@@ -248,6 +252,7 @@ def _names_in(directory: Path) -> set[str]:
 
 def _teardown(name: str, state: LabState | None, say: Progress = _quiet) -> None:
     """Remove everything of lab ``name``, in an order that works for any partial state."""
+    lab_devices.stop(state, name)  # the simulated devices, if `up --devices` started them
     netns_paths = [Path("/run/netns") / ns for ns in network.lab_netns(name)]
     hosts.stop_all(name, netns_paths)
     added = hosts.harvest_packages(var_root() / name, state.distro if state else None)
