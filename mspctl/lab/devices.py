@@ -37,8 +37,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mspctl.lab._system import LabError, pid_alive, run
 from mspctl.lab.state import LabHost, LabState, host_ip, netns_name, veth_name
 
@@ -500,6 +498,8 @@ def add_to_inventory(state: LabState, devices: list[Device]) -> None:
         return
     text = state.inventory.read_text()
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    import yaml  # here: `mspctl lab --help` loads no YAML library
+
     document = yaml.safe_load(text)
     root = document["all"]
     # the client's community: the exporter's modules are written once for all its devices

@@ -45,12 +45,15 @@ def _amtool() -> str:
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
+    """The role's template with its documented defaults, overridden by ``variables``."""
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
     source = (ROLE / "templates" / template).read_text()
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     templar = Templar(
-        loader=DataLoader(), variables={"ansible_managed": "Ansible managed", **variables}
+        loader=DataLoader(),
+        variables={"ansible_managed": "Ansible managed", **defaults, **variables},
     )
     return str(templar.template(trust_as_template(source)))
 
