@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
 ZONE = "Europe/Paris"
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "fleet"
 
 
 def make_client(cli, slug: str, **contract) -> dict:
@@ -97,3 +99,40 @@ def test_a_broken_offers_file_names_its_key(cli):
     offers.unlink()
     assert listed.exit_code == 0, listed.output
     assert "offers" not in {t["name"] for t in json.loads(listed.stdout)}
+
+
+def test_the_nightly_summary_announces_the_trials_ending_soon(tmp_path, receivers):
+    """run-due on the fleet fixture: beta's trial ends in 5 days; the webhook's summary says
+    so, with what beta loses (the tiers diff of its trial tier and its contract)."""
+    import shutil
+
+    from tests.cli.conftest import Receiver
+    from tests.conftest import Cli
+
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    (project / "tiers" / "silverplus.yml").write_text(
+        "name: silverplus\nextends: silver\ntitle: Silver plus\nsummary: Silver, all inclusive.\n"
+        "contract: {all_inclusive_assistance: true}\n"
+    )
+    client_file = project / "inventories" / "beta" / "client.yml"
+    data = yaml.safe_load(client_file.read_text())
+    data["contract"]["trial"] = {"tier": "silverplus", "start": "2026-11-20", "end": "2026-12-10"}
+    client_file.write_text(yaml.safe_dump(data))
+    cli = Cli(project, tmp_path / "home")
+    receivers.append(receiver := Receiver())
+    cli.env["MSPCTL_WEBHOOK_URL"] = receiver.url + "/fleet"
+    result = cli("run-due", "--now", "2026-12-05T21:30Z", "--duties", "patching")
+    assert result.exit_code == 0, result.output
+    [(_method, _path, _headers, body)] = receiver.requests
+    assert json.loads(body)["trials"] == [
+        {
+            "client": "beta",
+            "tier": "silverplus",
+            "end": "2026-12-10",
+            "days_left": 5,
+            "after": "silver",
+            "lost": ["contract.all_inclusive_assistance"],
+            "changed": 0,
+        }
+    ]
