@@ -136,9 +136,9 @@ def show(app: Application, client: str, as_json: bool) -> None:
     contract = data["contract"]
     app.out.print(f"[bold]{data['name']}[/bold] ({data['client']}) — time zone {data['timezone']}")
     app.out.print(f"contract tier: {contract['tier']} since {contract['start']}")
-    if "trial" in contract:
-        trial = contract["trial"]
-        app.out.print(f"trial: {trial['tier']} from {trial['start']} to {trial['end']}")
+    for trial in ([contract["trial"]] if "trial" in contract else []) + contract.get("trials", []):
+        offer = f" (offer {trial['offer']})" if trial.get("offer") else ""
+        app.out.print(f"trial: {trial['tier']} from {trial['start']} to {trial['end']}{offer}")
     effective = data["effective_tier"]
     app.out.print(f"effective tier: [bold]{effective['name']}[/bold] ({effective['reason']})")
     for contact in data.get("contacts", []):
