@@ -378,7 +378,8 @@ def backup_credentials(
         entry = {"repository": repository}
         value = view.host_vars(host).get(BACKUP_PASSWORD)
         try:
-            text = None if value is None else str(value)  # decrypts an inline !vault value
+            # decrypts an inline !vault value; a plain str, not Ansible's tagged/encrypted type
+            text = None if value is None else str(value).encode("utf-8").decode("utf-8")
         except AnsibleError:  # no vault password: the sealed file cannot be written anyway
             text = None
         if text is not None and "{{" not in text:
