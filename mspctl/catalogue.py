@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -24,6 +24,9 @@ from mspctl.policies import (
     window_specs,
 )
 from mspctl.yamlio import deep_merge, dotted, first_error, load_yaml, shorten
+
+if TYPE_CHECKING:
+    from mspctl.trials import Offer
 
 HostClass = Literal["servers", "workstations", "nas", "printers", "network"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -178,9 +181,20 @@ class Catalogue:
 
     @cached_property
     def names(self) -> list[str]:
+        from mspctl.trials import OFFERS_FILE
+
         return sorted(
-            p.stem for p in self.directory.glob("*.yml") if not p.name.startswith(("_", "."))
+            p.stem
+            for p in self.directory.glob("*.yml")
+            if not p.name.startswith(("_", ".")) and p.name != OFFERS_FILE  # offers: no tier
         )
+
+    @cached_property
+    def offers(self) -> dict[str, Offer]:
+        """The trial offers of ``offers.yml`` (mspctl.trials), none without the file."""
+        from mspctl.trials import load_offers
+
+        return load_offers(self.directory, self.names)
 
     def path(self, name: str) -> Path:
         return self.directory / f"{name}.yml"

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from mspctl.inventory import InventoryView
 
 CLIENT_FILE = "client.yml"
+# offboarded clients: inventories/.archive/<client>-<date>/, with a marker naming the client
+ARCHIVE_DIR = ".archive"
+OFFBOARDED_MARKER = "offboarded.json"
 HOSTS_FILE = "hosts.yml"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # always .fullmatch: `$` lets "x\n" pass
 Date = Annotated[dt.date, Field(strict=False)]
@@ -42,6 +45,7 @@ class Trial(Strict):
     tier: str
     start: Date
     end: Date
+    offer: str | None = None  # the offer of tiers/offers.yml (default: the one lending `tier`)
 
     @model_validator(mode="after")
     def _ordered(self) -> Trial:
@@ -58,6 +62,7 @@ class ContractTerms(Strict):
     start: Date
     end: Date | None = None
     trial: Trial | None = None
+    trials: list[Trial] = Field(default_factory=list)  # earlier or later trials (mspctl.trials)
 
 
 class Contact(Strict):
@@ -156,10 +161,12 @@ class Client:
         return self._views[vault_password_file]
 
     def effective_tier(self, today: dt.date | None = None) -> EffectiveTier:
+        from mspctl.trials import all_trials
+
         today = today or dt.datetime.now(ZoneInfo(self.data.timezone)).date()
-        trial = self.data.contract.trial
-        if trial is not None and trial.active(today):
-            return EffectiveTier(trial.tier, f"trial until {trial.end}", True)
+        for _key, trial in all_trials(self.data):
+            if trial.active(today):
+                return EffectiveTier(trial.tier, f"trial until {trial.end}", True)
         return EffectiveTier(self.data.contract.tier, "contract", False)
 
     @cached_property
@@ -223,16 +230,26 @@ class ClientRegistry:
                     "not a client name (lower-case letters, digits and '-')",
                     file=self._display(slug),
                 )
+            folders = archived_folders(self.directory, slug) if valid else []
+            if folders:
+                shown = f"{self.directory.name}/{ARCHIVE_DIR}/{folders[-1].name}"
+                raise BadInput(
+                    f"client {slug} is offboarded (inventory archived in {shown}); "
+                    f"`mspctl clients restore {slug}` brings it back"
+                )
             known = ", ".join(self.names()) or "none"
             raise BadInput(f"unknown client {shorten(slug)} (known: {known})")
         display = self._display(slug)
         file = f"{display}/{CLIENT_FILE}"
         data = load_model(directory / CLIENT_FILE, ClientFile, display=file)
-        trial_tier = data.contract.trial.tier if data.contract.trial else None
-        tiers = (("contract.tier", data.contract.tier), ("contract.trial.tier", trial_tier))
+        from mspctl.trials import all_trials, check_trials
+
+        tiers = [("contract.tier", data.contract.tier)]
+        tiers += [(f"{key}.tier", trial.tier) for key, trial in all_trials(data)]
         for key, tier in tiers:
             if tier and tier not in self.catalogue.names:
                 raise BadInput(f"unknown tier {shorten(tier)}", file=file, key=key)
+        check_trials(data, self.catalogue.offers, file=file)
         _check_inventory_files(directory, display)
         vault_file = self._vault_password_file(slug) if self._vault_password_file else None
         client = Client(
@@ -270,6 +287,23 @@ class ClientRegistry:
                 f"cannot create the client folder: {exc.strerror}", file=self._display(slug)
             ) from None
         return self.get(slug)
+
+
+def archived_folders(inventories: Path, slug: str) -> list[Path]:
+    """The archived inventory folders of an offboarded client, oldest first (their markers
+    name the client and the time; ``mspctl.offboard`` writes them)."""
+    import json
+
+    root = inventories / ARCHIVE_DIR
+    found = []
+    for marker in sorted(root.glob(f"*/{OFFBOARDED_MARKER}")) if root.is_dir() else []:
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("client") == slug:
+            found.append((str(data.get("offboarded_at", "")), marker.parent))
+    return [path for _when, path in sorted(found)]
 
 
 VARS_SUFFIXES = (".yml", ".yaml")

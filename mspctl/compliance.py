@@ -198,7 +198,10 @@ def client_diff(
     workspace: Workspace, client: str, from_ref: str | None, to_ref: str | None
 ) -> dict[str, Any]:
     """What changed in a client's compliance between two runs (default: the last two)."""
-    waivers = workspace.waivers(workspace.clients.get(client))
+    from mspctl.waivers import Waivers
+
+    # an offboarded client (inventory archived) keeps its history: diffed without waivers
+    waivers = workspace.waivers_of(client) or Waivers([], {})
     with workspace.store.session() as session:
         to_run = queries.resolve_run(session, client, to_ref)
         from_run = (

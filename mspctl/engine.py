@@ -62,6 +62,7 @@ class ApplyRequest:
     wait: bool = False  # another run of the client in progress: wait for it instead of exit 4
     now: dt.datetime | None = None  # evaluate patch windows and bookings at this instant
     catch_up: tuple[str, ...] = ()  # hosts patched outside their window: they missed it
+    retire_all: bool = False  # offboarding: every policy retired from every host (mspctl.retire)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Plan:
     vault_password_file: Path | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
     secret_values: frozenset[str] = field(default_factory=frozenset, repr=False)
+    retire: dict[str, list[str]] = field(default_factory=dict)  # policy -> hosts (mspctl.retire)
 
     @property
     def mode(self) -> str:
@@ -128,7 +130,7 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
             )
         if name not in enabled:
             raise BadInput(f"policy {name!r} is not part of tier {tier_name}", key="--policy")
-    chosen = request.policies or tuple(enabled)
+    chosen = () if request.retire_all else (request.policies or tuple(enabled))
     project = workspace.config.project_dir
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
     vault_file = workspace.vault_password_file(client.slug, request.vault_password_file)
@@ -161,6 +163,7 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
         extravars["patching_now"] = request.now.isoformat()
     fingerprints = policy_fingerprints(project, client, resolved, policies)
     view = client.inventory_view(vault_file)
+    retire = _retire(project, client, view, request, policies, extravars, fingerprints)
     extravars["mspctl_maintenance_windows"] = with_bookings(
         extravars["mspctl_maintenance_windows"],
         upcoming(workspace.store, client.slug, instant or dt.datetime.now(dt.UTC)),
@@ -183,7 +186,29 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
         vault_file,
         fingerprints,
         secret_values,
+        retire=retire,
     )
+
+
+def _retire(
+    project: Path,
+    client: Client,
+    view: InventoryView,
+    request: ApplyRequest,
+    policies: dict[str, str],
+    extravars: dict[str, Any],
+    fingerprints: dict[str, str],
+) -> dict[str, list[str]]:
+    """The hosts each policy leaves in this run (mspctl.retire), passed to the playbook and
+    fingerprinted like applied policies, so their left-overs show as drift."""
+    from mspctl.retire import EXTRAVAR, host_pattern, retire_fingerprints, retire_targets
+
+    retire = retire_targets(client, view, policies, policies=request.policies, limit=request.limit)
+    if retire:
+        extravars[EXTRAVAR] = {name: host_pattern(hosts) for name, hosts in retire.items()}
+        gone = [name for name in retire if name not in fingerprints]
+        fingerprints.update(retire_fingerprints(project, client, gone))
+    return retire
 
 
 def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:

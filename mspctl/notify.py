@@ -79,6 +79,28 @@ class ClientLine:
 
 
 @dataclass(frozen=True)
+class TrialEnding:
+    """A client's trial that ends soon, and what the client loses then (mspctl.trials)."""
+
+    client: str
+    tier: str
+    end: str  # ISO date
+    days_left: int
+    after: str  # the contract tier the client falls back to
+    lost: tuple[str, ...] = ()  # tier settings lost (`tiers diff` keys)
+    changed: int = 0  # tier settings that change value
+
+    def text(self) -> str:
+        when = "today" if self.days_left == 0 else f"in {self.days_left} day(s)"
+        loses = ", ".join(self.lost) or "nothing"
+        more = f" (+{self.changed} changed)" if self.changed else ""
+        return (
+            f"{self.client}: {self.tier} trial ends {self.end} ({when}), then {self.after}; "
+            f"loses {loses}{more}"
+        )
+
+
+@dataclass(frozen=True)
 class Summary:
     """What a fleet run (or an incident) tells the MSP. Times must be timezone-aware."""
 
@@ -87,6 +109,7 @@ class Summary:
     started: datetime
     ended: datetime
     clients: tuple[ClientLine, ...] = ()
+    trials: tuple[TrialEnding, ...] = ()  # trials ending soon: keep it, change it or stop it
 
     def __post_init__(self) -> None:
         if self.status not in get_args(Status):
@@ -97,6 +120,7 @@ class Summary:
         if self.ended < self.started:
             raise ValueError("Summary.ended is before Summary.started")
         object.__setattr__(self, "clients", tuple(self.clients))
+        object.__setattr__(self, "trials", tuple(self.trials))
 
     def totals(self) -> dict[str, int]:
         return {name: sum(getattr(c, name) for c in self.clients) for name in COUNTS}
@@ -150,7 +174,7 @@ def render_text(summary: Summary) -> str:
     ]
     if not summary.clients:
         lines.append("no clients in this run")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + _trials_text(summary) + "\n"
     header = ("client", *(n.replace("_", " ") for n in COUNTS), "runs")
     rows = [
         (c.client, *(str(getattr(c, n)) for n in COUNTS), ", ".join(c.run_ids) or "-")
@@ -168,7 +192,13 @@ def render_text(summary: Summary) -> str:
 
     lines.append(fmt(header))
     lines.extend(fmt(r) for r in rows)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + _trials_text(summary) + "\n"
+
+
+def _trials_text(summary: Summary) -> str:
+    if not summary.trials:
+        return ""
+    return "\n\ntrials ending soon:\n" + "\n".join(f"- {t.text()}" for t in summary.trials)
 
 
 def render_json(summary: Summary) -> dict[str, Any]:
@@ -189,6 +219,18 @@ def render_json(summary: Summary) -> dict[str, Any]:
             for c in summary.clients
         ],
         "totals": summary.totals(),
+        "trials": [
+            {
+                "client": t.client,
+                "tier": t.tier,
+                "end": t.end,
+                "days_left": t.days_left,
+                "after": t.after,
+                "lost": list(t.lost),
+                "changed": t.changed,
+            }
+            for t in summary.trials
+        ],
     }
 
 

@@ -113,6 +113,8 @@ def apply(
         outcome = jobs.execute(app.workspace, planned, on_wait=app.info, on_notice=app.warn)
     else:
         app.info(f"{title}: policies {', '.join(planned.policies) or 'none'}")
+        if planned.retire:
+            app.info(f"retire paths: {', '.join(planned.retire)} (hosts outside their scope)")
         with LiveProgress(app.err, title) as progress:
             outcome = jobs.execute(
                 app.workspace, planned, on_progress=progress, on_wait=app.info, on_notice=app.warn
@@ -132,6 +134,7 @@ def apply(
                 "status": result.status,
                 "exit_code": int(outcome.exit_code),
                 "policies": planned.policies,
+                "retire": planned.retire,  # policy -> hosts its retire path ran on (mspctl.retire)
                 "changed": result.changed,
                 "hosts": hosts,
             }

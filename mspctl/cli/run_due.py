@@ -14,6 +14,7 @@ from mspctl.errors import EXIT_CODES_HELP
 if TYPE_CHECKING:
     from mspctl.app import Application
     from mspctl.fleet import ClientResult
+    from mspctl.notify import Summary
 
 RUN_DUE_EXIT_CODES = (
     "Exit codes (fleet): 0 every client ok or nothing due; 1 a client failed, was unreachable or "
@@ -99,6 +100,7 @@ def run_due(
     if junit_file is not None:
         write_output(junit_file, fleet.render_junit(results, instant))
     summary_sent = fleet.notification(results, started, dt.datetime.now(dt.UTC), code)
+    summary_sent = _with_trials(app, summary_sent, now)  # trials ending soon (mspctl.trials)
     for delivery in notify.send(summary_sent, settings):  # nothing configured: nothing sent
         app.info(f"summary sent: {delivery.channel} {delivery.target}")
     if as_json:
@@ -112,3 +114,12 @@ def run_due(
             }
         )
     return code
+
+
+def _with_trials(app: Application, summary: Summary, now: dt.datetime | None) -> Summary:
+    """The summary with the trials that end soon and what each client loses then."""
+    import dataclasses
+
+    from mspctl.trials import notices
+
+    return dataclasses.replace(summary, trials=notices(app.workspace, now.date() if now else None))
