@@ -18,6 +18,7 @@ checks the node and builds the SSH command every run uses:
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -64,18 +65,28 @@ for dirpath, dirs, files in os.walk(plugins):
         digest.update(os.path.relpath(path, plugins).encode() + b"\0")
         with open(path, "rb") as handle:
             digest.update(handle.read())
-collection = None
-try:
-    with open(os.path.join(root, "MANIFEST.json")) as handle:
-        collection = json.load(handle)["collection_info"]["version"]
-except (OSError, ValueError, KeyError):
-    pass
+def manifest_version(path):
+    try:
+        with open(os.path.join(path, "MANIFEST.json")) as handle:
+            return json.load(handle)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+collection = manifest_version(root)
+top = os.path.dirname(os.path.dirname(root))
+others = {}
+for namespace in sorted(os.listdir(top)) if os.path.basename(top) == "ansible_collections" else []:
+    if not os.path.isdir(os.path.join(top, namespace)):
+        continue
+    for name in sorted(os.listdir(os.path.join(top, namespace))):
+        if (namespace, name) != ("mspctl", "policy"):
+            others[namespace + "." + name] = manifest_version(os.path.join(top, namespace, name))
 print(json.dumps({
     "python": "%d.%d" % sys.version_info[:2],
     "ansible-core": version("ansible-core"),
     "ansible-runner": version("ansible-runner"),
     "collection": collection,
     "plugins": digest.hexdigest() if os.path.isdir(plugins) else None,
+    "collections": others,
 }))
 """
 
@@ -247,7 +258,62 @@ def controller_versions(project_dir: Path) -> dict[str, Any]:
     versions: dict[str, Any] = json.loads(proc.stdout)
     galaxy = yaml.safe_load((project_dir / "galaxy.yml").read_text(encoding="utf-8"))
     versions["collection"] = str(galaxy["version"])
+    versions["collections"] = {
+        fqcn: _manifest_version(path) for fqcn, path in dependencies(project_dir).items()
+    }
     return versions
+
+
+_FQCN = re.compile(r"\b([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*")
+
+
+def _installed_collections() -> dict[str, Path]:
+    """Collections installed beside this ansible-core (the ``ansible`` package's)."""
+    import importlib
+
+    try:
+        package = importlib.import_module("ansible_collections")
+    except ImportError:
+        return {}
+    found: dict[str, Path] = {}
+    for top in map(Path, package.__path__):
+        for manifest in sorted(top.glob("*/*/MANIFEST.json")):
+            found.setdefault(
+                f"{manifest.parent.parent.name}.{manifest.parent.name}", manifest.parent
+            )
+    return found
+
+
+def _manifest_version(path: Path) -> str | None:
+    try:
+        data = json.loads((path / "MANIFEST.json").read_text(encoding="utf-8"))
+        return str(data["collection_info"]["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def dependencies(project_dir: Path) -> dict[str, Path]:
+    """The installed collections the project's roles, playbooks and plugins name by FQCN, with
+    their own dependencies: what a node needs beside ansible-core and the project's collection."""
+    installed = _installed_collections()
+    wanted: set[str] = set()
+    for folder in ("roles", "playbooks", "plugins"):
+        for path in sorted((project_dir / folder).rglob("*")):
+            if path.suffix in (".yml", ".yaml", ".py", ".j2") and path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                wanted |= {f"{m[1]}.{m[2]}" for m in _FQCN.finditer(text)} & set(installed)
+    queue = sorted(wanted)
+    while queue:
+        try:
+            data = json.loads((installed[queue.pop()] / "MANIFEST.json").read_text())
+            needs = data["collection_info"].get("dependencies") or {}
+        except (OSError, ValueError, KeyError):
+            continue
+        for fqcn in needs:
+            if fqcn in installed and fqcn not in wanted:
+                wanted.add(fqcn)
+                queue.append(fqcn)
+    return {fqcn: installed[fqcn] for fqcn in sorted(wanted)}
 
 
 def collection_dir(node: ExecutionNode) -> str:
@@ -280,6 +346,14 @@ def mismatches(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
     names = {"python": "Python", "plugins": "collection plugins digest"}
     for key, want in expected.items():
         have = found.get(key)
+        if key == "collections":
+            theirs = have if isinstance(have, dict) else {}
+            problems += [
+                f"collection {fqcn} {theirs.get(fqcn) or 'none'} on the node, {version} here"
+                for fqcn, version in want.items()
+                if theirs.get(fqcn) != version
+            ]
+            continue
         if have != want:
             shown = (str(have)[:12] if have else "none") if key == "plugins" else have or "none"
             wanted = str(want)[:12] if key == "plugins" else want
@@ -365,6 +439,10 @@ def _collection_tarball(project_dir: Path, out: Path) -> Path:
     return built[-1]
 
 
+def _no_cache(info: Any) -> Any:
+    return None if "__pycache__" in info.name or info.name.endswith(".pyc") else info
+
+
 def prepare(config: Config, entry: NodeEntry, say: Progress) -> NodeCheck:
     """Pin the host key, copy wheels and the collection over SSH (a tar stream), install the
     venv and the collection on the node, remove the copies, check the result."""
@@ -385,6 +463,8 @@ def prepare(config: Config, entry: NodeEntry, say: Progress) -> NodeCheck:
             for wheel in sorted(wheels.glob("*.whl")):
                 archive.add(wheel, arcname=f"wheels/{wheel.name}")
             archive.add(tarball, arcname=f"collection/{tarball.name}")
+            for fqcn, path in dependencies(config.project_dir).items():
+                archive.add(path, arcname=f"deps/{fqcn.replace('.', '/')}", filter=_no_cache)
     pip = next(iter(sorted(wheels.glob("pip-*.whl"))), None)
     if pip is None:
         raise NodeError(f"no pip wheel in {wheels}")
@@ -405,6 +485,11 @@ def prepare(config: Config, entry: NodeEntry, say: Progress) -> NodeCheck:
             f"{shlex.quote(venv)}/bin/ansible-galaxy collection install --offline --force -p "
             f"{shlex.quote(base)}/collections {shlex.quote(incoming)}/collection/{tarball.name}"
             " >/dev/null",
+            f"mkdir -p {shlex.quote(base)}/collections/ansible_collections",
+            f"if test -d {shlex.quote(incoming)}/deps; then for d in {shlex.quote(incoming)}"
+            f"/deps/*/*; do t={shlex.quote(base)}/collections/ansible_collections/"
+            '$(basename $(dirname "$d"))/$(basename "$d"); rm -rf "$t"; '
+            'mkdir -p "$(dirname "$t")"; mv "$d" "$t"; done; fi',
             f"rm -rf {shlex.quote(incoming)}",
         ]
     )
