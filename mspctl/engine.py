@@ -345,6 +345,8 @@ def execute(
     if on_notice is not None:
         for notice in notices(result, config.home / "notices"):
             on_notice(notice)
+        if result.reason:  # outside ansible: an execution node lost mid-run
+            on_notice(result.reason)
     return Outcome(run_id, result, planned)
 
 
