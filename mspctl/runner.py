@@ -666,6 +666,10 @@ def _job_kwargs(spec: PlaybookSpec, node: NodeTarget, stage: Path) -> dict[str, 
         "PATH": f"{node_venv(base)}/bin:/usr/local/bin:/usr/bin:/bin",
         # the node has no Mitogen: the tuned engine, its fact cache on the node
         **engine_env(Engine.TUNED, forks=spec.forks, fact_cache_dir=Path(f"{base}/facts")),
+        # ... with the linear strategy: under `free`, run_once and throttle tasks delegated to a
+        # shared host run once per host, at the same time (seen on the lab: two site hosts
+        # installing Prometheus on the MSP's monitoring host at once, one failing on apt)
+        "ANSIBLE_STRATEGY": "linear",
         **spec.extra_env,
     }
     args = _command_line(replace(spec, vault_password_file=None))

@@ -214,7 +214,7 @@ def test_a_node_lost_mid_run_fails_the_run_with_the_reason(tmp_path: Path) -> No
     result = run_playbook(spec, on_progress=progress)
     assert time.monotonic() - began < 40  # not the playbook's 60 seconds
     deadline = time.monotonic() + 15  # the node ends the orphaned job by itself
-    while run_processes(spec.ident) and time.monotonic() < deadline:
+    while (run_processes(spec.ident) or list(_node_tmp.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run_processes(spec.ident) == []
     assert list(_node_tmp.iterdir()) == []
