@@ -737,7 +737,9 @@ def _run_streamed(
 
         def send() -> None:
             try:
-                init_runner(streamer="transmit", _output=proc.stdin, **kwargs).run()
+                init_runner(
+                    streamer="transmit", _output=proc.stdin, cancel_callback=_never, **kwargs
+                ).run()
             except (OSError, ValueError) as exc:  # the node went away while the job was sent
                 sender_failed.append(exc)
             finally:
@@ -750,6 +752,9 @@ def _run_streamed(
             private_data_dir=str(spec.private_data_dir),
             ident=spec.ident,
             event_handler=handle,
+            # given, so that ansible-runner installs no SIGINT/SIGTERM handler of its own over
+            # mspctl's (engine._interruptible): `cancelled` is what stops a streamed run
+            cancel_callback=_never,
             status_handler=lambda data, runner_config: statuses.append(dict(data)),
             quiet=True,
             settings={"suppress_ansible_output": True},
@@ -805,6 +810,10 @@ def _streamed_end(
     if explanation and "empty line" not in explanation:
         reason += f"; {explanation}"
     return _Ended("failed", rc, artifacts, reason=reason, node_lost=True)
+
+
+def _never() -> bool:
+    return False
 
 
 def _close(stream: Any) -> None:

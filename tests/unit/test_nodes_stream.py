@@ -227,3 +227,30 @@ def test_a_node_lost_mid_run_fails_the_run_with_the_reason(tmp_path: Path) -> No
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
+
+
+def test_a_real_sigint_stops_a_streamed_run(tmp_path: Path) -> None:
+    """ansible-runner's process step installs its own SIGINT handler unless given a
+    cancel_callback: mspctl's (engine._interruptible) must stay the one that answers."""
+    from mspctl.engine import _interruptible
+
+    node, node_tmp = _node(tmp_path, ("slow-host",))
+    spec = _slow_spec(tmp_path, node, "r4-nodes")
+    sent: list[bool] = []
+
+    def progress(event: object) -> None:
+        if getattr(event, "status", None) == "ok" and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    began = time.monotonic()
+    with _interruptible() as interrupted:
+        result = run_playbook(spec, on_progress=progress, cancelled=interrupted)
+    assert sent and interrupted()
+    assert result.status == "aborted"
+    assert time.monotonic() - began < 40  # not the playbook's 60 seconds
+    deadline = time.monotonic() + 15
+    while (run_processes(spec.ident) or list(node_tmp.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run_processes(spec.ident) == []
+    assert list(node_tmp.iterdir()) == []
