@@ -72,9 +72,28 @@ class Contact(Strict):
     phone: str | None = None
 
 
+class ExecutionNode(Strict):
+    """A Linux box on the site's LAN (a small VM, a mini-PC, the NAS) that runs the site's jobs:
+    mspctl streams each run to it over SSH (ansible-runner ``transmit | worker | process``,
+    docs/nodes.md). ``mspctl nodes prepare`` installs its venv under ``path``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    host: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$")  # name or address, no options
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    capacity: Annotated[int, Field(ge=1, le=64)] = 1  # runs at once (fleet runs)
+    path: str = Field(default="/opt/mspctl-node", pattern=r"^/[A-Za-z0-9._/-]{1,200}$")
+    # the controller's SSH key for the node; None: ssh's defaults (agent, ~/.ssh)
+    identity_file: str | None = None
+    # the key the node uses for the site's hosts, sent inside each job (ssh-agent on the node,
+    # never written there in clear); None: the node's own keys
+    hosts_identity_file: str | None = None
+
+
 class Site(Strict):
     name: str
     address: str | None = None
+    node: ExecutionNode | None = None
 
 
 class Monitoring(Strict):
@@ -106,6 +125,18 @@ class ClientFile(Strict):
     contacts: list[Contact] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _one_node(self) -> ClientFile:
+        nodes = [s.node.name for s in self.sites if s.node is not None]
+        if len(nodes) > 1:  # which host goes through which node is not modelled yet
+            raise ValueError(f"at most one site of a client has an execution node, not {nodes}")
+        return self
+
+    @property
+    def node(self) -> ExecutionNode | None:
+        """The execution node that runs this client's jobs, or None (the controller)."""
+        return next((s.node for s in self.sites if s.node is not None), None)
 
     @field_validator("timezone")
     @classmethod

@@ -29,6 +29,7 @@ from mspctl.policies import POLICIES
 from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
 from mspctl.runner import (
     Engine,
+    NodeTarget,
     PlaybookSpec,
     ProgressEvent,
     RunResult,
@@ -296,6 +297,9 @@ def execute(
     from mspctl.store.models import Run
 
     config = workspace.config
+    node = _node_target(workspace, planned)  # a site's execution node, or None: here
+    if node is not None:  # the node has no Mitogen: it runs the tuned engine
+        planned = replace(planned, request=replace(planned.request, engine=Engine.TUNED))
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
     private_dir = config.runs_dir / run_id
@@ -331,6 +335,7 @@ def execute(
             mspctl_version=__version__,
             fingerprints=planned.fingerprints,
             full=planned.full,
+            node=node.name if node is not None else None,
         )
     )
     tier_inventory = _write_tier_inventory(private_dir, planned.tier)  # no folder without a row
@@ -348,6 +353,7 @@ def execute(
         forks=request.forks,
         fact_cache_dir=config.home / "facts",
         vault_password_file=planned.vault_password_file,
+        node=node,
     )
     with _interruptible() as interrupted:
         result = run_playbook(spec, on_progress=on_progress, cancelled=interrupted)
@@ -363,12 +369,27 @@ def execute(
         findings=collect_findings(result, mask),
         assets=collect_assets(result),
         keep_in=private_dir,
+        reason=result.reason,
     )
     _save_configs(workspace, planned, run_id, started, result, mask)
     if on_notice is not None:
         for notice in notices(result, config.home / "notices"):
             on_notice(notice)
+        if result.reason:  # outside ansible: an execution node lost mid-run
+            on_notice(result.reason)
     return Outcome(run_id, result, planned)
+
+
+def _node_target(workspace: Workspace, planned: Plan) -> NodeTarget | None:
+    """The execution node of the client's site (checked: reachable, same versions as here),
+    or None when the controller runs the client's hosts itself."""
+    if planned.client.data.node is None:
+        return None
+    from mspctl import nodes
+
+    nodes.require_ready(workspace.config, planned.client.data.node)
+    view = planned.client.inventory_view(planned.vault_password_file)
+    return nodes.target(workspace.config, planned.client, view.hosts("all", planned.request.limit))
 
 
 def _save_configs(

@@ -566,13 +566,27 @@ def child_env(workspace: Workspace) -> dict[str, str]:
 class FleetRunner:
     """Runs client plans in a bounded pool; each client's duties in order, each a child."""
 
-    def __init__(self, env: Mapping[str, str], *, parallel: int, check: bool) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        parallel: int,
+        check: bool,
+        nodes: Mapping[str, tuple[str, int]] | None = None,
+    ) -> None:
+        """``nodes``: client -> (its execution node, the node's capacity). Such a client's
+        runs take one of its node's slots instead of one of the ``parallel`` controller slots
+        (docs/nodes.md): the node, not the controller, runs its ansible."""
         self.env = dict(env)
         self.parallel = parallel
         self.check = check
         self.stopping = threading.Event()
         self._children: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
+        self.nodes = dict(nodes or {})
+        self._slots: dict[str | None, threading.Semaphore] = {None: threading.Semaphore(parallel)}
+        for node, capacity in self.nodes.values():
+            self._slots.setdefault(node, threading.Semaphore(capacity))
 
     def run(
         self, plans: Sequence[ClientPlan], on_done: Callable[[ClientResult], None] | None = None
@@ -584,7 +598,11 @@ class FleetRunner:
                 results[plan.client] = ClientResult(plan)
                 if on_done:
                     on_done(results[plan.client])
-        with self._interrupts(), ThreadPoolExecutor(max_workers=self.parallel) as pool:
+        # without nodes, `parallel` threads; with nodes, a thread per client (they only wait:
+        # on their slot, then on their child), so a client queued for a busy node never holds
+        # back a client of another node or of the controller
+        threads = max(1, len(runnable)) if self.nodes else self.parallel
+        with self._interrupts(), ThreadPoolExecutor(max_workers=threads) as pool:
             futures = {pool.submit(self._run_client, plan): plan for plan in runnable}
             for future in as_completed(futures):
                 result = future.result()
@@ -594,6 +612,11 @@ class FleetRunner:
         return [results[plan.client] for plan in plans]
 
     def _run_client(self, plan: ClientPlan) -> ClientResult:
+        node = self.nodes.get(plan.client, (None, 0))[0]
+        with self._slots[node]:  # the controller's slots, or its node's
+            return self._run_duties(plan)
+
+    def _run_duties(self, plan: ClientPlan) -> ClientResult:
         result = ClientResult(plan)
         for duty in plan.due:
             if self.stopping.is_set():
@@ -651,6 +674,21 @@ class FleetRunner:
                 signal.signal(sig, old)
 
 
+def client_nodes(workspace: Workspace, plans: Sequence[ClientPlan]) -> dict[str, tuple[str, int]]:
+    """client -> (execution node, capacity) for the runnable clients whose site has a node."""
+    found: dict[str, tuple[str, int]] = {}
+    for plan in plans:
+        if plan.error is not None:
+            continue
+        try:
+            node = workspace.clients.get(plan.client).data.node
+        except MspctlError:
+            continue
+        if node is not None:
+            found[plan.client] = (node.name, node.capacity)
+    return found
+
+
 def run_fleet(
     workspace: Workspace,
     plans: Sequence[ClientPlan],
@@ -660,7 +698,9 @@ def run_fleet(
     on_done: Callable[[ClientResult], None] | None = None,
 ) -> tuple[list[ClientResult], bool]:
     """Run the due clients; returns their results and whether the fleet was interrupted."""
-    runner = FleetRunner(child_env(workspace), parallel=parallel, check=check)
+    runner = FleetRunner(
+        child_env(workspace), parallel=parallel, check=check, nodes=client_nodes(workspace, plans)
+    )
     results = runner.run(plans, on_done)
     if not check:
         record_patch_events(workspace, results)

@@ -43,7 +43,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,22 @@ class PlaybookSpec:
     fact_cache_dir: Path | None = None
     vault_password_file: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    node: NodeTarget | None = None  # stream the job to this execution node (docs/nodes.md)
+
+
+@dataclass(frozen=True)
+class NodeTarget:
+    """An execution node a job is streamed to: ``ssh`` is the whole command up to the
+    destination (host key pinned, batch mode, keepalives: mspctl.nodes builds it), ``path``
+    the node's mspctl directory (``venv/``, ``collections/``, ``facts/``). ``hosts`` are the
+    hosts in scope, marked unreachable when the node drops mid-run. ``hosts_key`` is the
+    private key for the site's hosts, sent inside the job (ssh-agent on the node)."""
+
+    name: str
+    ssh: Sequence[str]
+    path: str
+    hosts: Sequence[str] = ()
+    hosts_key: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -127,6 +143,8 @@ class RunResult:
     survivors: list[int] = field(default_factory=list)  # pids that outlived SIGKILL (should be [])
     deprecations: list[str] = field(default_factory=list)  # ansible's, Mitogen's strategy excepted
     mitogen_deprecated: bool = False  # ansible-core warned that Mitogen's strategy is third-party
+    reason: str | None = None  # why the run failed outside ansible (an execution node dropped)
+    node: str | None = None  # the execution node that ran it, None: this controller
 
     @property
     def changed(self) -> int:
@@ -388,7 +406,8 @@ def run_playbook(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> RunResult:
-    """Run a playbook and collect per-host stats and per-task results from runner events."""
+    """Run a playbook and collect per-host stats and per-task results from runner events:
+    here, or streamed to ``spec.node`` (:func:`_run_streamed`), with the same handlers."""
     from ansible_runner.interface import init_runner
 
     _private_dirs(spec.private_data_dir.parent, spec.private_data_dir, spec.fact_cache_dir)
@@ -412,6 +431,9 @@ def run_playbook(
             stats.update(_stats(data))
         return True  # keep ansible-runner's own job_events/*.json audit trail
 
+    if spec.node is not None:
+        streamed = _run_streamed(spec, spec.node, handle, cancelled)
+        return _result(spec, streamed, tasks, stats, deprecations)
     venv_bin = str(Path(sys.executable).parent)
     envvars = {
         "ANSIBLE_CONFIG": str(spec.project_dir / "ansible.cfg"),
@@ -467,19 +489,348 @@ def run_playbook(
     status = {"canceled": "aborted"}.get(runner.status, runner.status)
     if stopping:
         status = "aborted"
+    ended = _Ended(status, runner.rc, Path(runner.config.artifact_dir), survivors)
+    return _result(spec, ended, tasks, stats, deprecations)
+
+
+@dataclass
+class _Ended:
+    """How a job ended, here or on a node, before its events are summed up."""
+
+    status: str
+    rc: int | None
+    artifacts_dir: Path
+    survivors: list[int] = field(default_factory=list)
+    reason: str | None = None
+    node_lost: bool = False  # the node dropped: hosts without a recap are unreachable
+
+
+def _result(
+    spec: PlaybookSpec,
+    ended: _Ended,
+    tasks: list[TaskResult],
+    stats: dict[str, HostStats],
+    deprecations: dict[str, None],
+) -> RunResult:
     for host in {t.host for t in tasks} - set(stats):
         stats[host] = _stats_from_tasks(host, tasks)
+    if ended.node_lost and spec.node is not None:
+        for host in spec.node.hosts:
+            if host not in stats or not any(stats[host].as_dict().values()):
+                stats[host] = HostStats(unreachable=1)
+            elif not stats[host].failed and not stats[host].unreachable:
+                stats[host].unreachable = 1  # its play did not finish: it is not converged
     mitogen = [d for d in deprecations if MITOGEN_DEPRECATION in d]
     return RunResult(
-        status=status,
-        rc=int(runner.rc if runner.rc is not None else 1),
+        status=ended.status,
+        rc=int(ended.rc if ended.rc is not None else 1),
         hosts=stats,
         tasks=tasks,
-        artifacts_dir=Path(runner.config.artifact_dir),
-        survivors=survivors,
+        artifacts_dir=ended.artifacts_dir,
+        survivors=ended.survivors,
         deprecations=[d for d in _without_repeats(deprecations) if d not in mitogen],
         mitogen_deprecated=bool(mitogen),
+        reason=ended.reason,
+        node=spec.node.name if spec.node is not None else None,
     )
+
+
+# -- streaming to an execution node ---------------------------------------------------------
+# The job goes `transmit | ssh node <wrapper> | process`: ansible-runner's own streaming, the
+# protocol AWX's Receptor mesh carries. The wrapper (standard library only, run by the node's
+# venv Python) starts `ansible-runner worker` in a fresh private data dir, passes it the job, and
+# then keeps reading its standard input: end of file there means the controller is gone (ssh
+# closed: mspctl interrupted or killed, network lost), and it ends every process of the job
+# (found by RUN_MARKER, as here) and removes the job's directory. Nothing of a job stays on
+# the node; the vault password and the hosts' key travel in the job's kwargs (ansible-runner's
+# `passwords` and `ssh_key` with `suppress_env_files`), never written on the node's disk.
+WORKER_WRAPPER = r"""
+import os, select, shutil, signal, subprocess, sys, tempfile, time
+ident = sys.argv[1]
+mark = ("MSPCTL_RUN_ID=" + ident).encode()
+base = tempfile.mkdtemp(prefix="mspctl-job-")
+env = dict(os.environ, MSPCTL_RUN_ID=ident)
+runner = os.path.join(os.path.dirname(sys.executable), "ansible-runner")
+child = subprocess.Popen([runner, "worker", "--private-data-dir", base],
+                         stdin=subprocess.PIPE, env=env, start_new_session=True)
+def ancestors():
+    found, pid = set(), os.getpid()
+    while pid > 1:
+        found.add(pid)
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+keep = ancestors()
+def procs():
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep:
+            try:
+                with open("/proc/" + entry + "/environ", "rb") as handle:
+                    if mark in handle.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+def end():
+    for signum, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for pid in procs():
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            child.poll()
+            if not procs():
+                return
+            time.sleep(0.1)
+fd = sys.stdin.fileno()
+tail, sending = b"", True
+try:
+    while child.poll() is None:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        data = os.read(fd, 65536)
+        if not data:
+            end()
+            break
+        if sending:
+            child.stdin.write(data)
+            child.stdin.flush()
+            tail = (tail + data)[-64:]
+            if b'{"eof": true}' in tail:
+                sending = False
+                child.stdin.close()
+finally:
+    end()
+    child.wait()
+    shutil.rmtree(base, ignore_errors=True)
+sys.exit(child.returncode if child.returncode >= 0 else 128 - child.returncode)
+"""
+VAULT_PROMPT = r"^Vault password:\s*?$"
+NODE_GRACE_SECONDS = 15.0  # after stdin is closed: the node ends the job, ssh exits
+_JOB_PROJECT = ("ansible.cfg", "playbooks", "roles")  # the collection is on the node
+
+
+def node_venv(path: str) -> str:
+    return f"{path.rstrip('/')}/venv"
+
+
+def worker_command(node: NodeTarget, ident: str) -> list[str]:
+    """The ssh command that runs the job's worker on the node (one remote command line)."""
+    python = f"{node_venv(node.path)}/bin/python"
+    remote = shlex.join([python, "-c", WORKER_WRAPPER, ident])
+    return [*node.ssh, remote]
+
+
+def _stage_job(spec: PlaybookSpec, stage: Path) -> tuple[str, str]:
+    """The job's private data dir: ``project/`` (ansible.cfg, playbooks, roles) and
+    ``inventory/`` (each inventory file in order, with the client's group_vars/host_vars).
+    Returns the playbook's and the inventory's paths."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    project = stage / "project"
+    project.mkdir(parents=True)
+    for name in _JOB_PROJECT:
+        source = spec.project_dir / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=ignore)
+        elif source.is_file():
+            shutil.copy2(source, project / name)
+    inventory = stage / "inventory"
+    inventory.mkdir()
+    for number, source in enumerate(spec.inventories):
+        shutil.copy2(source, inventory / f"{number:02d}-{source.name}")
+        for folder in ("group_vars", "host_vars"):
+            if (source.parent / folder).is_dir():
+                shutil.copytree(
+                    source.parent / folder, inventory / folder, ignore=ignore, dirs_exist_ok=True
+                )
+    playbook = project / spec.playbook.resolve().relative_to(spec.project_dir.resolve())
+    return str(playbook), str(inventory)
+
+
+def _job_kwargs(spec: PlaybookSpec, node: NodeTarget, stage: Path) -> dict[str, Any]:
+    playbook, inventory = _stage_job(spec, stage)
+    base = node.path.rstrip("/")
+    envvars = {
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_COLLECTIONS_PATH": f"{base}/collections",
+        "PATH": f"{node_venv(base)}/bin:/usr/local/bin:/usr/bin:/bin",
+        # the node has no Mitogen: the tuned engine, its fact cache on the node
+        **engine_env(Engine.TUNED, forks=spec.forks, fact_cache_dir=Path(f"{base}/facts")),
+        # ... with the linear strategy: under `free`, run_once and throttle tasks delegated to a
+        # shared host run once per host, at the same time (seen on the lab: two site hosts
+        # installing Prometheus on the MSP's monitoring host at once, one failing on apt)
+        "ANSIBLE_STRATEGY": "linear",
+        **spec.extra_env,
+    }
+    args = _command_line(replace(spec, vault_password_file=None))
+    passwords: dict[str, str] = {}
+    if spec.vault_password_file is not None:
+        args.append("--ask-vault-pass")
+        password = spec.vault_password_file.read_text(encoding="utf-8").strip()
+        passwords[VAULT_PROMPT] = password
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(stage),
+        "playbook": playbook,
+        "inventory": inventory,
+        "extravars": dict(spec.extravars),
+        "envvars": envvars,
+        "cmdline": shlex.join(args) or None,
+        "limit": spec.limit,
+        "forks": spec.forks,
+        "ident": spec.ident,
+        "passwords": passwords or None,
+        "ssh_key": node.hosts_key,
+        "suppress_env_files": True,  # secrets stay in the stream, never in env/ files
+        "settings": {"suppress_ansible_output": True, "pexpect_timeout": 0.5},
+        "quiet": True,
+    }
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def _run_streamed(
+    spec: PlaybookSpec,
+    node: NodeTarget,
+    handle: Callable[[dict[str, Any]], bool],
+    cancelled: Callable[[], bool] | None,
+) -> _Ended:
+    """transmit → ssh node worker → process, with ``handle`` seeing every event as in a local
+    run and the artifacts in the same layout (``private_data_dir/artifacts/<ident>``).
+    Cancelling closes the job's standard input: the node ends the job (WORKER_WRAPPER)."""
+    import shutil
+    import subprocess
+    import tempfile
+    import threading
+
+    from ansible_runner.interface import init_runner
+
+    stage = spec.private_data_dir / "job"
+    if stage.exists():
+        shutil.rmtree(stage)
+    kwargs = _job_kwargs(spec, node, stage)
+    with tempfile.TemporaryFile() as errors:  # ssh's messages: the reason when the node drops
+        proc = subprocess.Popen(
+            worker_command(node, spec.ident),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env={**child_env(os.environ), RUN_MARKER: spec.ident},
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        sender_failed: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                init_runner(
+                    streamer="transmit", _output=proc.stdin, cancel_callback=_never, **kwargs
+                ).run()
+            except (OSError, ValueError) as exc:  # the node went away while the job was sent
+                sender_failed.append(exc)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)  # the job's copy is no audit trail
+
+        statuses: list[dict[str, Any]] = []
+        processor = init_runner(
+            streamer="process",
+            _input=proc.stdout,
+            private_data_dir=str(spec.private_data_dir),
+            ident=spec.ident,
+            event_handler=handle,
+            # given, so that ansible-runner installs no SIGINT/SIGTERM handler of its own over
+            # mspctl's (engine._interruptible): `cancelled` is what stops a streamed run
+            cancel_callback=_never,
+            status_handler=lambda data, runner_config: statuses.append(dict(data)),
+            quiet=True,
+            settings={"suppress_ansible_output": True},
+        )
+        receiving = threading.Thread(target=processor.run, name=spec.ident, daemon=True)
+        sending = threading.Thread(target=send, name=f"{spec.ident}-send", daemon=True)
+        sending.start()
+        receiving.start()
+        aborted = False
+        while receiving.is_alive():
+            receiving.join(0.2)
+            if not aborted and cancelled is not None and cancelled():
+                aborted = True
+                _close(proc.stdin)  # the node ends the job and its processes
+                threading.Timer(NODE_GRACE_SECONDS, _stop, (proc,)).start()
+        sending.join(5)
+        _close(proc.stdin)
+        try:
+            proc.wait(NODE_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            proc.wait()
+        errors.seek(0)
+        ssh_said = errors.read().decode(errors="replace").splitlines()
+    if sender_failed:
+        ssh_said.append(f"sending the job failed: {sender_failed[0]}")
+    return _streamed_end(spec, node, statuses, proc.returncode, ssh_said, aborted=aborted)
+
+
+def _streamed_end(
+    spec: PlaybookSpec,
+    node: NodeTarget,
+    statuses: list[dict[str, Any]],
+    ssh_rc: int,
+    ssh_said: list[str],
+    *,
+    aborted: bool,
+) -> _Ended:
+    """How a streamed job ended: ansible's own end, an abort, or the node lost (its reason)."""
+    artifacts = spec.private_data_dir / "artifacts" / spec.ident
+    status = str(statuses[-1].get("status")) if statuses else "error"
+    rc = _read_rc(artifacts)
+    if aborted:
+        return _Ended("aborted", rc, artifacts)
+    if status in ("successful", "failed") and rc is not None:
+        return _Ended(status, rc, artifacts)
+    explanation = next(
+        (str(s["job_explanation"]) for s in reversed(statuses) if s.get("job_explanation")), ""
+    )
+    said = [ln.strip() for ln in ssh_said if ln.strip() and "Warning:" not in ln]
+    reason = f"execution node {node.name} was lost mid-run (ssh exit status {ssh_rc}"
+    reason += f": {said[-1]})" if said else ")"
+    if explanation and "empty line" not in explanation:
+        reason += f"; {explanation}"
+    return _Ended("failed", rc, artifacts, reason=reason, node_lost=True)
+
+
+def _never() -> bool:
+    return False
+
+
+def _close(stream: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        stream.close()
+
+
+def _stop(proc: Any) -> None:
+    with contextlib.suppress(OSError):
+        proc.terminate()
+
+
+def _read_rc(artifacts: Path) -> int | None:
+    try:
+        return int((artifacts / "rc").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _task_result(event: str, data: dict[str, Any]) -> TaskResult:
@@ -594,6 +945,7 @@ def _stats_from_tasks(host: str, tasks: list[TaskResult]) -> HostStats:
 __all__ = [
     "Engine",
     "HostStats",
+    "NodeTarget",
     "PlaybookSpec",
     "ProgressEvent",
     "RunResult",
@@ -605,4 +957,5 @@ __all__ = [
     "resolve_engine",
     "run_playbook",
     "run_processes",
+    "worker_command",
 ]

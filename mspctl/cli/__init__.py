@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "maintenance",
         "Book, list and cancel one-off maintenance windows.",
     ),
+    "nodes": ("mspctl.cli.nodes", "nodes", "Execution nodes of client sites."),
     "notify": ("mspctl.cli.notify", "notify", "Test email and webhook notifications."),
     "report": ("mspctl.cli.report", "report", "Compliance report (json/html/md/junit/sarif)."),
     "review": (

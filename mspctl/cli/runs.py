@@ -115,6 +115,8 @@ def show(app: Application, run_id: str, timings: bool, top: int, as_json: bool) 
         f"artifacts: {data['artifacts_dir']}",
         markup=False,
     )
+    if data.get("node"):  # streamed to a site's execution node (docs/nodes.md)
+        app.out.print(f"execution node: {data['node']}", markup=False)
     if data.get("status_reason"):  # why a run was aborted or recorded late (reconcile)
         app.out.print(f"why {data['status']}: {data['status_reason']}", markup=False)
     app.out.print(recap_table("hosts", data["hosts"]))

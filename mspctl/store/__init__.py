@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
 # already at this revision skips importing Alembic (a third of a command's start-up).
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 KEPT_RESULT = "result.json"  # a run's results, in its run folder, when the store stayed busy
 
 
@@ -238,6 +238,7 @@ class Store:
         findings: Sequence[dict[str, Any]] = (),
         assets: dict[str, dict[str, Any]] | None = None,
         keep_in: Path | None = None,
+        reason: str | None = None,
     ) -> Run:
         """Complete a run with its recap, task results, findings and asset records, at once,
         and release its client's lock. A busy store is retried with backoff for three
@@ -259,6 +260,7 @@ class Store:
                     findings=findings,
                     assets=assets,
                     ended_at=ended,
+                    reason=reason,
                 )
             except StoreUnavailable as exc:
                 if time.monotonic() + delay < deadline:
@@ -651,6 +653,7 @@ def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
         "status": run.status,
         "status_reason": run.status_reason,
+        "node": run.node,
         "pid": run.pid,
         "rc": run.rc,
         "limit": run.limit,

@@ -70,6 +70,8 @@ class Run(Base):
     # gone is reconciled to ``aborted``, with the reason
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the execution node the run was streamed to (docs/nodes.md); None: the controller
+    node: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     hosts: Mapped[list[RunHost]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunHost.host"
