@@ -26,7 +26,14 @@ from mspctl.fingerprints import SITE_PLAYBOOK, policy_fingerprints
 from mspctl.incidents.routing import alerting_context
 from mspctl.maintenance import upcoming, with_bookings
 from mspctl.policies import POLICIES
-from mspctl.results import collect_assets, collect_findings, host_rows, masker, task_rows
+from mspctl.results import (
+    collect_assets,
+    collect_findings,
+    host_rows,
+    masker,
+    remember_secrets,
+    task_rows,
+)
 from mspctl.runner import (
     Engine,
     NodeTarget,
@@ -256,6 +263,7 @@ def _check_inventory(
     secret_values = view.check_secrets(secrets_of(project, policies), targets)
     connections = view.check_connections(h for hosts in targets.values() for h in hosts)
     warnings += connections.warnings
+    remember_secrets(secret_values | connections.secrets)
     return secret_values | connections.secrets
 
 

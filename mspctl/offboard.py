@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from mspctl.clients import ARCHIVE_DIR, OFFBOARDED_MARKER, archived_folders
 from mspctl.errors import BadInput, ExitCode, MspctlError
+from mspctl.results import remember_secrets
 
 if TYPE_CHECKING:
     from mspctl.engine import Outcome
@@ -383,6 +384,7 @@ def backup_credentials(
         except AnsibleError:  # no vault password: the sealed file cannot be written anyway
             text = None
         if text is not None and "{{" not in text:
+            remember_secrets({text})
             entry["password"] = text
         out[host] = entry
     return out

@@ -25,8 +25,23 @@ HIDDEN_DIFF = "(hidden: the task handles a secret)"
 _ROLE_TO_POLICY = {spec.role: name for name, spec in POLICIES.items()}
 
 
+_REMEMBERED: set[str] = set()
+
+
+def remember_secrets(values: frozenset[str] | set[str]) -> None:
+    """Secret values this process has read: an unexpected error's message is masked with them
+    (:func:`mask_remembered`), wherever it was raised."""
+    _REMEMBERED.update(v for v in values if len(v) >= 4)
+
+
+def mask_remembered(text: str) -> str:
+    """``text`` with every secret value this process has read replaced by ********."""
+    return str(masker(frozenset(_REMEMBERED))(text))
+
+
 def masker(secrets: frozenset[str]) -> Callable[[Any], Any]:
     """Replace every secret value in text or JSON-like data by ********."""
+    remember_secrets(secrets)
     values = sorted((v for v in secrets if len(v) >= 4), key=len, reverse=True)
 
     def mask(data: Any) -> Any:

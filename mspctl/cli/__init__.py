@@ -119,8 +119,10 @@ def _run(invoke: Callable[[], Any]) -> int:
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("MSPCTL_DEBUG"):
             raise
+        from mspctl.results import mask_remembered  # a secret read by this run never shows
+
         click.echo(
-            f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            f"internal error: {type(exc).__name__}: {one_line(mask_remembered(str(exc)))} "
             "(set MSPCTL_DEBUG=1 for the traceback)",
             err=True,
         )
