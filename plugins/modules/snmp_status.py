@@ -95,9 +95,9 @@ status:
 
 from urllib.error import URLError
 from urllib.parse import urlencode
-from urllib.request import urlopen
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_findings import Findings
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_snmp import (
     nas_findings,
@@ -125,7 +125,7 @@ def main() -> None:
     query = urlencode({"target": params["target"], "module": params["module"]})
     url = "{}/snmp?{}".format(params["exporter"].rstrip("/"), query)
     try:
-        with urlopen(url, timeout=params["timeout"]) as response:  # noqa: S310 - our exporter
+        with open_url(url, timeout=params["timeout"]) as response:  # the MSP's own exporter
             text = response.read().decode("utf-8", "replace")
         error = None
     except (URLError, OSError) as exc:
