@@ -381,14 +381,35 @@ def require_ready(config: Config, node: ExecutionNode) -> None:
 
 
 # -- prepare --------------------------------------------------------------------------------
-def _wheels(config: Config, say: Progress) -> Path:
-    """The controller's exact ansible-core and ansible-runner (and pip) as wheels, downloaded
-    once per version set into ``$MSPCTL_HOME/nodes/wheels/<versions>/``."""
-    pins = [f"{name}=={metadata.version(name)}" for name in (*NODE_PACKAGES, "pip")]
-    key = (
-        "-".join(p.replace("==", "-") for p in pins)
-        + f"-py{sys.version_info[0]}{sys.version_info[1]}"
+def node_python(config: Config, node: ExecutionNode) -> str:
+    """The node's ``python3`` version (``3.11``), refused when the controller's ansible-core
+    does not run on it: the node runs ansible-playbook, so it is a controller too (ansible-core
+    2.20 and later need Python 3.12: a Debian 12 node serves a Python 3.11 / ansible-core 2.19
+    controller, a Debian 13 node either)."""
+    from packaging.specifiers import SpecifierSet
+
+    proc = _ssh(
+        config, node, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
     )
+    found = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0 or not found:
+        raise NodeError(f"node {node.name} ({node.host}): no python3 ({_said(proc)})")
+    needs = metadata.metadata("ansible-core")["Requires-Python"] or ""
+    if needs and found not in SpecifierSet(needs):
+        raise NodeError(
+            f"node {node.name} ({node.host}) has Python {found}; this controller's ansible-core "
+            f"{metadata.version('ansible-core')} needs Python {needs}: give the node a newer "
+            "Python (Debian 13), or run mspctl on Python 3.11 with ansible-core 2.19"
+        )
+    return found
+
+
+def _wheels(config: Config, say: Progress, python: str) -> Path:
+    """The controller's exact ansible-core and ansible-runner (and pip) as wheels for the node's
+    Python ``python``, downloaded once per version set into
+    ``$MSPCTL_HOME/nodes/wheels/<versions>/``."""
+    pins = [f"{name}=={metadata.version(name)}" for name in (*NODE_PACKAGES, "pip")]
+    key = "-".join(p.replace("==", "-") for p in pins) + f"-py{python.replace('.', '')}"
     target = config.home / "nodes" / "wheels" / key
     if (target / ".complete").exists():
         return target
@@ -402,6 +423,8 @@ def _wheels(config: Config, say: Progress) -> Path:
             "download",
             "--quiet",
             "--only-binary=:all:",
+            "--python-version",
+            python,
             "-d",
             str(target),
             *pins,
@@ -454,7 +477,7 @@ def prepare(config: Config, entry: NodeEntry, say: Progress) -> NodeCheck:
 
     node = entry.node
     pin_host_key(config, node, say)
-    wheels = _wheels(config, say)
+    wheels = _wheels(config, say, node_python(config, node))
     base = node.path.rstrip("/")
     with tempfile.TemporaryDirectory(prefix="mspctl-node-") as tmp:
         tarball = _collection_tarball(config.project_dir, Path(tmp))

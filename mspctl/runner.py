@@ -549,7 +549,8 @@ import os, select, shutil, signal, subprocess, sys, tempfile, time
 ident = sys.argv[1]
 mark = ("MSPCTL_RUN_ID=" + ident).encode()
 base = tempfile.mkdtemp(prefix="mspctl-job-")
-env = dict(os.environ, MSPCTL_RUN_ID=ident)
+scratch = tempfile.mkdtemp(prefix="mspctl-tmp-")  # the job's temporary files (multiprocessing's)
+env = dict(os.environ, MSPCTL_RUN_ID=ident, TMPDIR=scratch)
 runner = os.path.join(os.path.dirname(sys.executable), "ansible-runner")
 child = subprocess.Popen([runner, "worker", "--private-data-dir", base],
                          stdin=subprocess.PIPE, env=env, start_new_session=True)
@@ -610,6 +611,7 @@ finally:
     end()
     child.wait()
     shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
 sys.exit(child.returncode if child.returncode >= 0 else 128 - child.returncode)
 """
 VAULT_PROMPT = r"^Vault password:\s*?$"

@@ -26,7 +26,11 @@ from mspctl.lab import LabState
 from mspctl.lab._system import pids_in_netns
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO", "bookworm")
+# the node runs ansible-playbook: with ansible-core 2.21 (Python 3.12+) on the controller it needs
+# Debian 13's Python 3.13; Debian 12's 3.11 serves a 2.19 controller (mspctl.nodes.node_python)
+LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO") or (
+    "trixie" if sys.version_info >= (3, 12) else "bookworm"
+)
 JOB_PROCESSES = ("ansible-runner", "ansible-playbook", "ansible-galaxy", "mspctl-job")
 
 

@@ -5,10 +5,13 @@ needed: the lab proof is tests/integration/test_nodes_lab.py), and process."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,14 +44,23 @@ sys.exit(child.wait())
 """
 
 
-def _node(tmp_path: Path, hosts: tuple[str, ...] = ()) -> tuple[NodeTarget, Path]:
-    """A 'node' on this machine: its venv is this one, its temporary files in node-tmp/."""
+@pytest.fixture
+def node_tmp() -> Iterator[Path]:
+    """The node's TMPDIR: short, as /tmp is on a real node. ansible-core 2.21 starts a
+    multiprocessing manager whose socket lives there, and a Unix socket's path has at most 107
+    bytes: under pytest's deep tmp_path its listener does not start ("Local RPC server did not
+    start")."""
+    path = Path(tempfile.mkdtemp(prefix="mspctl-node-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _node(tmp_path: Path, node_tmp: Path, hosts: tuple[str, ...] = ()) -> tuple[NodeTarget, Path]:
+    """A 'node' on this machine: its venv is this one, its temporary files in ``node_tmp``."""
     base = tmp_path / "node"
     base.mkdir()
     (base / "venv").symlink_to(Path(sys.executable).parent.parent)
     (base / "collections").mkdir()
-    node_tmp = tmp_path / "node-tmp"
-    node_tmp.mkdir()
     ssh = ["env", f"TMPDIR={node_tmp}", sys.executable, "-c", RELAY]
     return NodeTarget("local-node", ssh, str(base), hosts=hosts), node_tmp
 
@@ -123,9 +135,11 @@ def _files_containing(directory: Path, needle: bytes) -> list[Path]:
     return found
 
 
-def test_a_streamed_run_reports_like_a_local_one_and_leaves_no_secret(tmp_path: Path) -> None:
+def test_a_streamed_run_reports_like_a_local_one_and_leaves_no_secret(
+    tmp_path: Path, node_tmp: Path
+) -> None:
     project, hosts, password_file = _vault_project(tmp_path)
-    node, node_tmp = _node(tmp_path, ("streamed-host",))
+    node, node_tmp = _node(tmp_path, node_tmp, ("streamed-host",))
     spec = PlaybookSpec(
         playbook=project / "playbooks" / "site.yml",
         inventories=(hosts,),
@@ -183,8 +197,8 @@ def _slow_spec(tmp_path: Path, node: NodeTarget, ident: str) -> PlaybookSpec:
     )
 
 
-def test_cancelling_a_streamed_run_ends_the_job_on_the_node(tmp_path: Path) -> None:
-    node, node_tmp = _node(tmp_path, ("slow-host",))
+def test_cancelling_a_streamed_run_ends_the_job_on_the_node(tmp_path: Path, node_tmp: Path) -> None:
+    node, node_tmp = _node(tmp_path, node_tmp, ("slow-host",))
     spec = _slow_spec(tmp_path, node, "r2-nodes")
     started = threading.Event()
 
@@ -200,8 +214,8 @@ def test_cancelling_a_streamed_run_ends_the_job_on_the_node(tmp_path: Path) -> N
     assert list(node_tmp.iterdir()) == []
 
 
-def test_a_node_lost_mid_run_fails_the_run_with_the_reason(tmp_path: Path) -> None:
-    node, _node_tmp = _node(tmp_path, ("slow-host", "other-host"))
+def test_a_node_lost_mid_run_fails_the_run_with_the_reason(tmp_path: Path, node_tmp: Path) -> None:
+    node, node_tmp = _node(tmp_path, node_tmp, ("slow-host", "other-host"))
     spec = _slow_spec(tmp_path, node, "r3-nodes")
 
     def progress(event: object) -> None:
@@ -214,10 +228,10 @@ def test_a_node_lost_mid_run_fails_the_run_with_the_reason(tmp_path: Path) -> No
     result = run_playbook(spec, on_progress=progress)
     assert time.monotonic() - began < 40  # not the playbook's 60 seconds
     deadline = time.monotonic() + 15  # the node ends the orphaned job by itself
-    while (run_processes(spec.ident) or list(_node_tmp.iterdir())) and time.monotonic() < deadline:
+    while (run_processes(spec.ident) or list(node_tmp.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run_processes(spec.ident) == []
-    assert list(_node_tmp.iterdir()) == []
+    assert list(node_tmp.iterdir()) == []
     assert result.status == "failed"
     assert result.reason is not None and "execution node local-node was lost" in result.reason
     assert result.hosts["other-host"].unreachable == 1
@@ -229,12 +243,12 @@ if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
 
 
-def test_a_real_sigint_stops_a_streamed_run(tmp_path: Path) -> None:
+def test_a_real_sigint_stops_a_streamed_run(tmp_path: Path, node_tmp: Path) -> None:
     """ansible-runner's process step installs its own SIGINT handler unless given a
     cancel_callback: mspctl's (engine._interruptible) must stay the one that answers."""
     from mspctl.engine import _interruptible
 
-    node, node_tmp = _node(tmp_path, ("slow-host",))
+    node, node_tmp = _node(tmp_path, node_tmp, ("slow-host",))
     spec = _slow_spec(tmp_path, node, "r4-nodes")
     sent: list[bool] = []
 
