@@ -152,7 +152,7 @@ class ClientFile(Strict):
 class Host:
     name: str
     classes: tuple[str, ...]
-    platform: Literal["linux", "windows", "network"]
+    platform: Literal["linux", "windows", "network", "snmp"]
     address: str | None
 
 
@@ -362,11 +362,18 @@ def _check_inventory_files(directory: Path, display: str) -> None:
 
 
 def _host(name: str, groups: list[str], variables: dict[str, Any]) -> Host:
+    """A host's classes and platform: ``windows`` (WinRM/PSRP), ``network`` (a device the
+    network policy drives with netmiko — ``network_device_type`` — or Ansible's network
+    connections), ``snmp`` (the inventory group ``snmp``: a NAS or printer polled by the MSP's
+    snmp_exporter, nothing runs on it), else ``linux``."""
     connection = str(variables.get("ansible_connection", "ssh"))
-    if "winrm" in connection or "psrp" in connection:
-        platform: Literal["linux", "windows", "network"] = "windows"
+    platform: Literal["linux", "windows", "network", "snmp"]
+    if "snmp" in groups:
+        platform = "snmp"
+    elif "winrm" in connection or "psrp" in connection:
+        platform = "windows"
     elif any(c in connection for c in ("network_cli", "netconf")) or (
-        "ansible_network_os" in variables
+        "ansible_network_os" in variables or "network_device_type" in variables
     ):
         platform = "network"
     else:

@@ -12,7 +12,10 @@ Only hosts that carry a host class (servers, workstations, nas, printers, networ
 a host that is only the MSP's (its monitoring or repository host) is never a client host to
 strip. A host in the inventory group ``no_<policy>`` is out of mspctl's hands for that policy (a
 vendor-managed server, the demo's controller machine): it is neither applied nor retired.
-Windows hosts are left out: their retire paths are not written yet (each role's README).
+Windows hosts are left out: their retire paths are not written yet (each role's README). SNMP
+devices (platform ``snmp``: a NAS or printer polled from the MSP monitoring host) have nothing of
+any policy on them: their monitoring leaves with the client's (the monitoring role's retire path
+removes the client's device targets, rules and modules from the monitoring host).
 """
 
 from __future__ import annotations

@@ -18,12 +18,15 @@ HOSTS = {
         "hosts": {
             "win": {"ansible_connection": "winrm"},
             "sw": {"ansible_network_os": "cisco.ios.ios"},
+            "sw2": {"network_device_type": "cisco_ios"},  # the network policy's own variable
+            "nas2": {"ansible_connection": "local"},  # an SNMP-polled NAS: nothing runs on it
         },
         "children": {
             "servers": {"hosts": {"srv": {}, "vend": {}}},
             "workstations": {"hosts": {"ws": {}, "win": {}}},
-            "nas": {"hosts": {"nas1": {}}},
-            "network": {"hosts": {"sw": {}}},
+            "nas": {"hosts": {"nas1": {}, "nas2": {}}},
+            "snmp": {"hosts": {"nas2": {}}},
+            "network": {"hosts": {"sw": {}, "sw2": {}}},
             "msp_monitoring": {"hosts": {"msp": {}}},  # the MSP's own host: never a client host
             "no_patching": {"hosts": {"vend": {}}},  # vendor-managed: neither applied nor retired
         },
@@ -62,8 +65,12 @@ def test_each_policy_leaves_the_client_hosts_outside_its_scope(project, home):
     # offboarding: nothing in scope, every policy leaves every host but the hands-off ones
     everything = retire_targets(client, view, {})
     assert everything["patching"] == ["nas1", "srv", "ws"]
-    assert everything["network"] == ["sw"]
+    assert everything["network"] == ["sw", "sw2"]
     assert everything["assets"] == ["nas1", "srv", "vend", "ws"]
+    # an SNMP device runs nothing of any policy (its connection is local: a retire path there
+    # would run on the controller), and a netmiko switch only the network policy
+    assert not any("nas2" in hosts for hosts in everything.values()), everything
+    assert not any("sw2" in hosts for name, hosts in everything.items() if name != "network")
 
 
 def test_a_plan_passes_the_retire_targets_and_fingerprints_them(project, home):
