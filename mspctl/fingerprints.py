@@ -21,19 +21,21 @@ if TYPE_CHECKING:
 SITE_PLAYBOOK = "site.yml"
 
 
+def tree_digest(paths: list[Path]) -> str:
+    """A hash of these files' names and contents (folders and missing paths are skipped)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in paths if p.is_file()):
+        digest.update(f"{path.name}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def policy_fingerprints(
     project: Path, client: Client, tier: ResolvedTier, policies: dict[str, str]
 ) -> dict[str, str]:
     """Per policy, a hash of what decides its desired state: the tier's values and host
     classes, the role's files, the playbook and the client's inventory (not its contract,
     contacts or waivers). Unchanged since the last apply means a change found now is drift."""
-
-    def tree_digest(paths: list[Path]) -> str:
-        digest = hashlib.sha256()
-        for path in sorted(p for p in paths if p.is_file()):
-            digest.update(f"{path.name}\0".encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
 
     inventory = [
         p for p in client.directory.rglob("*") if p.name not in ("client.yml", "waivers.yml")

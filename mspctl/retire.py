@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mspctl.fingerprints import SITE_PLAYBOOK
+from mspctl.fingerprints import SITE_PLAYBOOK, tree_digest
 from mspctl.policies import POLICIES
 
 if TYPE_CHECKING:
@@ -77,20 +77,13 @@ def retire_fingerprints(project: Path, client: Client, policies: list[str]) -> d
     playbook, the client's inventory), recorded like an applied policy's fingerprint: a left-
     over found by a check run under the same fingerprint is drift (:mod:`mspctl.drift`)."""
 
-    def digest(paths: list[Path]) -> str:
-        hashed = hashlib.sha256()
-        for path in sorted(p for p in paths if p.is_file()):
-            hashed.update(f"{path.name}\0".encode())
-            hashed.update(path.read_bytes())
-        return hashed.hexdigest()
-
     inventory = [
         p for p in client.directory.rglob("*") if p.name not in ("client.yml", "waivers.yml")
     ]
-    shared = digest([*inventory, project / "playbooks" / SITE_PLAYBOOK])
+    shared = tree_digest([*inventory, project / "playbooks" / SITE_PLAYBOOK])
     out = {}
     for name in policies:
-        role = digest(list(POLICIES[name].role_dir(project).rglob("*")))
+        role = tree_digest(list(POLICIES[name].role_dir(project).rglob("*")))
         payload = json.dumps({"retired": name, "role": role, "shared": shared}, sort_keys=True)
         out[name] = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return out

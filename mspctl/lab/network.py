@@ -128,6 +128,12 @@ def create_bridge(state: LabState) -> None:
 
 
 def create_host_network(state: LabState, host: LabHost) -> None:
+    attach_host(host, state.bridge, state.gateway)
+
+
+def attach_host(host: LabHost, bridge: str, gateway: str) -> None:
+    """The host's network namespace, its veth on ``bridge`` and its default route via
+    ``gateway`` (the lab's bridge, or a site's network behind its node)."""
     run(["ip", "netns", "add", host.netns])
     run(
         [
@@ -144,13 +150,13 @@ def create_host_network(state: LabState, host: LabHost) -> None:
             host.netns,
         ]
     )
-    run(["ip", "link", "set", host.veth, "master", state.bridge, "up"])
+    run(["ip", "link", "set", host.veth, "master", bridge, "up"])
     batch = "\n".join(
         [
             "link set lo up",
             f"addr add {host.ip}/24 dev eth0",
             "link set eth0 up",
-            f"route add default via {state.gateway}",
+            f"route add default via {gateway}",
         ]
     )
     run(["ip", "-n", host.netns, "-batch", "-"], input_text=batch + "\n")

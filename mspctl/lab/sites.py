@@ -154,32 +154,7 @@ def _site_network(state: LabState, site: SiteState, node: LabHost, msp: LabHost)
 
 
 def _host_network(site: SiteState, host: LabHost) -> None:
-    run(["ip", "netns", "add", host.netns])
-    run(
-        [
-            "ip",
-            "link",
-            "add",
-            host.veth,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            host.netns,
-        ]
-    )
-    run(["ip", "link", "set", host.veth, "master", site.bridge, "up"])
-    batch = "\n".join(
-        [
-            "link set lo up",
-            f"addr add {host.ip}/24 dev eth0",
-            "link set eth0 up",
-            f"route add default via {site.node_site_ip}",
-        ]
-    )
-    run(["ip", "-n", host.netns, "-batch", "-"], input_text=batch + "\n")
+    network.attach_host(host, site.bridge, site.node_site_ip)
 
 
 def _wait_from_node(state: LabState, site: SiteState, node: LabHost, timeout: float) -> None:

@@ -96,7 +96,7 @@ def processes() -> Iterator[Processes]:
 def agent(processes: Processes, base: Path, kind: str, text: str) -> tuple[Path, int]:
     """A real snmpsim agent on loopback serving ``text`` under the test's community."""
     if os.geteuid() != 0:
-        pytest.skip("snmpsim drops to nobody: the test runs as root, as CI does")
+        unavailable("snmpsim drops to nobody before it binds: the test runs as root, as CI does")
     data, cache = base / kind, base / f"{kind}.cache"
     data.mkdir(parents=True)
     cache.mkdir()
