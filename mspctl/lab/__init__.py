@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mspctl.lab import devices as lab_devices
-from mspctl.lab import hosts, inventory, network, rootfs
+from mspctl.lab import hosts, inventory, kernel, network, rootfs
 from mspctl.lab._system import (
     LabError,
     file_lock,
@@ -171,7 +171,7 @@ def _bring_up(
 ) -> None:
     state.mirror_addresses = network.mirror_addresses(rootfs.MIRROR_HOSTS)
     dns = network.resolvers()
-    network.enable_forwarding()
+    kernel.apply()  # forwarding, inotify limits for many systemd hosts
     network.apply_firewall(state, dns)
     public_key = hosts.generate_lab_key(state)
     known: list[str] = []
@@ -219,7 +219,7 @@ def down(name: str, *, progress: Progress | None = None) -> bool:
             return False
         _teardown(name, state, progress or _quiet)
     with _global_lock():
-        network.restore_forwarding_if_idle()
+        kernel.restore_if_idle()
     return True
 
 
@@ -230,7 +230,7 @@ def down_all(*, progress: Progress | None = None) -> list[str]:
     for name in names:
         down(name, progress=progress)
     with _global_lock():
-        network.restore_forwarding_if_idle()
+        kernel.restore_if_idle()
     return names
 
 

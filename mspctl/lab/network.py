@@ -34,8 +34,6 @@ from mspctl.lab.state import (
     subnet,
 )
 
-IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-
 
 def _ip_json(*args: str) -> list[dict[str, Any]]:
     out = run(["ip", "-j", *args], check=False).stdout.strip()
@@ -202,27 +200,6 @@ def firewall_rules(state: LabState, dns: list[str]) -> str:
 
 def apply_firewall(state: LabState, dns: list[str]) -> None:
     run(["nft", "-f", "-"], input_text=firewall_rules(state, dns))
-
-
-def enable_forwarding() -> None:
-    """Turn on IPv4 forwarding, remembering the machine's setting to restore it later."""
-    current = IP_FORWARD.read_text().strip()
-    if current == "1":
-        return
-    saved = run_root() / "ip_forward.orig"
-    if not saved.exists():
-        run_root().mkdir(parents=True, exist_ok=True)
-        saved.write_text(current + "\n")
-    IP_FORWARD.write_text("1\n")
-
-
-def restore_forwarding_if_idle() -> None:
-    """Give the machine its forwarding setting back once no lab remains."""
-    saved = run_root() / "ip_forward.orig"
-    if not saved.exists() or recorded_labs() or lab_bridges():
-        return
-    IP_FORWARD.write_text(saved.read_text())
-    saved.unlink()
 
 
 # -- discovery and removal ------------------------------------------------------------------

@@ -47,6 +47,10 @@ def test_hosts_are_distinct_booted_debian_hosts(lab: Lab) -> None:
     assert len(machine_ids) == len(lab.hosts)
     host_keys = [line.split()[2] for line in lab.state.known_hosts.read_text().splitlines()]
     assert len(set(host_keys)) == len(lab.hosts), "each host has its own SSH host key"
+    # the inotify floors of mspctl/lab/kernel.py: without them two labs side by side exhaust
+    # Debian's 128 instances and the next hosts' path units fail
+    for key, floor in (("max_user_instances", 1024), ("max_user_watches", 524288)):
+        assert int(Path(f"/proc/sys/fs/inotify/{key}").read_text()) >= floor, key
 
 
 def test_inventory_and_client_are_written(lab: Lab) -> None:
