@@ -75,3 +75,43 @@ class Cli:
 @pytest.fixture
 def cli(project: Path, home: Path) -> Callable[..., Result]:
     return Cli(project, home)
+
+
+# Minutes each long lab test took in CI (two at a time, on the shared 2-core machine). The test
+# command runs the whole suite in one pytest-xdist run (`./dev test`: --dist loadgroup
+# --no-loadscope-reorder, each worker takes the next test when it is almost idle): the longest
+# lab tests are handed out first, and the quick tests fill the time the lab tests spend waiting
+# for hosts to boot, scrapes and alerts; the run ends with its longest worker.
+LAB_MINUTES = {
+    "tests/integration/test_nodes_lab.py": 12,
+    "tests/integration/test_retire_lab.py": 11,
+    "tests/integration/test_drift_lab.py": 11,
+    "tests/integration/test_incidents_lab.py": 9,
+    "tests/integration/test_molecule.py::test_molecule_scenario[monitoring]": 6.5,
+    "tests/integration/test_devices_lab.py": 6,
+    "tests/integration/test_molecule.py::test_molecule_scenario[backup_agent]": 5.5,
+    "tests/integration/test_molecule.py::test_molecule_scenario[printers]": 5,
+    "tests/integration/test_molecule.py::test_molecule_scenario[patching]": 4.5,
+    "tests/integration/test_lab.py::test_up_apply_down_leaves_nothing": 3.5,
+    "tests/integration/test_fleet_lab.py": 2,
+    "tests/integration/test_backup_secret.py": 2,
+}
+
+
+def expected_minutes(item: pytest.Item) -> float:
+    """The scheduling weight of a test: its recorded minutes, 1 for another lab test, 0 else."""
+    for prefix, minutes in LAB_MINUTES.items():
+        if item.nodeid == prefix or item.nodeid.startswith(prefix + "::"):
+            return minutes
+    return 1.0 if item.get_closest_marker("lab") else 0.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # stable: tests of equal weight keep their file order (module- and session-scoped fixtures
+    # stay together)
+    items.sort(key=lambda item: -expected_minutes(item))
+    for item in items:
+        # the tests of the session-wide lab (tests/integration/conftest.py) go to one worker
+        # (--dist loadgroup), so one session lab is built, not one per worker
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("session-lab"))
