@@ -19,7 +19,8 @@ from mspctl.store.queries import FAILING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from mspctl.store.models import Run, TaskRecord
+    from mspctl.store.models import TaskRecord
+    from mspctl.store.queries import RunRow as Run
     from mspctl.waivers import Waivers
     from mspctl.workspace import Workspace
 
