@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     )
     from mspctl.store.reading import Reader
 
+    # what the plain-SQL reads run on: the caller's ORM session, or a store's reader
+    DB = Session | Reader
+
 COMPLETED = ("successful", "failed")
 FAILING = ("fail", "error")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
