@@ -291,6 +291,18 @@ class Catalogue:
         from mspctl.policies import validate_parameters
 
         for policy, block in tier.enabled_policies.items():
+            if not block.params:
+                continue
+            # a role's options are checked one by one (no option constrains another), so the
+            # block passing whole is every key passing alone: one check for the usual case,
+            # key by key only to name the file of a problem
+            try:
+                validate_parameters(
+                    self.project_dir, policy, block.params, file=self._display(chain[-1])
+                )
+                continue
+            except BadInput:
+                pass
             for key, value in block.params.items():
                 # name the nearest file that set the key
                 origin = self._origin(chain, policy, key)
