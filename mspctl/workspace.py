@@ -42,7 +42,7 @@ class Workspace:
     def catalogue(self) -> Catalogue:
         from mspctl.catalogue import Catalogue
 
-        return Catalogue.load(self.config.tiers_dir)
+        return Catalogue.load(self.config.tiers_dir, cache_dir=self.config.home / "cache")
 
     @cached_property
     def clients(self) -> ClientRegistry:
