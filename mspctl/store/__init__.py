@@ -20,6 +20,7 @@ import json
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,6 +81,7 @@ class Store:
         self.name = engine.url.render_as_string(hide_password=True)  # safe to show
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_path: str | None = None
+        self._sqlite_lock = threading.RLock()
         self._timeout = 0.0
 
     @classmethod
@@ -90,6 +92,7 @@ class Store:
         store._url = store.name = url  # a SQLite URL carries no password
         store._sqlite = None
         store._sqlite_path = path
+        store._sqlite_lock = threading.RLock()
         store._timeout = timeout
         return store
 
@@ -171,11 +174,15 @@ class Store:
 
         if self._sqlite_path is not None:
             connection = self._sqlite_connection()
-            connection.execute("BEGIN")
-            try:
-                yield Reader.of_sqlite(connection, self.name)
-            finally:
-                connection.rollback()
+            with self._sqlite_lock:  # one read at a time on the shared connection
+                if connection.in_transaction:  # a read within a read: the same snapshot
+                    yield Reader.of_sqlite(connection, self.name)
+                    return
+                connection.execute("BEGIN")
+                try:
+                    yield Reader.of_sqlite(connection, self.name)
+                finally:
+                    connection.rollback()
             return
         with self.session() as session:
             yield Reader.of_session(session)
