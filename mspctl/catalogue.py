@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -165,19 +165,26 @@ class ResolvedTier:
 
 
 class Catalogue:
-    """Loads tier files on demand from one directory."""
+    """Loads tier files on demand from one directory.
 
-    def __init__(self, directory: Path, project_dir: Path | None = None) -> None:
+    With a ``cache_dir``, the role-parameter checks a policy block passed are remembered there
+    (:class:`PassedChecks`), keyed by the content of everything that decides them: the next
+    command checking the same block against the same files skips Ansible's validator."""
+
+    def __init__(
+        self, directory: Path, project_dir: Path | None = None, cache_dir: Path | None = None
+    ) -> None:
         self.directory = directory
         self.project_dir = project_dir or directory.parent
         self._raw: dict[str, dict[str, Any]] = {}
         self._resolved: dict[str, ResolvedTier] = {}
+        self._passed = PassedChecks(cache_dir) if cache_dir is not None else None
 
     @classmethod
-    def load(cls, directory: Path) -> Catalogue:
+    def load(cls, directory: Path, cache_dir: Path | None = None) -> Catalogue:
         if not directory.is_dir():
             raise BadInput("tier catalogue directory not found", file=directory)
-        return cls(directory)
+        return cls(directory, cache_dir=cache_dir)
 
     @cached_property
     def names(self) -> list[str]:
@@ -291,6 +298,23 @@ class Catalogue:
         from mspctl.policies import validate_parameters
 
         for policy, block in tier.enabled_policies.items():
+            if not block.params:
+                continue
+            key = self._passed.key(self.project_dir, policy, block.params) if self._passed else ""
+            if key and self._passed and key in self._passed:
+                continue
+            # a role's options are checked one by one (no option constrains another), so the
+            # block passing whole is every key passing alone: one check for the usual case,
+            # key by key only to name the file of a problem
+            try:
+                validate_parameters(
+                    self.project_dir, policy, block.params, file=self._display(chain[-1])
+                )
+                if key and self._passed:
+                    self._passed.add(key)
+                continue
+            except BadInput:
+                pass
             for key, value in block.params.items():
                 # name the nearest file that set the key
                 origin = self._origin(chain, policy, key)
@@ -309,6 +333,93 @@ class Catalogue:
     def all(self) -> list[ResolvedTier]:
         """Every tier, roots first (bronze, silver, ...)."""
         return sorted((self.get(name) for name in self.names), key=lambda r: (len(r.chain), r.name))
+
+
+class PassedChecks:
+    """Role-parameter checks that passed, as digests in ``<cache_dir>/tier-checks.json``.
+
+    A digest covers every input of the check: the policy, its parameters, the role's
+    ``meta/argument_specs.yml``, mspctl's checking code and Ansible's validator (their files'
+    bytes). Any edit gives another digest, so a remembered check can never hide a change; a
+    failing check is never remembered. A missing, unreadable or corrupt file is an empty cache.
+    """
+
+    FILE = "tier-checks.json"
+    KEEP = 512
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.file = cache_dir / self.FILE
+        self._known: list[str] | None = None
+
+    def _load(self) -> list[str]:
+        if self._known is None:
+            import json
+
+            try:
+                data = json.loads(self.file.read_text(encoding="utf-8"))
+                self._known = (
+                    [d for d in data if isinstance(d, str)] if isinstance(data, list) else []
+                )
+            except (OSError, ValueError):
+                self._known = []
+        return self._known
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._load()
+
+    def add(self, key: str) -> None:
+        """Remember a passed check (best effort: a cache that cannot be written is skipped)."""
+        import json
+        import os
+
+        from mspctl.config import private_dir
+
+        kept = [k for k in self._load() if k != key][-(self.KEEP - 1) :]
+        known = [*kept, key]
+        self._known = known
+        temp = self.file.with_name(f".{self.FILE}.{os.getpid()}.tmp")
+        try:
+            private_dir(self.file.parent)
+            temp.write_text(json.dumps(known), encoding="utf-8")
+            os.replace(temp, self.file)
+        except OSError:
+            temp.unlink(missing_ok=True)
+
+    @staticmethod
+    def key(project_dir: Path, policy: str, params: dict[str, Any]) -> str:
+        import hashlib
+        import json
+
+        from mspctl import __version__
+
+        spec = POLICIES[policy].role_dir(project_dir) / "meta" / "argument_specs.yml"
+        digest = hashlib.sha256()
+        for part in (__version__, policy, json.dumps(params, sort_keys=True, default=repr)):
+            digest.update(part.encode() + b"\0")
+        digest.update(spec.read_bytes() if spec.is_file() else b"no spec")
+        digest.update(_checker_digest())
+        return digest.hexdigest()
+
+
+@cache
+def _checker_digest() -> bytes:
+    """The bytes of the code that checks role parameters: mspctl's and Ansible's validator
+    (found without importing Ansible)."""
+    import hashlib
+    import importlib.util
+
+    import mspctl.policies
+
+    digest = hashlib.sha256(Path(mspctl.policies.__file__).read_bytes())
+    found = importlib.util.find_spec("ansible")
+    for folder in (found.submodule_search_locations or []) if found else []:
+        common = Path(folder) / "module_utils" / "common"
+        for name in ("arg_spec.py", "parameters.py", "validation.py"):
+            file = common / name
+            digest.update(file.read_bytes() if file.is_file() else b"-")
+        release = Path(folder) / "release.py"
+        digest.update(release.read_bytes() if release.is_file() else b"-")
+    return digest.digest()
 
 
 def _only(exc: ValidationError, errors: list[Any]) -> ValidationError:

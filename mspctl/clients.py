@@ -247,7 +247,10 @@ class ClientRegistry:
     def _display(self, slug: str) -> str:
         return f"{self.directory.name}/{slug}"
 
-    def get(self, slug: str) -> Client:
+    def get(self, slug: str, *, inventory: bool = True) -> Client:
+        """A client, checked. Its inventory is read and checked now unless ``inventory`` is
+        false (a command that reads only the run store and the client file): then on first
+        use of :attr:`Client.hosts`."""
         directory = self.directory / slug
         valid = _SLUG.fullmatch(slug) is not None
         if not valid or not (directory / CLIENT_FILE).is_file():
@@ -290,7 +293,8 @@ class ClientRegistry:
             display_dir=display,
             vault_password_file=vault_file,
         )
-        client.hosts  # noqa: B018 - validate the inventory now, before anything runs
+        if inventory:
+            client.hosts  # noqa: B018 - validate the inventory now, before anything runs
         return client
 
     def create(self, slug: str, tier: str, *, name: str | None, timezone: str) -> Client:

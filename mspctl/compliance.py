@@ -17,9 +17,9 @@ from mspctl.store import queries
 from mspctl.store.queries import FAILING
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from mspctl.store.models import Run, TaskRecord
+    from mspctl.store.models import TaskRecord
+    from mspctl.store.queries import DB as Session
+    from mspctl.store.queries import RunRow as Run
     from mspctl.waivers import Waivers
     from mspctl.workspace import Workspace
 

@@ -9,6 +9,7 @@ longer applies and is flagged as expired. An invalid file is bad input, never ig
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -38,10 +39,19 @@ class Waiver(BaseModel):
             raise ValueError("must not be blank")
         return value
 
-    def covers(self, host: str, classes: tuple[str, ...], control_id: str) -> bool:
+    def covers(
+        self,
+        host: str,
+        classes: tuple[str, ...] | Callable[[], tuple[str, ...]],
+        control_id: str,
+    ) -> bool:
+        """Whether the waiver names the control and the host (by name, ``all`` or one of its
+        classes; ``classes`` may be a function giving them, called only when needed)."""
         scope = set(self.hosts)
         return fnmatchcase(control_id, self.control) and (
-            "all" in scope or host in scope or bool(scope & set(classes))
+            "all" in scope
+            or host in scope
+            or bool(scope & set(classes() if callable(classes) else classes))
         )
 
     def active(self, on: dt.date) -> bool:
@@ -64,14 +74,32 @@ class WaiverVerdict:
     expired: bool
 
 
+HostClasses = Mapping[str, tuple[str, ...]]
+
+
 class Waivers:
-    def __init__(self, items: list[Waiver], host_classes: dict[str, tuple[str, ...]]) -> None:
+    """A client's waivers. ``host_classes`` (host -> its classes) may be a function giving
+    them: it reads the client's inventory, which only a waiver naming a class needs, so it is
+    called the first time one is checked against a host it does not name."""
+
+    def __init__(
+        self, items: list[Waiver], host_classes: HostClasses | Callable[[], HostClasses]
+    ) -> None:
         self.items = items
-        self.host_classes = host_classes
+        self._host_classes = host_classes
+
+    @property
+    def host_classes(self) -> HostClasses:
+        if callable(self._host_classes):
+            self._host_classes = self._host_classes()
+        return self._host_classes
 
     @classmethod
     def load(
-        cls, client_dir: Path, display_dir: str, host_classes: dict[str, tuple[str, ...]]
+        cls,
+        client_dir: Path,
+        display_dir: str,
+        host_classes: HostClasses | Callable[[], HostClasses],
     ) -> Waivers:
         path = client_dir / WAIVERS_FILE
         if not path.is_file():
@@ -84,8 +112,11 @@ class Waivers:
         """The effective status of a finding on a date, with the waiver involved."""
         if status == "pass":
             return WaiverVerdict("pass", None, expired=False)
-        classes = self.host_classes.get(host, ())
-        matching = [w for w in self.items if w.covers(host, classes, control_id)]
+        matching = [
+            w
+            for w in self.items
+            if w.covers(host, lambda: self.host_classes.get(host, ()), control_id)
+        ]
         active = [w for w in matching if w.active(on)]
         if active:
             return WaiverVerdict("waived", max(active, key=lambda w: w.expires), expired=False)

@@ -42,7 +42,7 @@ class Workspace:
     def catalogue(self) -> Catalogue:
         from mspctl.catalogue import Catalogue
 
-        return Catalogue.load(self.config.tiers_dir)
+        return Catalogue.load(self.config.tiers_dir, cache_dir=self.config.home / "cache")
 
     @cached_property
     def clients(self) -> ClientRegistry:
@@ -71,7 +71,8 @@ class Workspace:
         """A client's waivers (bad input if the file is invalid)."""
         from mspctl.waivers import Waivers
 
-        classes = {host.name: host.classes for host in client.hosts}
+        # the inventory is read only if a waiver names a host class
+        classes = lambda: {host.name: host.classes for host in client.hosts}  # noqa: E731
         return Waivers.load(client.directory, client.display_dir, classes)
 
     def waivers_of(self, slug: str) -> Waivers | None:

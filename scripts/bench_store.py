@@ -10,7 +10,10 @@ Builds a synthetic store of CLIENTS x HOSTS x CONTROLS x RUNS nightly runs (defa
 and the everyday read commands end to end (tiers list/show, clients list/show on this tree's
 project, runs list on the benchmark store), each after one uncounted warm-up run, with byte
 code cached as an installed mspctl has it; and prints the store size per run. ``--startup``
-times only the commands end to end. Each nightly run flips about FLIP of the controls.
+times only the commands end to end. Each nightly run flips about FLIP of the controls. Every
+timed command prints its median against its goal (issue 13) and a pass/FAIL verdict. The
+commands run in this tree's root, so ``python -m mspctl`` is this tree's mspctl whatever the
+venv's editable install points at.
 
     .venv/bin/python scripts/bench_store.py [--clients 1000] [--runs 30] [--keep DIR] [--startup]
 """
@@ -280,11 +283,22 @@ def main() -> None:
         f"\nstore: {runs} runs, {findings} finding changes, {size / 1e6:.1f} MB "
         f"= {size / runs / 1024:.1f} KiB per run"
     )
-    print(f"{'measure':55} {'median':>9} {'best':>9} {'goal':>7} {'ratio':>7}")
+    print(f"{'measure':55} {'median':>9} {'best':>9} {'goal':>7} {'ratio':>7} {'verdict':>7}")
+    failed = 0
     for name, (median, best), goal in rows:
         ratio = f"{median / goal:.2f}" if goal else "-"
         goal_s = f"{goal * 1000:.0f} ms" if goal else "-"
-        print(f"{name:55} {median * 1000:7.1f}ms {best * 1000:7.1f}ms {goal_s:>7} {ratio:>7}")
+        verdict = "-" if not goal else "pass" if median <= goal else "FAIL"
+        failed += verdict == "FAIL"
+        print(
+            f"{name:55} {median * 1000:7.1f}ms {best * 1000:7.1f}ms {goal_s:>7} {ratio:>7} "
+            f"{verdict:>7}"
+        )
+    goals = sum(1 for *_, goal in rows if goal)
+    print(
+        f"\n{goals - failed} of {goals} goals met (median of {args.repeat} runs; the goals are "
+        "for a quiet machine: on a loaded one compare against another tree's run instead)"
+    )
     if not args.keep:
         shutil.rmtree(base)
 

@@ -34,15 +34,16 @@ def build(workspace: Workspace, slug: str, run_ref: str | None) -> dict[str, Any
     from mspctl.store import run_as_dict
     from mspctl.store.queries import assets_at, resolve_run
 
-    client = workspace.clients.get(slug)
+    # the inventory is read only if a waiver names a host class (the report reads the store)
+    client = workspace.clients.get(slug, inventory=False)
     waivers = workspace.waivers(client)
     catalogue = workspace.catalogue
-    with workspace.store.session() as session:
-        run = resolve_run(session, client.slug, run_ref)
-        results = results_at(session, run, waivers)
-        drift = drift_of(session, run)
+    with workspace.store.reader() as db:
+        run = resolve_run(db, client.slug, run_ref)
+        results = results_at(db, run, waivers)
+        drift = drift_of(db, run)
         run_data = run_as_dict(run, tasks=False)
-        assets = assets_at(session, client.slug, run.seq)
+        assets = assets_at(db, client.slug, run.seq)
     on = run.started_at.date()
     failing = [r.as_dict() for r in results if r.status in ("fail", "error")]
     waived = [r.as_dict() for r in results if r.status == "waived"]

@@ -20,32 +20,31 @@ import json
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
-
 from mspctl.errors import BadInput, MspctlError, StoreUnavailable
-from mspctl.store.models import (
-    AssetRecord,
-    ControlState,
-    Finding,
-    Incident,
-    MaintenanceBooking,
-    PatchEvent,
-    Run,
-    RunHost,
-    RunLock,
-    TaskRecord,
-)
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy.engine import Engine, ExceptionContext
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from mspctl.store.models import (
+        Incident,
+        MaintenanceBooking,
+        PatchEvent,
+        Run,
+        RunHost,
+        TaskRecord,
+    )
+    from mspctl.store.queries import RunRow
+    from mspctl.store.reading import Reader
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest Alembic revision; a test checks it against the migration scripts. Opening a store
@@ -63,52 +62,137 @@ def alembic_config(connection: Any = None) -> Any:
     return cfg
 
 
+# the schema's revision, and whether any run is still marked running: what opening a store
+# checks before it migrates or reconciles (a store at the head with no running run needs
+# neither, and is read without SQLAlchemy)
+SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+ANY_RUNNING = "SELECT 1 FROM runs WHERE status = 'running' LIMIT 1"
+
+
 class Store:
+    """The run store. Writes and the ORM reads go through a SQLAlchemy engine, built on first
+    use; the read queries of :mod:`mspctl.store.queries` run on :meth:`reader`, which for a
+    SQLite file is a plain ``sqlite3`` connection (SQLAlchemy is most of a read command's
+    start-up)."""
+
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self._engine: Engine | None = engine
+        self._url = engine.url.render_as_string(hide_password=False)
         self.name = engine.url.render_as_string(hide_password=True)  # safe to show
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sqlite: sqlite3.Connection | None = None
+        self._sqlite_path: str | None = None
+        self._sqlite_lock = threading.RLock()
+        self._timeout = 0.0
+
+    @classmethod
+    def _of_sqlite_file(cls, url: str, path: str, timeout: float) -> Store:
+        """A store of a SQLite file whose engine is built on first use."""
+        store = cls.__new__(cls)
+        store._engine = None
+        store._url = store.name = url  # a SQLite URL carries no password
+        store._sqlite = None
+        store._sqlite_path = path
+        store._sqlite_lock = threading.RLock()
+        store._timeout = timeout
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = _make_engine(self._url, self._timeout)
+        return self._engine
+
+    @property
+    def _sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        made: sessionmaker[Session] | None = self.__dict__.get("_sessionmaker")
+        if made is None:
+            made = self.__dict__["_sessionmaker"] = sessionmaker(
+                self.engine, expire_on_commit=False
+            )
+        return made
 
     @classmethod
     def open(cls, url: str, *, reconcile: bool = True) -> Store:
         """Connect (bounded by ``MSPCTL_DB_TIMEOUT``), migrate and reconcile the store. A new
         SQLite file is created 0600 in a 0700 directory."""
-        from sqlalchemy.engine import make_url
-
-        from mspctl.config import db_timeout, hide_password
+        from mspctl.config import db_timeout
 
         timeout = db_timeout()
-        try:
-            parsed = make_url(url)
-            connect_args: dict[str, Any] = {}
-            if parsed.get_backend_name() == "sqlite":
-                _private_sqlite_file(parsed.database, hide_password(url))
-                connect_args = {"timeout": timeout}
-            elif parsed.get_backend_name() == "postgresql":
-                connect_args = {"connect_timeout": max(1, math.ceil(timeout))}
-            engine = create_engine(parsed, connect_args=connect_args)
-        except MspctlError:
-            raise
-        except Exception as exc:  # any URL problem is bad input
-            raise BadInput(
-                f"invalid database URL {hide_password(url)} ({type(exc).__name__})",
-                key="MSPCTL_DB_URL",
-            ) from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas(timeout))
-        event.listen(engine, "handle_error", _unavailable(engine.url.render_as_string()))
-        store = cls(engine)
+        path = _sqlite_file(url)
+        if path is not None and Path(path).is_file():
+            _private_sqlite_file(path, url)
+            store = cls._of_sqlite_file(url, path, timeout)
+            if store._ready(reconcile):
+                return store
+            store.migrate()
+            if reconcile:
+                store.reconcile()
+            return store
+        store = cls(_make_engine(url, timeout))
         store.migrate()
         if reconcile:
             store.reconcile()
         return store
+
+    def _ready(self, reconcile: bool) -> bool:
+        """A SQLite store at the schema's head with nothing to reconcile: read as it is."""
+        import sqlite3
+
+        connection = self._sqlite_connection()
+        try:
+            revision = [row[0] for row in connection.execute(SCHEMA_REVISION)]
+            if revision != [SCHEMA_HEAD]:
+                return False
+            return not (reconcile and connection.execute(ANY_RUNNING).fetchone())
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return False  # a new store: the migrations create it
+            raise StoreUnavailable(f"run store {self.name} unavailable: {exc}") from None
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        import sqlite3
+
+        if self._sqlite is None:
+            assert self._sqlite_path is not None
+            try:
+                connection = sqlite3.connect(
+                    self._sqlite_path, timeout=self._timeout, check_same_thread=False
+                )
+                for pragma in _pragmas(self._timeout):
+                    connection.execute(pragma)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"run store {self.name} unavailable: {exc}") from None
+            self._sqlite = connection
+        return self._sqlite
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """One consistent read of several queries (:mod:`mspctl.store.queries`)."""
+        from mspctl.store.reading import Reader
+
+        if self._sqlite_path is not None:
+            connection = self._sqlite_connection()
+            with self._sqlite_lock:  # one read at a time on the shared connection
+                if connection.in_transaction:  # a read within a read: the same snapshot
+                    yield Reader.of_sqlite(connection, self.name)
+                    return
+                connection.execute("BEGIN")
+                try:
+                    yield Reader.of_sqlite(connection, self.name)
+                finally:
+                    connection.rollback()
+            return
+        with self.session() as session:
+            yield Reader.of_session(session)
 
     def migrate(self) -> None:
         from sqlalchemy import inspect, text
 
         with self.engine.connect() as connection:
             if inspect(connection).has_table("alembic_version"):
-                current = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+                current = connection.execute(text(SCHEMA_REVISION)).all()
                 if [row[0] for row in current] == [SCHEMA_HEAD]:
                     return
         self._upgrade()
@@ -140,7 +224,10 @@ class Store:
         """Complete the ``running`` runs whose process is gone: from their kept results, else
         as ``aborted`` with the reason. Returns their ids. Best effort: a busy store is
         reconciled by a later command."""
+        from sqlalchemy import select
+
         from mspctl.store import locks
+        from mspctl.store.models import Run, RunLock
 
         here = socket.gethostname()
         done: list[str] = []
@@ -187,7 +274,10 @@ class Store:
         return done
 
     def _abort(self, run_id: str, reason: str) -> bool:
+        from sqlalchemy import update
+
         from mspctl.store import locks
+        from mspctl.store.models import Run
 
         with self.session() as session:
             changed = session.execute(
@@ -200,6 +290,8 @@ class Store:
         return bool(getattr(changed, "rowcount", 0))
 
     def _record_kept(self, run_id: str, kept: Path) -> None:
+        from mspctl.store.models import RunHost, TaskRecord
+
         data = json.loads(kept.read_text(encoding="utf-8"))
         self._finish(
             run_id,
@@ -217,6 +309,11 @@ class Store:
     # -- writing ----------------------------------------------------------------------------
     def add_run(self, run: Run) -> None:
         """Record a starting run; it gets the next sequence number (retried on a race)."""
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import IntegrityError
+
+        from mspctl.store.models import Run
+
         for _attempt in range(20):
             try:
                 with self.session() as session:
@@ -310,6 +407,8 @@ class Store:
     def cancel_booking(self, booking_id: int, now: dt.datetime) -> MaintenanceBooking:
         """Cancel a booking (kept, with its cancellation time). Unknown or already cancelled:
         bad input."""
+        from mspctl.store.models import MaintenanceBooking
+
         with self.session() as session:
             booking = session.get(MaintenanceBooking, booking_id)
             if booking is None:
@@ -328,6 +427,8 @@ class Store:
         one counts a repeat (``repeats``, ``last_seen_at``). Returns the row and whether it was
         opened. Two receivers racing on one fingerprint: the partial unique index lets one
         insert win, the other retries as a repeat."""
+        from sqlalchemy.exc import IntegrityError
+
         for attempt in range(2):
             try:
                 with self.session() as session:
@@ -394,6 +495,7 @@ class Store:
         reason: str | None = None,
     ) -> Run:
         from mspctl.store import locks
+        from mspctl.store.models import Run
 
         with self.session() as session:
             run = session.get_one(Run, run_id)
@@ -414,6 +516,10 @@ class Store:
 
 def _record_findings(session: Session, run: Run, findings: Sequence[dict[str, Any]]) -> None:
     """Write the changes of control states, and refresh the current states."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import ControlState, Finding
+
     states = {
         (s.host, s.control_id): s
         for s in session.scalars(select(ControlState).where(ControlState.client == run.client))
@@ -495,6 +601,10 @@ def _record_assets(session: Session, run: Run, assets: dict[str, dict[str, Any]]
     import hashlib
     import json
 
+    from sqlalchemy import select
+
+    from mspctl.store.models import AssetRecord
+
     for host, record in sorted(assets.items()):
         digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
         last = session.scalars(
@@ -516,12 +626,58 @@ def _record_assets(session: Session, run: Run, assets: dict[str, dict[str, Any]]
             )
 
 
+def _make_engine(url: str, timeout: float) -> Engine:
+    """The SQLAlchemy engine of a store URL (bad input if the URL is not one)."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
+    from mspctl.config import hide_password
+
+    try:
+        parsed = make_url(url)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            _private_sqlite_file(parsed.database, hide_password(url))
+            connect_args = {"timeout": timeout}
+        elif parsed.get_backend_name() == "postgresql":
+            connect_args = {"connect_timeout": max(1, math.ceil(timeout))}
+        engine = create_engine(parsed, connect_args=connect_args)
+    except MspctlError:
+        raise
+    except Exception as exc:  # any URL problem is bad input
+        raise BadInput(
+            f"invalid database URL {hide_password(url)} ({type(exc).__name__})",
+            key="MSPCTL_DB_URL",
+        ) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas(timeout))
+    event.listen(engine, "handle_error", _unavailable(engine.url.render_as_string()))
+    return engine
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a plain SQLite URL (``sqlite:///relative`` or ``sqlite:////absolute``, no
+    driver, no query); None for any other URL (SQLAlchemy parses those)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url:
+        return None
+    path = url[len(prefix) :]
+    return path if path and path != ":memory:" and not path.startswith("file:") else None
+
+
+def _pragmas(timeout: float) -> tuple[str, ...]:
+    return (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={int(timeout * 1000)}",
+    )
+
+
 def _sqlite_pragmas(timeout: float) -> Callable[[Any, Any], None]:
     def pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        for pragma in _pragmas(timeout):
+            cursor.execute(pragma)
         cursor.close()
 
     return pragmas
@@ -575,6 +731,10 @@ def _lock_incidents(session: Session) -> None:
 
 
 def _open_incident(session: Session, fingerprint: str) -> Incident | None:
+    from sqlalchemy import select
+
+    from mspctl.store.models import Incident
+
     _lock_incidents(session)
     return session.scalars(
         select(Incident)
@@ -584,6 +744,8 @@ def _open_incident(session: Session, fingerprint: str) -> Incident | None:
 
 
 def _incident_for_update(session: Session, incident_id: int) -> Incident:
+    from mspctl.store.models import Incident
+
     _lock_incidents(session)
     row = session.get(Incident, incident_id, with_for_update=True)
     if row is None:
@@ -636,7 +798,7 @@ def _end_leftover_processes(run_id: str) -> None:
     end_run_processes(run_id, grace=2.0)
 
 
-def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
+def run_as_dict(run: Run | RunRow, *, tasks: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
         "seq": run.seq,
@@ -688,7 +850,7 @@ def run_as_dict(run: Run, *, tasks: bool = True) -> dict[str, Any]:
                 "message": t.message,
                 "diff_summary": t.diff_summary,
             }
-            for t in run.tasks
+            for t in run.tasks  # type: ignore[union-attr]  # an ORM run (find_run) has them
         ]
     return data
 

@@ -1,7 +1,11 @@
 """Every read of the run store. Writes are :class:`mspctl.store.Store` methods.
 
-Functions taking a ``Session`` run inside the caller's unit of work (one consistent read of
-several queries); functions taking the ``Store`` open their own.
+Functions taking a ``Session`` (or a :class:`~mspctl.store.reading.Reader`) run inside the
+caller's unit of work (one consistent read of several queries); functions taking the ``Store``
+open their own. The reads of the everyday commands (runs, control states, assets, the fleet)
+are plain SQL that runs on SQLite and PostgreSQL alike, through :mod:`mspctl.store.reading`:
+on a SQLite store without importing SQLAlchemy, a good part of a read command's start-up. The
+others use the ORM (SQLAlchemy loads on their first call).
 """
 
 from __future__ import annotations
@@ -9,29 +13,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, literal_column, or_, select
-from sqlalchemy.orm import selectinload
-
 from mspctl.errors import BadInput
-from mspctl.store.models import (
-    AssetRecord,
-    ControlState,
-    Finding,
-    Incident,
-    MaintenanceBooking,
-    PatchEvent,
-    Run,
-    RunHost,
-    TaskRecord,
-)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from mspctl.store import Store
+    from mspctl.store.models import (
+        AssetRecord,
+        ControlState,
+        Incident,
+        MaintenanceBooking,
+        PatchEvent,
+        Run,
+    )
+    from mspctl.store.reading import Reader
+
+    # what the plain-SQL reads run on: the caller's ORM session, or a store's reader
+    DB = Session | Reader
 
 COMPLETED = ("successful", "failed")
 FAILING = ("fail", "error")
@@ -58,6 +60,10 @@ def bookings(
 ) -> list[MaintenanceBooking]:
     """Maintenance bookings by start, optionally of one client, still open at ``since`` (not
     ended), starting before ``until``, and with the cancelled ones only if ``cancelled``."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import MaintenanceBooking
+
     query = select(MaintenanceBooking)
     if client:
         query = query.where(MaintenanceBooking.client == client)
@@ -75,6 +81,10 @@ def bookings(
 
 def overlapping_booking(session: Session, booking: MaintenanceBooking) -> MaintenanceBooking | None:
     """A non-cancelled booking of the same client whose time overlaps ``booking``'s."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import MaintenanceBooking
+
     end = _booking_end(booking)
     candidates = session.scalars(
         select(MaintenanceBooking)
@@ -95,6 +105,10 @@ def overlapping_booking(session: Session, booking: MaintenanceBooking) -> Mainte
 def open_misses(store: Store, client: str) -> dict[str, list[PatchEvent]]:
     """The client's missed patch windows that no patch has caught up yet, by host (oldest
     first)."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import PatchEvent
+
     closed = select(PatchEvent.missed_id).where(
         PatchEvent.client == client, PatchEvent.kind == "caught_up"
     )
@@ -123,6 +137,10 @@ def patch_events(
 ) -> list[PatchEvent]:
     """Missed windows and catch-ups, oldest first, optionally of one client and with ``at`` in
     ``[since, until)``."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import PatchEvent
+
     query = select(PatchEvent)
     if client:
         query = query.where(PatchEvent.client == client)
@@ -145,6 +163,10 @@ def incidents(
 ) -> list[Incident]:
     """Incidents newest first, optionally of one client, only the unresolved ones, and started
     at or after ``since``."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import Incident
+
     query = select(Incident)
     if client:
         query = query.where(Incident.client == client)
@@ -161,6 +183,8 @@ def incidents(
 
 def find_incident(store: Store, incident_id: int) -> Incident:
     """An incident by id; unknown: bad input."""
+    from mspctl.store.models import Incident
+
     with store.session() as session:
         row = session.get(Incident, incident_id)
     if row is None:
@@ -169,18 +193,107 @@ def find_incident(store: Store, incident_id: int) -> Incident:
 
 
 # -- runs ------------------------------------------------------------------------------------
-def recent_runs(store: Store, client: str | None = None, limit: int = 50) -> list[Run]:
+_RUN_COLUMNS = (
+    'id, seq, client, tier, contract_tier, tier_source, mode, diff, "user", controller, '
+    'started_at, ended_at, status, rc, "limit", policies, engine, artifacts_dir, '
+    'mspctl_version, fingerprints, "full", pid, status_reason, node'
+)
+_HOST_COLUMNS = "run_id, host, ok, changed, failed, unreachable, skipped, rescued, ignored"
+_RUN_TYPES: dict[str, tuple[str, ...]] = {
+    "times": ("started_at", "ended_at"),
+    "jsons": ("policies", "fingerprints"),
+    "flags": ("diff", "full"),
+}
+
+
+@dataclass
+class HostRecap:
+    """A host's recap in a run (the columns of ``run_hosts``)."""
+
+    run_id: str
+    host: str
+    ok: int
+    changed: int
+    failed: int
+    unreachable: int
+    skipped: int
+    rescued: int
+    ignored: int
+
+
+@dataclass
+class RunRow:
+    """A run as the read queries return it: the columns of ``runs`` and its host recaps, by
+    host (what :func:`mspctl.store.run_as_dict` shows, without the task results)."""
+
+    id: str
+    seq: int
+    client: str
+    tier: str
+    contract_tier: str
+    tier_source: str
+    mode: str
+    diff: bool
+    user: str
+    controller: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    status: str
+    rc: int | None
+    limit: str | None
+    policies: list[Any]
+    engine: str
+    artifacts_dir: str
+    mspctl_version: str
+    fingerprints: dict[str, Any]
+    full: bool
+    pid: int | None
+    status_reason: str | None
+    node: str | None
+    hosts: list[HostRecap] = field(default_factory=list)
+
+
+def _reader(db: Session | Reader) -> Reader:
+    from mspctl.store.reading import Reader
+
+    return db if isinstance(db, Reader) else Reader.of_session(db)
+
+
+def _runs(db: Reader, where: str, params: dict[str, Any], tail: str) -> list[RunRow]:
+    """Runs with their host recaps: ``SELECT ... FROM runs WHERE where tail``."""
+    # the SQL is built of this module's constant fragments; every value is a bound parameter
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE {where} {tail}"  # noqa: S608
+    rows = db.rows(sql, params, **_RUN_TYPES)
+    runs = [RunRow(**row._asdict()) for row in rows]
+    if runs:
+        by_id = {run.id: run for run in runs}
+        for recap in db.rows(
+            f"SELECT {_HOST_COLUMNS} FROM run_hosts WHERE run_id IN (:ids) ORDER BY host",  # noqa: S608
+            {"ids": list(by_id)},
+        ):
+            by_id[recap.run_id].hosts.append(HostRecap(*recap))
+    return runs
+
+
+def recent_runs(store: Store, client: str | None = None, limit: int = 50) -> list[RunRow]:
     """Runs newest first, with their host recaps, optionally of one client."""
-    query = select(Run).options(selectinload(Run.hosts))
-    if client:
-        query = query.where(Run.client == client)
-    query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-    with store.session() as session:
-        return list(session.scalars(query))
+    where = "client = :client" if client else "1 = 1"
+    with store.reader() as db:
+        return _runs(
+            db,
+            where,
+            {"client": client, "limit": limit} if client else {"limit": limit},
+            "ORDER BY started_at DESC, id DESC LIMIT :limit",
+        )
 
 
 def find_run(store: Store, run_id: str) -> Run:
     """A run by id or unique id prefix, with its host recaps and task results."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from mspctl.store.models import Run
+
     query = select(Run).options(selectinload(Run.hosts), selectinload(Run.tasks))
     with store.session() as session:
         run = session.scalars(query.where(Run.id == run_id)).one_or_none()
@@ -192,17 +305,32 @@ def find_run(store: Store, run_id: str) -> Run:
         return run
 
 
-def resolve_run(session: Session, client: str, ref: str | None, *, offset: int = 0) -> Run:
+def _prefix(text: str) -> str:
+    """A LIKE pattern matching the values starting with ``text`` (``ESCAPE '/'``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+_COMPLETED_OF = "client = :client AND status IN (:completed)"
+
+
+def resolve_run(
+    session: Session | Reader, client: str, ref: str | None, *, offset: int = 0
+) -> RunRow:
     """A run of a client by id (or unique prefix), by date (the last run that day or before),
     or the newest one; ``offset=1`` with no ref gives the one before the newest."""
-    completed = (Run.client == client) & Run.status.in_(COMPLETED)
-    query = select(Run).where(completed)
+    db = _reader(session)
+    params: dict[str, Any] = {"client": client, "completed": COMPLETED}
     if ref is None:
-        run = session.scalars(query.order_by(Run.seq.desc()).offset(offset).limit(1)).first()
-        if run is None:
+        found = _runs(
+            db,
+            _COMPLETED_OF,
+            {**params, "offset": offset},
+            "ORDER BY seq DESC LIMIT 1 OFFSET :offset",
+        )
+        if not found:
             needed = "two completed runs" if offset else "a completed run"
             raise BadInput(f"client {client!r} needs {needed} in the store")
-        return run
+        return found[0]
     if _DATE.match(ref):
         try:
             day = dt.date.fromisoformat(ref)
@@ -213,33 +341,45 @@ def resolve_run(session: Session, client: str, ref: str | None, *, offset: int =
             if day < dt.date.max
             else dt.datetime.max.replace(tzinfo=dt.UTC)
         )
-        run = session.scalars(
-            query.where(Run.started_at < end).order_by(Run.seq.desc()).limit(1)
-        ).first()
-        if run is None:
+        found = _runs(
+            db,
+            f"{_COMPLETED_OF} AND started_at < :end",
+            {**params, "end": end},
+            "ORDER BY seq DESC LIMIT 1",
+        )
+        if not found:
             raise BadInput(f"no run of {client!r} on or before {ref}")
-        return run
-    matches = session.scalars(query.where(Run.id.startswith(ref, autoescape=True))).all()
+        return found[0]
+    matches = _runs(
+        db,
+        f"{_COMPLETED_OF} AND id LIKE :prefix ESCAPE '/'",
+        {**params, "prefix": _prefix(ref)},
+        "",
+    )
     if len(matches) != 1:
         raise BadInput(f"{'no' if not matches else 'ambiguous'} run {ref!r} of client {client!r}")
     return matches[0]
 
 
-def previous_run(session: Session, run: Run) -> Run:
+def previous_run(session: Session | Reader, run: RunRow) -> RunRow:
     """The client's completed run before ``run``."""
-    prev = session.scalars(
-        select(Run)
-        .where(Run.client == run.client, Run.seq < run.seq, Run.status.in_(COMPLETED))
-        .order_by(Run.seq.desc())
-        .limit(1)
-    ).first()
-    if prev is None:
+    found = _runs(
+        _reader(session),
+        f"{_COMPLETED_OF} AND seq < :seq",
+        {"client": run.client, "completed": COMPLETED, "seq": run.seq},
+        "ORDER BY seq DESC LIMIT 1",
+    )
+    if not found:
         raise BadInput(f"client {run.client!r} has no completed run before {run.id}")
-    return prev
+    return found[0]
 
 
 def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
     """Per policy, the fingerprint of its last successful apply (newest first wins)."""
+    from sqlalchemy import select
+
+    from mspctl.store.models import Run
+
     with store.session() as session:
         runs = session.scalars(
             select(Run)
@@ -254,94 +394,71 @@ def last_applied_fingerprints(store: Store, client: str) -> dict[str, str]:
     return out
 
 
-def changed_tasks(session: Session, run: Run) -> list[TaskRecord]:
-    """Tasks of a run that changed (for a check run: would change), by host."""
-    return list(
-        session.scalars(
-            select(TaskRecord)
-            .where(TaskRecord.run_id == run.id, TaskRecord.changed.is_(True))
-            .order_by(TaskRecord.host, TaskRecord.id)
-        )
+def changed_tasks(session: Session | Reader, run: RunRow) -> list[Any]:
+    """Tasks of a run that changed (for a check run: would change), by host: rows with the
+    columns of ``task_results``."""
+    return _reader(session).rows(
+        "SELECT id, run_id, host, policy, role, task, action, status, changed, message, "
+        "diff_summary, details FROM task_results WHERE run_id = :run AND changed = :yes "
+        "ORDER BY host, id",
+        {"run": run.id, "yes": True},
+        jsons=("details",),
+        flags=("changed",),
     )
 
 
 # -- control states --------------------------------------------------------------------------
-def _state_columns(table: Any) -> tuple[Any, ...]:
-    seq = table.run_seq if table is Finding else table.since_run_seq
-    return (
-        table.host,
-        table.control_id,
-        table.policy,
-        table.title,
-        table.status,
-        table.expected,
-        table.actual,
-        table.evidence,
-        seq.label("since_run_seq"),
-    )
+# the columns of a control's state, from ``findings`` (f) or ``control_states`` (s)
+_STATE = "{t}.host, {t}.control_id, {t}.policy, {t}.title, {t}.status, {t}.expected, {t}.actual, "
+_STATE_JSON = ("expected", "actual", "evidence")
 
 
-def state_at(session: Session, client: str, seq: int) -> list[Any]:
+def state_at(session: Session | Reader, client: str, seq: int) -> list[Any]:
     """The newest change of every control of a client at run ``seq`` (absent ones left out)."""
-    newest = (
-        select(Finding.host, Finding.control_id, func.max(Finding.run_seq).label("seq"))
-        .where(Finding.client == client, Finding.run_seq <= seq)
-        .group_by(Finding.host, Finding.control_id)
-        .subquery()
-    )
     # plain rows, not ORM objects: a client's full state is hundreds of controls
-    query = (
-        select(*_state_columns(Finding))
-        .join(
-            newest,
-            and_(
-                Finding.client == client,
-                Finding.host == newest.c.host,
-                Finding.control_id == newest.c.control_id,
-                Finding.run_seq == newest.c.seq,
-            ),
-        )
-        .where(Finding.status != "absent")
-        .order_by(Finding.host, Finding.control_id)
+    return _reader(session).rows(
+        f"SELECT {_STATE.format(t='f')}f.evidence, f.run_seq AS since_run_seq "  # noqa: S608
+        "FROM findings f JOIN ("
+        "  SELECT host, control_id, max(run_seq) AS seq FROM findings"
+        "  WHERE client = :client AND run_seq <= :seq GROUP BY host, control_id"
+        ") newest ON f.client = :client AND f.host = newest.host"
+        " AND f.control_id = newest.control_id AND f.run_seq = newest.seq "
+        "WHERE f.status != 'absent' ORDER BY f.host, f.control_id",
+        {"client": client, "seq": seq},
+        jsons=_STATE_JSON,
     )
-    return list(session.execute(query))
 
 
-def states_of_run(session: Session, run: Run) -> list[Any]:
+def states_of_run(session: Session | Reader, run: RunRow) -> list[Any]:
     """The control states of a client at a run. For the client's newest run, the current
     states carry the newest evidence; older runs show the evidence recorded when the state
     began."""
-    newest_seq = session.scalar(select(func.max(Run.seq)).where(Run.client == run.client))
+    db = _reader(session)
+    newest_seq = db.scalar(
+        "SELECT max(seq) FROM runs WHERE client = :client", {"client": run.client}
+    )
     if newest_seq == run.seq:
-        return list(
-            session.execute(
-                select(*_state_columns(ControlState))
-                .where(ControlState.client == run.client, ControlState.status != "absent")
-                .order_by(ControlState.host, ControlState.control_id)
-            ).all()
+        return db.rows(
+            f"SELECT {_STATE.format(t='s')}s.evidence, s.since_run_seq "  # noqa: S608
+            "FROM control_states s "
+            "WHERE s.client = :client AND s.status != 'absent' ORDER BY s.host, s.control_id",
+            {"client": run.client},
+            jsons=_STATE_JSON,
         )
-    return state_at(session, run.client, run.seq)
+    return state_at(db, run.client, run.seq)
 
 
 # -- assets ----------------------------------------------------------------------------------
-def assets_at(session: Session, client: str, seq: int) -> dict[str, dict[str, Any]]:
+def assets_at(session: Session | Reader, client: str, seq: int) -> dict[str, dict[str, Any]]:
     """Every host's newest asset record at run ``seq``."""
-    newest = (
-        select(AssetRecord.host, func.max(AssetRecord.run_seq).label("seq"))
-        .where(AssetRecord.client == client, AssetRecord.run_seq <= seq)
-        .group_by(AssetRecord.host)
-        .subquery()
+    rows = _reader(session).rows(
+        "SELECT a.host, a.record FROM asset_records a JOIN ("
+        "  SELECT host, max(run_seq) AS seq FROM asset_records"
+        "  WHERE client = :client AND run_seq <= :seq GROUP BY host"
+        ") newest ON a.client = :client AND a.host = newest.host AND a.run_seq = newest.seq",
+        {"client": client, "seq": seq},
+        jsons=("record",),
     )
-    rows = session.scalars(
-        select(AssetRecord).join(
-            newest,
-            and_(
-                AssetRecord.client == client,
-                AssetRecord.host == newest.c.host,
-                AssetRecord.run_seq == newest.c.seq,
-            ),
-        )
-    ).all()
     return {r.host: r.record for r in rows}
 
 
@@ -361,58 +478,56 @@ class FleetSnapshot:
 def fleet_snapshot(store: Store) -> FleetSnapshot:
     """Every client's last two completed runs and what the last one changed (no per-client
     state reconstruction, so it stays fast for a fleet)."""
-    ranked = (
-        select(
-            Run.client,
-            Run.seq,
-            Run.full,
-            Run.started_at,
-            func.row_number().over(partition_by=Run.client, order_by=Run.seq.desc()).label("rank"),
-        )
-        .where(Run.status.in_(COMPLETED))
-        .subquery()
-    )
-    with store.session() as session:
+    with store.reader() as db:
         pairs: dict[str, dict[str, Any]] = {}
-        for client, seq, full, started, rank in session.execute(
-            select(ranked).where(ranked.c.rank <= 2)
+        for client, seq, full, started, rank in db.rows(
+            'SELECT client, seq, "full", started_at, rank FROM ('
+            '  SELECT client, seq, "full", started_at,'
+            "   row_number() OVER (PARTITION BY client ORDER BY seq DESC) AS rank"
+            "  FROM runs WHERE status IN (:completed)"
+            ") ranked WHERE rank <= 2",
+            {"completed": COMPLETED},
+            times=("started_at",),
+            flags=("full",),
         ):
             entry = pairs.setdefault(client, {})
             entry["last" if rank == 1 else "previous"] = (seq, full, started)
         pairs = {c: e for c, e in pairs.items() if "previous" in e}
         last_seqs = [e["last"][0] for e in pairs.values()]
         changes = (
-            session.execute(
-                select(
-                    Finding.client,
-                    Finding.host,
-                    Finding.control_id,
-                    Finding.status,
-                    Finding.previous_status,
-                ).where(Finding.run_seq.in_(last_seqs))
-            ).all()
+            db.rows(
+                "SELECT client, host, control_id, status, previous_status FROM findings "
+                "WHERE run_seq IN (:seqs)",
+                {"seqs": last_seqs},
+            )
             if last_seqs
             else []
         )
         failing = dict(
-            session.execute(
-                select(ControlState.client, func.count(literal_column("*")))
-                .where(ControlState.status.in_(FAILING))
-                .group_by(ControlState.client)
-            ).all()
+            db.rows(
+                "SELECT client, count(*) FROM control_states WHERE status IN (:failing) "
+                "GROUP BY client",
+                {"failing": FAILING},
+            )
         )
         all_seqs = [e[k][0] for e in pairs.values() for k in ("last", "previous")]
         hosts: dict[int, set[str]] = defaultdict(set)
-        for seq_, host in session.execute(
-            select(Run.seq, RunHost.host)
-            .join(RunHost, RunHost.run_id == Run.id)
-            .where(Run.seq.in_(all_seqs))
-        ):
-            hosts[seq_].add(host)
+        if all_seqs:
+            for seq_, host in db.rows(
+                "SELECT r.seq, h.host FROM runs r JOIN run_hosts h ON h.run_id = r.id "
+                "WHERE r.seq IN (:seqs)",
+                {"seqs": all_seqs},
+            ):
+                hosts[seq_].add(host)
         asset_changed = Counter(
             client
-            for (client,) in session.execute(
-                select(AssetRecord.client).where(AssetRecord.run_seq.in_(last_seqs))
+            for (client,) in (
+                db.rows(
+                    "SELECT client FROM asset_records WHERE run_seq IN (:seqs)",
+                    {"seqs": last_seqs},
+                )
+                if last_seqs
+                else []
             )
         )
     by_client: dict[str, list[Any]] = defaultdict(list)
@@ -454,6 +569,19 @@ def month_history(
     control change up to the period's end (without evidence), and for the ``controls`` named,
     the evidence of their changes in the period and their current state; the outcomes of the
     tasks whose action ends with one of ``actions``."""
+    from sqlalchemy import or_, select
+    from sqlalchemy.orm import selectinload
+
+    from mspctl.store.models import (
+        AssetRecord,
+        ControlState,
+        Finding,
+        MaintenanceBooking,
+        PatchEvent,
+        Run,
+        TaskRecord,
+    )
+
     runs = list(
         session.scalars(
             select(Run)
@@ -595,6 +723,10 @@ def month_history(
 
 
 def _last_seq_before(session: Session, client: str, end: dt.datetime) -> int:
+    from sqlalchemy import func, select
+
+    from mspctl.store.models import Run
+
     seq = session.scalar(
         select(func.max(Run.seq)).where(
             Run.client == client, Run.status.in_(COMPLETED), Run.started_at < end

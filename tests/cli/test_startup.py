@@ -50,10 +50,16 @@ CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tiers list --json": (("pydantic",), ("sqlalchemy", "rich", "ansible.inventory")),
     "clients list": (("ansible.inventory",), ("sqlalchemy", *ANSIBLE_ENGINE)),
     "clients show client-0001": (("ansible.inventory",), ("sqlalchemy", *ANSIBLE_ENGINE)),
-    "runs list": (("sqlalchemy", "rich.table"), ("ansible", "pydantic", "yaml", "jinja2")),
-    "runs list --json": (("sqlalchemy",), ("ansible", "pydantic", "yaml", "rich")),
-    "diff --all --json": (("sqlalchemy",), ("ansible", "pydantic", "yaml", "jinja2", "rich")),
-    "report client-0001 --format json": (("sqlalchemy", "pydantic"), ("rich", *ANSIBLE_ENGINE)),
+    # a SQLite store at the schema head is read with sqlite3: SQLAlchemy is for writes
+    "runs list": (("sqlite3", "rich.table"), ("sqlalchemy", "ansible", "pydantic", "yaml")),
+    "runs list --json": (("sqlite3",), ("sqlalchemy", "ansible", "pydantic", "yaml", "rich")),
+    "runs list client-0001 -n 2": (("sqlite3",), ("sqlalchemy", "ansible", "pydantic")),
+    "diff --all --json": (("sqlite3",), ("sqlalchemy", "ansible", "pydantic", "yaml", "rich")),
+    # the client's inventory is not read (its waivers name no host class)
+    "report client-0001 --format json": (
+        ("sqlite3", "pydantic", "yaml"),
+        ("sqlalchemy", "rich", "ansible.inventory", "ansible.vars", *ANSIBLE_ENGINE),
+    ),
 }
 
 # every command's own --help: the command module and what it imports at its top
@@ -161,3 +167,50 @@ def test_an_edited_role_spec_is_read_again(tmp_path: Path) -> None:
     assert load_argument_spec(tmp_path) == {"role_aa": {"type": "str"}}
     spec.write_text(body.format("role_bb"))
     assert list(load_argument_spec(tmp_path) or {}) == ["role_bb"]
+
+
+def test_a_passed_tier_check_is_remembered_by_content(tmp_path: Path) -> None:
+    """`tiers list` on this tree's project checks every policy block against its role's
+    argument spec with Ansible's validator once; the next process finds the passed checks in
+    the cache (keyed by the content of every input) and does not import the validator."""
+    home = tmp_path / "home"
+    validator = "ansible.module_utils.common.arg_spec"
+    first = loaded(ROOT, home, "tiers list", tmp_path)
+    assert present(first, validator), "the first run checks the role parameters"
+    assert (home / "cache" / "tier-checks.json").is_file()
+    again = loaded(ROOT, home, "tiers list", tmp_path)
+    assert not present(again, validator)
+    assert present(again, "pydantic")  # the tiers are still read and validated
+
+
+def test_an_edited_role_spec_is_checked_again(tmp_path: Path) -> None:
+    """A remembered check never hides a change: editing a role's argument spec (here so that
+    gold's backup schedule no longer fits it) is seen by the next catalogue."""
+    import shutil
+
+    from mspctl.catalogue import Catalogue
+    from mspctl.errors import BadInput
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "tiers", project / "tiers")
+    shutil.copytree(ROOT / "roles", project / "roles", ignore=shutil.ignore_patterns("files"))
+    shutil.copytree(ROOT / "plugins", project / "plugins")
+    cache = tmp_path / "cache"
+    assert Catalogue.load(project / "tiers", cache_dir=cache).get("gold").name == "gold"
+    passed = (cache / "tier-checks.json").read_text()
+    assert Catalogue.load(project / "tiers", cache_dir=cache).get("gold").name == "gold"
+    assert (cache / "tier-checks.json").read_text() == passed  # nothing new to remember
+
+    spec = project / "roles" / "backup_agent" / "meta" / "argument_specs.yml"
+    text = spec.read_text()
+    assert "      backup_agent_schedule:\n        type: str" in text
+    spec.write_text(
+        text.replace(
+            "      backup_agent_schedule:\n        type: str",
+            "      backup_agent_schedule:\n        type: int",
+        )
+    )
+    with pytest.raises(BadInput) as caught:
+        Catalogue.load(project / "tiers", cache_dir=cache).get("gold")
+    assert caught.value.key == "policies.backup_agent", caught.value
+    assert str(caught.value.file) == "tiers/gold.yml"
