@@ -202,7 +202,7 @@ def client_diff(
 
     # an offboarded client (inventory archived) keeps its history: diffed without waivers
     waivers = workspace.waivers_of(client) or Waivers([], {})
-    with workspace.store.session() as session:
+    with workspace.store.reader() as session:
         to_run = queries.resolve_run(session, client, to_ref)
         from_run = (
             queries.resolve_run(session, client, from_ref)
