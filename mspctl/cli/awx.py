@@ -55,6 +55,9 @@ def export(
     groups that AWX needs are listed, to create by hand."""
     from mspctl import awx as domain
 
+    for key, value in (("--organization", organization), ("--project-url", project_url)):
+        if not value.strip():
+            raise BadInput("must not be empty", key=key)
     result = domain.export(
         app.workspace,
         list(clients),

@@ -265,6 +265,11 @@ def test_export_to_a_file_with_the_project_url(cli, shop, tmp_path) -> None:
     assert data["inventory"][0]["organization"] == {"name": "Acme MSP", "type": "organization"}
 
 
+def test_an_empty_organization_is_bad_input(cli) -> None:
+    result = cli("awx", "export", "demo", "--organization", " ")
+    assert result.exit_code == 3 and "--organization: must not be empty" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("breakage", "words"),
     [
