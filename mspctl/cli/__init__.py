@@ -20,6 +20,7 @@ from mspctl.errors import EXIT_CODES_HELP, ExitCode, MspctlError
 # command name -> (module, attribute, one-line help shown by `mspctl --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("mspctl.cli.apply", "apply", "Apply a client's tier policies to its hosts."),
+    "awx": ("mspctl.cli.awx", "awx", "Export clients as AWX inventories and job templates."),
     "clients": ("mspctl.cli.clients", "clients", "List, show and scaffold client inventories."),
     "configs": (
         "mspctl.cli.configs",

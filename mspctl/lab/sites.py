@@ -228,6 +228,28 @@ def write_client(state: LabState, site: SiteState, inventories_dir: Path, vault_
     return directory
 
 
+def write_direct_client(state: LabState, index: int, inventories_dir: Path) -> Path:
+    """A client ``<lab>-direct`` of lab host ``index`` alone, a workstation the controller
+    reaches itself (no site node): it runs from here while the site's client runs through its
+    node."""
+    import yaml
+
+    host = next(h for h in state.hosts if h.index == index)
+    directory = inventories_dir / f"{state.name}-direct"
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {
+        "all": {
+            "vars": {"mspctl_lab_name": directory.name, "mspctl_lab_distro": state.distro},
+            "hosts": {host.name: inventory.host_vars(state, host.ip)},
+            "children": {"workstations": {"hosts": {host.name: {}}}},
+        }
+    }
+    header = f"{inventory.HEADER} (lab {state.name!r}, host {index}, run from the controller)\n"
+    (directory / "hosts.yml").write_text(header + yaml.safe_dump(document, sort_keys=False))
+    (directory / "client.yml").write_text(inventory.client_document())
+    return directory
+
+
 def remove_client(directory: Path) -> None:
     import shutil
 
@@ -237,4 +259,11 @@ def remove_client(directory: Path) -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["SiteState", "add_site", "remove_client", "site_ip", "write_client"]
+__all__ = [
+    "SiteState",
+    "add_site",
+    "remove_client",
+    "site_ip",
+    "write_client",
+    "write_direct_client",
+]

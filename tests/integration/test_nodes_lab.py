@@ -6,11 +6,14 @@ The site's client is applied through the node with ansible-runner streaming: `no
 installs the node from here (the lab has no Internet but the Debian mirror), `nodes check`
 refuses a node that differs; platinum converges, a second run changes nothing, drift is found
 through the node; SIGINT on the controller leaves no process on the node; killing the node's
-sshd mid-run fails the run with the reason, its hosts unreachable.
+sshd mid-run fails the run with the reason, its hosts unreachable. A second client (lab host 3,
+which this machine reaches) is applied from here while the site's first converge runs through the
+node: both succeed, each its own run, their times overlap.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -37,12 +40,12 @@ JOB_PROCESSES = ("ansible-runner", "ansible-playbook", "ansible-galaxy", "mspctl
 @pytest.fixture
 def site_lab(cli):
     require_lab()
-    from mspctl.lab.sites import add_site, remove_client
+    from mspctl.lab.sites import add_site, remove_client, write_direct_client
 
     name = test_lab_name("nodes")
-    result = cli("lab", "up", "2", "--name", name, "--distro", LAB_DISTRO)
+    result = cli("lab", "up", "3", "--name", name, "--distro", LAB_DISTRO)
     assert result.exit_code == 0, result.output
-    site = None
+    site = direct = None
     try:
         state = LabState.load(name)
         assert state is not None
@@ -53,11 +56,19 @@ def site_lab(cli):
             inventories_dir=cli.project / "inventories",
             vault_dir=cli.home / "vault",
         )
+        direct = write_direct_client(state, 3, cli.project / "inventories")
         yield Lab(state), site
     finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        STARTED.clear()
         cli("lab", "down", "--name", name)
         if site is not None and site.client_dir:
             remove_client(Path(site.client_dir))
+        if direct is not None:
+            remove_client(direct)
 
 
 def _json(result, code):
@@ -79,15 +90,25 @@ def _node_processes(lab: Lab, node_name: str) -> list[str]:
     return found
 
 
-def _start_apply(cli, client: str) -> subprocess.Popen[str]:
+STARTED: list[subprocess.Popen[str]] = []  # applies a failed test leaves: ended at teardown
+
+
+def _start_apply(cli, client: str, *options: str) -> subprocess.Popen[str]:
     env = {**os.environ, **cli.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen(
-        [sys.executable, "-m", "mspctl", "apply", client, "--tier", "platinum", "--json"],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mspctl", "apply", client, "--tier", "platinum", "--json", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(proc)
+    return proc
+
+
+def _runs(cli) -> set[str]:
+    runs = cli.home / "runs"
+    return set(os.listdir(runs)) if runs.is_dir() else set()
 
 
 def _wait_for_results(cli, proc: subprocess.Popen[str], before: set[str]) -> None:
@@ -96,7 +117,7 @@ def _wait_for_results(cli, proc: subprocess.Popen[str], before: set[str]) -> Non
     while True:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the job never started on the node"
-        runs = set(os.listdir(cli.home / "runs")) - before
+        runs = _runs(cli) - before
         events = [
             e
             for run in runs
@@ -150,14 +171,37 @@ def test_a_site_behind_its_router_is_run_through_its_node(cli, site_lab) -> None
     assert "does not match this controller" in result.stderr
     _json(cli("nodes", "prepare", node, "--json"), 0)
 
-    result = cli("apply", client, "--tier", "platinum", "--force-window", "--json")
-    if result.exit_code != 0:
+    # the first converge through the node; meanwhile a second client, which this machine
+    # reaches itself, is applied from here (light: bronze's assets and baseline on its one
+    # workstation; the whole tier would also retire backup_agent from it, whose retire task
+    # needs a backup repository host this client does not have)
+    before = _runs(cli)
+    proc = _start_apply(cli, client, "--force-window")
+    _wait_for_results(cli, proc, before)
+    local_client = f"{lab.state.name}-direct"
+    local = cli("apply", local_client, "--tier", "bronze", "--policy", "assets", "--policy",
+                "baseline", "--json")  # fmt: skip
+    assert proc.poll() is None, "the node's run ended before the local one: not concurrent"
+    out, err = proc.communicate(timeout=1800)
+    if proc.returncode != 0:
         tasks = _last_run(cli, client)["tasks"]
-        pytest.fail(f"{result.output}\n{[t for t in tasks if t['status'] == 'failed']}")
-    applied = json.loads(result.stdout)
+        pytest.fail(f"{out}\n{err}\n{[t for t in tasks if t['status'] == 'failed']}")
+    if local.exit_code != 0:
+        tasks = _last_run(cli, local_client)["tasks"]
+        pytest.fail(f"{local.output}\n{[t for t in tasks if t['status'] == 'failed']}")
+    applied = json.loads(out)
     assert set(applied["hosts"]) == {lab.hosts[0].name, *(h.name for h in site.hosts)}, applied
+    assert set(json.loads(local.stdout)["hosts"]) == {lab.hosts[2].name}, local.stdout
     shown = _last_run(cli, client)
     assert shown["node"] == node and shown["status"] == "successful"
+    alone = _last_run(cli, local_client)
+    assert alone["status"] == "successful" and alone["node"] is None, alone
+    assert alone["id"] != shown["id"]
+    # really at the same time: the local run lies within the node's run
+    times = [
+        dt.datetime.fromisoformat(r[k]) for r in (shown, alone) for k in ("started_at", "ended_at")
+    ]
+    assert times[0] < times[2] < times[3] < times[1], times
     text = cli("runs", "show", shown["id"])
     assert f"execution node: {node}" in text.stdout
     again = _json(cli("apply", client, "--tier", "platinum", "--json"), 0)
@@ -177,7 +221,7 @@ def test_a_site_behind_its_router_is_run_through_its_node(cli, site_lab) -> None
     assert _node_processes(lab, site.node) == []
 
     # SIGINT on the controller ends the job on the node, and nothing of it stays there
-    before = set(os.listdir(cli.home / "runs"))
+    before = _runs(cli)
     proc = _start_apply(cli, client)
     _wait_for_results(cli, proc, before)
     assert any("ansible-playbook" in p for p in _node_processes(lab, site.node))
@@ -193,7 +237,7 @@ def test_a_site_behind_its_router_is_run_through_its_node(cli, site_lab) -> None
     assert _last_run(cli, client)["status"] == "aborted"
 
     # the node's sshd dies mid-run: the run fails with the reason, never `running`
-    before = set(os.listdir(cli.home / "runs"))
+    before = _runs(cli)
     proc = _start_apply(cli, client)
     _wait_for_results(cli, proc, before)
     node_ns = Path("/run/netns") / lab.host(site.node).netns
