@@ -79,9 +79,10 @@ def cli(project: Path, home: Path) -> Callable[..., Result]:
 
 # Minutes each long lab test took in CI (two at a time, on the shared 2-core machine). The test
 # command runs the whole suite in one pytest-xdist run (`./dev test`: --dist loadgroup
-# --no-loadscope-reorder, each worker takes the next test when it is almost idle): the longest
-# lab tests are handed out first, and the quick tests fill the time the lab tests spend waiting
-# for hosts to boot, scrapes and alerts; the run ends with its longest worker.
+# --no-loadscope-reorder, no test grouped: each worker takes the next test, in this order, when
+# it is almost idle): the longest lab tests are handed out first, and the quick tests fill the
+# time the lab tests spend waiting for hosts to boot, scrapes and alerts; the run ends with its
+# longest worker. So no test may count on another having run before it on the same hosts.
 LAB_MINUTES = {
     "tests/integration/test_nodes_lab.py": 12,
     "tests/integration/test_retire_lab.py": 11,
@@ -107,11 +108,5 @@ def expected_minutes(item: pytest.Item) -> float:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # stable: tests of equal weight keep their file order (module- and session-scoped fixtures
-    # stay together)
+    # stable: tests of equal weight keep their file order
     items.sort(key=lambda item: -expected_minutes(item))
-    for item in items:
-        # the tests of the session-wide lab (tests/integration/conftest.py) go to one worker
-        # (--dist loadgroup), so one session lab is built, not one per worker
-        if "lab" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("session-lab"))

@@ -227,7 +227,17 @@ def test_a_booked_maintenance_silences_the_booked_host_for_its_duration(fleet, c
         in_maintenance = {
             r["metric"]["instance"].split(":")[0]: float(r["value"][1]) for r in found
         }
-        if workstation.name in in_maintenance or time.monotonic() > deadline:
+        # and both hosts scraped at least once: on a Prometheus this test installed a moment
+        # ago, the workstation's first scrape can come before the server's (staggered targets)
+        scraped = {
+            r["metric"]["instance"].split(":")[0]
+            for r in prometheus(lab, monitor, "query", query=f'up{{job="mspctl", {client}}}')[
+                "result"
+            ]
+        }
+        if (workstation.name in in_maintenance and {server.name, workstation.name} <= scraped) or (
+            time.monotonic() > deadline
+        ):
             break
         time.sleep(3)
     assert in_maintenance.get(workstation.name, 0) >= end_at.timestamp(), in_maintenance
