@@ -300,8 +300,9 @@ class Catalogue:
         for policy, block in tier.enabled_policies.items():
             if not block.params:
                 continue
-            key = self._passed.key(self.project_dir, policy, block.params) if self._passed else ""
-            if key and self._passed and key in self._passed:
+            passed = self._passed
+            digest = passed.key(self.project_dir, policy, block.params) if passed else ""
+            if passed and digest in passed:
                 continue
             # a role's options are checked one by one (no option constrains another), so the
             # block passing whole is every key passing alone: one check for the usual case,
@@ -310,8 +311,8 @@ class Catalogue:
                 validate_parameters(
                     self.project_dir, policy, block.params, file=self._display(chain[-1])
                 )
-                if key and self._passed:
-                    self._passed.add(key)
+                if passed:
+                    passed.add(digest)
                 continue
             except BadInput:
                 pass

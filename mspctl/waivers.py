@@ -39,19 +39,12 @@ class Waiver(BaseModel):
             raise ValueError("must not be blank")
         return value
 
-    def covers(
-        self,
-        host: str,
-        classes: tuple[str, ...] | Callable[[], tuple[str, ...]],
-        control_id: str,
-    ) -> bool:
+    def covers(self, host: str, classes: Callable[[], tuple[str, ...]], control_id: str) -> bool:
         """Whether the waiver names the control and the host (by name, ``all`` or one of its
-        classes; ``classes`` may be a function giving them, called only when needed)."""
+        classes: ``classes`` gives them, called only when needed)."""
         scope = set(self.hosts)
         return fnmatchcase(control_id, self.control) and (
-            "all" in scope
-            or host in scope
-            or bool(scope & set(classes() if callable(classes) else classes))
+            "all" in scope or host in scope or bool(scope & set(classes()))
         )
 
     def active(self, on: dt.date) -> bool:

@@ -69,10 +69,9 @@ def export(
     if output is None:
         click.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"cannot write ({exc.strerror})", file=output, key="-o") from None
+        from mspctl.reports import write_output
+
+        write_output(output, text)  # whole or absent
         app.success(f"wrote {output}: {len(result.data['inventory'])} inventories for awx import")
     for secret in result.omitted:
         app.info(f"not exported (secret): {secret}")

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,26 +76,19 @@ class Store:
     SQLite file is a plain ``sqlite3`` connection (SQLAlchemy is most of a read command's
     start-up)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine: Engine | None = engine
-        self._url = engine.url.render_as_string(hide_password=False)
-        self.name = engine.url.render_as_string(hide_password=True)  # safe to show
+    def __init__(self, url: str, timeout: float, *, sqlite_path: str | None = None) -> None:
+        """A store of ``url``. A SQLite file's engine is built on first use (its reads need
+        none); any other URL's now, so a bad URL is bad input when the store is opened."""
+        self._url = url
+        self._timeout = timeout
+        self._sqlite_path = sqlite_path
         self._sqlite: sqlite3.Connection | None = None
-        self._sqlite_path: str | None = None
         self._sqlite_lock = threading.RLock()
-        self._timeout = 0.0
-
-    @classmethod
-    def _of_sqlite_file(cls, url: str, path: str, timeout: float) -> Store:
-        """A store of a SQLite file whose engine is built on first use."""
-        store = cls.__new__(cls)
-        store._engine = None
-        store._url = store.name = url  # a SQLite URL carries no password
-        store._sqlite = None
-        store._sqlite_path = path
-        store._sqlite_lock = threading.RLock()
-        store._timeout = timeout
-        return store
+        self._engine: Engine | None = None
+        self.name = url  # a SQLite URL carries no password
+        if sqlite_path is None:
+            self._engine = _make_engine(url, timeout)
+            self.name = self._engine.url.render_as_string(hide_password=True)  # safe to show
 
     @property
     def engine(self) -> Engine:
@@ -102,16 +96,11 @@ class Store:
             self._engine = _make_engine(self._url, self._timeout)
         return self._engine
 
-    @property
+    @cached_property
     def _sessions(self) -> sessionmaker[Session]:
         from sqlalchemy.orm import sessionmaker
 
-        made: sessionmaker[Session] | None = self.__dict__.get("_sessionmaker")
-        if made is None:
-            made = self.__dict__["_sessionmaker"] = sessionmaker(
-                self.engine, expire_on_commit=False
-            )
-        return made
+        return sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, *, reconcile: bool = True) -> Store:
@@ -123,14 +112,11 @@ class Store:
         path = _sqlite_file(url)
         if path is not None and Path(path).is_file():
             _private_sqlite_file(path, url)
-            store = cls._of_sqlite_file(url, path, timeout)
+            store = cls(url, timeout, sqlite_path=path)
             if store._ready(reconcile):
                 return store
-            store.migrate()
-            if reconcile:
-                store.reconcile()
-            return store
-        store = cls(_make_engine(url, timeout))
+        else:
+            store = cls(url, timeout)
         store.migrate()
         if reconcile:
             store.reconcile()
