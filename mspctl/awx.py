@@ -217,22 +217,13 @@ def _credential(
 
 
 def _run_context(workspace: Workspace, client: Client, resolved: Any) -> dict[str, Any]:
-    """What ``mspctl apply`` passes as extra variables (mspctl.engine.plan), for the contract's
-    tier on every host: no window override, no bookings (they are per run)."""
-    from mspctl.engine import maintenance_windows
-    from mspctl.incidents.routing import alerting_context
+    """What ``mspctl apply`` passes as extra variables, for the contract's tier on every host:
+    no window override, no bookings (they are per run)."""
+    from mspctl.engine import run_context
 
     tier = resolved.tier
     policies = {name: tier.host_pattern(name) for name in tier.enabled_policies}
-    return {
-        "mspctl_client": client.slug,
-        "mspctl_tier": resolved.tier.name,
-        "mspctl_timezone": client.data.timezone,
-        "mspctl_contract": tier.contract.model_dump(mode="json", exclude_none=True),
-        "mspctl_policies": policies,
-        "mspctl_maintenance_windows": maintenance_windows(resolved),
-        **alerting_context(workspace, policies),
-    }
+    return run_context(workspace, client, resolved, tier.name, policies)
 
 
 def _inventory(

@@ -143,15 +143,7 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
     policies = {name: resolved.tier.host_pattern(name) for name in chosen}
     vault_file = workspace.vault_password_file(client.slug, request.vault_password_file)
     secret_values = _check_inventory(project, client, policies, request.limit, vault_file, warnings)
-    contract = resolved.tier.contract.model_dump(mode="json", exclude_none=True)
-    extravars: dict[str, Any] = {
-        "mspctl_client": client.slug,
-        "mspctl_tier": tier_name,
-        "mspctl_timezone": client.data.timezone,
-        "mspctl_contract": contract,
-        "mspctl_policies": policies,
-        "mspctl_maintenance_windows": maintenance_windows(resolved),
-    }
+    extravars = run_context(workspace, client, resolved, tier_name, policies)
     if request.force_window:
         if "patching" not in policies:
             raise BadInput("patching is not part of this run", key="--force-window")
@@ -165,7 +157,6 @@ def plan(workspace: Workspace, request: ApplyRequest, *, now: dt.datetime | None
             raise BadInput(f"not a host of {client.slug}: {', '.join(unknown)}", key="--catch-up")
         extravars["patching_catch_up_hosts"] = list(request.catch_up)
         warnings.append(f"catching up missed patch windows: {', '.join(request.catch_up)}")
-    extravars |= alerting_context(workspace, policies)  # the clients Alertmanager still routes
     instant = request.now or now
     if request.now is not None:
         extravars["patching_now"] = request.now.isoformat()
@@ -217,6 +208,28 @@ def _retire(
         gone = [name for name in retire if name not in fingerprints]
         fingerprints.update(retire_fingerprints(project, client, gone))
     return retire
+
+
+def run_context(
+    workspace: Workspace,
+    client: Client,
+    resolved: ResolvedTier,
+    tier_name: str,
+    policies: dict[str, str],
+) -> dict[str, Any]:
+    """The extra variables every run of a client's tier gets, before the run's own options
+    (a forced window, catch-up, bookings, retirement): also what ``mspctl awx export`` gives a
+    job template."""
+    return {
+        "mspctl_client": client.slug,
+        "mspctl_tier": tier_name,
+        "mspctl_timezone": client.data.timezone,
+        "mspctl_contract": resolved.tier.contract.model_dump(mode="json", exclude_none=True),
+        "mspctl_policies": policies,
+        "mspctl_maintenance_windows": maintenance_windows(resolved),
+        # the clients Alertmanager still routes
+        **alerting_context(workspace, policies),
+    }
 
 
 def maintenance_windows(tier: ResolvedTier) -> dict[str, Any]:
