@@ -78,10 +78,6 @@ _VARS_SUFFIXES = frozenset({"", ".yml", ".yaml", ".json"})
 _REFERENCE = re.compile(r"^\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
 
 
-class _Vaulted:
-    """A ``!vault`` value read without its password: never decrypted, never written."""
-
-
 @dataclass
 class Export:
     data: dict[str, Any]
@@ -332,7 +328,7 @@ def _secret(name: Any, value: Any, role_secrets: frozenset[str]) -> str | None:
 
 
 def _holds_vault(value: Any) -> bool:
-    if isinstance(value, _Vaulted) or type(value).__name__ in _VAULT_TYPES:
+    if type(value).__name__ in _VAULT_TYPES:
         return True  # checked by type: str() of an encrypted value would try to decrypt it
     if isinstance(value, str):
         return VAULT_MARK in value
@@ -374,48 +370,23 @@ def _vars_files(client: Client, directory: Path, name: str, omitted: list[str]) 
             and not p.name.startswith(".")
             and not p.name.endswith("~")
         )
+    from mspctl.yamlio import load_yaml, top_level
+
     found: dict[str, Any] = {}
     for path in files:
         shown = f"{client.display_dir}/{path.relative_to(client.directory)}"
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if text.lstrip().startswith(VAULT_MARK):
+        # Ansible's tags read as their text: an inline !vault value is its ciphertext, which
+        # _holds_vault finds; a vaulted file is one such string
+        data = load_yaml(path, display=shown, names=top_level)
+        if isinstance(data, str) and data.lstrip().startswith(VAULT_MARK):
             omitted.append(f"{shown}: the whole file (vaulted)")
             continue
-        data = _load_yaml(text, shown)
         if data is None:
             continue
         if not isinstance(data, dict):
             raise BadInput("not a mapping of variables", file=shown)
         found.update(data)
     return found
-
-
-def _load_yaml(text: str, shown: str) -> Any:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def vaulted(_loader: yaml.SafeLoader, _node: yaml.Node) -> _Vaulted:
-        return _Vaulted()
-
-    def unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        assert isinstance(node, yaml.MappingNode)
-        return loader.construct_mapping(node, deep=True)
-
-    Loader.add_constructor("!vault", vaulted)
-    Loader.add_constructor("!unsafe", unsafe)
-    try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506  # a SafeLoader with two tags
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BadInput(f"invalid YAML ({problem})", file=where) from None
 
 
 __all__ = ["EXPORTABLE_RESOURCES", "MANUAL_KEY", "PLACEHOLDER_URL", "Export", "export"]
