@@ -22,6 +22,21 @@ SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.y
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
+def failure_excerpt(output: str, tail: int = 4000) -> str:
+    """The failed tasks (their TASK line and message, wherever they are in a long log), then
+    the end of the output: a failure early in verify is not cut off by the plays after it."""
+    lines = output.splitlines()
+    failed: list[str] = []
+    task = ""
+    for line in lines:
+        if line.startswith(("TASK [", "PLAY [")):
+            task = line
+        elif line.startswith(("fatal: [", "failed: [")):
+            failed += [task, line[:3000]]
+    head = "\n".join(["failed tasks:", *failed, "", "end of the output:"]) if failed else ""
+    return head + "\n" + output[-tail:]
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
     require_lab()
@@ -48,7 +63,7 @@ def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
         text=True,
         timeout=1800,
     )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, failure_excerpt(proc.stdout + proc.stderr)
     # the check step: the converge playbook in check mode on converged hosts changes nothing
     checks = [json.loads(p.read_text()) for p in sorted(recaps.glob("*-check.json"))]
     assert checks, "the scenario ran no check-mode playbook"
