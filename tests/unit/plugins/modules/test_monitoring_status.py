@@ -617,8 +617,10 @@ def run_module(
     check_mode: bool = False,
     diff: bool = False,
 ) -> dict[str, Any]:
-    """The module's result (helper.run_module), with the host observations patched in."""
+    """The module's result (helper.run_module), with the host observations patched in and the
+    module's clock at T0 (two runs a second apart would see different metric ages)."""
     monkeypatch.setattr(status_module, "observe", lambda module: observed)
+    monkeypatch.setattr(status_module, "time", SimpleNamespace(time=lambda: T0))
     return run_main(status_module, args, check=check_mode, diff=diff)
 
 
