@@ -49,6 +49,7 @@ class Sample:
     cpu: float  # user + system seconds of the command and its reaped descendants
     peak_rss: int  # bytes: the largest sum of RSS over the command's process tree
     stdout: str
+    busy: float = 0.0  # share of the machine's cores busy meanwhile (every process: hosts too)
 
 
 class TreeSampler(threading.Thread):
@@ -93,6 +94,13 @@ def tree_rss(root: int) -> int:
     return total
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle) clock ticks of every core so far, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values[:8]), values[3] + values[4]  # user..steal; idle + iowait
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -100,6 +108,7 @@ def children_cpu() -> float:
 
 def run(cmd: list[str], env: dict[str, str], expect_changed_zero: bool = False) -> Sample:
     cpu0 = children_cpu()
+    ticks0 = machine_ticks()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -111,13 +120,16 @@ def run(cmd: list[str], env: dict[str, str], expect_changed_zero: bool = False) 
     sampler.done.set()
     sampler.join()
     cpu = children_cpu() - cpu0
+    ticks1 = machine_ticks()
+    total, idle = ticks1[0] - ticks0[0], ticks1[1] - ticks0[1]
+    busy = (total - idle) / total if total > 0 else 0.0
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out[-3000:]}{err[-3000:]}")
     if expect_changed_zero and cmd[: len(MSPCTL)] == MSPCTL:
         changed = json.loads(out)["changed"]
         if changed:
             sys.exit(f"not idempotent: {changed} changes in {' '.join(cmd)}")
-    return Sample(wall, cpu, sampler.peak, out)
+    return Sample(wall, cpu, sampler.peak, out, busy)
 
 
 def findings(run_id: str, client: str, env: dict[str, str]) -> dict[tuple[str, str], str]:
@@ -206,7 +218,8 @@ def bench_lab(args: argparse.Namespace, hosts: int, env: dict[str, str], home: P
             wall = statistics.median(s.wall for s in values)
             cpu = statistics.median(s.cpu for s in values)
             rss = max(s.peak_rss for s in values)
-            rows.append((hosts, name, wall, cpu, rss, baseline / wall))
+            busy = statistics.median(s.busy for s in values)
+            rows.append((hosts, name, wall, cpu, rss, baseline / wall, busy))
         return rows
     finally:
         if not args.keep:
@@ -217,23 +230,25 @@ def print_table(rows: list[Any], repeat: int, distro: str) -> None:
     mib = 2**20
     print(
         f"\nidempotent platinum re-run on lab hosts ({distro}), median of {repeat}; CPU: "
-        "controller, children included; RSS: peak of the controller's process tree"
+        "controller, children included; RSS: peak of the controller's process tree; busy: "
+        "share of the machine's cores in use meanwhile (controller and lab hosts share them: "
+        "near 100 % the run is bound by CPU, not by round trips)"
     )
     head = (
         f"{'hosts':>5} {'variant':36} {'wall':>8} {'per host':>9} {'vs stock':>9} "
-        f"{'CPU':>8} {'CPU/host':>9} {'peak RSS':>10}"
+        f"{'CPU':>8} {'CPU/host':>9} {'peak RSS':>10} {'busy':>5}"
     )
     print(head)
     for row in rows:
         hosts, name = row[0], row[1]
         if row[4] is None:  # the first converge: one sample
             s = row[2]
-            wall, cpu, rss, ratio = s.wall, s.cpu, s.peak_rss, "-"
+            wall, cpu, rss, ratio, busy = s.wall, s.cpu, s.peak_rss, "-", s.busy
         else:
-            wall, cpu, rss, ratio = row[2], row[3], row[4], f"{row[5]:.2f}x"
+            wall, cpu, rss, ratio, busy = row[2], row[3], row[4], f"{row[5]:.2f}x", row[6]
         print(
             f"{hosts:>5} {name:36} {wall:7.1f}s {wall / hosts:8.2f}s {ratio:>9} "
-            f"{cpu:7.1f}s {cpu / hosts:8.2f}s {rss / mib:7.0f} MiB"
+            f"{cpu:7.1f}s {cpu / hosts:8.2f}s {rss / mib:7.0f} MiB {busy:4.0%}"
         )
 
 

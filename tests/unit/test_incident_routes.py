@@ -8,14 +8,13 @@ host being ``localhost``) over the parts folder, and the assembled result is che
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from local_playbook import run_local_playbook
 from test_monitoring_alertmanager import ROLE, check, render, route, tier_routing
 
 from mspctl.incidents.routing import alerting_clients
@@ -69,27 +68,13 @@ def prune(
     }
     if served is not None:
         extra["mspctl_alerting_clients"] = served
-    env = dict(
-        os.environ,
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_HOME=str(folder / ".ansible"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
+    done = run_local_playbook(
+        playbook,
+        folder / ".ansible",
         "-e",
         yaml.safe_dump(extra, default_flow_style=True, width=10_000).strip(),
-        str(playbook),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        env={"ANSIBLE_ROLES_PATH": str(ROOT / "roles")},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
