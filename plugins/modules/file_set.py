@@ -200,7 +200,7 @@ def read(path: str) -> bytes | None:
     try:
         with open(path, "rb") as handle:
             return handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # absent (a bad folder fails when written)
         return None
 
 
