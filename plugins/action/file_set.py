@@ -42,15 +42,13 @@ SOURCES = ("src", "template", "content")
 class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type hints
     TRANSFERS_FILES = False
     _requires_connection = True
+    _VALID_ARGS = frozenset(("directories", "files"))  # ActionBase.run refuses any other
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
         args = self._task.args
-        unknown = sorted(set(args) - {"directories", "files"})
-        if unknown:
-            raise AnsibleActionFail(f"file_set: unknown option {unknown[0]} (directories, files)")
         files = args.get("files") or []
         if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
             raise AnsibleActionFail("file_set: files must be a list of mappings")

@@ -136,7 +136,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
             "dest": {"type": "path", "required": True},
             "src": {"type": "str"},
             "template": {"type": "str"},
-            "content": {"type": "str", "no_log": False},
+            "content": {"type": "str"},
             **ENTRY,
         },
     },
