@@ -120,15 +120,13 @@ def _monthly(
     output: Path | None,
     run_ref: str | None,
 ) -> None:
-    import datetime as dt
-
     from mspctl.errors import BadInput
-    from mspctl.reports.monthly import parse_month
+    from mspctl.reports.monthly import client_today, parse_month
     from mspctl.reports.publish import format_of, month_data, monthly_reports
 
     if run_ref is not None:
         raise BadInput("a monthly report covers the month, not one run", key="--run")
-    month = parse_month(month_text, dt.datetime.now(dt.UTC).date())
+    month = parse_month(month_text, None)
     workspace = app.workspace
     if all_clients:
         if client is not None:
@@ -137,6 +135,9 @@ def _monthly(
             raise BadInput("--all writes one file per client into an existing directory", key="-o")
         kind = format_of(fmt, None, directory=True)
         slugs = workspace.clients.names()
+        # a month has begun when it has begun for any client (the one furthest east)
+        if slugs:
+            month.not_after(max(client_today(workspace.clients.get(s)) for s in slugs))
         files = monthly_reports(
             workspace,
             slugs,
@@ -150,6 +151,7 @@ def _monthly(
         return
     if client is None:
         raise BadInput("missing the client name (or --all)", key="CLIENT")
+    month.not_after(client_today(workspace.clients.get(client)))
     kind = format_of(fmt, output, directory=False)
     if output is None:
         if kind == "pdf":

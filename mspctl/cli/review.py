@@ -40,20 +40,19 @@ def review(
 ) -> None:
     """The year per month, recurring failures, the warranty replacement plan for the next 12
     months and the upgrade page (what the next tier adds, as `mspctl tiers diff` shows it)."""
-    import datetime as dt
-
     from mspctl.errors import BadInput
     from mspctl.reports.branding import load_branding
     from mspctl.reports.document import render_review
+    from mspctl.reports.monthly import client_today
     from mspctl.reports.publish import format_of, write_document
     from mspctl.reports.review import build_review, parse_year
 
-    today = dt.datetime.now(dt.UTC).date()
+    workspace = app.workspace
+    today = client_today(workspace.clients.get(client))
     number = parse_year(year, today)
     kind = format_of(fmt, output, directory=False)
     if output is None and kind == "pdf":
         raise BadInput("a PDF needs a file", key="-o")
-    workspace = app.workspace
     data = build_review(workspace, client, number, today=today, lang=lang)
     if kind == "json":
         if output is None:

@@ -77,6 +77,11 @@ class Month:
     def days(self) -> list[dt.date]:
         return [self.first + dt.timedelta(days=i) for i in range(self.last.day)]
 
+    def not_after(self, today: dt.date, *, key: str = "--month") -> None:
+        """Bad input naming the option when the month begins after ``today``."""
+        if self.first > today:
+            raise BadInput(f"{self} is in the future (today is {today.isoformat()})", key=key)
+
     def bounds(self, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
         """The month as an instant range ``[start, end)`` in a time zone."""
         nxt = self.last + dt.timedelta(days=1)
@@ -86,15 +91,23 @@ class Month:
         )
 
 
-def parse_month(value: str, today: dt.date, *, key: str = "--month") -> Month:
-    """``YYYY-MM``, not after ``today``'s month: else bad input naming the option."""
+def parse_month(value: str, today: dt.date | None, *, key: str = "--month") -> Month:
+    """``YYYY-MM``, not after ``today``'s month (unchecked when ``today`` is None): else bad
+    input naming the option."""
     match = _MONTH.match(value)
     if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise BadInput(f"expected a month YYYY-MM, got {value[:40]!r}", key=key)
     month = Month(int(match.group(1)), int(match.group(2)))
-    if month.first > today:
-        raise BadInput(f"{month} is in the future (today is {today.isoformat()})", key=key)
+    if today is not None:
+        month.not_after(today, key=key)
     return month
+
+
+def client_today(client: Client, now: dt.datetime | None = None) -> dt.date:
+    """The date where the client is: a month (or a year) has begun for a client when it has
+    begun in the client's time zone, not in UTC nor on the controller's clock."""
+    moment = now or dt.datetime.now(dt.UTC)
+    return moment.astimezone(ZoneInfo(client.data.timezone)).date()
 
 
 def build(

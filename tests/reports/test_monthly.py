@@ -370,3 +370,51 @@ def test_an_invalid_client_setting_is_bad_input(cli, project, line, key):
     result = cli("report", CLIENT, "--month", "2026-10")
     assert result.exit_code == 3, result.output
     assert f"inventories/{CLIENT}/client.yml: {key}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("zone", "utc", "date"),
+    [
+        ("Europe/Rome", "2026-11-30T23:30:00+00:00", "2026-12-01"),  # a CI run once failed here
+        ("Pacific/Kiritimati", "2026-11-30T10:30:00+00:00", "2026-12-01"),  # UTC+14
+        ("Pacific/Pago_Pago", "2026-12-01T05:00:00+00:00", "2026-11-30"),  # UTC-11
+        ("UTC", "2026-11-30T23:59:59+00:00", "2026-11-30"),
+    ],
+)
+def test_the_clients_date_is_the_one_in_its_time_zone(zone, utc, date):
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from mspctl.reports.monthly import client_today
+
+    client = SimpleNamespace(data=SimpleNamespace(timezone=zone))
+    now = dt.datetime.fromisoformat(utc)
+    assert client_today(client, now).isoformat() == date  # type: ignore[arg-type]
+
+
+def _set_zone(project: Path, zone: str) -> None:
+    path = project / "inventories" / CLIENT / "client.yml"
+    text = re.sub(r"(?m)^timezone: .*$", f"timezone: {zone}", path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+
+
+def test_a_month_has_begun_when_it_has_begun_where_the_client_is(cli, project, month_project):
+    """The month the client is in is never refused as "in the future" (even when UTC is still
+    in the month before), and the month after it always is, with the client's date."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    _set_zone(project, "Pacific/Kiritimati")  # first in the world into each month
+    here = dt.datetime.now(ZoneInfo("Pacific/Kiritimati"))
+    result = cli("report", CLIENT, "--month", f"{here:%Y-%m}", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["month"] == f"{here:%Y-%m}"
+    review = cli("review", CLIENT, "--year", f"{here:%Y}", "--format", "json")
+    assert review.exit_code == 0, review.output
+
+    _set_zone(project, "Pacific/Pago_Pago")  # last
+    there = dt.datetime.now(ZoneInfo("Pacific/Pago_Pago"))
+    later = (there.replace(day=28) + dt.timedelta(days=4)).strftime("%Y-%m")
+    result = cli("report", CLIENT, "--month", later, "--format", "json")
+    assert result.exit_code == 3, result.output
+    assert f"--month: {later} is in the future (today is " in result.output
