@@ -315,7 +315,7 @@ def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _write_reports(workspace: Workspace, slug: str, folder: Path, notes: list[str]) -> None:
     from mspctl import reports
-    from mspctl.reports.monthly import client_today, parse_month
+    from mspctl.reports.monthly import Month, client_today
     from mspctl.reports.publish import monthly_reports
 
     run = _newest_seq(workspace, slug, mode="apply")
@@ -326,7 +326,7 @@ def _write_reports(workspace: Workspace, slug: str, folder: Path, notes: list[st
         (folder / "compliance-report.json").write_text(reports.render(data, "json"), "utf-8")
         (folder / "compliance-report.html").write_text(reports.render(data, "html"), "utf-8")
     today = client_today(workspace.clients.get(slug))
-    month = parse_month(f"{today:%Y-%m}", today)
+    month = Month(today.year, today.month)
     for fmt in ("json", "html"):
         target = folder / f"monthly-report-{today:%Y-%m}.{fmt}"
 

@@ -126,7 +126,7 @@ def _monthly(
 
     if run_ref is not None:
         raise BadInput("a monthly report covers the month, not one run", key="--run")
-    month = parse_month(month_text, None)
+    month = parse_month(month_text)
     workspace = app.workspace
     if all_clients:
         if client is not None:
@@ -137,7 +137,9 @@ def _monthly(
         slugs = workspace.clients.names()
         # a month has begun when it has begun for any client (the one furthest east)
         if slugs:
-            month.not_after(max(client_today(workspace.clients.get(s)) for s in slugs))
+            month.not_after(
+                max(client_today(workspace.clients.get(s, inventory=False)) for s in slugs)
+            )
         files = monthly_reports(
             workspace,
             slugs,
@@ -151,7 +153,7 @@ def _monthly(
         return
     if client is None:
         raise BadInput("missing the client name (or --all)", key="CLIENT")
-    month.not_after(client_today(workspace.clients.get(client)))
+    month.not_after(client_today(workspace.clients.get(client, inventory=False)))
     kind = format_of(fmt, output, directory=False)
     if output is None:
         if kind == "pdf":

@@ -48,7 +48,7 @@ def review(
     from mspctl.reports.review import build_review, parse_year
 
     workspace = app.workspace
-    today = client_today(workspace.clients.get(client))
+    today = client_today(workspace.clients.get(client, inventory=False))
     number = parse_year(year, today)
     kind = format_of(fmt, output, directory=False)
     if output is None and kind == "pdf":

@@ -91,16 +91,13 @@ class Month:
         )
 
 
-def parse_month(value: str, today: dt.date | None, *, key: str = "--month") -> Month:
-    """``YYYY-MM``, not after ``today``'s month (unchecked when ``today`` is None): else bad
-    input naming the option."""
+def parse_month(value: str, *, key: str = "--month") -> Month:
+    """``YYYY-MM``, else bad input naming the option (whether it has begun is
+    :meth:`Month.not_after`'s question: it depends on the client's time zone)."""
     match = _MONTH.match(value)
     if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise BadInput(f"expected a month YYYY-MM, got {value[:40]!r}", key=key)
-    month = Month(int(match.group(1)), int(match.group(2)))
-    if today is not None:
-        month.not_after(today, key=key)
-    return month
+    return Month(int(match.group(1)), int(match.group(2)))
 
 
 def client_today(client: Client, now: dt.datetime | None = None) -> dt.date:
