@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -42,7 +45,22 @@ def project(tmp_path: Path) -> Path:
             )
         else:
             shutil.copy2(source, target / part)
+    _demo_trial_around_today(target / "inventories/demo/client.yml")
     return target
+
+
+DEMO_TRIAL = re.compile(r"(\n  trial:\n    tier: platinum\n    start: )\S+(\n    end: )\S+")
+
+
+def _demo_trial_around_today(client_yml: Path) -> None:
+    """The demo client's 60-day Platinum trial has fixed dates, like a real client's; tests that
+    take the demo for a client in its trial must not break the day it ends, so the copy's trial
+    runs from 29 days before today to 30 days after (today where the demo is, Europe/Paris)."""
+    today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
+    start, end = today - dt.timedelta(days=29), today + dt.timedelta(days=30)
+    text, count = DEMO_TRIAL.subn(rf"\g<1>{start}\g<2>{end}", client_yml.read_text())
+    assert count == 1, f"{client_yml}: the demo's platinum trial block changed; update DEMO_TRIAL"
+    client_yml.write_text(text)
 
 
 @pytest.fixture

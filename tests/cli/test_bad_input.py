@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -145,7 +146,7 @@ def test_circular_extends(cli):
 
 def test_trial_ending_before_start(cli):
     path = cli.project / "inventories/demo/client.yml"
-    path.write_text(path.read_text().replace("end: 2026-12-30", "end: 2026-10-01"))
+    path.write_text(re.sub(r"\n    end: \S+", "\n    end: 2026-10-01", path.read_text()))
     _assert_bad(
         cli("apply", "demo"), "inventories/demo/client.yml", "contract.trial", "before its start"
     )

@@ -4,11 +4,14 @@ host (through ``ansible.windows.win_powershell``, here answered by recorded resu
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
+import pytest
+import time_machine
 from ansible_collections.mspctl.policy.plugins.action.win_backup_status import ActionModule
 from ansible_collections.mspctl.policy.plugins.module_utils.mspctl_winbackup import (
     BACKUP_NOW,
@@ -24,6 +27,15 @@ ARGS = {
     "restore_test_interval_days": 7,
 }
 NAMES = {PROBE: "probe", BACKUP_NOW: "backup", RESTORE_TEST: "restore_test"}
+# The recorded probes are judged at noon (UTC) of the day they were recorded: the converged
+# host's last snapshot is then 12 h old and its restore test 6 days old.
+RECORDED_ON = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _recorded_day():
+    with time_machine.travel(RECORDED_ON, tick=False):
+        yield
 
 
 def run_action(
