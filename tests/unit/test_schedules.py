@@ -28,6 +28,9 @@ PW = window_parser(ROOT)
 UTC = dt.UTC
 ROME = "Europe/Rome"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
+# the project copy's demo runs its platinum trial from 29 days before today to 30 days after
+IN_TRIAL = dt.date.today()
+AFTER_TRIAL = IN_TRIAL + dt.timedelta(days=40)
 
 
 def trigger(days: tuple[str, ...], start: str, zone: str = ROME, clients=("acme",)) -> Trigger:
@@ -39,7 +42,7 @@ def trigger(days: tuple[str, ...], start: str, zone: str = ROME, clients=("acme"
 
 def test_demo_triggers_from_silver_and_the_running_platinum_trial(project, home):
     ws = Workspace(project_dir=project, home=home)
-    triggers = schedules.compute_triggers(ws, today=dt.date(2026, 11, 30))
+    triggers = schedules.compute_triggers(ws, today=IN_TRIAL)
     assert [t.as_dict() for t in triggers] == [
         {
             "name": "europe-paris-tue-thu-1900",
@@ -65,7 +68,7 @@ def test_demo_triggers_from_silver_and_the_running_platinum_trial(project, home)
         },
     ]
     # after the trial: the contracted tier only
-    later = schedules.compute_triggers(ws, today=dt.date(2027, 1, 1))
+    later = schedules.compute_triggers(ws, today=AFTER_TRIAL)
     assert all("platinum" not in s for t in later for s in t.sources)
 
 
@@ -83,7 +86,7 @@ def test_clients_sharing_a_trigger_share_one_invocation(project, home):
     _add_client(project, "roma", ROME)
     _add_client(project, "basic", ROME, tier="bronze")  # no patching: no trigger
     ws = Workspace(project_dir=project, home=home)
-    triggers = schedules.compute_triggers(ws, today=dt.date(2027, 1, 1))
+    triggers = schedules.compute_triggers(ws, today=AFTER_TRIAL)
     by_name = {t.name: t for t in triggers}
     assert sorted(by_name) == [
         "europe-paris-sat-2200",
@@ -96,7 +99,7 @@ def test_clients_sharing_a_trigger_share_one_invocation(project, home):
         "mspctl run-due --client bakery --client demo"
     )
     assert by_name["europe-rome-sat-2200"].clients == ("roma",)
-    only = schedules.compute_triggers(ws, ["roma"], today=dt.date(2027, 1, 1))
+    only = schedules.compute_triggers(ws, ["roma"], today=AFTER_TRIAL)
     assert {t.clients for t in only} == {("roma",)}
 
 
@@ -356,6 +359,6 @@ def test_github_workflow_is_valid_yaml_with_utc_crons():
 def test_output_is_deterministic(project, home):
     ws = Workspace(project_dir=project, home=home)
     for emit, emitter in schedules.EMITTERS.items():
-        first = emitter(schedules.compute_triggers(ws, today=dt.date(2026, 11, 30)), "mspctl")
-        again = emitter(schedules.compute_triggers(ws, today=dt.date(2026, 11, 30)), "mspctl")
+        first = emitter(schedules.compute_triggers(ws, today=IN_TRIAL), "mspctl")
+        again = emitter(schedules.compute_triggers(ws, today=IN_TRIAL), "mspctl")
         assert first == again, emit
