@@ -28,11 +28,16 @@ def failure_excerpt(output: str, tail: int = 4000) -> str:
     lines = output.splitlines()
     failed: list[str] = []
     task = ""
+    in_failure = 0  # lines still to keep of a failure's message (printed over several lines)
     for line in lines:
-        if line.startswith(("TASK [", "PLAY [")):
-            task = line
+        if line.startswith(("TASK [", "PLAY [", "RUNNING HANDLER [")) or not line.strip():
+            task, in_failure = (line if line.strip() else task), 0
         elif line.startswith(("fatal: [", "failed: [")):
             failed += [task, line[:3000]]
+            in_failure = 40
+        elif in_failure:
+            failed.append(line[:3000])
+            in_failure -= 1
     head = "\n".join(["failed tasks:", *failed, "", "end of the output:"]) if failed else ""
     return head + "\n" + output[-tail:]
 
