@@ -28,7 +28,10 @@ extends_documentation_fragment:
   - mspctl.policy.attributes
 options:
   directories:
-    description: Folders to make (with their parents), in order.
+    description:
+      - Folders to make, in order.
+      - Missing parents are made too, with the same owner, group and mode (as
+        M(ansible.builtin.file) does); existing parents keep theirs.
     type: list
     elements: dict
     default: []
@@ -191,8 +194,19 @@ def make_directory(
         }
     )
     if not module.check_mode:
-        os.makedirs(path)
-        attributes(module, path, entry, [])
+        # like ansible.builtin.file: every folder made here, the missing parents too, gets the
+        # entry's owner, group and mode (a parent made as root would lock its owner out)
+        missing = []
+        head = os.path.normpath(path)
+        while not os.path.lexists(head):
+            missing.append(head)
+            head = os.path.dirname(head)
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except OSError as exc:
+                module.fail_json(msg=f"directories: cannot make {folder}: {exc.strerror}")
+            attributes(module, folder, entry, [])
     return True
 
 

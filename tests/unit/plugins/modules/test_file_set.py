@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -134,7 +135,13 @@ def test_writes_then_changes_nothing(project: Path) -> None:
     assert "Host=localhost\n" in (out / "unit.service").read_text()
     assert (out / "lib/sub/program.py").read_text() == "print('hello')\n"
     assert (out / "note").read_text() == "a note\n"
-    assert [mode(out / "lib/sub"), mode(out / "lib/sub/program.py"), mode(out / "note")] == [
+    assert [
+        mode(out / "lib"),  # a parent made for lib/sub: the entry's mode, as builtin file does
+        mode(out / "lib/sub"),
+        mode(out / "lib/sub/program.py"),
+        mode(out / "note"),
+    ] == [
+        "0o750",
         "0o750",
         "0o755",
         "0o600",
@@ -199,3 +206,22 @@ def test_a_missing_folder_fails_without_writing(tmp_path: Path) -> None:
     done, _ = run(tmp_path)
     assert done.returncode == 2
     assert "the folder of " + str(tmp_path / "out/none/file") + " does not exist" in done.stdout
+
+
+@pytest.mark.slow
+def test_parents_it_makes_get_the_owner_existing_ones_keep_theirs(tmp_path: Path) -> None:
+    """A repository folder /srv/restic/<lab>/<host> for the sftp user: /srv/restic/<lab>, made
+    on the way, must be the user's too, or the user cannot make a sibling repository there."""
+    (tmp_path / "out").mkdir(mode=0o755)
+    folder = {"path": "{{ out }}/lab/host", "owner": "nobody", "group": "nogroup", "mode": "0700"}
+    write_project(tmp_path, directories=[folder], files=[])
+    done, result = run(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    nobody = pwd.getpwnam("nobody").pw_uid
+    out = tmp_path / "out"
+    assert [(p.stat().st_uid, mode(p)) for p in (out / "lab", out / "lab/host")] == [
+        (nobody, "0o700"),
+        (nobody, "0o700"),
+    ]
+    assert (out.stat().st_uid, mode(out)) == (os.getuid(), "0o755")  # it existed: kept
+    assert result["changed_paths"] == [str(out / "lab/host")]
