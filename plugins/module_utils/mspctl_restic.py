@@ -545,8 +545,12 @@ def compare(sample: Iterable[Node], scratch: str, result: dict[str, Any]) -> Non
     for node in sample:
         path = node["path"]
         target = restored_path(scratch, path)
-        expected = sha256_file(path)
-        if not unchanged_on_disk(node):  # edited while we read it: not evidence either way
+        try:
+            expected = sha256_file(path)
+        except OSError:  # removed since it was sampled (a temporary file, a rotated log)
+            expected = None
+        if expected is None or not unchanged_on_disk(node):
+            # edited or removed while we read it: not evidence either way
             result["changed_since_snapshot"] += 1
             continue
         if not os.path.isfile(target):

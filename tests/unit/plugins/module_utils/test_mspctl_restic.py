@@ -275,6 +275,26 @@ def test_no_snapshot_or_nothing_to_compare_fails(tmp_path: Path, scratch: Path) 
     assert "restore" not in fake.commands()
 
 
+def test_a_file_removed_after_sampling_is_no_evidence(tmp_path: Path) -> None:
+    """A sampled file that is gone when the restored copy is compared (a temporary file, a
+    rotated log) counts as changed since the snapshot: the others decide, no error."""
+    files = make_tree(tmp_path / "src", 3)
+    nodes = [
+        {"path": str(f), "size": f.stat().st_size, "mtime": rfc3339_ns(f.stat().st_mtime_ns, 0)}
+        for f in files
+    ]
+    scratch = tmp_path / "scratch"
+    for f in files:
+        copy = Path(restic.restored_path(str(scratch), str(f)))
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(f.read_bytes())
+    files[0].unlink()
+    result: dict[str, Any] = {"changed_since_snapshot": 0, "result": "fail"}
+    restic.compare(nodes, str(scratch), result)
+    assert (result["result"], result["files"], result["changed_since_snapshot"]) == ("pass", 2, 1)
+    assert result["mismatches"] == []
+
+
 def test_snapshots_of_other_hosts_are_not_tested(tmp_path: Path, scratch: Path) -> None:
     make_tree(tmp_path / "src", 2)
     fake = FakeRestic()
