@@ -183,7 +183,8 @@ def _bring_up(
         host.supervisor_pid = hosts.start(state, host)
     state.save()
     say(f"booting {len(state.hosts)} {state.distro} hosts on {state.subnet}")
-    hosts.wait_ready(state, timeout)
+    for name, units in hosts.wait_ready(state, timeout).items():
+        say(f"{name}: {', '.join(units)} failed while booting; started again: ok")
     if inventories_dir is not None:
         state.inventory_dir = str(inventories_dir / state.name)
         state.save()  # recorded first, so `down` removes even a half-written inventory

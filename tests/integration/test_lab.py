@@ -22,6 +22,8 @@ from click.testing import Result
 from lab_helpers import Lab, remains, require_lab, test_lab_name
 
 import mspctl.lab as domain
+from mspctl.lab import hosts
+from mspctl.lab._system import LabError
 from mspctl.lab.state import LabState
 
 LAB_DISTRO = os.environ.get("MSPCTL_LAB_DISTRO", "bookworm")
@@ -177,6 +179,45 @@ def test_reboot_returns_and_the_host_is_usable(lab: Lab, tmp_path: Path) -> None
     assert after != before, "the guest really rebooted"
     print(f"reboot round trip (playbook) {elapsed:.1f} s")
     assert "guest rebooted" in lab.state.log_file(host).read_text()
+
+
+FLAKY_UNITS = """\
+cat > /etc/systemd/system/mspctl-flaky.service <<'UNIT'
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'test -e /run/mspctl-flaky || { touch /run/mspctl-flaky; exit 1; }'
+UNIT
+cat > /etc/systemd/system/mspctl-broken.service <<'UNIT'
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo the image is broken; exit 1'
+UNIT
+systemctl daemon-reload
+"""
+
+
+def test_a_unit_failed_while_booting_is_started_again_or_named(lab: Lab) -> None:
+    """`up` ends with hosts that booted clean: a unit that failed once (an early-boot unit on
+    a loaded machine) is started again; one that fails again stops `up`, naming it."""
+    host = lab.hosts[0]
+    lab.ssh(host, FLAKY_UNITS + "systemctl start mspctl-flaky.service || true")
+    try:
+        deadline = time.monotonic() + 120
+        assert hosts.settle_boot(lab.state, host, deadline) == ["mspctl-flaky.service"]
+        lab.ssh(host, "systemctl is-active mspctl-flaky.service")
+        lab.ssh(host, "systemctl start mspctl-broken.service || true")
+        with pytest.raises(LabError, match=r"mspctl-broken.service failed .* the image is broken"):
+            hosts.settle_boot(lab.state, host, deadline)
+    finally:
+        lab.ssh(
+            host,
+            "systemctl stop mspctl-flaky.service; systemctl reset-failed;"
+            " rm -f /etc/systemd/system/mspctl-flaky.service"
+            " /etc/systemd/system/mspctl-broken.service /run/mspctl-flaky;"
+            " systemctl daemon-reload",
+        )
+    assert lab.ssh(host, "systemctl --failed --no-legend --plain").stdout.strip() == ""
 
 
 def test_status_reports_the_lab(lab: Lab, cli: Callable[..., Result]) -> None:
