@@ -258,13 +258,19 @@ def settle_boot(state: LabState, host: LabHost, deadline: float) -> list[str]:
 
     def run(*remote: str) -> subprocess.CompletedProcess[str]:
         left = max(5.0, deadline - time.monotonic())
-        return subprocess.run(
-            ssh_command(state, host, *remote),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=left,
-        )
+        try:
+            return subprocess.run(
+                ssh_command(state, host, *remote),
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=left,
+            )
+        except subprocess.TimeoutExpired:
+            raise LabError(
+                f"{host.name} ({host.ip}) had not finished booting after {left:.0f} s"
+                f" ({' '.join(remote)}): {log_tail(state, host)}"
+            ) from None
 
     run("systemctl", "is-system-running", "--wait")  # "degraded" exits non-zero: read below
     listed = run("systemctl", "list-units", "--failed", "--no-legend", "--plain", "--full")
