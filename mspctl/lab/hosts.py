@@ -281,7 +281,7 @@ def settle_boot(state: LabState, host: LabHost, deadline: float) -> list[str]:
             journal = run("journalctl", "--unit", unit, "--lines", "5", "--no-pager", "-o", "cat")
             raise LabError(
                 f"{host.name}: {unit} failed at boot and again when started: "
-                + " | ".join(journal.stdout.split("\n")[-5:]).strip()
+                + " | ".join(journal.stdout.strip().splitlines())
             )
     return failed
 

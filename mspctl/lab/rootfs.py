@@ -89,17 +89,6 @@ MASKED_UNITS = (
     "e2scrub_reap.service",
     "fstrim.timer",
 )
-# Units of one release only. systemd 254+ (trixie) creates /dev's static nodes twice, "early"
-# and again; in a container systemd-nspawn has already populated /dev, and under load the early
-# pass failed at random (seen in CI on a trixie host, caught by monitoring.failed_units), while
-# the second pass, systemd-tmpfiles-setup-dev.service, still runs.
-MASKED_BY_DISTRO: dict[str, tuple[str, ...]] = {
-    "trixie": ("systemd-tmpfiles-setup-dev-early.service",),
-}
-
-
-def masked_units(distro: str) -> list[str]:
-    return sorted((*MASKED_UNITS, *MASKED_BY_DISTRO.get(distro, ())))
 
 
 def recipe(distro: str) -> dict[str, Any]:
@@ -113,7 +102,7 @@ def recipe(distro: str) -> dict[str, Any]:
         "security": SECURITY_MIRROR,
         "packages": sorted(PACKAGES),
         "files": FILES,
-        "masked": masked_units(distro),
+        "masked": sorted(MASKED_UNITS),
     }
 
 
@@ -320,13 +309,12 @@ def customise(root: Path, distro: str) -> None:
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
 
     masked = root / "etc/systemd/system"
-    units = masked_units(distro)
-    for unit in units:
+    for unit in MASKED_UNITS:
         link = masked / unit
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
     for wants in masked.glob("*.wants"):
-        for unit in units:
+        for unit in MASKED_UNITS:
             (wants / unit).unlink(missing_ok=True)
 
     # Small image, and no stale package lists: the first apt task must update the cache.

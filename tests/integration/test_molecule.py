@@ -30,8 +30,10 @@ def failure_excerpt(output: str, tail: int = 4000) -> str:
     task = ""
     in_failure = 0  # lines still to keep of a failure's message (printed over several lines)
     for line in lines:
-        if line.startswith(("TASK [", "PLAY [", "RUNNING HANDLER [")) or not line.strip():
-            task, in_failure = (line if line.strip() else task), 0
+        if not line.strip():
+            in_failure = 0
+        elif line.startswith(("TASK [", "PLAY [", "RUNNING HANDLER [")):
+            task, in_failure = line, 0
         elif line.startswith(("fatal: [", "failed: [")):
             failed += [task, line[:3000]]
             in_failure = 40

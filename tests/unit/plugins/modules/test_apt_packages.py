@@ -18,7 +18,10 @@ from local_playbook import run_local_playbook
 
 ROOT = Path(__file__).resolve().parents[4]
 NOWHERE = "mspctl-no-such-package"
-pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg")
+pytestmark = pytest.mark.skipif(
+    shutil.which("dpkg-query") is None,
+    reason="runs ansible-playbook against this machine's dpkg database: a Debian controller",
+)
 
 
 @pytest.mark.parametrize(
